@@ -1,0 +1,153 @@
+# apikeyd - plain Makefile. Targets: all check asan run install clean.
+# Dependencies are installed (as root) or named (otherwise) by scripts/deps.sh.
+
+VERSION	= 0.1.0
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	= $(PREFIX)/bin
+SBINDIR	= $(PREFIX)/sbin
+LIBDIR	= $(PREFIX)/lib
+INCDIR	= $(PREFIX)/include
+PCDIR	= $(LIBDIR)/pkgconfig
+
+B	?= build
+CC	?= cc
+SAN	?=
+
+WARN	= -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith \
+	  -Wcast-qual -Wstrict-prototypes -Wmissing-prototypes \
+	  -Wwrite-strings -Wvla -Wimplicit-fallthrough -Wundef \
+	  -Werror=implicit-function-declaration
+ifeq ($(SAN),)
+HARDEN	= -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
+	  -fstack-clash-protection
+else
+HARDEN	= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined
+endif
+LDHARDEN = -Wl,-z,relro,-z,now,-z,noexecstack
+DEFS	= -D_GNU_SOURCE -DAPIKEY_VERSION='"$(VERSION)"'
+CFLAGS	?= -g
+ALLCFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(DEFS) -MMD -MP
+SANLD	= $(if $(SAN),-fsanitize=address$(,)undefined)
+, := ,
+
+PKG_DAEMON = lmdb libevent libevent_pthreads libsodium jansson zlib
+PKG_CLIENT = zlib
+PKG_CLI	   = jansson zlib
+PKG_TEST   = criterion
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+PROTO_SRC  = $(wildcard proto/*.c)
+DAEMON_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_SRC = $(wildcard libclient/*.c)
+CLI_SRC	   = $(wildcard cli/*.c)
+UNIT_SRC   = $(wildcard tests/unit_*.c)
+IT_SRC	   = $(wildcard tests/it_*.c)
+ITLIB_SRC  = $(wildcard tests/harness*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
+
+PROTO_OBJ  = $(call obj,$(PROTO_SRC))
+DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
+CLIENT_PIC = $(call pic,$(PROTO_SRC) $(CLIENT_SRC))
+CLI_OBJ	   = $(call obj,$(CLI_SRC))
+ITLIB_OBJ  = $(call obj,$(ITLIB_SRC))
+UNIT_BIN   = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRC))
+IT_BIN	   = $(patsubst tests/%.c,$(B)/tests/%,$(IT_SRC))
+
+SONAME	= libapikey.so.1
+BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc
+
+.PHONY: all build check test-build test-run asan run install clean deps
+
+all:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory build
+
+build: $(BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -fPIE $(call pc_cflags,$(PKG_DAEMON) $(PKG_TEST)) -c $< -o $@
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -fPIC -fvisibility=hidden $(call pc_cflags,$(PKG_CLIENT)) -c $< -o $@
+
+$(B)/apikeyd: $(B)/obj/daemon/main.o $(DAEMON_OBJ) $(PROTO_OBJ)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
+	    $(call pc_libs,$(PKG_DAEMON)) -lpthread
+
+$(B)/$(SONAME): $(CLIENT_PIC) libclient/libapikey.map
+	$(CC) $(CFLAGS) $(HARDEN) -shared -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script=libclient/libapikey.map -Wl,--no-undefined \
+	    $(LDHARDEN) $(SANLD) -o $@ $(CLIENT_PIC) $(call pc_libs,$(PKG_CLIENT))
+
+$(B)/libapikey.so: $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# apikeyctl links libapikey's objects statically, so an installed apikeyctl
+# never depends on a library search path.
+$(B)/apikeyctl: $(CLI_OBJ) $(CLIENT_PIC)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
+	    $(call pc_libs,$(PKG_CLI))
+
+$(B)/apikey.pc: libclient/apikey.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Unit tests link the module objects; integration tests link libapikey.so
+# and drive the real apikeyd and apikeyctl binaries.
+$(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(DAEMON_OBJ) $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
+	    $(call pc_libs,$(PKG_DAEMON) $(PKG_TEST)) -lpthread
+
+$(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $(filter %.o,$^) \
+	    -L$(B) -lapikey -Wl,-rpath,$(abspath $(B)) \
+	    $(call pc_libs,$(PKG_TEST) jansson) -lpthread
+
+test-build: build $(UNIT_BIN) $(IT_BIN)
+
+# Criterion's own summary line ends each binary's run; any failure fails.
+test-run: test-build
+	@set -e; for t in $(UNIT_BIN) $(IT_BIN); do \
+	    echo "== $$t"; APIKEY_BUILD=$(abspath $(B)) $$t; done
+
+check:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory test-run
+
+asan:
+	@scripts/deps.sh test
+	@ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory B=build-asan SAN=1 test-run
+
+RUNDIR = $(CURDIR)/run
+run:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory build
+	@mkdir -p $(RUNDIR)
+	./$(B)/apikeyd --foreground -c $(CURDIR)/etc/apikeyd-dev.conf \
+	    --state-dir $(RUNDIR)/state --socket-dir $(RUNDIR)/sock
+
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -m 0755 $(B)/apikeyd $(DESTDIR)$(SBINDIR)/apikeyd
+	install -m 0755 $(B)/apikeyctl $(DESTDIR)$(BINDIR)/apikeyctl
+	install -m 0755 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so
+	install -m 0644 libclient/apikey.h $(DESTDIR)$(INCDIR)/apikey.h
+	install -m 0644 $(B)/apikey.pc $(DESTDIR)$(PCDIR)/apikey.pc
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,97 @@
+/*
+ * store.h - the LMDB key store. store.c is the only file that includes
+ * <lmdb.h>; everything else sees these functions.
+ *
+ * One environment in the state directory with named databases: tenants,
+ * keys, an owner index (list a user's or tenant's keys without a scan) and
+ * an append-only audit log. Records carry a version byte so the schema can
+ * grow. Management requests use one write transaction each, durable on
+ * commit; verify uses a read transaction, which the store keeps per thread
+ * and renews, so a verify costs no allocation.
+ *
+ * Threads: a transaction belongs to the thread that began it. One write
+ * transaction runs at a time (LMDB serialises writers); readers never wait.
+ */
+#ifndef APIKEY_STORE_H
+#define APIKEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/proto.h"
+
+#define STORE_HASH_LEN	32
+
+#define STORE_OK	0
+#define STORE_ENOTFOUND	(-1)
+#define STORE_EEXIST	(-2)
+#define STORE_EFULL	(-3)	/* map size reached */
+#define STORE_ECORRUPT	(-4)	/* record failed to decode */
+#define STORE_EIO	(-5)	/* any other LMDB or system failure */
+#define STORE_EBUSY	(-6)	/* this thread already has a transaction */
+
+/*
+ * A key record. For tenant keys owner.group and owner.gid are not stored:
+ * they come from the tenant record. prev_hash is valid while
+ * info.grace_until is in the future.
+ */
+struct store_key {
+	struct proto_key info;
+	uint8_t		hash[STORE_HASH_LEN];
+	uint8_t		prev_hash[STORE_HASH_LEN];
+};
+
+struct store;
+struct store_txn;
+
+/* Opens (creating if needed) the environment in dir, which must exist.
+ * The data file is created mode 0600. Caller frees with store_close(). */
+int	store_open(const char *dir, size_t map_size, struct store **out);
+void	store_close(struct store *);
+
+/* The txn is owned by the store; end it with store_commit or store_end. */
+int	store_read_begin(struct store *, struct store_txn **out);
+int	store_write_begin(struct store *, struct store_txn **out);
+/* Commits a write txn (a read txn just ends). The txn is gone after. */
+int	store_commit(struct store_txn *);
+/* Aborts a write txn or releases a read txn. NULL is allowed. */
+void	store_end(struct store_txn *);
+
+int	store_key_get(struct store_txn *, const char *id, struct store_key *out);
+/* Inserts or replaces by info.id; a new key is added to the owner index.
+ * The owner of an existing key must not change. */
+int	store_key_put(struct store_txn *, const struct store_key *);
+/* Removes the key and its owner index entry. */
+int	store_key_del(struct store_txn *, const char *id);
+
+/* Callbacks return 0 to go on; any other value stops the walk and is
+ * returned. The record is only valid during the call. Do not modify the
+ * store from inside a walk: collect ids, then act. */
+typedef int (*store_key_cb)(const struct store_key *, void *arg);
+typedef int (*store_tenant_cb)(const struct proto_tenant *, void *arg);
+typedef int (*store_audit_cb)(const struct proto_audit *, void *arg);
+
+/* Keys of one owner: kind PROTO_OWNER_USER with uid, or _TENANT with name. */
+int	store_key_foreach_owner(struct store_txn *, uint8_t kind, uint32_t uid,
+	    const char *tenant, store_key_cb, void *arg);
+int	store_key_count_owner(struct store_txn *, uint8_t kind, uint32_t uid,
+	    const char *tenant, uint32_t *count);
+int	store_key_foreach(struct store_txn *, store_key_cb, void *arg);
+
+/* store_tenant_get fills info.keys from the owner index. */
+int	store_tenant_get(struct store_txn *, const char *name,
+	    struct proto_tenant *out);
+int	store_tenant_put(struct store_txn *, const struct proto_tenant *);
+int	store_tenant_del(struct store_txn *, const char *name);
+int	store_tenant_foreach(struct store_txn *, store_tenant_cb, void *arg);
+
+/* Appends a; the store assigns a->seq. */
+int	store_audit_append(struct store_txn *, struct proto_audit *a);
+/* Walks the newest limit entries (0: all), oldest first. */
+int	store_audit_foreach(struct store_txn *, uint32_t limit, store_audit_cb,
+	    void *arg);
+
+int	store_stat(struct store_txn *, uint64_t *keys, uint64_t *tenants);
+const char *store_strerror(int);
+
+#endif

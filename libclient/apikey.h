@@ -1,0 +1,286 @@
+/*
+ * apikey.h - libapikey, the client library of apikeyd.
+ *
+ * Local services verify API keys through apikeyd's verify socket with one
+ * call, and administrators manage tenants and keys through its admin socket.
+ * Every call talks to the daemon over a Unix socket, bounded by the client's
+ * timeout; after a timeout or an I/O error the connection is dropped and the
+ * next call reconnects. A client is not shared between threads: use one
+ * client per thread. The library keeps no global mutable state, its sockets
+ * are close-on-exec and never use fds 0-2, and it wipes every copy of a
+ * token it handled.
+ *
+ * Functions that can fail return 0 or a negative APIKEY_E* code; output
+ * pointers are written only on success. Every object a call hands out is
+ * owned by the caller and freed with the matching *_free function; strings
+ * returned by accessors stay valid until that object is freed.
+ */
+#ifndef APIKEY_H
+#define APIKEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define APIKEY_DEFAULT_SOCKET_DIR	"/run/apikeyd"
+#define APIKEY_DEFAULT_TIMEOUT_MS	2000
+
+#define APIKEY_OK		0
+#define APIKEY_EUNAVAIL		(-1)	/* daemon absent, refusing or too slow */
+#define APIKEY_EPROTO		(-2)	/* malformed or unexpected reply */
+#define APIKEY_ENOMEM		(-3)
+#define APIKEY_EINVAL		(-4)	/* invalid argument */
+#define APIKEY_EPERM		(-5)	/* permission denied by the daemon */
+#define APIKEY_ENOTFOUND	(-6)	/* no such key, tenant, user or group */
+#define APIKEY_EEXIST		(-7)	/* already exists */
+#define APIKEY_ELIMIT		(-8)	/* a size or count limit was hit */
+#define APIKEY_EINTERNAL	(-9)	/* daemon-side failure; see its log */
+#define APIKEY_EBUSY		(-10)	/* daemon's connection limit reached */
+#define APIKEY_ENOUSER		(-11)	/* authorize: user unknown to NSS */
+#define APIKEY_EDENIED		(-12)	/* authorize: user may not use the key */
+#define APIKEY_ENSS		(-13)	/* authorize: NSS lookup failed */
+
+/* Verify outcomes, in the order the daemon checks them. */
+enum apikey_code {
+	APIKEY_VALID = 0,
+	APIKEY_MALFORMED = 1,
+	APIKEY_NOT_FOUND = 2,
+	APIKEY_DISABLED = 3,
+	APIKEY_TENANT_DISABLED = 4,
+	APIKEY_EXPIRED = 5,
+	APIKEY_FORBIDDEN = 6,
+	APIKEY_INSUFFICIENT_PERMISSIONS = 7,
+};
+
+enum apikey_owner_kind {
+	APIKEY_OWNER_SELF = 0,	/* in requests: the calling user */
+	APIKEY_OWNER_USER = 1,
+	APIKEY_OWNER_TENANT = 2,
+};
+
+const char *apikey_strerror(int err);
+const char *apikey_code_name(enum apikey_code code);
+
+/* --- connections ------------------------------------------------------ */
+
+struct apikey_client;
+
+/*
+ * Connects to verify.sock (apikey_open) or admin.sock (apikey_open_admin).
+ * path is a socket directory or a socket file; NULL means $APIKEY_SOCKET_DIR,
+ * else APIKEY_DEFAULT_SOCKET_DIR. timeout_ms bounds the connect and every
+ * later call; 0 or less means APIKEY_DEFAULT_TIMEOUT_MS.
+ * Caller frees with apikey_close().
+ */
+int	apikey_open(const char *path, int timeout_ms,
+	    struct apikey_client **out);
+int	apikey_open_admin(const char *path, int timeout_ms,
+	    struct apikey_client **out);
+void	apikey_close(struct apikey_client *);
+/* The daemon's message for the last failed call, or "". Valid until the
+ * next call on this client. */
+const char *apikey_last_error(const struct apikey_client *);
+
+/* --- verify ------------------------------------------------------------ */
+
+/* Optional context of a verify. Caller frees with apikey_verify_req_free(). */
+struct apikey_verify_req;
+struct apikey_verify_req *apikey_verify_req_new(void);
+void	apikey_verify_req_free(struct apikey_verify_req *);
+int	apikey_verify_req_set_service(struct apikey_verify_req *, const char *);
+int	apikey_verify_req_set_user(struct apikey_verify_req *, const char *);
+int	apikey_verify_req_set_rhost(struct apikey_verify_req *, const char *);
+int	apikey_verify_req_set_tenant(struct apikey_verify_req *, const char *);
+int	apikey_verify_req_add_permission(struct apikey_verify_req *,
+	    const char *resource_action);
+
+struct apikey_result;
+/*
+ * Asks the daemon about token. req may be NULL. On 0, *out holds the
+ * daemon's answer, valid or not: look at apikey_result_code(). A token that
+ * is not even shaped like a key gives APIKEY_MALFORMED without a round trip.
+ * Caller frees *out with apikey_result_free().
+ */
+int	apikey_verify(struct apikey_client *, const char *token,
+	    const struct apikey_verify_req *req, struct apikey_result **out);
+void	apikey_result_free(struct apikey_result *);
+
+enum apikey_code apikey_result_code(const struct apikey_result *);
+const char *apikey_result_reason(const struct apikey_result *);	/* "" */
+const char *apikey_result_key_id(const struct apikey_result *);
+const char *apikey_result_name(const struct apikey_result *);
+enum apikey_owner_kind apikey_result_owner_kind(const struct apikey_result *);
+uid_t	apikey_result_uid(const struct apikey_result *);	/* user keys */
+const char *apikey_result_user(const struct apikey_result *);
+const char *apikey_result_tenant(const struct apikey_result *);
+const char *apikey_result_group(const struct apikey_result *);
+gid_t	apikey_result_gid(const struct apikey_result *);	/* tenant keys */
+size_t	apikey_result_permission_count(const struct apikey_result *);
+const char *apikey_result_permission(const struct apikey_result *, size_t);
+const char *apikey_result_metadata(const struct apikey_result *);	/* "" */
+time_t	apikey_result_expires_at(const struct apikey_result *);	/* 0: never */
+
+/*
+ * May the local user username use this verified key? A user key: only its
+ * owner uid. A tenant key: members of the tenant's group by primary gid, by
+ * the group's member list or by getgrouplist(), narrowed by the key's
+ * allowed-users list. Runs NSS in the calling process.
+ * Returns 0, APIKEY_EDENIED, APIKEY_ENOUSER, APIKEY_ENSS, or APIKEY_EINVAL
+ * when the result is not APIKEY_VALID.
+ */
+int	apikey_authorize_user(const struct apikey_result *, const char *username);
+
+/* --- management (admin socket) ------------------------------------------ */
+
+struct apikey_status;
+struct apikey_tenant;
+struct apikey_key;
+struct apikey_audit;
+struct apikey_tenant_list;
+struct apikey_key_list;
+struct apikey_audit_list;
+
+int	apikey_status(struct apikey_client *, struct apikey_status **out);
+void	apikey_status_free(struct apikey_status *);
+const char *apikey_status_version(const struct apikey_status *);
+pid_t	apikey_status_pid(const struct apikey_status *);
+time_t	apikey_status_started_at(const struct apikey_status *);
+uint64_t apikey_status_keys(const struct apikey_status *);
+uint64_t apikey_status_tenants(const struct apikey_status *);
+uid_t	apikey_status_caller_uid(const struct apikey_status *);
+int	apikey_status_caller_admin(const struct apikey_status *);
+
+/* Tenants. admin_group may be NULL. */
+int	apikey_tenant_add(struct apikey_client *, const char *name,
+	    const char *group, const char *admin_group,
+	    struct apikey_tenant **out);
+int	apikey_tenant_list(struct apikey_client *,
+	    struct apikey_tenant_list **out);
+int	apikey_tenant_show(struct apikey_client *, const char *name,
+	    struct apikey_tenant **out);
+int	apikey_tenant_set_enabled(struct apikey_client *, const char *name,
+	    int enabled, struct apikey_tenant **out);
+/* Without force, a tenant that still owns keys is not removed. */
+int	apikey_tenant_remove(struct apikey_client *, const char *name,
+	    int force, unsigned *keys_revoked);
+
+void	apikey_tenant_free(struct apikey_tenant *);
+const char *apikey_tenant_name(const struct apikey_tenant *);
+const char *apikey_tenant_group(const struct apikey_tenant *);
+gid_t	apikey_tenant_gid(const struct apikey_tenant *);
+const char *apikey_tenant_admin_group(const struct apikey_tenant *); /* "" */
+gid_t	apikey_tenant_admin_gid(const struct apikey_tenant *);
+int	apikey_tenant_enabled(const struct apikey_tenant *);
+uid_t	apikey_tenant_created_by(const struct apikey_tenant *);
+time_t	apikey_tenant_created_at(const struct apikey_tenant *);
+unsigned apikey_tenant_key_count(const struct apikey_tenant *);
+
+size_t	apikey_tenant_list_count(const struct apikey_tenant_list *);
+/* Owned by the list. */
+const struct apikey_tenant *apikey_tenant_list_get(
+	    const struct apikey_tenant_list *, size_t i);
+void	apikey_tenant_list_free(struct apikey_tenant_list *);
+
+/*
+ * Settings for key create and update; only what was set is sent, so an
+ * update changes just those settings. Caller frees with
+ * apikey_key_spec_free().
+ */
+struct apikey_key_spec;
+struct apikey_key_spec *apikey_key_spec_new(void);
+void	apikey_key_spec_free(struct apikey_key_spec *);
+int	apikey_key_spec_set_name(struct apikey_key_spec *, const char *);
+int	apikey_key_spec_set_prefix(struct apikey_key_spec *, const char *);
+/* Seconds from now; 0 means never expires (and clears it in an update). */
+int	apikey_key_spec_set_expires_in(struct apikey_key_spec *, uint64_t);
+int	apikey_key_spec_add_service(struct apikey_key_spec *, const char *);
+int	apikey_key_spec_add_permission(struct apikey_key_spec *, const char *);
+int	apikey_key_spec_add_allowed_user(struct apikey_key_spec *,
+	    const char *);
+/* Mark a list as set even when empty, so an update clears it. */
+int	apikey_key_spec_clear_services(struct apikey_key_spec *);
+int	apikey_key_spec_clear_permissions(struct apikey_key_spec *);
+int	apikey_key_spec_clear_allowed_users(struct apikey_key_spec *);
+/* A JSON object of at most 4096 bytes; "" clears it in an update. */
+int	apikey_key_spec_set_metadata(struct apikey_key_spec *, const char *);
+
+/*
+ * Creates a key owned by the caller (kind SELF, owner NULL), by the user
+ * named owner, or by the tenant named owner. spec may be NULL. *token_out
+ * receives the only copy of the full token: free it with apikey_token_free(),
+ * which wipes it.
+ */
+int	apikey_key_create(struct apikey_client *, enum apikey_owner_kind kind,
+	    const char *owner, const struct apikey_key_spec *spec,
+	    struct apikey_key **key_out, char **token_out);
+/* Lists keys owned by the caller (SELF), a user, or a tenant. */
+int	apikey_key_list(struct apikey_client *, enum apikey_owner_kind kind,
+	    const char *owner, struct apikey_key_list **out);
+int	apikey_key_show(struct apikey_client *, const char *id,
+	    struct apikey_key **out);
+int	apikey_key_set_enabled(struct apikey_client *, const char *id,
+	    int enabled, struct apikey_key **out);
+int	apikey_key_revoke(struct apikey_client *, const char *id);
+int	apikey_key_update(struct apikey_client *, const char *id,
+	    const struct apikey_key_spec *spec, struct apikey_key **out);
+/* New secret, same id and settings; the old one stays valid for grace. */
+int	apikey_key_rotate(struct apikey_client *, const char *id,
+	    uint64_t grace_seconds, struct apikey_key **key_out,
+	    char **token_out);
+int	apikey_key_purge_expired(struct apikey_client *, unsigned *purged);
+void	apikey_token_free(char *token);
+
+void	apikey_key_free(struct apikey_key *);
+const char *apikey_key_id(const struct apikey_key *);
+const char *apikey_key_prefix(const struct apikey_key *);
+const char *apikey_key_name(const struct apikey_key *);
+enum apikey_owner_kind apikey_key_owner_kind(const struct apikey_key *);
+uid_t	apikey_key_uid(const struct apikey_key *);
+const char *apikey_key_user(const struct apikey_key *);
+const char *apikey_key_tenant(const struct apikey_key *);
+const char *apikey_key_group(const struct apikey_key *);
+gid_t	apikey_key_gid(const struct apikey_key *);
+int	apikey_key_enabled(const struct apikey_key *);
+uid_t	apikey_key_created_by(const struct apikey_key *);
+time_t	apikey_key_created_at(const struct apikey_key *);
+time_t	apikey_key_updated_at(const struct apikey_key *);
+time_t	apikey_key_expires_at(const struct apikey_key *);	/* 0: never */
+time_t	apikey_key_grace_until(const struct apikey_key *);	/* 0: none */
+size_t	apikey_key_service_count(const struct apikey_key *);
+const char *apikey_key_service(const struct apikey_key *, size_t i);
+size_t	apikey_key_permission_count(const struct apikey_key *);
+const char *apikey_key_permission(const struct apikey_key *, size_t i);
+size_t	apikey_key_allowed_user_count(const struct apikey_key *);
+const char *apikey_key_allowed_user(const struct apikey_key *, size_t i);
+const char *apikey_key_metadata(const struct apikey_key *);	/* "" */
+
+size_t	apikey_key_list_count(const struct apikey_key_list *);
+const struct apikey_key *apikey_key_list_get(const struct apikey_key_list *,
+	    size_t i);	/* owned by the list */
+void	apikey_key_list_free(struct apikey_key_list *);
+
+/* The newest limit entries of the audit log, oldest first (0: all). */
+int	apikey_audit_list(struct apikey_client *, unsigned limit,
+	    struct apikey_audit_list **out);
+size_t	apikey_audit_list_count(const struct apikey_audit_list *);
+const struct apikey_audit *apikey_audit_list_get(
+	    const struct apikey_audit_list *, size_t i);	/* owned by list */
+void	apikey_audit_list_free(struct apikey_audit_list *);
+uint64_t apikey_audit_seq(const struct apikey_audit *);
+time_t	apikey_audit_time(const struct apikey_audit *);
+uid_t	apikey_audit_uid(const struct apikey_audit *);
+pid_t	apikey_audit_pid(const struct apikey_audit *);
+const char *apikey_audit_action(const struct apikey_audit *);
+const char *apikey_audit_target(const struct apikey_audit *);
+const char *apikey_audit_detail(const struct apikey_audit *);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

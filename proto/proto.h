@@ -1,0 +1,376 @@
+/*
+ * proto.h - the apikeyd wire protocol. This comment is its specification.
+ *
+ * Transport. Unix stream sockets in the socket directory:
+ *   verify.sock  accepts PING and VERIFY
+ *   admin.sock   accepts PING, STATUS and every management opcode
+ * The daemon authorizes by SO_PEERCRED; nothing in a frame claims identity.
+ * A client may pipeline requests; replies may come back out of order and are
+ * matched by request id.
+ *
+ * Frame. All integers are big-endian.
+ *   u32 length   number of bytes after this field (PROTO_HDR_LEN - 4 + body)
+ *   u8  version  PROTO_VERSION
+ *   u8  opcode   request opcode; a reply carries opcode | PROTO_REPLY
+ *   u16 flags    replies: PROTO_F_MORE when more frames for this id follow
+ *                (listings send one item per frame); requests: 0
+ *   u32 id       chosen by the client, echoed in every reply frame
+ *   body         typed fields, in the fixed order given below per message
+ * Whole frames are bounded: requests on verify.sock by PROTO_VERIFY_REQ_MAX,
+ * replies there by PROTO_VERIFY_REPLY_MAX, both directions on admin.sock by
+ * PROTO_ADMIN_MAX. A longer length field is a framing error.
+ *
+ * Typed fields (see buf.h): a one-byte tag then the value.
+ *   0x01 u8 | 0x02 u32 | 0x03 u64 |
+ *   0x04 str: u32 n, n bytes, no NUL, each field has its own maximum |
+ *   0x05 list: u32 count, then count str fields
+ * Times are u64 seconds since the Unix epoch; 0 means "none"/"never".
+ * A decoder reads exactly the fields of its message and rejects trailing
+ * bytes, a wrong tag, an over-long string and a bad enum value.
+ *
+ * Reply body. Every reply starts with
+ *   u32 status (enum proto_status), str message (empty when OK)
+ * and, only when status is PROTO_OK, the fields of that reply.
+ * A frame that cannot be decoded gets PROTO_EBADREQ (when its header could be
+ * read) and the connection is closed; an unknown or misplaced opcode gets
+ * PROTO_EUNSUPPORTED and the connection stays open.
+ *
+ * Messages (request fields -> reply fields):
+ *   PING               -> u32 version, str daemon version
+ *   STATUS             -> proto_status_info
+ *   VERIFY             proto_verify_req -> proto_verify_reply
+ *   TENANT_ADD         str name, str group, str admin_group -> proto_tenant
+ *   TENANT_LIST        -> one proto_tenant per MORE frame, then empty OK
+ *   TENANT_SHOW        str name -> proto_tenant
+ *   TENANT_SET_ENABLED str name, u8 enabled -> proto_tenant
+ *   TENANT_REMOVE      str name, u8 force -> u32 keys revoked
+ *   KEY_CREATE         proto_key_create_req -> proto_key, str token
+ *   KEY_LIST           proto_owner_sel -> one proto_key per MORE frame
+ *   KEY_SHOW           str id -> proto_key
+ *   KEY_SET_ENABLED    str id, u8 enabled -> proto_key
+ *   KEY_REVOKE         str id -> (nothing)
+ *   KEY_UPDATE         str id, proto_key_spec -> proto_key
+ *   KEY_ROTATE         str id, u64 grace seconds -> proto_key, str token
+ *   KEY_PURGE_EXPIRED  -> u32 keys purged
+ *   AUDIT_LIST         u32 limit (0 = all) -> one proto_audit per MORE frame
+ * Composite field orders are those of the encoders in proto.c, which list
+ * each struct member in declaration order.
+ */
+#ifndef APIKEY_PROTO_H
+#define APIKEY_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "token.h"
+
+#define PROTO_VERSION		1
+#define PROTO_HDR_LEN		12
+#define PROTO_VERIFY_REQ_MAX	(8 * 1024)
+#define PROTO_VERIFY_REPLY_MAX	(16 * 1024)
+#define PROTO_ADMIN_MAX		(64 * 1024)
+
+#define PROTO_REPLY		0x80
+#define PROTO_F_MORE		0x0001
+
+/* Field limits, in bytes without the NUL. */
+#define PROTO_NAME_MAX		128	/* key name */
+#define PROTO_TENANT_MAX	32	/* tenant name: [a-z0-9][a-z0-9._-]* */
+#define PROTO_ACCOUNT_MAX	128	/* user and group names */
+#define PROTO_SERVICE_MAX	64
+#define PROTO_RHOST_MAX		255
+#define PROTO_PERM_MAX		128	/* "resource:action" */
+#define PROTO_METADATA_MAX	4096	/* JSON object */
+#define PROTO_MESSAGE_MAX	512	/* error message in a reply */
+#define PROTO_REASON_MAX	128	/* why a verify was refused */
+#define PROTO_VERSTR_MAX	32
+#define PROTO_ACTION_MAX	32
+#define PROTO_TARGET_MAX	64
+#define PROTO_DETAIL_MAX	256
+#define PROTO_MAX_PERMS		32
+#define PROTO_MAX_SERVICES	16
+#define PROTO_MAX_USERS		32
+
+enum proto_op {
+	PROTO_OP_PING = 0x01,
+	PROTO_OP_STATUS = 0x02,
+	PROTO_OP_VERIFY = 0x10,
+	PROTO_OP_TENANT_ADD = 0x20,
+	PROTO_OP_TENANT_LIST = 0x21,
+	PROTO_OP_TENANT_SHOW = 0x22,
+	PROTO_OP_TENANT_SET_ENABLED = 0x23,
+	PROTO_OP_TENANT_REMOVE = 0x24,
+	PROTO_OP_KEY_CREATE = 0x30,
+	PROTO_OP_KEY_LIST = 0x31,
+	PROTO_OP_KEY_SHOW = 0x32,
+	PROTO_OP_KEY_SET_ENABLED = 0x33,
+	PROTO_OP_KEY_REVOKE = 0x34,
+	PROTO_OP_KEY_UPDATE = 0x35,
+	PROTO_OP_KEY_ROTATE = 0x36,
+	PROTO_OP_KEY_PURGE_EXPIRED = 0x37,
+	PROTO_OP_AUDIT_LIST = 0x40,
+};
+
+/* Status of a reply frame (transport and management outcome). */
+enum proto_status {
+	PROTO_OK = 0,
+	PROTO_EBADREQ = 1,	/* undecodable request */
+	PROTO_EUNSUPPORTED = 2,	/* unknown opcode, or wrong socket */
+	PROTO_EPERM = 3,	/* permission denied; message names the rule */
+	PROTO_ENOTFOUND = 4,	/* no such key, tenant, user or group */
+	PROTO_EEXIST = 5,	/* already exists */
+	PROTO_EINVAL = 6,	/* invalid argument; message says which */
+	PROTO_ELIMIT = 7,	/* a size or count limit was hit */
+	PROTO_EINTERNAL = 8,	/* store or daemon failure; see its log */
+	PROTO_EBUSY = 9,	/* connection limit reached */
+	PROTO_STATUS_MAX = PROTO_EBUSY
+};
+
+/* Outcome of a verify, in check order. */
+enum proto_code {
+	PROTO_VALID = 0,
+	PROTO_MALFORMED = 1,
+	PROTO_NOT_FOUND = 2,
+	PROTO_DISABLED = 3,
+	PROTO_TENANT_DISABLED = 4,
+	PROTO_EXPIRED = 5,
+	PROTO_FORBIDDEN = 6,
+	PROTO_INSUFFICIENT_PERMISSIONS = 7,
+	PROTO_CODE_MAX = PROTO_INSUFFICIENT_PERMISSIONS
+};
+
+enum proto_owner_kind {
+	PROTO_OWNER_NONE = 0,	/* in a request: "the caller" */
+	PROTO_OWNER_USER = 1,
+	PROTO_OWNER_TENANT = 2,
+};
+
+/* Bits of proto_key_spec.set: which settings a create/update carries. */
+#define PROTO_SET_NAME		0x0001
+#define PROTO_SET_PREFIX	0x0002	/* create only */
+#define PROTO_SET_EXPIRES	0x0004	/* expires_in 0 clears the expiry */
+#define PROTO_SET_SERVICES	0x0008
+#define PROTO_SET_PERMISSIONS	0x0010
+#define PROTO_SET_USERS		0x0020
+#define PROTO_SET_METADATA	0x0040	/* empty string clears */
+#define PROTO_SET_ALL		0x007f
+
+struct proto_hdr {
+	uint8_t		version;
+	uint8_t		opcode;
+	uint16_t	flags;
+	uint32_t	id;
+};
+
+struct proto_perm_list {
+	uint32_t	n;
+	char		v[PROTO_MAX_PERMS][PROTO_PERM_MAX + 1];
+};
+
+struct proto_service_list {
+	uint32_t	n;
+	char		v[PROTO_MAX_SERVICES][PROTO_SERVICE_MAX + 1];
+};
+
+struct proto_user_list {
+	uint32_t	n;
+	char		v[PROTO_MAX_USERS][PROTO_ACCOUNT_MAX + 1];
+};
+
+/*
+ * Who owns a key. User keys fill uid and user (the name at creation time);
+ * tenant keys fill tenant, group and gid (group and gid from the tenant).
+ */
+struct proto_owner {
+	uint8_t		kind;
+	uint32_t	uid;
+	char		user[PROTO_ACCOUNT_MAX + 1];
+	char		tenant[PROTO_TENANT_MAX + 1];
+	char		group[PROTO_ACCOUNT_MAX + 1];
+	uint32_t	gid;
+};
+
+/* Owner selector for KEY_LIST: kind NONE means the caller's own keys. */
+struct proto_owner_sel {
+	uint8_t		kind;
+	char		user[PROTO_ACCOUNT_MAX + 1];
+	char		tenant[PROTO_TENANT_MAX + 1];
+};
+
+/* A key as management replies show it. Never holds a hash or a secret. */
+struct proto_key {
+	char		id[TOKEN_ID_LEN + 1];
+	char		prefix[TOKEN_PREFIX_MAX + 1];
+	char		name[PROTO_NAME_MAX + 1];
+	struct proto_owner owner;
+	uint8_t		enabled;
+	uint32_t	created_by;
+	uint64_t	created_at;
+	uint64_t	updated_at;
+	uint64_t	expires_at;
+	uint64_t	grace_until;	/* previous secret valid until */
+	struct proto_service_list services;
+	struct proto_perm_list permissions;
+	struct proto_user_list allowed_users;
+	char		metadata[PROTO_METADATA_MAX + 1];
+};
+
+/* Settings for create and update; set says which are present. */
+struct proto_key_spec {
+	uint32_t	set;
+	char		name[PROTO_NAME_MAX + 1];
+	char		prefix[TOKEN_PREFIX_MAX + 1];
+	uint64_t	expires_in;	/* seconds from now; 0 = never */
+	struct proto_service_list services;
+	struct proto_perm_list permissions;
+	struct proto_user_list allowed_users;
+	char		metadata[PROTO_METADATA_MAX + 1];
+};
+
+struct proto_key_create_req {
+	struct proto_owner_sel owner;
+	struct proto_key_spec spec;
+};
+
+struct proto_key_update_req {
+	char		id[TOKEN_ID_LEN + 1];
+	struct proto_key_spec spec;
+};
+
+struct proto_tenant {
+	char		name[PROTO_TENANT_MAX + 1];
+	char		group[PROTO_ACCOUNT_MAX + 1];
+	uint32_t	gid;
+	char		admin_group[PROTO_ACCOUNT_MAX + 1];	/* may be "" */
+	uint32_t	admin_gid;
+	uint8_t		enabled;
+	uint32_t	created_by;
+	uint64_t	created_at;
+	uint32_t	keys;		/* number of keys it owns */
+};
+
+/* The request carries the token: wipe the struct after use. */
+struct proto_verify_req {
+	char		token[TOKEN_MAX + 1];
+	char		service[PROTO_SERVICE_MAX + 1];
+	char		user[PROTO_ACCOUNT_MAX + 1];
+	char		rhost[PROTO_RHOST_MAX + 1];
+	char		tenant[PROTO_TENANT_MAX + 1];
+	struct proto_perm_list required;
+};
+
+/*
+ * Key fields are filled once the secret matched (so for every code but
+ * MALFORMED and NOT_FOUND); reason says why a key was refused.
+ */
+struct proto_verify_reply {
+	uint32_t	code;
+	char		reason[PROTO_REASON_MAX + 1];
+	char		key_id[TOKEN_ID_LEN + 1];
+	char		name[PROTO_NAME_MAX + 1];
+	struct proto_owner owner;
+	struct proto_perm_list permissions;
+	char		metadata[PROTO_METADATA_MAX + 1];
+	uint64_t	expires_at;
+};
+
+struct proto_status_info {
+	char		version[PROTO_VERSTR_MAX + 1];
+	uint32_t	pid;
+	uint64_t	started_at;
+	uint64_t	keys;
+	uint64_t	tenants;
+	uint32_t	caller_uid;
+	uint8_t		caller_admin;
+};
+
+struct proto_audit {
+	uint64_t	seq;
+	uint64_t	time;
+	uint32_t	uid;
+	uint32_t	pid;
+	char		action[PROTO_ACTION_MAX + 1];	/* e.g. "key.create" */
+	char		target[PROTO_TARGET_MAX + 1];	/* key id or tenant */
+	char		detail[PROTO_DETAIL_MAX + 1];
+};
+
+/*
+ * Framing. proto_frame_peek looks at avail buffered bytes: returns 0 and sets
+ * *framelen to the whole frame size once one is complete, 1 if more bytes are
+ * needed, or a negative PROTO_E* code if the length is over max or under the
+ * header size. proto_frame_open checks the version and hands back the header
+ * and a reader over the body.
+ */
+#define PROTO_EFRAME	(-100)	/* bad length field */
+#define PROTO_EVERSION	(-101)	/* unknown version */
+
+int	proto_frame_peek(const uint8_t *p, size_t avail, size_t max,
+	    size_t *framelen);
+int	proto_frame_open(const uint8_t *frame, size_t len, struct proto_hdr *,
+	    struct reader *body);
+/* Starts a frame in w (header with a placeholder length). */
+void	proto_frame_begin(struct writer *w, uint8_t opcode, uint16_t flags,
+	    uint32_t id);
+/* Patches the length; returns 0, or a BUF_E* code if w overflowed. */
+int	proto_frame_end(struct writer *w);
+
+/* Reply head: status and message, first in every reply body. */
+void	proto_enc_reply_head(struct writer *, uint32_t status,
+	    const char *message);
+int	proto_dec_reply_head(struct reader *, uint32_t *status,
+	    char message[PROTO_MESSAGE_MAX + 1]);
+
+/*
+ * Message codecs. Encoders append to w (check wr_error or proto_frame_end);
+ * decoders fill the struct, end with rd_end(), and return 0 or a negative
+ * BUF_E* / PROTO_E* code. On failure the struct contents are unspecified.
+ */
+#define PROTO_EVALUE	(-102)	/* enum or flag out of range */
+
+void	proto_enc_ping_reply(struct writer *, uint32_t version,
+	    const char *verstr);
+int	proto_dec_ping_reply(struct reader *, uint32_t *version,
+	    char verstr[PROTO_VERSTR_MAX + 1]);
+
+void	proto_enc_status_info(struct writer *, const struct proto_status_info *);
+int	proto_dec_status_info(struct reader *, struct proto_status_info *);
+
+void	proto_enc_verify_req(struct writer *, const struct proto_verify_req *);
+int	proto_dec_verify_req(struct reader *, struct proto_verify_req *);
+void	proto_enc_verify_reply(struct writer *,
+	    const struct proto_verify_reply *);
+int	proto_dec_verify_reply(struct reader *, struct proto_verify_reply *);
+
+void	proto_enc_tenant(struct writer *, const struct proto_tenant *);
+int	proto_dec_tenant(struct reader *, struct proto_tenant *);
+
+void	proto_enc_key(struct writer *, const struct proto_key *);
+int	proto_dec_key(struct reader *, struct proto_key *);
+
+void	proto_enc_key_create_req(struct writer *,
+	    const struct proto_key_create_req *);
+int	proto_dec_key_create_req(struct reader *, struct proto_key_create_req *);
+void	proto_enc_key_update_req(struct writer *,
+	    const struct proto_key_update_req *);
+int	proto_dec_key_update_req(struct reader *, struct proto_key_update_req *);
+
+void	proto_enc_owner_sel(struct writer *, const struct proto_owner_sel *);
+int	proto_dec_owner_sel(struct reader *, struct proto_owner_sel *);
+
+void	proto_enc_audit(struct writer *, const struct proto_audit *);
+int	proto_dec_audit(struct reader *, struct proto_audit *);
+
+/*
+ * Small bodies made of plain fields (names, ids, flags, counts) have no
+ * struct: callers use wr_str/wr_u8/... and rd_* + rd_end directly, in the
+ * order listed in the table above.
+ */
+
+/* Names for logs and the CLI; never NULL. */
+const char *proto_code_name(uint32_t code);	/* "VALID", "NOT_FOUND" ... */
+const char *proto_status_name(uint32_t status);	/* "OK", "EPERM" ... */
+const char *proto_op_name(uint8_t opcode);	/* "VERIFY" ... */
+const char *proto_strerror(int err);		/* PROTO_E* and BUF_E* */
+
+#endif

@@ -1,0 +1,41 @@
+#!/bin/sh
+# scripts/deps.sh build|test - make sure the Debian packages apikeyd needs
+# are installed. As root it installs what is missing; otherwise it prints the
+# exact apt-get line and fails.
+set -eu
+
+build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
+libjansson-dev zlib1g-dev"
+test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
+lmdb-utils"
+
+case "${1:-build}" in
+build) want=$build_pkgs ;;
+test) want=$test_pkgs ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "deps.sh: not a Debian system; install the equivalents of:" \
+	    $want >&2
+	exit 0
+fi
+
+missing=
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "apikeyd: missing packages. Run as root:" >&2
+	echo "  apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
