@@ -39,7 +39,7 @@ PKG_TEST   = criterion
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs	  = $(shell pkg-config --libs $(1) 2>/dev/null)
 
-PROTO_SRC  = $(wildcard proto/*.c)
+PROTO_SRC  = $(wildcard proto/*.c common/*.c)
 DAEMON_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC = $(wildcard libclient/*.c)
 CLI_SRC	   = $(wildcard cli/*.c)

@@ -271,6 +271,7 @@ struct proto_verify_reply {
 	char		name[PROTO_NAME_MAX + 1];
 	struct proto_owner owner;
 	struct proto_perm_list permissions;
+	struct proto_user_list allowed_users;	/* tenant keys; empty: all */
 	char		metadata[PROTO_METADATA_MAX + 1];
 	uint64_t	expires_at;
 };

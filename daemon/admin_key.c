@@ -1,0 +1,626 @@
+/*
+ * admin_key.c - key management: create, list, show, enable/disable,
+ * revoke, update, rotate and purge-expired.
+ *
+ * Everything that needs NSS (owner and allowed-user names) is resolved
+ * before the write transaction begins. A new token exists only in this
+ * file's stack buffer and the reply frame, and both are wiped once sent.
+ * Revoking deletes the record: a revoked key is indistinguishable from one
+ * that never existed (NOT_FOUND), and its id is never reused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/account.h"
+#include "admin_int.h"
+#include "clock.h"
+#include "metadata.h"
+#include "policy.h"
+#include "reply.h"
+
+#define ID_ATTEMPTS	4
+#define MAX_GRACE	(366ULL * 24 * 3600)
+
+/* Sends k (owner group from t) as a reply, with the token when given. */
+static int
+send_key(struct areq *r, const struct store_key *k,
+    const struct proto_tenant *t, char *token, int more)
+{
+	struct proto_key info = k->info;
+	struct writer	*w;
+	int		 rc;
+
+	if (t != NULL) {
+		memcpy(info.owner.group, t->group, sizeof(info.owner.group));
+		info.owner.gid = t->gid;
+	}
+	w = reply_begin(r->h, more);
+	proto_enc_key(w, &info);
+	if (token != NULL)
+		wr_str(w, token);
+	rc = reply_send(r->c, token != NULL);
+	if (token != NULL)
+		keys_wipe(token, strlen(token));
+	return rc == 0 ? 0 : -1;
+}
+
+/* Reads id's key and tenant in txn, and checks the caller may manage it.
+ * Replies and returns 1 when not. *tp is NULL for user keys. */
+static int
+load_key(struct areq *r, struct store_txn *txn, const char *id,
+    struct store_key *k, struct proto_tenant *t,
+    const struct proto_tenant **tp)
+{
+	int	 rc;
+
+	*tp = NULL;
+	if ((rc = store_key_get(txn, id, k)) != 0) {
+		if (rc == STORE_ENOTFOUND)
+			reply_error(r->c, r->h, PROTO_ENOTFOUND, "no key with "
+			    "id %s", id);
+		else
+			admin_store_fail(r, rc, "key lookup");
+		return 1;
+	}
+	if (k->info.owner.kind == PROTO_OWNER_TENANT) {
+		rc = store_tenant_get(txn, k->info.owner.tenant, t);
+		if (rc == 0)
+			*tp = t;
+		else if (rc != STORE_ENOTFOUND) {
+			admin_store_fail(r, rc, "tenant lookup");
+			return 1;
+		}
+	}
+	return authz_key(r, k, *tp);
+}
+
+/* Checks names that need NSS (allowed users); replies and returns 1. */
+static int
+check_users(struct areq *r, const struct proto_key_spec *sp)
+{
+	uid_t		 uid;
+	gid_t		 gid;
+	uint32_t	 i;
+	int		 rc;
+
+	for (i = 0; (sp->set & PROTO_SET_USERS) && i < sp->allowed_users.n;
+	    i++) {
+		rc = account_user_by_name(sp->allowed_users.v[i], &uid, &gid);
+		if (rc == ACCOUNT_OK)
+			continue;
+		reply_error(r->c, r->h, rc == ACCOUNT_ENOTFOUND ?
+		    PROTO_ENOTFOUND : PROTO_EINTERNAL, "user '%s' %s",
+		    sp->allowed_users.v[i], rc == ACCOUNT_ENOTFOUND ?
+		    "not found" : "cannot be looked up through NSS");
+		return 1;
+	}
+	return 0;
+}
+
+/* Syntax checks that do not depend on the owner; replies, returns 1. */
+static int
+check_spec(struct areq *r, const struct proto_key_spec *sp, uint8_t kind)
+{
+	char	 msg[PROTO_MESSAGE_MAX];
+
+	if (policy_spec_valid(sp, kind, msg, sizeof(msg)) != 0 ||
+	    ((sp->set & PROTO_SET_METADATA) &&
+	    metadata_valid(sp->metadata, msg, sizeof(msg)) != 0)) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "%s", msg);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
+    uint64_t now)
+{
+	if (sp->set & PROTO_SET_NAME)
+		memcpy(k->name, sp->name, sizeof(k->name));
+	if (sp->set & PROTO_SET_PREFIX)
+		memcpy(k->prefix, sp->prefix, sizeof(k->prefix));
+	if (sp->set & PROTO_SET_EXPIRES)
+		k->expires_at = sp->expires_in ? now + sp->expires_in : 0;
+	if (sp->set & PROTO_SET_SERVICES)
+		k->services = sp->services;
+	if (sp->set & PROTO_SET_PERMISSIONS)
+		k->permissions = sp->permissions;
+	if (sp->set & PROTO_SET_USERS)
+		k->allowed_users = sp->allowed_users;
+	if (sp->set & PROTO_SET_METADATA)
+		memcpy(k->metadata, sp->metadata, sizeof(k->metadata));
+	k->updated_at = now;
+}
+
+static void
+describe_owner(const struct proto_owner *o, char *buf, size_t sz)
+{
+	if (o->kind == PROTO_OWNER_TENANT)
+		snprintf(buf, sz, "tenant %s", o->tenant);
+	else
+		snprintf(buf, sz, "user %s (uid %u)", o->user[0] ? o->user :
+		    "-", o->uid);
+}
+
+/* Fills the owner of a new key from the request; replies, returns 1. */
+static int
+resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
+    struct proto_owner *o)
+{
+	struct store_txn *txn;
+	struct proto_tenant t;
+	uid_t		 uid;
+	gid_t		 gid;
+	int		 rc;
+
+	switch (sel->kind) {
+	case PROTO_OWNER_NONE:
+		o->kind = PROTO_OWNER_USER;
+		o->uid = (uint32_t)r->who.uid;
+		memcpy(o->user, r->who.name, sizeof(o->user));
+		return 0;
+	case PROTO_OWNER_USER:
+		rc = account_user_by_name(sel->user, &uid, &gid);
+		if (rc != ACCOUNT_OK) {
+			reply_error(r->c, r->h, rc == ACCOUNT_ENOTFOUND ?
+			    PROTO_ENOTFOUND : PROTO_EINTERNAL, "user '%s' %s",
+			    sel->user, rc == ACCOUNT_ENOTFOUND ? "not found" :
+			    "cannot be looked up through NSS");
+			return 1;
+		}
+		if (uid != r->who.uid && authz_require_admin(r,
+		    "managing another user's keys"))
+			return 1;
+		o->kind = PROTO_OWNER_USER;
+		o->uid = (uint32_t)uid;
+		memcpy(o->user, sel->user, sizeof(o->user));
+		return 0;
+	default:
+		if ((rc = store_read_begin(r->a->store, &txn)) != 0) {
+			admin_store_fail(r, rc, "tenant lookup");
+			return 1;
+		}
+		rc = store_tenant_get(txn, sel->tenant, &t);
+		store_end(txn);
+		if (rc != 0) {
+			if (rc == STORE_ENOTFOUND)
+				reply_error(r->c, r->h, PROTO_ENOTFOUND,
+				    "tenant '%s' not found", sel->tenant);
+			else
+				admin_store_fail(r, rc, "tenant lookup");
+			return 1;
+		}
+		if (authz_tenant(r, &t))
+			return 1;
+		o->kind = PROTO_OWNER_TENANT;
+		memcpy(o->tenant, t.name, sizeof(o->tenant));
+		return 0;
+	}
+}
+
+/* In txn: a fresh id and secret for k. */
+static int
+new_key_material(struct areq *r, struct store_txn *txn, struct store_key *k,
+    char *token, size_t tokensz)
+{
+	struct store_key tmp;
+	int		 i, rc = STORE_EEXIST;
+
+	for (i = 0; i < ID_ATTEMPTS && rc == STORE_EEXIST; i++) {
+		keys_new_id(k->info.id);
+		rc = store_key_get(txn, k->info.id, &tmp);
+		rc = rc == STORE_ENOTFOUND ? 0 : rc == 0 ? STORE_EEXIST : rc;
+	}
+	if (rc != 0)
+		return rc;
+	if (keys_new_secret(r->a->pepper, k->info.prefix, k->info.id, token,
+	    tokensz, k->hash) != 0)
+		return STORE_EIO;
+	return 0;
+}
+
+int
+admin_key_create(struct areq *r)
+{
+	struct proto_key_create_req req;
+	struct proto_tenant t;
+	const struct proto_tenant *tp = NULL;
+	struct store_key k;
+	struct store_txn *txn;
+	char		 token[TOKEN_MAX + 1], owner[PROTO_ACCOUNT_MAX + 32];
+	uint64_t	 now = clock_now();
+	int		 rc;
+
+	if ((rc = proto_dec_key_create_req(r->body, &req)) != 0)
+		return admin_bad_request(r, rc);
+	memset(&k, 0, sizeof(k));
+	if (req.owner.kind == PROTO_OWNER_TENANT &&
+	    !policy_tenant_name_valid(req.owner.tenant)) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a valid "
+		    "tenant name", req.owner.tenant);
+		return 0;
+	}
+	if (resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
+	    check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
+	    check_users(r, &req.spec) != 0)
+		return 0;
+	strcpy(k.info.prefix, TOKEN_DEFAULT_PREFIX);
+	apply_spec(&k.info, &req.spec, now);
+	k.info.enabled = 1;
+	k.info.created_by = (uint32_t)r->who.uid;
+	k.info.created_at = now;
+	describe_owner(&k.info.owner, owner, sizeof(owner));
+
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "key create");
+	if (k.info.owner.kind == PROTO_OWNER_TENANT) {
+		/* It may have gone since resolve_owner looked. */
+		if ((rc = store_tenant_get(txn, k.info.owner.tenant, &t)) ==
+		    STORE_ENOTFOUND) {
+			store_end(txn);
+			reply_error(r->c, r->h, PROTO_ENOTFOUND, "tenant '%s' "
+			    "not found", k.info.owner.tenant);
+			return 0;
+		}
+		tp = &t;
+	}
+	if (rc == 0 && (rc = new_key_material(r, txn, &k, token,
+	    sizeof(token))) == 0 && (rc = store_key_put(txn, &k)) == 0 &&
+	    (rc = admin_audit(r, txn, "key.create", k.info.id, "owner %s, "
+	    "name '%s'", owner, k.info.name)) == 0)
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	keys_wipe(k.hash, sizeof(k.hash));
+	if (rc != 0) {
+		keys_wipe(token, sizeof(token));
+		return admin_store_fail(r, rc, "key create");
+	}
+	return send_key(r, &k, tp, token, 0);
+}
+
+struct key_walk {
+	struct areq			*r;
+	const struct proto_tenant	*t;
+};
+
+static int
+list_one(const struct store_key *k, void *arg)
+{
+	struct key_walk	*kw = arg;
+
+	(void)send_key(kw->r, k, kw->t, NULL, 1);
+	return 0;
+}
+
+int
+admin_key_list(struct areq *r)
+{
+	struct proto_owner_sel sel;
+	struct proto_owner o;
+	struct proto_tenant t;
+	struct key_walk	 kw = { r, NULL };
+	struct store_txn *txn;
+	int		 rc;
+
+	if ((rc = proto_dec_owner_sel(r->body, &sel)) != 0)
+		return admin_bad_request(r, rc);
+	memset(&o, 0, sizeof(o));
+	if (resolve_owner(r, &sel, &o) != 0)
+		return 0;
+	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "key list");
+	if (o.kind == PROTO_OWNER_TENANT &&
+	    (rc = store_tenant_get(txn, o.tenant, &t)) == 0)
+		kw.t = &t;
+	rc = store_key_foreach_owner(txn, o.kind, o.uid, o.tenant, list_one,
+	    &kw);
+	store_end(txn);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "key list");
+	reply_begin(r->h, 0);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}
+
+int
+admin_key_show(struct areq *r)
+{
+	struct proto_tenant t;
+	const struct proto_tenant *tp;
+	struct store_key k;
+	struct store_txn *txn;
+	char		 id[TOKEN_ID_LEN + 1];
+	int		 rc;
+
+	if ((rc = admin_read_id(r, id)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "key show");
+	rc = load_key(r, txn, id, &k, &t, &tp);
+	store_end(txn);
+	if (rc != 0)
+		return 0;
+	return send_key(r, &k, tp, NULL, 0);
+}
+
+/*
+ * One change to one key: load and authorize it in a write transaction,
+ * let change() edit the record (it replies and returns 1 to refuse), then
+ * store, audit and commit together. A NULL change deletes the key.
+ */
+struct change {
+	const char	*action;
+	int		(*fn)(struct areq *, struct store_key *, void *arg,
+			    char *detail, size_t detailsz);
+	void		*arg;
+	char		*token;		/* rotate: the new token to send */
+};
+
+static int
+change_key(struct areq *r, const char *id, struct change *ch)
+{
+	struct proto_tenant t;
+	const struct proto_tenant *tp;
+	struct store_key k;
+	struct store_txn *txn;
+	char		 detail[PROTO_DETAIL_MAX + 1] = "";
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, ch->action);
+	if (load_key(r, txn, id, &k, &t, &tp) != 0 ||
+	    (ch->fn != NULL && ch->fn(r, &k, ch->arg, detail,
+	    sizeof(detail)) != 0)) {
+		store_end(txn);
+		if (ch->token != NULL)
+			keys_wipe(ch->token, TOKEN_MAX + 1);
+		return 0;
+	}
+	if ((rc = ch->fn != NULL ? store_key_put(txn, &k) :
+	    store_key_del(txn, id)) == 0 &&
+	    (rc = admin_audit(r, txn, ch->action, id, "%s", detail)) == 0)
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	keys_wipe(k.hash, sizeof(k.hash));
+	keys_wipe(k.prev_hash, sizeof(k.prev_hash));
+	if (rc != 0) {
+		if (ch->token != NULL)
+			keys_wipe(ch->token, TOKEN_MAX + 1);
+		return admin_store_fail(r, rc, ch->action);
+	}
+	if (ch->fn != NULL)
+		return send_key(r, &k, tp, ch->token, 0);
+	w = reply_begin(r->h, 0);
+	(void)w;
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}
+
+static int
+set_enabled(struct areq *r, struct store_key *k, void *arg, char *detail,
+    size_t detailsz)
+{
+	(void)r;
+	k->info.enabled = *(uint8_t *)arg;
+	k->info.updated_at = clock_now();
+	snprintf(detail, detailsz, "%s", k->info.enabled ? "enabled" :
+	    "disabled");
+	return 0;
+}
+
+int
+admin_key_set_enabled(struct areq *r)
+{
+	struct change	 ch = { NULL, set_enabled, NULL, NULL };
+	char		 id[TOKEN_ID_LEN + 1];
+	uint8_t		 en;
+	int		 rc;
+
+	if ((rc = admin_read_id(r, id)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_u8(r->body, &en)) != 0 || (rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if (en > 1)
+		return admin_bad_request(r, PROTO_EVALUE);
+	ch.action = en ? "key.enable" : "key.disable";
+	ch.arg = &en;
+	return change_key(r, id, &ch);
+}
+
+int
+admin_key_revoke(struct areq *r)
+{
+	struct change	 ch = { "key.revoke", NULL, NULL, NULL };
+	char		 id[TOKEN_ID_LEN + 1];
+	int		 rc;
+
+	if ((rc = admin_read_id(r, id)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	return change_key(r, id, &ch);
+}
+
+static int
+update(struct areq *r, struct store_key *k, void *arg, char *detail,
+    size_t detailsz)
+{
+	const struct proto_key_spec *sp = arg;
+
+	/* Allowed users depend on the owner kind, known only now. */
+	if (check_spec(r, sp, k->info.owner.kind) != 0)
+		return 1;
+	apply_spec(&k->info, sp, clock_now());
+	snprintf(detail, detailsz, "changed%s%s%s%s%s%s",
+	    sp->set & PROTO_SET_NAME ? " name" : "",
+	    sp->set & PROTO_SET_EXPIRES ? " expiry" : "",
+	    sp->set & PROTO_SET_SERVICES ? " services" : "",
+	    sp->set & PROTO_SET_PERMISSIONS ? " permissions" : "",
+	    sp->set & PROTO_SET_USERS ? " allowed-users" : "",
+	    sp->set & PROTO_SET_METADATA ? " metadata" : "");
+	return 0;
+}
+
+int
+admin_key_update(struct areq *r)
+{
+	struct proto_key_update_req req;
+	struct change	 ch = { "key.update", update, NULL, NULL };
+	int		 rc;
+
+	if ((rc = proto_dec_key_update_req(r->body, &req)) != 0)
+		return admin_bad_request(r, rc);
+	if (!token_id_valid(req.id)) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a key id",
+		    req.id);
+		return 0;
+	}
+	if (req.spec.set == 0 || (req.spec.set & PROTO_SET_PREFIX)) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "%s", req.spec.set == 0 ?
+		    "nothing to update" : "the prefix of a key cannot change");
+		return 0;
+	}
+	if (check_spec(r, &req.spec, PROTO_OWNER_TENANT) != 0 ||
+	    check_users(r, &req.spec) != 0)
+		return 0;
+	ch.arg = &req.spec;
+	return change_key(r, req.id, &ch);
+}
+
+struct rotation {
+	uint64_t	 grace;
+	char		*token;
+	size_t		 tokensz;
+};
+
+static int
+rotate(struct areq *r, struct store_key *k, void *arg, char *detail,
+    size_t detailsz)
+{
+	struct rotation	*ro = arg;
+	uint8_t		 hash[KEYS_HASH_LEN];
+	uint64_t	 now = clock_now();
+
+	if (keys_new_secret(r->a->pepper, k->info.prefix, k->info.id,
+	    ro->token, ro->tokensz, hash) != 0) {
+		reply_error(r->c, r->h, PROTO_EINTERNAL, "cannot draw a new "
+		    "secret");
+		return 1;
+	}
+	if (ro->grace > 0) {
+		memcpy(k->prev_hash, k->hash, sizeof(k->prev_hash));
+		k->info.grace_until = now + ro->grace;
+	} else {
+		memset(k->prev_hash, 0, sizeof(k->prev_hash));
+		k->info.grace_until = 0;
+	}
+	memcpy(k->hash, hash, sizeof(k->hash));
+	keys_wipe(hash, sizeof(hash));
+	k->info.updated_at = now;
+	snprintf(detail, detailsz, "grace %llus",
+	    (unsigned long long)ro->grace);
+	return 0;
+}
+
+int
+admin_key_rotate(struct areq *r)
+{
+	char		 id[TOKEN_ID_LEN + 1], token[TOKEN_MAX + 1];
+	struct rotation	 ro = { 0, token, sizeof(token) };
+	struct change	 ch = { "key.rotate", rotate, &ro, token };
+	int		 rc;
+
+	if ((rc = admin_read_id(r, id)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_u64(r->body, &ro.grace)) != 0 ||
+	    (rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if (ro.grace > MAX_GRACE) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "grace period is longer "
+		    "than a year");
+		return 0;
+	}
+	memset(token, 0, sizeof(token));
+	return change_key(r, id, &ch);
+}
+
+/* Expired keys; the owner and tenant decide who may purge each. */
+struct expired {
+	struct store_key *v;
+	size_t		 n;
+	size_t		 cap;
+	uint64_t	 now;
+};
+
+static int
+collect_expired(const struct store_key *k, void *arg)
+{
+	struct expired	*e = arg;
+	void		*p;
+
+	if (k->info.expires_at == 0 || k->info.expires_at > e->now)
+		return 0;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 16;
+		if ((p = reallocarray(e->v, e->cap, sizeof(*e->v))) == NULL)
+			return STORE_EIO;
+		e->v = p;
+	}
+	e->v[e->n++] = *k;
+	return 0;
+}
+
+static int
+may_purge(struct areq *r, struct store_txn *txn, const struct store_key *k)
+{
+	struct proto_tenant t;
+
+	if (r->who.admin)
+		return 1;
+	if (k->info.owner.kind == PROTO_OWNER_USER)
+		return k->info.owner.uid == r->who.uid;
+	return store_tenant_get(txn, k->info.owner.tenant, &t) == 0 &&
+	    t.admin_group[0] != '\0' && authz_in_group(&r->who, t.admin_gid);
+}
+
+int
+admin_key_purge_expired(struct areq *r)
+{
+	struct expired	 e = { NULL, 0, 0, clock_now() };
+	struct store_txn *txn;
+	struct writer	*w;
+	uint32_t	 purged = 0;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "purge");
+	rc = store_key_foreach(txn, collect_expired, &e);
+	for (i = 0; rc == 0 && i < e.n; i++) {
+		if (!may_purge(r, txn, &e.v[i]))
+			continue;
+		if ((rc = store_key_del(txn, e.v[i].info.id)) == 0)
+			rc = admin_audit(r, txn, "key.purge", e.v[i].info.id,
+			    "expired");
+		purged++;
+	}
+	if (rc == 0)
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	if (e.v != NULL)
+		keys_wipe(e.v, e.cap * sizeof(*e.v));
+	free(e.v);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "purge");
+	w = reply_begin(r->h, 0);
+	wr_u32(w, purged);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}

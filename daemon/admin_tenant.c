@@ -1,0 +1,291 @@
+/*
+ * admin_tenant.c - tenant management. A tenant maps a name onto a local
+ * group, resolved through NSS when the tenant is added (before the write
+ * transaction begins, so a slow directory never holds the write lock).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/account.h"
+#include "admin_int.h"
+#include "clock.h"
+#include "policy.h"
+#include "reply.h"
+
+static int
+send_tenant(struct areq *r, const struct proto_tenant *t, int more)
+{
+	proto_enc_tenant(reply_begin(r->h, more), t);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}
+
+/* Resolves a group name; replies and returns 1 when it cannot. */
+static int
+resolve_group(struct areq *r, const char *name, uint32_t *gid)
+{
+	gid_t	 g;
+	int	 rc;
+
+	if ((rc = account_group_by_name(name, &g)) == ACCOUNT_OK) {
+		*gid = (uint32_t)g;
+		return 0;
+	}
+	if (rc == ACCOUNT_ENOTFOUND)
+		reply_error(r->c, r->h, PROTO_ENOTFOUND, "group '%s' not "
+		    "found", name);
+	else
+		reply_error(r->c, r->h, PROTO_EINTERNAL, "cannot look up "
+		    "group '%s' through NSS", name);
+	return 1;
+}
+
+/* Reads the tenant-name field; 0, -1 malformed, 1 invalid (replied). */
+static int
+read_name(struct areq *r, char name[PROTO_TENANT_MAX + 1])
+{
+	char	 buf[PROTO_ACCOUNT_MAX + 1];
+	int	 rc;
+
+	if ((rc = rd_str(r->body, buf, PROTO_ACCOUNT_MAX)) != 0)
+		return admin_bad_request(r, rc);
+	if (!policy_tenant_name_valid(buf)) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a valid "
+		    "tenant name ([a-z0-9][a-z0-9._-], at most %d)", buf,
+		    PROTO_TENANT_MAX);
+		return 1;
+	}
+	memcpy(name, buf, PROTO_TENANT_MAX + 1);
+	return 0;
+}
+
+/* Loads a tenant in txn; replies and returns 1 when it does not exist. */
+static int
+load_tenant(struct areq *r, struct store_txn *txn, const char *name,
+    struct proto_tenant *t)
+{
+	int	 rc;
+
+	if ((rc = store_tenant_get(txn, name, t)) == 0)
+		return 0;
+	if (rc == STORE_ENOTFOUND)
+		reply_error(r->c, r->h, PROTO_ENOTFOUND, "tenant '%s' not "
+		    "found", name);
+	else
+		admin_store_fail(r, rc, "tenant lookup");
+	return 1;
+}
+
+int
+admin_tenant_add(struct areq *r)
+{
+	struct proto_tenant t, old;
+	struct store_txn *txn;
+	int		 rc;
+
+	memset(&t, 0, sizeof(t));
+	if ((rc = read_name(r, t.name)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_str(r->body, t.group, PROTO_ACCOUNT_MAX)) != 0 ||
+	    (rc = rd_str(r->body, t.admin_group, PROTO_ACCOUNT_MAX)) != 0 ||
+	    (rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if (authz_require_admin(r, "adding a tenant"))
+		return 0;
+	if (resolve_group(r, t.group, &t.gid) != 0 ||
+	    (t.admin_group[0] != '\0' &&
+	    resolve_group(r, t.admin_group, &t.admin_gid) != 0))
+		return 0;
+	t.enabled = 1;
+	t.created_by = (uint32_t)r->who.uid;
+	t.created_at = clock_now();
+
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "tenant add");
+	rc = store_tenant_get(txn, t.name, &old);
+	if (rc == 0) {
+		store_end(txn);
+		reply_error(r->c, r->h, PROTO_EEXIST, "tenant '%s' already "
+		    "exists", t.name);
+		return 0;
+	}
+	if ((rc == STORE_ENOTFOUND && (rc = store_tenant_put(txn, &t)) == 0 &&
+	    (rc = admin_audit(r, txn, "tenant.add", t.name, "group %s (gid "
+	    "%u) admin group %s", t.group, t.gid, t.admin_group[0] ?
+	    t.admin_group : "-")) == 0))
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "tenant add");
+	return send_tenant(r, &t, 0);
+}
+
+struct tenant_walk {
+	struct areq	*r;
+};
+
+static int
+list_one(const struct proto_tenant *t, void *arg)
+{
+	struct tenant_walk *tw = arg;
+	const struct caller *who = &tw->r->who;
+
+	/* Others see only the tenants whose keys they manage. */
+	if (who->admin || (t->admin_group[0] != '\0' &&
+	    authz_in_group(who, t->admin_gid)))
+		(void)send_tenant(tw->r, t, 1);
+	return 0;
+}
+
+int
+admin_tenant_list(struct areq *r)
+{
+	struct tenant_walk tw = { r };
+	struct store_txn *txn;
+	int		 rc;
+
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "tenant list");
+	rc = store_tenant_foreach(txn, list_one, &tw);
+	store_end(txn);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "tenant list");
+	reply_begin(r->h, 0);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}
+
+int
+admin_tenant_show(struct areq *r)
+{
+	struct proto_tenant t;
+	struct store_txn *txn;
+	char		 name[PROTO_TENANT_MAX + 1];
+	int		 rc;
+
+	if ((rc = read_name(r, name)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "tenant show");
+	rc = load_tenant(r, txn, name, &t);
+	store_end(txn);
+	if (rc != 0 || authz_tenant(r, &t) != 0)
+		return 0;
+	return send_tenant(r, &t, 0);
+}
+
+int
+admin_tenant_set_enabled(struct areq *r)
+{
+	struct proto_tenant t;
+	struct store_txn *txn;
+	char		 name[PROTO_TENANT_MAX + 1];
+	uint8_t		 en;
+	int		 rc;
+
+	if ((rc = read_name(r, name)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_u8(r->body, &en)) != 0 || (rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if (en > 1)
+		return admin_bad_request(r, PROTO_EVALUE);
+	if (authz_require_admin(r, en ? "enabling a tenant" :
+	    "disabling a tenant"))
+		return 0;
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "tenant enable/disable");
+	if (load_tenant(r, txn, name, &t) != 0) {
+		store_end(txn);
+		return 0;
+	}
+	t.enabled = en;
+	if ((rc = store_tenant_put(txn, &t)) == 0 &&
+	    (rc = admin_audit(r, txn, en ? "tenant.enable" : "tenant.disable",
+	    t.name, "%s", en ? "enabled" : "disabled")) == 0)
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "tenant enable/disable");
+	return send_tenant(r, &t, 0);
+}
+
+struct id_list {
+	char	(*ids)[TOKEN_ID_LEN + 1];
+	size_t	 n;
+	size_t	 cap;
+};
+
+static int
+collect_id(const struct store_key *k, void *arg)
+{
+	struct id_list	*l = arg;
+	void		*p;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		if ((p = reallocarray(l->ids, l->cap, sizeof(*l->ids))) == NULL)
+			return STORE_EIO;
+		l->ids = p;
+	}
+	memcpy(l->ids[l->n++], k->info.id, TOKEN_ID_LEN + 1);
+	return 0;
+}
+
+int
+admin_tenant_remove(struct areq *r)
+{
+	struct proto_tenant t;
+	struct store_txn *txn;
+	struct id_list	 ids = { NULL, 0, 0 };
+	struct writer	*w;
+	char		 name[PROTO_TENANT_MAX + 1];
+	uint8_t		 force;
+	size_t		 i;
+	int		 rc;
+
+	if ((rc = read_name(r, name)) != 0)
+		return rc < 0 ? -1 : 0;
+	if ((rc = rd_u8(r->body, &force)) != 0 || (rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	if (force > 1)
+		return admin_bad_request(r, PROTO_EVALUE);
+	if (authz_require_admin(r, "removing a tenant"))
+		return 0;
+	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "tenant remove");
+	if (load_tenant(r, txn, name, &t) != 0) {
+		store_end(txn);
+		return 0;
+	}
+	if (t.keys > 0 && !force) {
+		store_end(txn);
+		reply_error(r->c, r->h, PROTO_EINVAL, "tenant '%s' still owns "
+		    "%u key%s; revoke them first or use --force", t.name,
+		    t.keys, t.keys == 1 ? "" : "s");
+		return 0;
+	}
+	/* The tenant and all its keys go in one transaction. */
+	rc = store_key_foreach_owner(txn, PROTO_OWNER_TENANT, 0, t.name,
+	    collect_id, &ids);
+	for (i = 0; rc == 0 && i < ids.n; i++)
+		if ((rc = store_key_del(txn, ids.ids[i])) == 0)
+			rc = admin_audit(r, txn, "key.revoke", ids.ids[i],
+			    "with tenant %s", t.name);
+	if (rc == 0 && (rc = store_tenant_del(txn, t.name)) == 0 &&
+	    (rc = admin_audit(r, txn, "tenant.remove", t.name, "%zu keys "
+	    "revoked", ids.n)) == 0)
+		rc = store_commit(txn);
+	else
+		store_end(txn);
+	free(ids.ids);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "tenant remove");
+	w = reply_begin(r->h, 0);
+	wr_u32(w, (uint32_t)ids.n);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}

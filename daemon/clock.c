@@ -1,0 +1,13 @@
+/* clock.c - wall-clock seconds; see clock.h. */
+#include <time.h>
+
+#include "clock.h"
+
+uint64_t
+clock_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec < 0 ? 0 : (uint64_t)ts.tv_sec;
+}

@@ -1,0 +1,190 @@
+/*
+ * config.c - parses apikeyd.conf. The file is small and read once, so the
+ * parser favours exact error messages over speed: every rejected line is
+ * reported with its file name and line number, and an unknown key is an
+ * error (a typo must not silently leave a default in place).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define CONFIG_LINE_MAX	4096
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->state_dir, CONFIG_DEFAULT_STATE);
+	strcpy(c->socket_dir, CONFIG_DEFAULT_SOCKETS);
+	c->map_size = (size_t)1 << 30;
+	c->max_connections = 1024;
+	c->max_connections_per_uid = 64;
+}
+
+/* Parses "123", "64K", "512M", "1G" (powers of 1024). */
+static int
+parse_size(const char *s, size_t *out)
+{
+	char			*end;
+	unsigned long long	 v, mult = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case 'K': case 'k': mult = 1ULL << 10; end++; break;
+	case 'M': case 'm': mult = 1ULL << 20; end++; break;
+	case 'G': case 'g': mult = 1ULL << 30; end++; break;
+	case 'T': case 't': mult = 1ULL << 40; end++; break;
+	default: break;
+	}
+	if (*end != '\0' || v > SIZE_MAX / mult)
+		return -1;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+set_path(char *dst, size_t dstsz, const char *value)
+{
+	if (value[0] != '/' || strlen(value) >= dstsz)
+		return -1;
+	strcpy(dst, value);
+	return 0;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errsz)
+{
+	unsigned	 u;
+
+	if (strcmp(key, "state_dir") == 0) {
+		if (set_path(c->state_dir, sizeof(c->state_dir), value) == 0)
+			return 0;
+		snprintf(err, errsz, "state_dir must be an absolute path");
+	} else if (strcmp(key, "socket_dir") == 0) {
+		if (set_path(c->socket_dir, sizeof(c->socket_dir), value) == 0)
+			return 0;
+		snprintf(err, errsz, "socket_dir must be an absolute path");
+	} else if (strcmp(key, "admin_group") == 0) {
+		if (strlen(value) <= PROTO_ACCOUNT_MAX) {
+			strcpy(c->admin_group, value);
+			return 0;
+		}
+		snprintf(err, errsz, "admin_group is too long");
+	} else if (strcmp(key, "log_level") == 0) {
+		if (strcmp(value, "info") == 0 || strcmp(value, "debug") == 0) {
+			c->debug = strcmp(value, "debug") == 0;
+			return 0;
+		}
+		snprintf(err, errsz, "log_level must be info or debug");
+	} else if (strcmp(key, "map_size") == 0) {
+		if (parse_size(value, &c->map_size) == 0 &&
+		    c->map_size >= ((size_t)1 << 20))
+			return 0;
+		snprintf(err, errsz, "map_size must be a size of at least 1M "
+		    "(e.g. 512M, 4G)");
+	} else if (strcmp(key, "max_connections") == 0) {
+		if (parse_uint(value, 1, 1000000, &u) == 0) {
+			c->max_connections = u;
+			return 0;
+		}
+		snprintf(err, errsz, "max_connections must be 1-1000000");
+	} else if (strcmp(key, "max_connections_per_uid") == 0) {
+		if (parse_uint(value, 1, 1000000, &u) == 0) {
+			c->max_connections_per_uid = u;
+			return 0;
+		}
+		snprintf(err, errsz, "max_connections_per_uid must be "
+		    "1-1000000");
+	} else
+		snprintf(err, errsz, "unknown option '%s'", key);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *path, int required, char *err,
+    size_t errsz)
+{
+	FILE	*f;
+	char	 line[CONFIG_LINE_MAX], why[256];
+	char	*p, *eq, *key, *value;
+	int	 lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && !required)
+			return 0;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errsz, "%s:%d: line too long", path,
+			    lineno);
+			goto out;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			snprintf(err, errsz, "%s:%d: expected 'key = value'",
+			    path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(p);
+		value = trim(eq + 1);
+		if (config_set(c, key, value, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errsz, "%s: read error", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,219 @@
+/*
+ * main.c - apikeyd start-up and shutdown: options, configuration, the
+ * state and socket directories, then the store, the pepper and the two
+ * sockets, in that order, and the reverse on the way out.
+ *
+ * Without --foreground the daemon forks, and the parent exits only once
+ * the child is serving (0) or has failed (1), so an init script or a shell
+ * sees start-up errors. The LMDB environment is opened after the fork,
+ * never across it.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "clock.h"
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "verify.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: apikeyd [-f|--foreground] [-d|--debug] [-c FILE] "
+	    "[--state-dir DIR] [--socket-dir DIR]\n"
+	    "       apikeyd -h|--help | -V|--version\n"
+	    "default config: %s\n", CONFIG_DEFAULT_FILE);
+}
+
+static void
+parse_args(int argc, char **argv, struct config *cfg, int *foreground)
+{
+	enum { OPT_STATE = 256, OPT_SOCKETS };
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "socket-dir", required_argument, NULL, OPT_SOCKETS },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*file = CONFIG_DEFAULT_FILE, *state = NULL;
+	const char	*sockets = NULL;
+	char		 err[512], abspath[PATH_MAX];
+	int		 ch, debug = 0, required = 0;
+
+	while ((ch = getopt_long(argc, argv, "fdc:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': *foreground = 1; break;
+		case 'd': debug = 1; break;
+		case 'c': file = optarg; required = 1; break;
+		case OPT_STATE: state = optarg; break;
+		case OPT_SOCKETS: sockets = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("apikeyd %s\n", APIKEY_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		exit(2);
+	}
+	config_defaults(cfg);
+	if (config_load(cfg, file, required, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	/* Relative directories on the command line are taken from cwd. */
+	if (state != NULL && (realpath(state, abspath) != NULL ||
+	    (errno == ENOENT && state[0] == '/' && strlen(state) < PATH_MAX &&
+	    strcpy(abspath, state))))
+		state = abspath;
+	if (state != NULL && config_set(cfg, "state_dir", state, err,
+	    sizeof(err)) != 0)
+		fatalx("--state-dir: %s (and must exist if relative)", err);
+	if (sockets != NULL && (realpath(sockets, abspath) != NULL ||
+	    (errno == ENOENT && sockets[0] == '/' &&
+	    strlen(sockets) < PATH_MAX && strcpy(abspath, sockets))))
+		sockets = abspath;
+	if (sockets != NULL && config_set(cfg, "socket_dir", sockets, err,
+	    sizeof(err)) != 0)
+		fatalx("--socket-dir: %s (and must exist if relative)", err);
+	cfg->debug |= debug;
+}
+
+/* Makes dir with mode if missing; tightens an existing state dir. */
+static void
+ensure_dir(const char *dir, mode_t mode, int strict)
+{
+	struct stat	 st;
+
+	if (mkdir(dir, mode) == 0) {
+		/* umask(077) is in force; the mode asked for is meant. */
+		if (chmod(dir, mode) == -1)
+			fatal("chmod %s", dir);
+	} else if (errno != EEXIST)
+		fatal("mkdir %s", dir);
+	if (stat(dir, &st) == -1)
+		fatal("stat %s", dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s is not a directory", dir);
+	if (strict && (st.st_mode & 077) != 0) {
+		log_warnx("%s was mode %03o; setting 0700", dir,
+		    (unsigned)(st.st_mode & 0777));
+		if (chmod(dir, 0700) == -1)
+			fatal("chmod %s", dir);
+	}
+}
+
+/* Forks; the parent waits on a pipe for the child to say it is serving. */
+static int
+daemonize(void)
+{
+	int	 p[2];
+	char	 c;
+	pid_t	 pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(p[1]);
+		while (read(p[0], &c, 1) == -1 && errno == EINTR)
+			;
+		_exit(c == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	return p[1];
+}
+
+static void
+detach(int readyfd)
+{
+	int	 fd;
+
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	log_init(0, log_debug_enabled());
+	if (write(readyfd, "R", 1) != 1)
+		log_warn("cannot tell the parent process we are ready");
+	close(readyfd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	 cfg;
+	struct pepper	*pepper = NULL;
+	struct store	*store = NULL;
+	struct server	*srv = NULL;
+	struct verifier	 verifier;
+	struct admin	 admin;
+	int		 foreground = 0, readyfd = -1, rc;
+
+	log_init(1, 0);
+	parse_args(argc, argv, &cfg, &foreground);
+	log_set_debug(cfg.debug);
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	ensure_dir(cfg.state_dir, 0700, 1);
+	ensure_dir(cfg.socket_dir, 0755, 0);
+	if (!foreground)
+		readyfd = daemonize();
+
+	if ((rc = keys_init()) != 0)
+		fatalx("%s", keys_strerror(rc));
+	if ((rc = keys_pepper_load(cfg.state_dir, &pepper)) != 0)
+		fatalx("%s/%s: %s", cfg.state_dir, KEYS_PEPPER_FILE,
+		    keys_strerror(rc));
+	if ((rc = store_open(cfg.state_dir, cfg.map_size, &store)) != 0)
+		fatalx("%s: cannot open the key store: %s", cfg.state_dir,
+		    store_strerror(rc));
+
+	verifier.store = store;
+	verifier.pepper = pepper;
+	admin.store = store;
+	admin.pepper = pepper;
+	admin.cfg = &cfg;
+	admin.started_at = clock_now();
+	if (server_open(&cfg, verify_handle, &verifier, admin_handle, &admin,
+	    &srv) != 0)
+		fatalx("cannot open the sockets in %s", cfg.socket_dir);
+
+	log_info("apikeyd %s serving %s (state in %s)", APIKEY_VERSION,
+	    cfg.socket_dir, cfg.state_dir);
+	if (readyfd != -1)
+		detach(readyfd);
+
+	rc = server_run(srv);
+	if (rc == 1) {
+		/* A thread is still inside the store: leave it to exit(). */
+		log_warnx("shutdown incomplete; exiting");
+		exit(1);
+	}
+	server_close(srv);
+	store_close(store);
+	keys_pepper_free(pepper);
+	log_info("stopped");
+	return rc == 0 ? 0 : 1;
+}

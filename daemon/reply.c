@@ -1,0 +1,67 @@
+/*
+ * reply.c - reply frames for both handlers. The scratch frame is
+ * thread-local: the verify and admin threads each build their own.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "reply.h"
+
+static _Thread_local uint8_t	 scratch[PROTO_ADMIN_MAX];
+static _Thread_local struct writer scratch_w;
+static _Thread_local struct proto_hdr scratch_req;
+
+struct writer *
+reply_begin(const struct proto_hdr *req, int more)
+{
+	wr_init(&scratch_w, scratch, sizeof(scratch));
+	scratch_req = *req;
+	proto_frame_begin(&scratch_w, req->opcode | PROTO_REPLY,
+	    more ? PROTO_F_MORE : 0, req->id);
+	proto_enc_reply_head(&scratch_w, PROTO_OK, "");
+	return &scratch_w;
+}
+
+int
+reply_send(struct conn *c, int secret)
+{
+	int	 rc;
+
+	if (proto_frame_end(&scratch_w) != 0) {
+		/* Field limits keep every reply under PROTO_ADMIN_MAX. */
+		log_warnx("reply to %s does not fit a frame",
+		    proto_op_name(scratch_req.opcode));
+		if (secret)
+			keys_wipe(scratch, sizeof(scratch));
+		reply_error(c, &scratch_req, PROTO_EINTERNAL,
+		    "reply too large");
+		return -1;
+	}
+	if (secret) {
+		rc = conn_send_secret(c, scratch, scratch_w.len);
+		keys_wipe(scratch, scratch_w.len);
+	} else
+		rc = conn_send(c, scratch, scratch_w.len);
+	return rc;
+}
+
+void
+reply_error(struct conn *c, const struct proto_hdr *req, uint32_t status,
+    const char *fmt, ...)
+{
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	struct writer	 w;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	wr_init(&w, scratch, sizeof(scratch));
+	proto_frame_begin(&w, req->opcode | PROTO_REPLY, 0, req->id);
+	proto_enc_reply_head(&w, status, msg);
+	if (proto_frame_end(&w) == 0)
+		(void)conn_send(c, scratch, w.len);
+}

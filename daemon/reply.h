@@ -1,0 +1,25 @@
+/*
+ * reply.h - building reply frames. One per-thread scratch frame of
+ * PROTO_ADMIN_MAX bytes holds the reply being built, so handlers never put
+ * large frames on the stack. A reply is built and sent before the next one
+ * begins on the same thread.
+ */
+#ifndef APIKEY_REPLY_H
+#define APIKEY_REPLY_H
+
+#include <stdint.h>
+
+#include "../proto/proto.h"
+#include "server.h"
+
+/* Starts an OK reply to req (with PROTO_F_MORE when more is set); returns
+ * the writer to append the body fields to. */
+struct writer *reply_begin(const struct proto_hdr *req, int more);
+/* Frames and queues the reply begun last. secret: it holds a token. */
+int	reply_send(struct conn *, int secret);
+/* Sends a whole error reply: status and a formatted message. */
+void	reply_error(struct conn *, const struct proto_hdr *req,
+	    uint32_t status, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+#endif

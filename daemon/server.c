@@ -1,0 +1,672 @@
+/*
+ * server.c - sockets, framing, peer credentials and dispatch.
+ *
+ * Workload: many short verify requests, often pipelined on long-lived
+ * connections from local daemons, and rare management requests. Each socket
+ * has its own thread and libevent base; a connection never moves between
+ * them. Input is read into a per-connection buffer of one maximum frame
+ * (not into libevent's buffers) so that the bytes of a token can be wiped
+ * as soon as a frame is consumed. All replies produced while handling one
+ * read are flushed with one write, so pipelined requests cost one syscall.
+ *
+ * Back-pressure: a peer that stops reading its replies stops being read
+ * once its output passes a high-water mark. Connections are capped in
+ * total and per uid; when the process runs out of descriptors, accepting
+ * pauses for a second instead of spinning.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "keys.h"
+#include "log.h"
+#include "reply.h"
+#include "server.h"
+
+#define SERVER_BACKLOG		128
+#define SERVER_ACCEPT_BATCH	64
+#define SERVER_READ_BATCH	16
+#define SERVER_JOIN_TIMEOUT	5	/* seconds to wait for the admin thread */
+
+struct loop;
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct loop	*loop;
+	int		 fd;
+	struct peer	 peer;
+	struct event	*rev;
+	struct event	*wev;
+	struct evbuffer	*out;
+	uint8_t		*in;
+	size_t		 inlen;
+	int		 closing;
+	int		 paused;
+};
+
+struct uidcount {
+	uid_t		 uid;
+	unsigned	 n;
+};
+
+struct loop {
+	struct server	*srv;
+	const char	*name;
+	struct event_base *base;
+	int		 lfd;
+	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct event	*accept_ev;
+	struct event	*pause_ev;
+	struct event	*stop_ev;
+	size_t		 frame_max;
+	size_t		 out_high;
+	server_handler	 handler;
+	void		*arg;
+	unsigned	 nconns;
+	TAILQ_HEAD(, conn) conns;
+	struct uidcount	*uids;
+	size_t		 nuids;
+	size_t		 uidcap;
+};
+
+struct server {
+	const struct config *cfg;
+	struct loop	 verify;
+	struct loop	 admin;
+	pthread_t	 admin_thread;
+	int		 admin_running;
+	struct event	*sigs[3];
+};
+
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
+
+/* --- per-uid connection counts ------------------------------------------ */
+
+static struct uidcount *
+uid_slot(struct loop *l, uid_t uid, int create)
+{
+	struct uidcount	*n;
+	size_t		 i;
+
+	for (i = 0; i < l->nuids; i++)
+		if (l->uids[i].uid == uid)
+			return &l->uids[i];
+	if (!create)
+		return NULL;
+	if (l->nuids == l->uidcap) {
+		size_t cap = l->uidcap ? l->uidcap * 2 : 16;
+		if ((n = reallocarray(l->uids, cap, sizeof(*n))) == NULL)
+			return NULL;
+		l->uids = n;
+		l->uidcap = cap;
+	}
+	l->uids[l->nuids].uid = uid;
+	l->uids[l->nuids].n = 0;
+	return &l->uids[l->nuids++];
+}
+
+static void
+uid_release(struct loop *l, uid_t uid)
+{
+	struct uidcount	*u = uid_slot(l, uid, 0);
+
+	if (u != NULL && --u->n == 0)
+		*u = l->uids[--l->nuids];
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static void
+conn_free(struct conn *c)
+{
+	struct loop	*l = c->loop;
+
+	TAILQ_REMOVE(&l->conns, c, entry);
+	l->nconns--;
+	uid_release(l, c->peer.uid);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->out);	/* wipes secret frames via their cleanup */
+	keys_wipe(c->in, l->frame_max);
+	free(c->in);
+	close(c->fd);
+	free(c);
+}
+
+/* Writes what it can. Returns -1 if the connection was freed. */
+static int
+conn_flush(struct conn *c)
+{
+	struct loop	*l = c->loop;
+	size_t		 left;
+	int		 n;
+
+	while ((left = evbuffer_get_length(c->out)) > 0) {
+		n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		log_debug("%s: uid %u pid %d: write failed, dropping",
+		    l->name, (unsigned)c->peer.uid, (int)c->peer.pid);
+		conn_free(c);
+		return -1;
+	}
+	if (left > 0)
+		event_add(c->wev, NULL);
+	else
+		event_del(c->wev);
+	if (left == 0 && c->closing) {
+		conn_free(c);
+		return -1;
+	}
+	if (c->paused && left < l->out_high / 2 && !c->closing) {
+		c->paused = 0;
+		event_add(c->rev, NULL);
+		/* Buffered frames will not make the socket readable. */
+		if (c->inlen > 0)
+			event_active(c->rev, EV_READ, 0);
+	}
+	return 0;
+}
+
+static int
+send_ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
+{
+	struct writer	*w;
+
+	if (rd_end(body) != 0) {
+		reply_error(c, h, PROTO_EBADREQ, "PING takes no fields");
+		return -1;
+	}
+	w = reply_begin(h, 0);
+	wr_u32(w, PROTO_VERSION);
+	wr_str(w, APIKEY_VERSION);
+	return reply_send(c, 0) == 0 ? 0 : -1;
+}
+
+/* Handles every complete frame in the input buffer. */
+static void
+conn_frames(struct conn *c)
+{
+	struct loop	*l = c->loop;
+	struct proto_hdr h;
+	struct reader	 body;
+	size_t		 off = 0, flen;
+	int		 rc;
+
+	while (!c->closing && !c->paused) {
+		rc = proto_frame_peek(c->in + off, c->inlen - off,
+		    l->frame_max, &flen);
+		if (rc == 1)
+			break;
+		if (rc == 0)
+			rc = proto_frame_open(c->in + off, flen, &h, &body);
+		if (rc != 0) {
+			/* Framing is lost: nothing after this can be read. */
+			log_warnx("%s: uid %u pid %d: bad frame (%s); closing",
+			    l->name, (unsigned)c->peer.uid, (int)c->peer.pid,
+			    proto_strerror(rc));
+			c->closing = 1;
+			break;
+		}
+		if (h.opcode & PROTO_REPLY) {
+			reply_error(c, &h, PROTO_EBADREQ,
+			    "a reply opcode is not a request");
+			c->closing = 1;
+		} else if (h.opcode == PROTO_OP_PING) {
+			if (send_ping(c, &h, &body) != 0)
+				c->closing = 1;
+		} else if (l->handler(l->arg, c, &c->peer, &h, &body) != 0)
+			c->closing = 1;
+		off += flen;
+		if (evbuffer_get_length(c->out) > l->out_high) {
+			c->paused = 1;
+			event_del(c->rev);
+		}
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		/* The consumed frames may have held a token. */
+		keys_wipe(c->in + (c->inlen - off), off);
+		c->inlen -= off;
+	}
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct loop	*l = c->loop;
+	ssize_t		 n;
+	int		 i;
+
+	(void)what;
+	if (c->inlen > 0)
+		conn_frames(c);		/* frames left over from a pause */
+	for (i = 0; i < SERVER_READ_BATCH && !c->closing && !c->paused; i++) {
+		n = read(fd, c->in + c->inlen, l->frame_max - c->inlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			/* EOF or error: answer what was asked, then go. */
+			c->closing = 1;
+			event_del(c->rev);
+			break;
+		}
+		c->inlen += (size_t)n;
+		conn_frames(c);
+	}
+	if (c->closing)
+		event_del(c->rev);
+	(void)conn_flush(c);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)conn_flush(arg);
+}
+
+static void
+wipe_free(const void *data, size_t len, void *extra)
+{
+	void	*p = (void *)(uintptr_t)data;
+
+	(void)extra;
+	keys_wipe(p, len);
+	free(p);
+}
+
+int
+conn_send(struct conn *c, const void *data, size_t len)
+{
+	if (evbuffer_add(c->out, data, len) != 0) {
+		log_warnx("%s: out of memory queueing a reply", c->loop->name);
+		c->closing = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_send_secret(struct conn *c, const void *data, size_t len)
+{
+	void	*copy;
+
+	if ((copy = malloc(len)) == NULL) {
+		c->closing = 1;
+		return -1;
+	}
+	memcpy(copy, data, len);
+	if (evbuffer_add_reference(c->out, copy, len, wipe_free, NULL) != 0) {
+		wipe_free(copy, len, NULL);
+		c->closing = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* --- accepting ----------------------------------------------------------- */
+
+static int
+peer_creds(int fd, struct peer *p)
+{
+	struct ucred	 cr;
+	socklen_t	 len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
+	    len != sizeof(cr))
+		return -1;
+	p->uid = cr.uid;
+	p->gid = cr.gid;
+	p->pid = cr.pid;
+	return 0;
+}
+
+static void
+conn_new(struct loop *l, int fd)
+{
+	const struct config *cfg = l->srv->cfg;
+	struct uidcount	*u;
+	struct conn	*c;
+	struct peer	 p;
+
+	if (peer_creds(fd, &p) == -1) {
+		log_warn("%s: SO_PEERCRED", l->name);
+		close(fd);
+		return;
+	}
+	if (l->nconns >= cfg->max_connections) {
+		log_warnx("%s: max_connections (%u) reached; refusing uid %u "
+		    "pid %d", l->name, cfg->max_connections, (unsigned)p.uid,
+		    (int)p.pid);
+		close(fd);
+		return;
+	}
+	u = uid_slot(l, p.uid, 1);
+	if (u == NULL || u->n >= cfg->max_connections_per_uid) {
+		log_warnx("%s: max_connections_per_uid (%u) reached; "
+		    "refusing uid %u pid %d", l->name,
+		    cfg->max_connections_per_uid, (unsigned)p.uid, (int)p.pid);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->in = malloc(l->frame_max)) == NULL ||
+	    (c->out = evbuffer_new()) == NULL ||
+	    (c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c)) == NULL ||
+	    (c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST,
+	    conn_write_cb, c)) == NULL) {
+		log_warnx("%s: out of memory accepting a connection", l->name);
+		if (c != NULL) {
+			if (c->rev != NULL)
+				event_free(c->rev);
+			if (c->out != NULL)
+				evbuffer_free(c->out);
+			free(c->in);
+			free(c);
+		}
+		close(fd);
+		return;
+	}
+	u->n++;
+	c->loop = l;
+	c->fd = fd;
+	c->peer = p;
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->nconns++;
+	event_add(c->rev, NULL);
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct loop	*l = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 fd, i;
+
+	(void)what;
+	for (i = 0; i < SERVER_ACCEPT_BATCH; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_new(l, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("%s: accept; pausing for a second", l->name);
+			event_del(l->accept_ev);
+			evtimer_add(l->pause_ev, &tv);
+		} else if (errno != EAGAIN)
+			log_warn("%s: accept", l->name);
+		return;
+	}
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop	*l = arg;
+
+	(void)fd;
+	(void)what;
+	event_add(l->accept_ev, NULL);
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* --- sockets ---------------------------------------------------------- */
+
+static int
+listen_unix(const char *path, int *out)
+{
+	struct sockaddr_un sun;
+	mode_t		 old;
+	int		 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("%s: socket path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+
+	/* A live daemon answers; a stale socket file refuses. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		log_warnx("%s: another apikeyd is already listening", path);
+		return -1;
+	}
+	close(fd);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("unlink %s", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	/* Everyone may connect: authorization is by SO_PEERCRED. */
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("bind %s", path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0666) == -1 || listen(fd, SERVER_BACKLOG) == -1) {
+		log_warn("%s", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int
+loop_open(struct server *s, struct loop *l, const char *name,
+    const char *file, size_t frame_max, size_t out_high, server_handler h,
+    void *arg)
+{
+	l->srv = s;
+	l->name = name;
+	l->lfd = -1;
+	l->frame_max = frame_max;
+	l->out_high = out_high;
+	l->handler = h;
+	l->arg = arg;
+	TAILQ_INIT(&l->conns);
+	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s",
+	    s->cfg->socket_dir, file) >= sizeof(l->path)) {
+		log_warnx("%s/%s: socket path too long", s->cfg->socket_dir,
+		    file);
+		return -1;
+	}
+	if ((l->base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		return -1;
+	}
+	if (listen_unix(l->path, &l->lfd) == -1)
+		return -1;
+	l->accept_ev = event_new(l->base, l->lfd, EV_READ | EV_PERSIST,
+	    accept_cb, l);
+	l->pause_ev = evtimer_new(l->base, resume_cb, l);
+	l->stop_ev = event_new(l->base, -1, 0, stop_cb, l->base);
+	if (l->accept_ev == NULL || l->pause_ev == NULL || l->stop_ev == NULL ||
+	    event_add(l->accept_ev, NULL) != 0) {
+		log_warnx("%s: cannot set up events", name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+loop_close(struct loop *l)
+{
+	while (!TAILQ_EMPTY(&l->conns))
+		conn_free(TAILQ_FIRST(&l->conns));
+	if (l->accept_ev != NULL)
+		event_free(l->accept_ev);
+	if (l->pause_ev != NULL)
+		event_free(l->pause_ev);
+	if (l->stop_ev != NULL)
+		event_free(l->stop_ev);
+	if (l->lfd != -1) {
+		close(l->lfd);
+		unlink(l->path);
+	}
+	if (l->base != NULL)
+		event_base_free(l->base);
+	free(l->uids);
+}
+
+int
+server_open(const struct config *cfg, server_handler verify, void *varg,
+    server_handler admin, void *aarg, struct server **out)
+{
+	struct server	*s;
+
+	/* The admin thread's base is woken from the verify thread. */
+	if (evthread_use_pthreads() != 0) {
+		log_warnx("libevent has no pthreads support");
+		return -1;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	s->cfg = cfg;
+	if (loop_open(s, &s->verify, "verify", "verify.sock",
+	    PROTO_VERIFY_REQ_MAX, 1 << 20, verify, varg) == -1 ||
+	    loop_open(s, &s->admin, "admin", "admin.sock", PROTO_ADMIN_MAX,
+	    8 << 20, admin, aarg) == -1) {
+		server_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+/* --- running ---------------------------------------------------------- */
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP ignored: restart apikeyd to apply a new "
+		    "configuration");
+		return;
+	}
+	log_info("received %s, shutting down", strsignal((int)sig));
+	event_base_loopbreak(s->verify.base);
+	event_active(s->admin.stop_ev, EV_READ, 0);
+}
+
+static void *
+admin_main(void *arg)
+{
+	struct server	*s = arg;
+
+	event_base_dispatch(s->admin.base);
+	return NULL;
+}
+
+int
+server_run(struct server *s)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct timespec	 deadline;
+	sigset_t	 all, old;
+	size_t		 i;
+	int		 rc = 0;
+
+	for (i = 0; i < 3; i++) {
+		s->sigs[i] = evsignal_new(s->verify.base, sigs[i], signal_cb,
+		    s);
+		if (s->sigs[i] == NULL || event_add(s->sigs[i], NULL) != 0) {
+			log_warnx("cannot install signal handlers");
+			return -1;
+		}
+	}
+	/* Signals go to the verify thread only. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&s->admin_thread, NULL, admin_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		log_warn("pthread_create");
+		return -1;
+	}
+	s->admin_running = 1;
+	log_info("listening on %s and %s", s->verify.path, s->admin.path);
+
+	event_base_dispatch(s->verify.base);
+
+	event_active(s->admin.stop_ev, EV_READ, 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SERVER_JOIN_TIMEOUT;
+	if ((rc = pthread_timedjoin_np(s->admin_thread, NULL, &deadline)) !=
+	    0) {
+		/* Stuck in NSS or a store write: do not free under it. */
+		log_warnx("admin thread did not stop within %d s",
+		    SERVER_JOIN_TIMEOUT);
+		return 1;
+	}
+	s->admin_running = 0;
+	return 0;
+}
+
+void
+server_close(struct server *s)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < 3; i++)
+		if (s->sigs[i] != NULL)
+			event_free(s->sigs[i]);
+	loop_close(&s->verify);
+	if (!s->admin_running)
+		loop_close(&s->admin);
+	free(s);
+}

@@ -1,0 +1,52 @@
+/*
+ * server.h - apikeyd's sockets and event loops. server.c is the only file
+ * that knows libevent.
+ *
+ * Two Unix stream sockets, two threads: verify.sock is served by the
+ * calling thread and must never block; admin.sock by a second thread, since
+ * management requests resolve users and groups through NSS, which may
+ * block. Each thread owns its connections, so handlers run without locks.
+ * Handlers get whole, length-checked frames and answer with conn_send().
+ */
+#ifndef APIKEY_SERVER_H
+#define APIKEY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../proto/proto.h"
+#include "config.h"
+
+struct conn;
+struct server;
+
+struct peer {
+	uid_t	uid;
+	gid_t	gid;
+	pid_t	pid;
+};
+
+/*
+ * Handles one request frame. body reads the fields after the header.
+ * Returns 0 to keep the connection, -1 to close it once its replies are
+ * written (a malformed request).
+ */
+typedef int (*server_handler)(void *arg, struct conn *, const struct peer *,
+    const struct proto_hdr *, struct reader *body);
+
+/* Binds both sockets (refusing if a live daemon answers on one). */
+int	server_open(const struct config *, server_handler verify, void *varg,
+	    server_handler admin, void *aarg, struct server **out);
+/* Runs until SIGTERM or SIGINT. Returns 0 on a clean stop. */
+int	server_run(struct server *);
+/* Unlinks the sockets and frees everything. */
+void	server_close(struct server *);
+
+/* Queues bytes for the peer; the data is copied. */
+int	conn_send(struct conn *, const void *, size_t);
+/* As conn_send, for frames holding a token: every copy is wiped once
+ * written or dropped. */
+int	conn_send_secret(struct conn *, const void *, size_t);
+
+#endif

@@ -1,0 +1,1234 @@
+/*
+ * store.c - the LMDB key store: the only file that includes <lmdb.h>.
+ *
+ * One environment in the state directory holds five named databases:
+ *
+ *   meta     "schema" -> typed u32 schema version (STORE_SCHEMA)
+ *   tenants  tenant name -> tenant record
+ *   keys     key id (TOKEN_ID_LEN bytes) -> key record
+ *   owners   (MDB_DUPSORT) "u:<uid>" or "t:<tenant>" -> key id
+ *   audit    u64 sequence number, big-endian -> audit record
+ *
+ * Records are written with the typed writer of proto/buf.h and read back
+ * with its length-checked reader, but with encoders of their own: the store
+ * format is on disk for years and must not change when the wire does. Every
+ * record starts with a u8 record version. A record that fails to decode is
+ * STORE_ECORRUPT; so is a schema newer than this code understands, which is
+ * the nearest code for "this file is not one we can read".
+ *
+ * Workload: verify is a point lookup in a read transaction, thousands per
+ * second from the verify loop; management is a handful of writes, each its
+ * own durable write transaction (the environment keeps LMDB's default
+ * synchronous commits). Listings walk a cursor and are rare.
+ *
+ * Read transactions are cached per thread and per store, and reset/renewed
+ * rather than begun/aborted, so a verify neither allocates nor touches the
+ * reader table lock. The environment is opened with MDB_NOTLS: it ties each
+ * reader-table slot to its MDB_txn instead of to a thread, so the binding of
+ * transactions to threads is ours alone, and a reset handle keeps its slot
+ * across uses. The per-thread cache lives under a pthread key of the store
+ * (not a plain _Thread_local): each store gets a fresh key, so a thread never
+ * mistakes a cached transaction of a closed store for one of a new store at
+ * the same address, and the key's destructor aborts the cached transaction
+ * when a thread exits, returning its reader slot. Every cache entry is also
+ * on a list in the store, so store_close() can abort them all; other threads
+ * must have ended their transactions (or exited) before store_close().
+ *
+ * A thread has at most one transaction of a given store open through this
+ * API; beginning a second one (read or write) is STORE_EBUSY. That rule also
+ * keeps a thread from deadlocking on LMDB's writer lock by beginning a write
+ * transaction while it already holds one.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "../proto/buf.h"
+#include "../proto/token.h"
+#include "store.h"
+
+#define STORE_SCHEMA	1	/* layout of the databases */
+#define REC_VERSION	1	/* first field of every record */
+#define STORE_MAXDBS	8	/* five in use, room to grow */
+
+/* Encoded sizes of typed fields, for the record buffers below. */
+#define F_U8		2
+#define F_U32		5
+#define F_U64		9
+#define F_STR(max)	(5 + (max))
+#define F_LIST(n, max)	(5 + (n) * F_STR(max))
+
+#define KEY_REC_MAX	(F_U8 + 2 * STORE_HASH_LEN + F_STR(TOKEN_ID_LEN) + \
+	F_STR(TOKEN_PREFIX_MAX) + F_STR(PROTO_NAME_MAX) + F_U8 + F_U32 + \
+	F_STR(PROTO_ACCOUNT_MAX) + F_STR(PROTO_TENANT_MAX) + \
+	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_U8 + F_U32 + 4 * F_U64 + \
+	F_LIST(PROTO_MAX_SERVICES, PROTO_SERVICE_MAX) + \
+	F_LIST(PROTO_MAX_PERMS, PROTO_PERM_MAX) + \
+	F_LIST(PROTO_MAX_USERS, PROTO_ACCOUNT_MAX) + \
+	F_STR(PROTO_METADATA_MAX))
+#define TENANT_REC_MAX	(F_U8 + F_STR(PROTO_TENANT_MAX) + \
+	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_STR(PROTO_ACCOUNT_MAX) + F_U32 + \
+	F_U8 + F_U32 + F_U64)
+#define AUDIT_REC_MAX	(F_U8 + F_U64 + 2 * F_U32 + \
+	F_STR(PROTO_ACTION_MAX) + F_STR(PROTO_TARGET_MAX) + \
+	F_STR(PROTO_DETAIL_MAX))
+/* "t:" + tenant name, or "u:" + a u32 in decimal. */
+#define OWNER_KEY_MAX	(2 + PROTO_TENANT_MAX + 1)
+
+struct slot;
+
+struct store_txn {
+	struct slot	*slot;
+	MDB_txn		*txn;
+	int		 write;
+};
+
+/*
+ * One thread's state for one store. rtxn is the cached read transaction,
+ * reset while no read is in progress; busy is set while t is handed out.
+ * rcur is a cached owner-index cursor for read transactions (a tenant
+ * lookup counts the tenant's keys), renewed on its first use in each one.
+ */
+struct slot {
+	struct slot	*prev;
+	struct slot	*next;
+	struct store	*s;
+	MDB_txn		*rtxn;
+	MDB_cursor	*rcur;
+	int		 rcur_live;
+	int		 busy;
+	struct store_txn t;
+};
+
+struct store {
+	MDB_env		*env;
+	MDB_dbi		 meta;
+	MDB_dbi		 tenants;
+	MDB_dbi		 keys;
+	MDB_dbi		 owners;
+	MDB_dbi		 audit;
+	pthread_key_t	 tls;
+	pthread_mutex_t	 lock;		/* protects slots */
+	struct slot	*slots;
+};
+
+static int
+map_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return STORE_OK;
+	case MDB_NOTFOUND:
+		return STORE_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return STORE_EEXIST;
+	case MDB_MAP_FULL:
+		return STORE_EFULL;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return STORE_ECORRUPT;
+	default:
+		return STORE_EIO;
+	}
+}
+
+/* 1 when s has a NUL within its size bytes, so strlen stays in bounds. */
+static int
+str_fits(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int
+list_fits(const char *base, size_t stride, uint32_t n, uint32_t maxn)
+{
+	uint32_t	i;
+
+	if (n > maxn)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!str_fits(base + (size_t)i * stride, stride))
+			return 0;
+	return 1;
+}
+
+static void
+put_be64(uint8_t p[8], uint64_t v)
+{
+	int	i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const uint8_t p[8])
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+set_val(MDB_val *v, const void *p, size_t n)
+{
+	v->mv_data = (void *)(uintptr_t)p;	/* LMDB does not write keys */
+	v->mv_size = n;
+}
+
+/*
+ * Builds the owner index key. A selector that cannot name an owner (bad
+ * kind, empty or over-long tenant name) owns nothing: STORE_ENOTFOUND.
+ */
+static int
+owner_key(uint8_t kind, uint32_t uid, const char *tenant,
+    char buf[OWNER_KEY_MAX], MDB_val *k)
+{
+	size_t	n;
+	int	len;
+
+	switch (kind) {
+	case PROTO_OWNER_USER:
+		len = snprintf(buf, OWNER_KEY_MAX, "u:%u", (unsigned)uid);
+		break;
+	case PROTO_OWNER_TENANT:
+		if (tenant == NULL)
+			return STORE_ENOTFOUND;
+		n = strnlen(tenant, PROTO_TENANT_MAX + 1);
+		if (n == 0 || n > PROTO_TENANT_MAX)
+			return STORE_ENOTFOUND;
+		len = snprintf(buf, OWNER_KEY_MAX, "t:%s", tenant);
+		break;
+	default:
+		return STORE_ENOTFOUND;
+	}
+	if (len < 0 || len >= OWNER_KEY_MAX)
+		return STORE_ENOTFOUND;
+	set_val(k, buf, (size_t)len);
+	return STORE_OK;
+}
+
+/* Key ids are the LMDB key; anything that is not one is not stored. */
+static int
+id_key(const char *id, MDB_val *k)
+{
+	if (id == NULL || !token_id_valid(id))
+		return STORE_ENOTFOUND;
+	set_val(k, id, TOKEN_ID_LEN);
+	return STORE_OK;
+}
+
+static int
+tenant_key(const char *name, MDB_val *k)
+{
+	size_t	n;
+
+	if (name == NULL)
+		return STORE_ENOTFOUND;
+	n = strnlen(name, PROTO_TENANT_MAX + 1);
+	if (n == 0 || n > PROTO_TENANT_MAX)
+		return STORE_ENOTFOUND;
+	set_val(k, name, n);
+	return STORE_OK;
+}
+
+/*
+ * Key record, version 1:
+ *   u8 version, raw hash[32], raw prev_hash[32],
+ *   str id, str prefix, str name,
+ *   u8 owner.kind, u32 owner.uid, str owner.user, str owner.tenant,
+ *   str owner.group, u32 owner.gid   (both "" / 0 for tenant keys),
+ *   u8 enabled, u32 created_by, u64 created_at, u64 updated_at,
+ *   u64 expires_at, u64 grace_until,
+ *   list services, list permissions, list allowed_users, str metadata
+ */
+static int
+key_valid(const struct store_key *k)
+{
+	const struct proto_key	*i = &k->info;
+
+	if (!str_fits(i->id, sizeof(i->id)) || !token_id_valid(i->id))
+		return 0;
+	if (!str_fits(i->prefix, sizeof(i->prefix)) ||
+	    !str_fits(i->name, sizeof(i->name)) ||
+	    !str_fits(i->owner.user, sizeof(i->owner.user)) ||
+	    !str_fits(i->owner.tenant, sizeof(i->owner.tenant)) ||
+	    !str_fits(i->owner.group, sizeof(i->owner.group)) ||
+	    !str_fits(i->metadata, sizeof(i->metadata)))
+		return 0;
+	if (i->owner.kind == PROTO_OWNER_TENANT) {
+		if (i->owner.tenant[0] == '\0')
+			return 0;
+	} else if (i->owner.kind != PROTO_OWNER_USER)
+		return 0;
+	return list_fits(&i->services.v[0][0], sizeof(i->services.v[0]),
+	    i->services.n, PROTO_MAX_SERVICES) &&
+	    list_fits(&i->permissions.v[0][0], sizeof(i->permissions.v[0]),
+	    i->permissions.n, PROTO_MAX_PERMS) &&
+	    list_fits(&i->allowed_users.v[0][0],
+	    sizeof(i->allowed_users.v[0]), i->allowed_users.n,
+	    PROTO_MAX_USERS);
+}
+
+static void
+enc_key(struct writer *w, const struct store_key *k)
+{
+	const struct proto_key	*i = &k->info;
+	int			 tenant = i->owner.kind == PROTO_OWNER_TENANT;
+
+	wr_u8(w, REC_VERSION);
+	wr_raw_bytes(w, k->hash, STORE_HASH_LEN);
+	wr_raw_bytes(w, k->prev_hash, STORE_HASH_LEN);
+	wr_str(w, i->id);
+	wr_str(w, i->prefix);
+	wr_str(w, i->name);
+	wr_u8(w, i->owner.kind);
+	wr_u32(w, i->owner.uid);
+	wr_str(w, i->owner.user);
+	wr_str(w, i->owner.tenant);
+	/* A tenant key's group and gid come from the tenant record. */
+	wr_str(w, tenant ? "" : i->owner.group);
+	wr_u32(w, tenant ? 0 : i->owner.gid);
+	wr_u8(w, i->enabled);
+	wr_u32(w, i->created_by);
+	wr_u64(w, i->created_at);
+	wr_u64(w, i->updated_at);
+	wr_u64(w, i->expires_at);
+	wr_u64(w, i->grace_until);
+	wr_strlist(w, &i->services.v[0][0], sizeof(i->services.v[0]),
+	    i->services.n);
+	wr_strlist(w, &i->permissions.v[0][0], sizeof(i->permissions.v[0]),
+	    i->permissions.n);
+	wr_strlist(w, &i->allowed_users.v[0][0],
+	    sizeof(i->allowed_users.v[0]), i->allowed_users.n);
+	wr_str(w, i->metadata);
+}
+
+/* Zeroes out, then fills it; any failure is STORE_ECORRUPT. */
+static int
+dec_key(const MDB_val *v, struct store_key *out)
+{
+	struct proto_key	*i = &out->info;
+	struct reader		 r;
+	uint8_t			 ver;
+
+	memset(out, 0, sizeof(*out));
+	rd_init(&r, v->mv_data, v->mv_size);
+	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
+		return STORE_ECORRUPT;
+	if (rd_raw_bytes(&r, out->hash, STORE_HASH_LEN) != 0 ||
+	    rd_raw_bytes(&r, out->prev_hash, STORE_HASH_LEN) != 0 ||
+	    rd_str(&r, i->id, TOKEN_ID_LEN) != 0 ||
+	    rd_str(&r, i->prefix, TOKEN_PREFIX_MAX) != 0 ||
+	    rd_str(&r, i->name, PROTO_NAME_MAX) != 0 ||
+	    rd_u8(&r, &i->owner.kind) != 0 ||
+	    rd_u32(&r, &i->owner.uid) != 0 ||
+	    rd_str(&r, i->owner.user, PROTO_ACCOUNT_MAX) != 0 ||
+	    rd_str(&r, i->owner.tenant, PROTO_TENANT_MAX) != 0 ||
+	    rd_str(&r, i->owner.group, PROTO_ACCOUNT_MAX) != 0 ||
+	    rd_u32(&r, &i->owner.gid) != 0 ||
+	    rd_u8(&r, &i->enabled) != 0 ||
+	    rd_u32(&r, &i->created_by) != 0 ||
+	    rd_u64(&r, &i->created_at) != 0 ||
+	    rd_u64(&r, &i->updated_at) != 0 ||
+	    rd_u64(&r, &i->expires_at) != 0 ||
+	    rd_u64(&r, &i->grace_until) != 0 ||
+	    rd_strlist(&r, &i->services.v[0][0], sizeof(i->services.v[0]),
+	    PROTO_MAX_SERVICES, PROTO_SERVICE_MAX, &i->services.n) != 0 ||
+	    rd_strlist(&r, &i->permissions.v[0][0],
+	    sizeof(i->permissions.v[0]), PROTO_MAX_PERMS, PROTO_PERM_MAX,
+	    &i->permissions.n) != 0 ||
+	    rd_strlist(&r, &i->allowed_users.v[0][0],
+	    sizeof(i->allowed_users.v[0]), PROTO_MAX_USERS, PROTO_ACCOUNT_MAX,
+	    &i->allowed_users.n) != 0 ||
+	    rd_str(&r, i->metadata, PROTO_METADATA_MAX) != 0 ||
+	    rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	if (i->owner.kind == PROTO_OWNER_TENANT) {
+		i->owner.group[0] = '\0';
+		i->owner.gid = 0;
+	} else if (i->owner.kind != PROTO_OWNER_USER)
+		return STORE_ECORRUPT;
+	return STORE_OK;
+}
+
+/*
+ * Tenant record, version 1:
+ *   u8 version, str name, str group, u32 gid, str admin_group,
+ *   u32 admin_gid, u8 enabled, u32 created_by, u64 created_at
+ * The key count is not stored; it comes from the owner index.
+ */
+static void
+enc_tenant(struct writer *w, const struct proto_tenant *t)
+{
+	wr_u8(w, REC_VERSION);
+	wr_str(w, t->name);
+	wr_str(w, t->group);
+	wr_u32(w, t->gid);
+	wr_str(w, t->admin_group);
+	wr_u32(w, t->admin_gid);
+	wr_u8(w, t->enabled);
+	wr_u32(w, t->created_by);
+	wr_u64(w, t->created_at);
+}
+
+static int
+dec_tenant(const MDB_val *v, struct proto_tenant *out)
+{
+	struct reader	r;
+	uint8_t		ver;
+
+	memset(out, 0, sizeof(*out));
+	rd_init(&r, v->mv_data, v->mv_size);
+	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
+		return STORE_ECORRUPT;
+	if (rd_str(&r, out->name, PROTO_TENANT_MAX) != 0 ||
+	    rd_str(&r, out->group, PROTO_ACCOUNT_MAX) != 0 ||
+	    rd_u32(&r, &out->gid) != 0 ||
+	    rd_str(&r, out->admin_group, PROTO_ACCOUNT_MAX) != 0 ||
+	    rd_u32(&r, &out->admin_gid) != 0 ||
+	    rd_u8(&r, &out->enabled) != 0 ||
+	    rd_u32(&r, &out->created_by) != 0 ||
+	    rd_u64(&r, &out->created_at) != 0 ||
+	    rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	return STORE_OK;
+}
+
+/*
+ * Audit record, version 1:
+ *   u8 version, u64 time, u32 uid, u32 pid, str action, str target,
+ *   str detail
+ * The sequence number is the LMDB key.
+ */
+static void
+enc_audit(struct writer *w, const struct proto_audit *a)
+{
+	wr_u8(w, REC_VERSION);
+	wr_u64(w, a->time);
+	wr_u32(w, a->uid);
+	wr_u32(w, a->pid);
+	wr_str(w, a->action);
+	wr_str(w, a->target);
+	wr_str(w, a->detail);
+}
+
+static int
+dec_audit(const MDB_val *k, const MDB_val *v, struct proto_audit *out)
+{
+	struct reader	r;
+	uint8_t		ver;
+
+	memset(out, 0, sizeof(*out));
+	if (k->mv_size != 8)
+		return STORE_ECORRUPT;
+	out->seq = get_be64(k->mv_data);
+	rd_init(&r, v->mv_data, v->mv_size);
+	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
+		return STORE_ECORRUPT;
+	if (rd_u64(&r, &out->time) != 0 ||
+	    rd_u32(&r, &out->uid) != 0 ||
+	    rd_u32(&r, &out->pid) != 0 ||
+	    rd_str(&r, out->action, PROTO_ACTION_MAX) != 0 ||
+	    rd_str(&r, out->target, PROTO_TARGET_MAX) != 0 ||
+	    rd_str(&r, out->detail, PROTO_DETAIL_MAX) != 0 ||
+	    rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	return STORE_OK;
+}
+
+/*
+ * Checks the schema record inside the opening write transaction, writing it
+ * into a fresh environment.
+ */
+static int
+schema_check(MDB_txn *txn, MDB_dbi meta)
+{
+	static const char	 name[] = "schema";
+	uint8_t			 buf[F_U32];
+	struct writer		 w;
+	struct reader		 r;
+	MDB_val			 k, v;
+	uint32_t		 schema;
+	int			 rc;
+
+	set_val(&k, name, sizeof(name) - 1);
+	rc = mdb_get(txn, meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		wr_init(&w, buf, sizeof(buf));
+		wr_u32(&w, STORE_SCHEMA);
+		if (wr_error(&w) != 0)
+			return STORE_EIO;
+		set_val(&v, buf, w.len);
+		return map_err(mdb_put(txn, meta, &k, &v, 0));
+	}
+	if (rc != 0)
+		return map_err(rc);
+	rd_init(&r, v.mv_data, v.mv_size);
+	if (rd_u32(&r, &schema) != 0 || rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	/* Newer (or nonsense) schema: refuse rather than misread it. */
+	if (schema == 0 || schema > STORE_SCHEMA)
+		return STORE_ECORRUPT;
+	return STORE_OK;
+}
+
+static int
+open_dbis(struct store *s)
+{
+	MDB_txn	*txn;
+	int	 rc, rv;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return map_err(rc);
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "tenants", MDB_CREATE, &s->tenants)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->keys)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "owners", MDB_CREATE | MDB_DUPSORT,
+	    &s->owners)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0) {
+		rv = map_err(rc);
+		goto out;
+	}
+	if ((rv = schema_check(txn, s->meta)) != 0)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;	/* freed by commit, success or not */
+	rv = map_err(rc);
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return rv;
+}
+
+static void
+slot_unlink(struct store *s, struct slot *sl)
+{
+	if (sl->prev != NULL)
+		sl->prev->next = sl->next;
+	else
+		s->slots = sl->next;
+	if (sl->next != NULL)
+		sl->next->prev = sl->prev;
+	sl->prev = sl->next = NULL;
+}
+
+/* Aborts whatever transactions the slot holds. */
+static void
+slot_release(struct slot *sl)
+{
+	if (sl->busy && sl->t.write && sl->t.txn != NULL)
+		mdb_txn_abort(sl->t.txn);
+	if (sl->rcur != NULL)
+		mdb_cursor_close(sl->rcur);
+	sl->rcur = NULL;
+	sl->rcur_live = 0;
+	if (sl->rtxn != NULL)
+		mdb_txn_abort(sl->rtxn);
+	sl->rtxn = NULL;
+	sl->t.txn = NULL;
+	sl->busy = 0;
+}
+
+/* pthread key destructor: the thread exits, give back its reader slot. */
+static void
+slot_destroy(void *p)
+{
+	struct slot	*sl = p;
+	struct store	*s = sl->s;
+
+	pthread_mutex_lock(&s->lock);
+	slot_unlink(s, sl);
+	pthread_mutex_unlock(&s->lock);
+	slot_release(sl);
+	free(sl);
+}
+
+/* This thread's slot for s, made on first use (the only allocation). */
+static int
+slot_get(struct store *s, struct slot **out)
+{
+	struct slot	*sl;
+
+	if ((sl = pthread_getspecific(s->tls)) != NULL) {
+		*out = sl;
+		return STORE_OK;
+	}
+	if ((sl = calloc(1, sizeof(*sl))) == NULL)
+		return STORE_EIO;
+	sl->s = s;
+	sl->t.slot = sl;
+	if (pthread_setspecific(s->tls, sl) != 0) {
+		free(sl);
+		return STORE_EIO;
+	}
+	pthread_mutex_lock(&s->lock);
+	sl->next = s->slots;
+	if (s->slots != NULL)
+		s->slots->prev = sl;
+	s->slots = sl;
+	pthread_mutex_unlock(&s->lock);
+	*out = sl;
+	return STORE_OK;
+}
+
+int
+store_open(const char *dir, size_t map_size, struct store **out)
+{
+	struct store	*s;
+	int		 rc, rv, dead, mutex = 0, key = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return STORE_EIO;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		rv = STORE_EIO;
+		goto out;
+	}
+	mutex = 1;
+	if (pthread_key_create(&s->tls, slot_destroy) != 0) {
+		rv = STORE_EIO;
+		goto out;
+	}
+	key = 1;
+	if ((rc = mdb_env_create(&s->env)) != 0) {
+		s->env = NULL;
+		rv = map_err(rc);
+		goto out;
+	}
+	if ((rc = mdb_env_set_maxdbs(s->env, STORE_MAXDBS)) != 0 ||
+	    (map_size != 0 &&
+	    (rc = mdb_env_set_mapsize(s->env, map_size)) != 0) ||
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+		rv = map_err(rc);
+		goto out;
+	}
+	/* Free reader slots left behind by a crashed process. */
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0) {
+		rv = map_err(rc);
+		goto out;
+	}
+	if ((rv = open_dbis(s)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;	/* transferred */
+	rv = STORE_OK;
+out:
+	if (s != NULL) {
+		if (s->env != NULL)
+			mdb_env_close(s->env);
+		if (key)
+			pthread_key_delete(s->tls);
+		if (mutex)
+			pthread_mutex_destroy(&s->lock);
+		free(s);
+	}
+	return rv;
+}
+
+void
+store_close(struct store *s)
+{
+	struct slot	*sl;
+
+	if (s == NULL)
+		return;
+	/* No destructor may run for this store once the key is gone. */
+	pthread_key_delete(s->tls);
+	pthread_mutex_lock(&s->lock);
+	while ((sl = s->slots) != NULL) {
+		slot_unlink(s, sl);
+		slot_release(sl);
+		free(sl);
+	}
+	pthread_mutex_unlock(&s->lock);
+	mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int
+store_read_begin(struct store *s, struct store_txn **out)
+{
+	struct slot	*sl;
+	MDB_txn		*txn;
+	int		 rc, rv;
+
+	if ((rv = slot_get(s, &sl)) != 0)
+		return rv;
+	if (sl->busy)
+		return STORE_EBUSY;
+	if (sl->rtxn == NULL) {
+		if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+			return map_err(rc);
+		sl->rtxn = txn;
+	} else if ((rc = mdb_txn_renew(sl->rtxn)) != 0) {
+		mdb_txn_abort(sl->rtxn);
+		sl->rtxn = NULL;
+		return map_err(rc);
+	}
+	sl->busy = 1;
+	sl->t.txn = sl->rtxn;
+	sl->t.write = 0;
+	*out = &sl->t;
+	return STORE_OK;
+}
+
+int
+store_write_begin(struct store *s, struct store_txn **out)
+{
+	struct slot	*sl;
+	MDB_txn		*txn;
+	int		 rc, rv;
+
+	if ((rv = slot_get(s, &sl)) != 0)
+		return rv;
+	if (sl->busy)
+		return STORE_EBUSY;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return map_err(rc);
+	sl->busy = 1;
+	sl->t.txn = txn;
+	sl->t.write = 1;
+	*out = &sl->t;
+	return STORE_OK;
+}
+
+int
+store_commit(struct store_txn *t)
+{
+	struct slot	*sl;
+	int		 rc;
+
+	if (t == NULL || !t->slot->busy)
+		return STORE_EIO;
+	sl = t->slot;
+	sl->busy = 0;
+	if (!t->write) {
+		sl->rcur_live = 0;
+		mdb_txn_reset(t->txn);
+		t->txn = NULL;
+		return STORE_OK;
+	}
+	rc = mdb_txn_commit(t->txn);	/* frees the txn either way */
+	t->txn = NULL;
+	t->write = 0;
+	return map_err(rc);
+}
+
+void
+store_end(struct store_txn *t)
+{
+	if (t == NULL || !t->slot->busy)
+		return;
+	t->slot->busy = 0;
+	t->slot->rcur_live = 0;
+	if (t->write)
+		mdb_txn_abort(t->txn);
+	else
+		mdb_txn_reset(t->txn);
+	t->txn = NULL;
+	t->write = 0;
+}
+
+static int
+txn_ok(const struct store_txn *t)
+{
+	return t != NULL && t->slot->busy && t->txn != NULL;
+}
+
+/* Writes need a write transaction; LMDB would say EACCES, we say EIO. */
+static int
+txn_writable(const struct store_txn *t)
+{
+	return txn_ok(t) && t->write;
+}
+
+int
+store_key_get(struct store_txn *t, const char *id, struct store_key *out)
+{
+	struct store_key	 k;
+	MDB_val			 key, val;
+	int			 rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rv = id_key(id, &key)) != 0)
+		return rv;
+	if ((rc = mdb_get(t->txn, t->slot->s->keys, &key, &val)) != 0)
+		return map_err(rc);
+	if ((rv = dec_key(&val, &k)) != 0)
+		return rv;
+	*out = k;
+	return STORE_OK;
+}
+
+static int
+same_owner(const struct proto_owner *a, const struct proto_owner *b)
+{
+	if (a->kind != b->kind)
+		return 0;
+	if (a->kind == PROTO_OWNER_USER)
+		return a->uid == b->uid;
+	return strcmp(a->tenant, b->tenant) == 0;
+}
+
+/*
+ * An existing id keeps its owner: a put that would move it is STORE_EEXIST
+ * ("a key with this id exists under another owner"), which is also what a
+ * freshly drawn id that collides with someone else's key gets. A record
+ * that would not decode again is refused as STORE_ECORRUPT.
+ */
+int
+store_key_put(struct store_txn *t, const struct store_key *k)
+{
+	struct store		*s;
+	struct store_key	 old;
+	uint8_t			 buf[KEY_REC_MAX];
+	char			 okbuf[OWNER_KEY_MAX];
+	struct writer		 w;
+	MDB_val			 key, val, ok, idv;
+	int			 rc, rv, exists = 0;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	s = t->slot->s;
+	if (!key_valid(k))
+		return STORE_ECORRUPT;
+	wr_init(&w, buf, sizeof(buf));
+	enc_key(&w, k);
+	if (wr_error(&w) != 0)
+		return STORE_ECORRUPT;
+	set_val(&key, k->info.id, TOKEN_ID_LEN);
+	rc = mdb_get(t->txn, s->keys, &key, &val);
+	if (rc == 0) {
+		if ((rv = dec_key(&val, &old)) != 0)
+			return rv;
+		if (!same_owner(&old.info.owner, &k->info.owner))
+			return STORE_EEXIST;
+		exists = 1;
+	} else if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	set_val(&val, buf, w.len);
+	if ((rc = mdb_put(t->txn, s->keys, &key, &val, 0)) != 0)
+		return map_err(rc);
+	if (exists)
+		return STORE_OK;
+	if ((rv = owner_key(k->info.owner.kind, k->info.owner.uid,
+	    k->info.owner.tenant, okbuf, &ok)) != 0)
+		return STORE_ECORRUPT;
+	set_val(&idv, k->info.id, TOKEN_ID_LEN);
+	rc = mdb_put(t->txn, s->owners, &ok, &idv, MDB_NODUPDATA);
+	if (rc == MDB_KEYEXIST)
+		rc = 0;
+	return map_err(rc);
+}
+
+/*
+ * Without a readable record the owner is unknown: find the index entry by
+ * its value instead. A full scan, but only for a record that is already
+ * damaged, so a damaged key can still be removed.
+ */
+static int
+owner_unindex_scan(struct store_txn *t, const char *id)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->slot->s->owners, &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size == TOKEN_ID_LEN &&
+		    memcmp(v.mv_data, id, TOKEN_ID_LEN) == 0) {
+			if ((rc = mdb_cursor_del(c, 0)) != 0)
+				break;
+		}
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+}
+
+int
+store_key_del(struct store_txn *t, const char *id)
+{
+	struct store		*s;
+	struct store_key	 old;
+	char			 okbuf[OWNER_KEY_MAX];
+	MDB_val			 key, val, ok;
+	int			 rc, rv;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	s = t->slot->s;
+	if ((rv = id_key(id, &key)) != 0)
+		return rv;
+	if ((rc = mdb_get(t->txn, s->keys, &key, &val)) != 0)
+		return map_err(rc);
+	if (dec_key(&val, &old) == 0 &&
+	    owner_key(old.info.owner.kind, old.info.owner.uid,
+	    old.info.owner.tenant, okbuf, &ok) == 0) {
+		set_val(&val, id, TOKEN_ID_LEN);
+		rc = mdb_del(t->txn, s->owners, &ok, &val);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return map_err(rc);
+	} else if ((rv = owner_unindex_scan(t, id)) != 0)
+		return rv;
+	return map_err(mdb_del(t->txn, s->keys, &key, NULL));
+}
+
+int
+store_key_foreach_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
+    const char *tenant, store_key_cb cb, void *arg)
+{
+	struct store		*s;
+	struct store_key	 rec;
+	char			 okbuf[OWNER_KEY_MAX];
+	MDB_cursor		*c = NULL;
+	MDB_val			 ok, idv, val;
+	int			 rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	s = t->slot->s;
+	if ((rv = owner_key(kind, uid, tenant, okbuf, &ok)) != 0)
+		return rv;
+	if ((rc = mdb_cursor_open(t->txn, s->owners, &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &ok, &idv, MDB_SET); rc == 0;
+	    rc = mdb_cursor_get(c, &ok, &idv, MDB_NEXT_DUP)) {
+		/* The index and the keys change in one txn: a miss is damage. */
+		if ((rc = mdb_get(t->txn, s->keys, &idv, &val)) != 0) {
+			rv = rc == MDB_NOTFOUND ? STORE_ECORRUPT : map_err(rc);
+			goto out;
+		}
+		if ((rv = dec_key(&val, &rec)) != 0)
+			goto out;
+		if ((rv = cb(&rec, arg)) != 0)
+			goto out;
+	}
+	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+out:
+	mdb_cursor_close(c);
+	return rv;
+}
+
+/*
+ * Counts the index entries of one owner. In a read transaction it uses the
+ * slot's cached cursor, so a verify that looks up a tenant does not
+ * allocate; write transactions open and close their own.
+ */
+static int
+count_owner(struct store_txn *t, const MDB_val *okey, uint32_t *count)
+{
+	struct slot	*sl = t->slot;
+	MDB_cursor	*c;
+	MDB_val		 k = *okey, v;
+	size_t		 n = 0;
+	int		 rc;
+
+	if (t->write)
+		rc = mdb_cursor_open(t->txn, sl->s->owners, &c);
+	else if (sl->rcur == NULL) {
+		rc = mdb_cursor_open(t->txn, sl->s->owners, &c);
+		if (rc == 0) {
+			sl->rcur = c;
+			sl->rcur_live = 1;
+		}
+	} else {
+		c = sl->rcur;
+		rc = sl->rcur_live ? 0 : mdb_cursor_renew(t->txn, c);
+		if (rc == 0)
+			sl->rcur_live = 1;
+	}
+	if (rc != 0)
+		return map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+	if (rc == 0)
+		rc = mdb_cursor_count(c, &n);
+	else if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (t->write)
+		mdb_cursor_close(c);
+	if (rc != 0)
+		return map_err(rc);
+	*count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	return STORE_OK;
+}
+
+int
+store_key_count_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
+    const char *tenant, uint32_t *count)
+{
+	char	okbuf[OWNER_KEY_MAX];
+	MDB_val	ok;
+	int	rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rv = owner_key(kind, uid, tenant, okbuf, &ok)) != 0)
+		return rv;
+	return count_owner(t, &ok, count);
+}
+
+int
+store_key_foreach(struct store_txn *t, store_key_cb cb, void *arg)
+{
+	struct store_key	 rec;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	int			 rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rc = mdb_cursor_open(t->txn, t->slot->s->keys, &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rv = dec_key(&v, &rec)) != 0)
+			goto out;
+		if ((rv = cb(&rec, arg)) != 0)
+			goto out;
+	}
+	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+out:
+	mdb_cursor_close(c);
+	return rv;
+}
+
+/* Fills out->keys from the owner index. */
+static int
+tenant_fill_count(struct store_txn *t, struct proto_tenant *tn)
+{
+	char	okbuf[OWNER_KEY_MAX];
+	MDB_val	ok;
+
+	if (owner_key(PROTO_OWNER_TENANT, 0, tn->name, okbuf, &ok) != 0)
+		return STORE_ECORRUPT;
+	return count_owner(t, &ok, &tn->keys);
+}
+
+int
+store_tenant_get(struct store_txn *t, const char *name,
+    struct proto_tenant *out)
+{
+	struct proto_tenant	tn;
+	MDB_val			k, v;
+	int			rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rv = tenant_key(name, &k)) != 0)
+		return rv;
+	if ((rc = mdb_get(t->txn, t->slot->s->tenants, &k, &v)) != 0)
+		return map_err(rc);
+	if ((rv = dec_tenant(&v, &tn)) != 0)
+		return rv;
+	if ((rv = tenant_fill_count(t, &tn)) != 0)
+		return rv;
+	*out = tn;
+	return STORE_OK;
+}
+
+/* tn->keys is ignored: the count is always derived. */
+int
+store_tenant_put(struct store_txn *t, const struct proto_tenant *tn)
+{
+	uint8_t		buf[TENANT_REC_MAX];
+	struct writer	w;
+	MDB_val		k, v;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	if (!str_fits(tn->name, sizeof(tn->name)) ||
+	    !str_fits(tn->group, sizeof(tn->group)) ||
+	    !str_fits(tn->admin_group, sizeof(tn->admin_group)) ||
+	    tenant_key(tn->name, &k) != 0)
+		return STORE_ECORRUPT;
+	wr_init(&w, buf, sizeof(buf));
+	enc_tenant(&w, tn);
+	if (wr_error(&w) != 0)
+		return STORE_ECORRUPT;
+	set_val(&v, buf, w.len);
+	return map_err(mdb_put(t->txn, t->slot->s->tenants, &k, &v, 0));
+}
+
+/* Only the tenant record: its keys are the caller's business. */
+int
+store_tenant_del(struct store_txn *t, const char *name)
+{
+	MDB_val	k;
+	int	rv;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	if ((rv = tenant_key(name, &k)) != 0)
+		return rv;
+	return map_err(mdb_del(t->txn, t->slot->s->tenants, &k, NULL));
+}
+
+int
+store_tenant_foreach(struct store_txn *t, store_tenant_cb cb, void *arg)
+{
+	struct proto_tenant	 tn;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	int			 rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rc = mdb_cursor_open(t->txn, t->slot->s->tenants, &c)) != 0)
+		return map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rv = dec_tenant(&v, &tn)) != 0)
+			goto out;
+		if ((rv = tenant_fill_count(t, &tn)) != 0)
+			goto out;
+		if ((rv = cb(&tn, arg)) != 0)
+			goto out;
+	}
+	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+out:
+	mdb_cursor_close(c);
+	return rv;
+}
+
+/* a->seq is set once the record is in the txn (it is lost with the txn). */
+int
+store_audit_append(struct store_txn *t, struct proto_audit *a)
+{
+	uint8_t		 buf[AUDIT_REC_MAX], seqb[8];
+	struct writer	 w;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 seq;
+	int		 rc;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	if (!str_fits(a->action, sizeof(a->action)) ||
+	    !str_fits(a->target, sizeof(a->target)) ||
+	    !str_fits(a->detail, sizeof(a->detail)))
+		return STORE_ECORRUPT;
+	wr_init(&w, buf, sizeof(buf));
+	enc_audit(&w, a);
+	if (wr_error(&w) != 0)
+		return STORE_ECORRUPT;
+
+	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
+		return map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == MDB_NOTFOUND) {
+		seq = 1;
+		rc = 0;
+	} else if (rc == 0) {
+		if (k.mv_size != 8)
+			rc = MDB_CORRUPTED;
+		else
+			seq = get_be64(k.mv_data) + 1;
+	}
+	if (rc == 0) {
+		put_be64(seqb, seq);
+		set_val(&k, seqb, sizeof(seqb));
+		set_val(&v, buf, w.len);
+		rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0)
+		return map_err(rc);
+	a->seq = seq;
+	return STORE_OK;
+}
+
+int
+store_audit_foreach(struct store_txn *t, uint32_t limit, store_audit_cb cb,
+    void *arg)
+{
+	struct proto_audit	 a;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	uint32_t		 i;
+	int			 rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
+		return map_err(rc);
+	/* Step back from the newest entry to the first one to show. */
+	if (limit == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	else {
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+		for (i = 1; rc == 0 && i < limit; i++) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+			if (rc == MDB_NOTFOUND) {
+				rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+				break;
+			}
+		}
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((rv = dec_audit(&k, &v, &a)) != 0)
+			goto out;
+		if ((rv = cb(&a, arg)) != 0)
+			goto out;
+	}
+	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+out:
+	mdb_cursor_close(c);
+	return rv;
+}
+
+int
+store_stat(struct store_txn *t, uint64_t *keys, uint64_t *tenants)
+{
+	MDB_stat	ks, ts;
+	int		rc;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rc = mdb_stat(t->txn, t->slot->s->keys, &ks)) != 0 ||
+	    (rc = mdb_stat(t->txn, t->slot->s->tenants, &ts)) != 0)
+		return map_err(rc);
+	*keys = ks.ms_entries;
+	*tenants = ts.ms_entries;
+	return STORE_OK;
+}
+
+const char *
+store_strerror(int err)
+{
+	switch (err) {
+	case STORE_OK:
+		return "success";
+	case STORE_ENOTFOUND:
+		return "no such record";
+	case STORE_EEXIST:
+		return "record already exists (or belongs to another owner)";
+	case STORE_EFULL:
+		return "store is full (map size reached)";
+	case STORE_ECORRUPT:
+		return "store record or schema is damaged or unsupported";
+	case STORE_EIO:
+		return "store I/O or internal error";
+	case STORE_EBUSY:
+		return "this thread already has a store transaction open";
+	default:
+		return "unknown store error";
+	}
+}

@@ -1,0 +1,22 @@
+/*
+ * verify.h - the VERIFY request, served on verify.sock's thread. It reads
+ * the store in one read transaction, never writes and never calls NSS:
+ * the reply carries the owner so the caller decides about local users.
+ */
+#ifndef APIKEY_VERIFY_H
+#define APIKEY_VERIFY_H
+
+#include "keys.h"
+#include "server.h"
+#include "store.h"
+
+struct verifier {
+	struct store		*store;		/* borrowed */
+	const struct pepper	*pepper;	/* borrowed */
+};
+
+/* A server_handler; arg is a struct verifier. */
+int	verify_handle(void *arg, struct conn *, const struct peer *,
+	    const struct proto_hdr *, struct reader *body);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * token.c - parse and format API key tokens (<prefix>_<id>_<secret><crc>).
+ *
+ * Every verify starts here, in the daemon, in libapikey and in the PAM
+ * module, so parsing rejects garbage and typos with plain byte checks before
+ * anything touches the store. Numbers are at most 32 bytes, so base62 is
+ * schoolbook arithmetic on big-endian byte arrays: short, obviously
+ * bounded, and no bignum library in the PAM module's address space.
+ *
+ * The secret is sensitive: token_parse decodes it straight into
+ * out->secret, and only after every other check has passed, so no other
+ * buffer ever holds it; scratch copies made while encoding are wiped.
+ * zlib's crc32 is the only library call.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "token.h"
+
+static const char b62_alphabet[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/*
+ * The largest id and secret, base62(2^64 - 1) and base62(2^256 - 1) at their
+ * fixed widths. The alphabet is in ASCII order, so for two valid digit
+ * strings of equal width memcmp orders them by value: a range check is one
+ * memcmp, without decoding anything. tests/unit_token.c pins both strings
+ * against token_id_encode and token_format.
+ */
+static const char id_max[TOKEN_ID_LEN + 1] = "LygHa16AHYF";
+static const char secret_max[TOKEN_SECRET_LEN + 1] =
+    "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1";
+
+#define CRC_BYTES	4
+
+static int
+b62_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 36;
+	return -1;
+}
+
+/*
+ * Writes the nbytes big-endian number in as exactly width digits, most
+ * significant first. width must be large enough for nbytes (11 for 8, 43 for
+ * 32, 6 for 4); every caller passes such a fixed pair. Divides a scratch
+ * copy by 62 once per digit and wipes it, since it may hold a secret.
+ */
+static void
+b62_encode(const uint8_t *in, size_t nbytes, char *out, size_t width)
+{
+	uint8_t		num[TOKEN_SECRET_BYTES];
+	unsigned int	acc, rem;
+	size_t		i, j;
+
+	memcpy(num, in, nbytes);
+	for (i = width; i > 0; i--) {
+		rem = 0;
+		for (j = 0; j < nbytes; j++) {
+			acc = rem << 8 | num[j];
+			num[j] = (uint8_t)(acc / 62);
+			rem = acc % 62;
+		}
+		out[i - 1] = b62_alphabet[rem];
+	}
+	explicit_bzero(num, sizeof num);
+}
+
+/*
+ * Decodes width digits into nbytes big-endian bytes by multiply-and-add.
+ * Returns -1 on a bad digit or when the value does not fit; out then holds
+ * a partial value that the caller must wipe.
+ */
+static int
+b62_decode(const char *in, size_t width, uint8_t *out, size_t nbytes)
+{
+	unsigned int	acc, carry;
+	size_t		i, j;
+	int		d;
+
+	memset(out, 0, nbytes);
+	for (i = 0; i < width; i++) {
+		if ((d = b62_digit(in[i])) < 0)
+			return -1;
+		carry = (unsigned int)d;
+		for (j = nbytes; j > 0; j--) {
+			acc = out[j - 1] * 62u + carry;
+			out[j - 1] = (uint8_t)acc;
+			carry = acc >> 8;
+		}
+		if (carry != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* 1 when s holds width base62 digits whose value is at most max. */
+static int
+b62_valid(const char *s, size_t width, const char *max)
+{
+	size_t	i;
+
+	for (i = 0; i < width; i++)
+		if (b62_digit(s[i]) < 0)
+			return 0;
+	return memcmp(s, max, width) <= 0;
+}
+
+/* [a-z0-9]{1,16}, spelled out: isalnum() would follow the locale. */
+static int
+prefix_valid(const char *s, size_t n)
+{
+	size_t	i;
+
+	if (n == 0 || n > TOKEN_PREFIX_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((s[i] < 'a' || s[i] > 'z') && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The checksum digits of the n characters at s. */
+static void
+crc_encode(const char *s, size_t n, char out[TOKEN_CRC_LEN])
+{
+	uint8_t		be[CRC_BYTES];
+	unsigned long	crc;
+
+	crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)s, (uInt)n);
+	be[0] = (uint8_t)(crc >> 24);
+	be[1] = (uint8_t)(crc >> 16);
+	be[2] = (uint8_t)(crc >> 8);
+	be[3] = (uint8_t)crc;
+	b62_encode(be, sizeof be, out, TOKEN_CRC_LEN);
+}
+
+/*
+ * Checks, in this order, each reported by its own code: the length
+ * (ELENGTH), exactly two underscores (ESHAPE), the prefix (EPREFIX), the id
+ * (EID: 11 digits, at most 2^64 - 1), the secret (ESECRET: 43 digits plus 6
+ * checksum characters, value at most 2^256 - 1), then the checksum
+ * (ECHECKSUM). An empty id or secret is a wrong length for that part, not a
+ * shape error. Only once all have passed is *out written and the secret
+ * decoded, so the decode cannot fail half-way.
+ */
+int
+token_parse(const char *s, size_t len, struct token *out)
+{
+	const char	*u1, *u2, *id, *tail, *end;
+	char		 crc[TOKEN_CRC_LEN];
+	size_t		 plen;
+
+	if (len == 0 || len > TOKEN_MAX)
+		return TOKEN_ELENGTH;
+	end = s + len;
+	if ((u1 = memchr(s, '_', len)) == NULL ||
+	    (u2 = memchr(u1 + 1, '_', (size_t)(end - u1 - 1))) == NULL ||
+	    memchr(u2 + 1, '_', (size_t)(end - u2 - 1)) != NULL)
+		return TOKEN_ESHAPE;
+
+	plen = (size_t)(u1 - s);
+	if (!prefix_valid(s, plen))
+		return TOKEN_EPREFIX;
+	id = u1 + 1;
+	if (u2 - id != TOKEN_ID_LEN || !b62_valid(id, TOKEN_ID_LEN, id_max))
+		return TOKEN_EID;
+	tail = u2 + 1;
+	if (end - tail != TOKEN_SECRET_LEN + TOKEN_CRC_LEN ||
+	    !b62_valid(tail, TOKEN_SECRET_LEN, secret_max))
+		return TOKEN_ESECRET;
+	crc_encode(s, len - TOKEN_CRC_LEN, crc);
+	if (memcmp(crc, tail + TOKEN_SECRET_LEN, TOKEN_CRC_LEN) != 0)
+		return TOKEN_ECHECKSUM;
+
+	memset(out->prefix, 0, sizeof out->prefix);
+	memcpy(out->prefix, s, plen);
+	memcpy(out->id, id, TOKEN_ID_LEN);
+	out->id[TOKEN_ID_LEN] = '\0';
+	if (b62_decode(tail, TOKEN_SECRET_LEN, out->secret,
+	    TOKEN_SECRET_BYTES) != 0) {
+		/* Unreachable after b62_valid; never leave a partial secret. */
+		token_wipe(out);
+		return TOKEN_ESECRET;
+	}
+	return TOKEN_OK;
+}
+
+int
+token_format(const char *prefix, const char *id,
+    const uint8_t secret[TOKEN_SECRET_BYTES], char *out, size_t outsz)
+{
+	size_t	plen, n;
+
+	if (!token_prefix_valid(prefix))
+		return TOKEN_EPREFIX;
+	if (!token_id_valid(id))
+		return TOKEN_EID;
+	plen = strlen(prefix);
+	if (outsz < plen + 1 + TOKEN_ID_LEN + 1 + TOKEN_SECRET_LEN +
+	    TOKEN_CRC_LEN + 1)
+		return TOKEN_ESPACE;
+
+	memcpy(out, prefix, plen);
+	n = plen;
+	out[n++] = '_';
+	memcpy(out + n, id, TOKEN_ID_LEN);
+	n += TOKEN_ID_LEN;
+	out[n++] = '_';
+	b62_encode(secret, TOKEN_SECRET_BYTES, out + n, TOKEN_SECRET_LEN);
+	n += TOKEN_SECRET_LEN;
+	crc_encode(out, n, out + n);
+	n += TOKEN_CRC_LEN;
+	out[n] = '\0';
+	return TOKEN_OK;
+}
+
+void
+token_id_encode(const uint8_t raw[TOKEN_ID_BYTES], char out[TOKEN_ID_LEN + 1])
+{
+	b62_encode(raw, TOKEN_ID_BYTES, out, TOKEN_ID_LEN);
+	out[TOKEN_ID_LEN] = '\0';
+}
+
+int
+token_id_valid(const char *s)
+{
+	return strnlen(s, TOKEN_ID_LEN + 1) == TOKEN_ID_LEN &&
+	    b62_valid(s, TOKEN_ID_LEN, id_max);
+}
+
+int
+token_prefix_valid(const char *s)
+{
+	return prefix_valid(s, strnlen(s, TOKEN_PREFIX_MAX + 1));
+}
+
+void
+token_wipe(struct token *t)
+{
+	explicit_bzero(t, sizeof *t);
+}
+
+const char *
+token_strerror(int err)
+{
+	switch (err) {
+	case TOKEN_OK:
+		return "success";
+	case TOKEN_ELENGTH:
+		return "token empty or too long";
+	case TOKEN_ESHAPE:
+		return "token is not prefix_id_secret";
+	case TOKEN_EPREFIX:
+		return "bad token prefix";
+	case TOKEN_EID:
+		return "bad key id";
+	case TOKEN_ESECRET:
+		return "bad token secret";
+	case TOKEN_ECHECKSUM:
+		return "token checksum mismatch";
+	case TOKEN_ESPACE:
+		return "token buffer too small";
+	default:
+		return "unknown token error";
+	}
+}

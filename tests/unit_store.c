@@ -1,0 +1,1211 @@
+/*
+ * unit_store.c - the LMDB key store (daemon/store.c).
+ *
+ * Each test runs in a fresh temporary directory (removed afterwards) and
+ * drives the store only through store.h, except where a test must plant a
+ * record the store would never write (a newer schema, a damaged key): those
+ * open the environment with LMDB directly while the store is closed.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <lmdb.h>
+
+#include "../daemon/store.h"
+#include "../proto/token.h"
+
+#define MAP_SIZE	(16u * 1024 * 1024)
+
+static char	tmpdir[64];
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+rm_tree(const char *dir)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+mk_tmp(char *buf, size_t sz)
+{
+	snprintf(buf, sz, "/tmp/unit_store.XXXXXX");
+	cr_assert_not_null(mkdtemp(buf), "mkdtemp: %s", strerror(errno));
+}
+
+static void
+setup(void)
+{
+	mk_tmp(tmpdir, sizeof(tmpdir));
+}
+
+static void
+teardown(void)
+{
+	rm_tree(tmpdir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static struct store *
+open_store(const char *dir, size_t map_size)
+{
+	struct store	*s = NULL;
+	int		 rv;
+
+	rv = store_open(dir, map_size, &s);
+	cr_assert_eq(rv, STORE_OK, "store_open: %s", store_strerror(rv));
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* A valid key id derived from n, so tests are repeatable. */
+static void
+mk_id(uint64_t n, char id[TOKEN_ID_LEN + 1])
+{
+	uint8_t	raw[TOKEN_ID_BYTES];
+	int	i;
+
+	for (i = TOKEN_ID_BYTES - 1; i >= 0; i--) {
+		raw[i] = (uint8_t)n;
+		n >>= 8;
+	}
+	token_id_encode(raw, id);
+}
+
+/* Fills every field with a value derived from n. */
+static void
+mk_key(struct store_key *k, uint64_t n, uint8_t kind, uint32_t uid,
+    const char *tenant)
+{
+	struct proto_key	*i = &k->info;
+	uint32_t		 j;
+
+	memset(k, 0, sizeof(*k));
+	for (j = 0; j < STORE_HASH_LEN; j++) {
+		k->hash[j] = (uint8_t)(n + j);
+		k->prev_hash[j] = (uint8_t)(0xff - n - j);
+	}
+	/* Raw hashes may hold NULs; strings may not. */
+	k->hash[3] = 0;
+	k->prev_hash[7] = 0;
+	mk_id(n, i->id);
+	snprintf(i->prefix, sizeof(i->prefix), "ak%u", (unsigned)(n % 100));
+	snprintf(i->name, sizeof(i->name), "key number %llu",
+	    (unsigned long long)n);
+	i->owner.kind = kind;
+	if (kind == PROTO_OWNER_USER) {
+		i->owner.uid = uid;
+		snprintf(i->owner.user, sizeof(i->owner.user), "user%u", uid);
+		snprintf(i->owner.group, sizeof(i->owner.group), "grp%u", uid);
+		i->owner.gid = uid + 5;
+	} else {
+		snprintf(i->owner.tenant, sizeof(i->owner.tenant), "%s",
+		    tenant);
+	}
+	i->enabled = (uint8_t)(n & 1);
+	i->created_by = 4242;
+	i->created_at = 1700000000ull + n;
+	i->updated_at = 1700000100ull + n;
+	i->expires_at = 1800000000ull + n;
+	i->grace_until = 1700000200ull + n;
+	i->services.n = 2;
+	strcpy(i->services.v[0], "sshd");
+	strcpy(i->services.v[1], "vsftpd");
+	i->permissions.n = 3;
+	strcpy(i->permissions.v[0], "files:read");
+	strcpy(i->permissions.v[1], "files:write");
+	strcpy(i->permissions.v[2], "admin:*");
+	i->allowed_users.n = 1;
+	strcpy(i->allowed_users.v[0], "alice");
+	snprintf(i->metadata, sizeof(i->metadata), "{\"n\":%llu}",
+	    (unsigned long long)n);
+}
+
+static void
+put_key(struct store *s, const struct store_key *k)
+{
+	struct store_txn	*t;
+	int			 rv;
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	rv = store_key_put(t, k);
+	cr_assert_eq(rv, STORE_OK, "put: %s", store_strerror(rv));
+	cr_assert_eq(store_commit(t), STORE_OK);
+}
+
+static void
+mk_tenant(struct proto_tenant *tn, const char *name, uint32_t gid)
+{
+	memset(tn, 0, sizeof(*tn));
+	snprintf(tn->name, sizeof(tn->name), "%s", name);
+	snprintf(tn->group, sizeof(tn->group), "g-%s", name);
+	tn->gid = gid;
+	snprintf(tn->admin_group, sizeof(tn->admin_group), "adm-%s", name);
+	tn->admin_gid = gid + 1;
+	tn->enabled = 1;
+	tn->created_by = 7;
+	tn->created_at = 1700000000ull + gid;
+}
+
+static void
+put_tenant(struct store *s, const struct proto_tenant *tn)
+{
+	struct store_txn	*t;
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_tenant_put(t, tn), STORE_OK);
+	cr_assert_eq(store_commit(t), STORE_OK);
+}
+
+static void
+assert_key_eq(const struct store_key *got, const struct store_key *want)
+{
+	const struct proto_key	*g = &got->info, *w = &want->info;
+	uint32_t		 j;
+
+	cr_assert_arr_eq(got->hash, want->hash, STORE_HASH_LEN);
+	cr_assert_arr_eq(got->prev_hash, want->prev_hash, STORE_HASH_LEN);
+	cr_assert_str_eq(g->id, w->id);
+	cr_assert_str_eq(g->prefix, w->prefix);
+	cr_assert_str_eq(g->name, w->name);
+	cr_assert_eq(g->owner.kind, w->owner.kind);
+	cr_assert_eq(g->owner.uid, w->owner.uid);
+	cr_assert_str_eq(g->owner.user, w->owner.user);
+	cr_assert_str_eq(g->owner.tenant, w->owner.tenant);
+	cr_assert_str_eq(g->owner.group, w->owner.group);
+	cr_assert_eq(g->owner.gid, w->owner.gid);
+	cr_assert_eq(g->enabled, w->enabled);
+	cr_assert_eq(g->created_by, w->created_by);
+	cr_assert_eq(g->created_at, w->created_at);
+	cr_assert_eq(g->updated_at, w->updated_at);
+	cr_assert_eq(g->expires_at, w->expires_at);
+	cr_assert_eq(g->grace_until, w->grace_until);
+	cr_assert_eq(g->services.n, w->services.n);
+	for (j = 0; j < w->services.n; j++)
+		cr_assert_str_eq(g->services.v[j], w->services.v[j]);
+	cr_assert_eq(g->permissions.n, w->permissions.n);
+	for (j = 0; j < w->permissions.n; j++)
+		cr_assert_str_eq(g->permissions.v[j], w->permissions.v[j]);
+	cr_assert_eq(g->allowed_users.n, w->allowed_users.n);
+	for (j = 0; j < w->allowed_users.n; j++)
+		cr_assert_str_eq(g->allowed_users.v[j], w->allowed_users.v[j]);
+	cr_assert_str_eq(g->metadata, w->metadata);
+}
+
+static void
+assert_tenant_eq(const struct proto_tenant *g, const struct proto_tenant *w,
+    uint32_t keys)
+{
+	cr_assert_str_eq(g->name, w->name);
+	cr_assert_str_eq(g->group, w->group);
+	cr_assert_eq(g->gid, w->gid);
+	cr_assert_str_eq(g->admin_group, w->admin_group);
+	cr_assert_eq(g->admin_gid, w->admin_gid);
+	cr_assert_eq(g->enabled, w->enabled);
+	cr_assert_eq(g->created_by, w->created_by);
+	cr_assert_eq(g->created_at, w->created_at);
+	cr_assert_eq(g->keys, keys);
+}
+
+Test(store, open_close_reopen_keeps_records)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	struct proto_tenant	 tn, tgot;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_tenant(&tn, "acme", 2000);
+	put_tenant(s, &tn);
+	store_close(s);
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	cr_assert_eq(store_tenant_get(t, "acme", &tgot), STORE_OK);
+	assert_tenant_eq(&tgot, &tn, 0);
+	store_end(t);
+	store_close(s);
+
+	/* A reopen with the default map size sees the same data. */
+	s = open_store(tmpdir, 0);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, open_missing_dir_fails)
+{
+	struct store	*s = (struct store *)0x1;
+	char		 path[128];
+
+	snprintf(path, sizeof(path), "%s/nope", tmpdir);
+	cr_assert_eq(store_open(path, MAP_SIZE, &s), STORE_EIO);
+	cr_assert_eq(s, (struct store *)0x1, "out written on failure");
+}
+
+Test(store, data_file_mode_0600)
+{
+	struct store	*s;
+	struct stat	 st;
+	char		 path[128];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	snprintf(path, sizeof(path), "%s/lock.mdb", tmpdir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600, "mode %o", st.st_mode & 07777);
+	store_close(s);
+}
+
+Test(store, key_roundtrip_every_field)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	uint32_t		 j;
+
+	s = open_store(tmpdir, MAP_SIZE);
+
+	/* User key: all fields come back, owner group and gid included. */
+	mk_key(&k, 7, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&got, 0xa5, sizeof(got));
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	store_end(t);
+
+	/* Lists and strings at their maxima. */
+	mk_key(&k, 8, PROTO_OWNER_USER, 1000, NULL);
+	k.info.services.n = PROTO_MAX_SERVICES;
+	for (j = 0; j < PROTO_MAX_SERVICES; j++)
+		memset(k.info.services.v[j], 's', PROTO_SERVICE_MAX);
+	k.info.permissions.n = PROTO_MAX_PERMS;
+	for (j = 0; j < PROTO_MAX_PERMS; j++)
+		memset(k.info.permissions.v[j], 'p', PROTO_PERM_MAX);
+	k.info.allowed_users.n = PROTO_MAX_USERS;
+	for (j = 0; j < PROTO_MAX_USERS; j++)
+		memset(k.info.allowed_users.v[j], 'u', PROTO_ACCOUNT_MAX);
+	memset(k.info.metadata, 'm', PROTO_METADATA_MAX);
+	memset(k.info.name, 'n', PROTO_NAME_MAX);
+	memset(k.info.prefix, 'p', TOKEN_PREFIX_MAX);
+	memset(k.info.owner.user, 'w', PROTO_ACCOUNT_MAX);
+	memset(k.info.owner.group, 'g', PROTO_ACCOUNT_MAX);
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	store_end(t);
+
+	/* Empty lists and strings. */
+	mk_key(&k, 9, PROTO_OWNER_USER, 0, NULL);
+	k.info.services.n = 0;
+	k.info.permissions.n = 0;
+	k.info.allowed_users.n = 0;
+	k.info.metadata[0] = '\0';
+	k.info.name[0] = '\0';
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	store_end(t);
+
+	/* Tenant key: group and gid are not stored, they read back empty. */
+	mk_key(&k, 10, PROTO_OWNER_TENANT, 0, "acme");
+	snprintf(k.info.owner.group, sizeof(k.info.owner.group), "g-acme");
+	k.info.owner.gid = 2000;
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	k.info.owner.group[0] = '\0';
+	k.info.owner.gid = 0;
+	assert_key_eq(&got, &k);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, key_put_replaces_and_rejects_bad_records)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, k2, got;
+	uint32_t		 n;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+
+	/* Same owner: replaced in place, still one index entry. */
+	snprintf(k.info.name, sizeof(k.info.name), "renamed");
+	k.hash[0] ^= 0xff;
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    &n), STORE_OK);
+	cr_assert_eq(n, 1);
+	store_end(t);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	/* Another owner for an existing id is refused. */
+	k2 = k;
+	k2.info.owner.uid = 1001;
+	cr_assert_eq(store_key_put(t, &k2), STORE_EEXIST);
+	mk_key(&k2, 1, PROTO_OWNER_TENANT, 0, "acme");
+	cr_assert_eq(store_key_put(t, &k2), STORE_EEXIST);
+	/* Records that could not be read back are refused. */
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	strcpy(k2.info.id, "short");
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	k2.info.owner.kind = PROTO_OWNER_NONE;
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_TENANT, 0, "");
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	k2.info.permissions.n = PROTO_MAX_PERMS + 1;
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	memset(k2.info.metadata, 'x', sizeof(k2.info.metadata));
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	memset(k2.info.services.v[1], 'x', sizeof(k2.info.services.v[1]));
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	cr_assert_eq(store_commit(t), STORE_OK);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	cr_assert_eq(got.info.owner.uid, 1000);
+	mk_id(2, k2.info.id);
+	cr_assert_eq(store_key_get(t, k2.info.id, &got), STORE_ENOTFOUND);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, missing_records_are_enotfound)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 got;
+	struct proto_tenant	 tgot;
+	char			 id[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_id(99, id);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&got, 0x5a, sizeof(got));
+	cr_assert_eq(store_key_get(t, id, &got), STORE_ENOTFOUND);
+	cr_assert_eq(got.info.id[0], 0x5a, "out written on failure");
+	cr_assert_eq(store_key_get(t, "", &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_key_get(t, "not-an-id!!", &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_tenant_get(t, "nope", &tgot), STORE_ENOTFOUND);
+	cr_assert_eq(store_tenant_get(t, "", &tgot), STORE_ENOTFOUND);
+	store_end(t);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id), STORE_ENOTFOUND);
+	cr_assert_eq(store_tenant_del(t, "nope"), STORE_ENOTFOUND);
+	store_end(t);
+	store_close(s);
+}
+
+struct idlist {
+	int	n;
+	char	ids[16][TOKEN_ID_LEN + 1];
+	int	stop_at;	/* stop the walk after this many; 0: never */
+};
+
+static int
+collect_key(const struct store_key *k, void *arg)
+{
+	struct idlist	*l = arg;
+
+	cr_assert_lt(l->n, 16);
+	memcpy(l->ids[l->n++], k->info.id, TOKEN_ID_LEN + 1);
+	if (l->stop_at != 0 && l->n == l->stop_at)
+		return 77;
+	return 0;
+}
+
+Test(store, owner_index_lists_and_counts)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct idlist		 l;
+	char			 id[TOKEN_ID_LEN + 1];
+	uint32_t		 n;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	/* Index order is id order: put out of order on purpose. */
+	mk_key(&k, 3, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 4, PROTO_OWNER_USER, 1001, NULL);
+	put_key(s, &k);
+	mk_key(&k, 5, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+	mk_key(&k, 6, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+	mk_key(&k, 7, PROTO_OWNER_TENANT, 0, "acme2");
+	put_key(s, &k);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 3);
+	mk_id(1, id);
+	cr_assert_str_eq(l.ids[0], id);
+	mk_id(2, id);
+	cr_assert_str_eq(l.ids[1], id);
+	mk_id(3, id);
+	cr_assert_str_eq(l.ids[2], id);
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_TENANT, 0, "acme",
+	    collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 2);
+	mk_id(5, id);
+	cr_assert_str_eq(l.ids[0], id);
+	mk_id(6, id);
+	cr_assert_str_eq(l.ids[1], id);
+
+	/* A callback's non-zero return stops the walk and is returned. */
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 2;
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    collect_key, &l), 77);
+	cr_assert_eq(l.n, 2);
+
+	/* An owner without keys: no calls, count 0. */
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 5, NULL,
+	    collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 0);
+
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    &n), STORE_OK);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_USER, 1001, NULL,
+	    &n), STORE_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "acme",
+	    &n), STORE_OK);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "acme2",
+	    &n), STORE_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "none",
+	    &n), STORE_OK);
+	cr_assert_eq(n, 0);
+	/* A selector that names no owner. */
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_NONE, 0, NULL, &n),
+	    STORE_ENOTFOUND);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "", &n),
+	    STORE_ENOTFOUND);
+
+	/* All keys, in id order. */
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 7);
+	mk_id(1, id);
+	cr_assert_str_eq(l.ids[0], id);
+	mk_id(7, id);
+	cr_assert_str_eq(l.ids[6], id);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, key_del_removes_index_entry)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	struct idlist		 l;
+	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
+	uint32_t		 n;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 3, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+	mk_id(1, id1);
+	mk_id(3, id2);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id1), STORE_OK);
+	cr_assert_eq(store_key_del(t, id2), STORE_OK);
+	cr_assert_eq(store_key_del(t, id2), STORE_ENOTFOUND);
+	cr_assert_eq(store_commit(t), STORE_OK);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, id1, &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_key_get(t, id2, &got), STORE_ENOTFOUND);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 1);
+	mk_id(2, id1);
+	cr_assert_str_eq(l.ids[0], id1);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "acme",
+	    &n), STORE_OK);
+	cr_assert_eq(n, 0);
+	store_end(t);
+
+	/* An aborted delete changes nothing. */
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id1), STORE_OK);
+	store_end(t);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, id1, &got), STORE_OK);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    &n), STORE_OK);
+	cr_assert_eq(n, 1);
+	store_end(t);
+	store_close(s);
+}
+
+struct tlist {
+	int			n;
+	struct proto_tenant	v[4];
+};
+
+static int
+collect_tenant(const struct proto_tenant *tn, void *arg)
+{
+	struct tlist	*l = arg;
+
+	cr_assert_lt(l->n, 4);
+	l->v[l->n++] = *tn;
+	return 0;
+}
+
+Test(store, tenant_put_get_del_foreach)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct proto_tenant	 a, b, got;
+	struct store_key	 k;
+	struct tlist		 l;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_tenant(&b, "beta", 3000);
+	b.admin_group[0] = '\0';
+	b.admin_gid = 0;
+	b.enabled = 0;
+	put_tenant(s, &b);
+	mk_tenant(&a, "acme", 2000);
+	a.keys = 99;	/* ignored: derived from the index */
+	put_tenant(s, &a);
+	mk_key(&k, 1, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+	mk_key(&k, 2, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_tenant_get(t, "acme", &got), STORE_OK);
+	assert_tenant_eq(&got, &a, 2);
+	cr_assert_eq(store_tenant_get(t, "beta", &got), STORE_OK);
+	assert_tenant_eq(&got, &b, 0);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_tenant_foreach(t, collect_tenant, &l), STORE_OK);
+	cr_assert_eq(l.n, 2);
+	assert_tenant_eq(&l.v[0], &a, 2);
+	assert_tenant_eq(&l.v[1], &b, 0);
+	store_end(t);
+
+	/* Update in place. */
+	a.enabled = 0;
+	put_tenant(s, &a);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_tenant_del(t, "beta"), STORE_OK);
+	cr_assert_eq(store_tenant_get(t, "acme", &got), STORE_OK);
+	assert_tenant_eq(&got, &a, 2);
+	/* Bad names are refused, not truncated. */
+	mk_tenant(&b, "", 1);
+	cr_assert_eq(store_tenant_put(t, &b), STORE_ECORRUPT);
+	mk_tenant(&b, "x", 1);
+	memset(b.name, 'x', sizeof(b.name));
+	cr_assert_eq(store_tenant_put(t, &b), STORE_ECORRUPT);
+	cr_assert_eq(store_commit(t), STORE_OK);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_tenant_get(t, "beta", &got), STORE_ENOTFOUND);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_tenant_foreach(t, collect_tenant, &l), STORE_OK);
+	cr_assert_eq(l.n, 1);
+	assert_tenant_eq(&l.v[0], &a, 2);
+	store_end(t);
+	store_close(s);
+}
+
+struct alist {
+	int		n;
+	uint64_t	seq[8];
+	char		action[8][PROTO_ACTION_MAX + 1];
+};
+
+static int
+collect_audit(const struct proto_audit *a, void *arg)
+{
+	struct alist	*l = arg;
+
+	cr_assert_lt(l->n, 8);
+	l->seq[l->n] = a->seq;
+	memcpy(l->action[l->n], a->action, sizeof(a->action));
+	l->n++;
+	return 0;
+}
+
+static void
+append(struct store *s, const char *action, uint64_t want_seq)
+{
+	struct store_txn	*t;
+	struct proto_audit	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.seq = 12345;	/* overwritten by the store */
+	a.time = 1700000000ull + want_seq;
+	a.uid = 1000;
+	a.pid = 4321;
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.target, sizeof(a.target), "target%llu",
+	    (unsigned long long)want_seq);
+	snprintf(a.detail, sizeof(a.detail), "detail");
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_audit_append(t, &a), STORE_OK);
+	cr_assert_eq(a.seq, want_seq);
+	cr_assert_eq(store_commit(t), STORE_OK);
+}
+
+static int
+check_audit_fields(const struct proto_audit *a, void *arg)
+{
+	(void)arg;
+	cr_assert_eq(a->time, 1700000000ull + a->seq);
+	cr_assert_eq(a->uid, 1000);
+	cr_assert_eq(a->pid, 4321);
+	cr_assert_str_eq(a->detail, "detail");
+	return 0;
+}
+
+Test(store, audit_append_and_limit)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct alist		 l;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_audit_foreach(t, 0, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 0);
+	cr_assert_eq(store_audit_foreach(t, 3, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 0);
+	store_end(t);
+
+	append(s, "key.create", 1);
+	append(s, "key.revoke", 2);
+	append(s, "tenant.add", 3);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_audit_foreach(t, 2, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 2);
+	cr_assert_eq(l.seq[0], 2);
+	cr_assert_eq(l.seq[1], 3);
+	cr_assert_str_eq(l.action[0], "key.revoke");
+	cr_assert_str_eq(l.action[1], "tenant.add");
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_audit_foreach(t, 1, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 1);
+	cr_assert_eq(l.seq[0], 3);
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_audit_foreach(t, 0, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(l.seq[0], 1);
+	cr_assert_eq(l.seq[2], 3);
+	cr_assert_str_eq(l.action[0], "key.create");
+
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_audit_foreach(t, 10, collect_audit, &l), STORE_OK);
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(l.seq[0], 1);
+	cr_assert_eq(l.seq[2], 3);
+	cr_assert_eq(store_audit_foreach(t, 0, check_audit_fields, NULL),
+	    STORE_OK);
+	store_end(t);
+
+	/* An aborted append does not use up its number... */
+	{
+		struct proto_audit	a;
+
+		memset(&a, 0, sizeof(a));
+		cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+		cr_assert_eq(store_audit_append(t, &a), STORE_OK);
+		cr_assert_eq(a.seq, 4);
+		store_end(t);
+	}
+	/* ...and numbering goes on across a reopen. */
+	store_close(s);
+	s = open_store(tmpdir, MAP_SIZE);
+	append(s, "key.rotate", 4);
+	store_close(s);
+}
+
+Test(store, stat_counts)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct proto_tenant	 tn;
+	uint64_t		 nk = 99, nt = 99;
+	int			 i;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
+	cr_assert_eq(nk, 0);
+	cr_assert_eq(nt, 0);
+	store_end(t);
+
+	for (i = 1; i <= 5; i++) {
+		mk_key(&k, (uint64_t)i, PROTO_OWNER_USER, 1000, NULL);
+		put_key(s, &k);
+	}
+	mk_tenant(&tn, "acme", 1);
+	put_tenant(s, &tn);
+	mk_tenant(&tn, "beta", 2);
+	put_tenant(s, &tn);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
+	cr_assert_eq(nk, 5);
+	cr_assert_eq(nt, 2);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, read_txn_is_reused)
+{
+	struct store		*s;
+	struct store_txn	*t, *first = NULL;
+	struct store_key	 k, got;
+	int			 i;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	for (i = 0; i < 10000; i++) {
+		cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+		if (first == NULL)
+			first = t;
+		cr_assert_eq(t, first);
+		cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+		/* Alternate the two ways a read txn ends. */
+		if (i & 1)
+			store_end(t);
+		else
+			cr_assert_eq(store_commit(t), STORE_OK);
+	}
+	/* A write between reads is seen by the next (renewed) read. */
+	k.info.enabled = 0;
+	snprintf(k.info.name, sizeof(k.info.name), "changed");
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	cr_assert_str_eq(got.info.name, "changed");
+	store_end(t);
+	/* Ending twice, or ending NULL, is harmless. */
+	store_end(t);
+	store_end(NULL);
+	store_close(s);
+}
+
+Test(store, one_txn_per_thread)
+{
+	struct store		*s;
+	struct store_txn	*t, *t2 = NULL;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_read_begin(s, &t2), STORE_EBUSY);
+	cr_assert_eq(store_write_begin(s, &t2), STORE_EBUSY);
+	cr_assert_null(t2);
+	store_end(t);
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_read_begin(s, &t2), STORE_EBUSY);
+	cr_assert_eq(store_write_begin(s, &t2), STORE_EBUSY);
+	cr_assert_null(t2);
+	cr_assert_eq(store_commit(t), STORE_OK);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	store_end(t);
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, writes_need_a_write_txn)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct proto_tenant	 tn;
+	struct proto_audit	 a;
+	uint64_t		 nk, nt;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	mk_tenant(&tn, "acme", 1);
+	memset(&a, 0, sizeof(a));
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_put(t, &k), STORE_EIO);
+	cr_assert_eq(store_key_del(t, k.info.id), STORE_EIO);
+	cr_assert_eq(store_tenant_put(t, &tn), STORE_EIO);
+	cr_assert_eq(store_tenant_del(t, "acme"), STORE_EIO);
+	cr_assert_eq(store_audit_append(t, &a), STORE_EIO);
+	store_end(t);
+	/* An ended txn is unusable, not a crash. */
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_EIO);
+	cr_assert_eq(store_commit(t), STORE_EIO);
+	store_close(s);
+}
+
+struct writer_arg {
+	struct store	*s;
+	uint64_t	 n;
+	int		 rv;
+};
+
+static void *
+writer_thread(void *p)
+{
+	struct writer_arg	*w = p;
+	struct store_txn	*t;
+	struct store_key	 k;
+
+	mk_key(&k, w->n, PROTO_OWNER_USER, 1000, NULL);
+	if ((w->rv = store_write_begin(w->s, &t)) != 0)
+		return NULL;
+	if ((w->rv = store_key_put(t, &k)) != 0) {
+		store_end(t);
+		return NULL;
+	}
+	w->rv = store_commit(t);
+	return NULL;
+}
+
+static void *
+reader_thread(void *p)
+{
+	struct writer_arg	*w = p;
+	struct store_txn	*t;
+	struct store_key	 got;
+	char			 id[TOKEN_ID_LEN + 1];
+
+	mk_id(w->n, id);
+	if ((w->rv = store_read_begin(w->s, &t)) != 0)
+		return NULL;
+	w->rv = store_key_get(t, id, &got);
+	store_end(t);
+	return NULL;
+}
+
+Test(store, threads_have_their_own_txns)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 got;
+	struct writer_arg	 w;
+	pthread_t		 th;
+	char			 id[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_id(1, id);
+	/* This thread's read txn does not keep another thread from writing,
+	 * and keeps its snapshot until it ends. */
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	w.s = s;
+	w.n = 1;
+	w.rv = -99;
+	cr_assert_eq(pthread_create(&th, NULL, writer_thread, &w), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(w.rv, STORE_OK);
+	cr_assert_eq(store_key_get(t, id, &got), STORE_ENOTFOUND);
+	store_end(t);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, id, &got), STORE_OK);
+
+	/* Another thread reads while this one holds a read txn. */
+	w.rv = -99;
+	cr_assert_eq(pthread_create(&th, NULL, reader_thread, &w), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(w.rv, STORE_OK);
+	store_end(t);
+
+	/* Many short-lived reader threads: each exit returns its slot (the
+	 * default table has 126), so this would fail with leaked slots. */
+	for (int i = 0; i < 300; i++) {
+		w.rv = -99;
+		cr_assert_eq(pthread_create(&th, NULL, reader_thread, &w), 0);
+		cr_assert_eq(pthread_join(th, NULL), 0);
+		cr_assert_eq(w.rv, STORE_OK, "thread %d: %s", i,
+		    store_strerror(w.rv));
+	}
+	store_close(s);
+}
+
+struct idle_arg {
+	struct store		*s;
+	pthread_barrier_t	*b;
+	int			 rv;
+};
+
+/* Caches a read txn, then stays alive while the store is closed. */
+static void *
+idle_reader(void *p)
+{
+	struct idle_arg		*a = p;
+	struct store_txn	*t;
+
+	if ((a->rv = store_read_begin(a->s, &t)) == 0)
+		store_end(t);
+	pthread_barrier_wait(a->b);
+	pthread_barrier_wait(a->b);	/* store closed meanwhile */
+	return NULL;
+}
+
+Test(store, close_with_idle_thread_cache_then_new_store)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	struct idle_arg		 a;
+	pthread_barrier_t	 b;
+	pthread_t		 th;
+	char			 dir2[64];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	cr_assert_eq(pthread_barrier_init(&b, NULL, 2), 0);
+	a.s = s;
+	a.b = &b;
+	a.rv = -99;
+	cr_assert_eq(pthread_create(&th, NULL, idle_reader, &a), 0);
+	pthread_barrier_wait(&b);
+	cr_assert_eq(a.rv, STORE_OK);
+	/* This thread's cache is also live when the store closes. */
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	store_end(t);
+	store_close(s);
+	pthread_barrier_wait(&b);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	pthread_barrier_destroy(&b);
+
+	/* A second store in the same thread starts with a clean cache. */
+	mk_tmp(dir2, sizeof(dir2));
+	s = open_store(dir2, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ENOTFOUND);
+	store_end(t);
+	store_close(s);
+	rm_tree(dir2);
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, map_full_keeps_committed_records)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	size_t			 page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t		 nk, nt, n, committed = 0;
+	int			 rv = 0;
+
+	s = open_store(tmpdir, 32 * page);
+	for (n = 1; n <= 1000; n++) {
+		mk_key(&k, n, PROTO_OWNER_USER, 1000, NULL);
+		memset(k.info.metadata, 'm', PROTO_METADATA_MAX);
+		cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+		if ((rv = store_key_put(t, &k)) != 0) {
+			store_end(t);
+			break;
+		}
+		if ((rv = store_commit(t)) != 0)
+			break;
+		committed++;
+	}
+	cr_assert_eq(rv, STORE_EFULL, "got %d (%s) after %llu keys", rv,
+	    store_strerror(rv), (unsigned long long)committed);
+	cr_assert_gt(committed, 0);
+	cr_log_info("map full after %llu keys", (unsigned long long)committed);
+
+	/* Every committed key is still there, readable and whole. */
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
+	cr_assert_eq(nk, committed);
+	for (n = 1; n <= committed; n++) {
+		mk_key(&k, n, PROTO_OWNER_USER, 1000, NULL);
+		memset(k.info.metadata, 'm', PROTO_METADATA_MAX);
+		cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+		assert_key_eq(&got, &k);
+	}
+	store_end(t);
+	store_close(s);
+
+	/* And after a reopen with room to grow, writes work again. */
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, committed + 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
+	cr_assert_eq(nk, committed + 1);
+	store_end(t);
+	store_close(s);
+}
+
+/*
+ * Plants a raw record with LMDB itself (the store is closed), to reach
+ * states the store never writes.
+ */
+static void
+raw_put(const char *dir, const char *db, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = vlen;
+	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+Test(store, newer_schema_is_refused)
+{
+	struct store	*s;
+	const uint8_t	 v2[] = { BUF_T_U32, 0, 0, 0, 2 };
+	const uint8_t	 v1[] = { BUF_T_U32, 0, 0, 0, 1 };
+
+	s = open_store(tmpdir, MAP_SIZE);
+	store_close(s);
+	raw_put(tmpdir, "meta", "schema", 6, v2, sizeof(v2));
+	s = NULL;
+	cr_assert_eq(store_open(tmpdir, MAP_SIZE, &s), STORE_ECORRUPT);
+	cr_assert_null(s);
+	/* Its own schema opens. */
+	raw_put(tmpdir, "meta", "schema", 6, v1, sizeof(v1));
+	s = open_store(tmpdir, MAP_SIZE);
+	store_close(s);
+}
+
+Test(store, damaged_key_record)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, got;
+	struct idlist		 l;
+	const uint8_t		 junk[] = { BUF_T_U8, 1, 0xde, 0xad };
+	const uint8_t		 v2[] = { BUF_T_U8, 2 };
+	uint32_t		 n;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	store_close(s);
+	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, junk, sizeof(junk));
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_ECORRUPT);
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    collect_key, &l), STORE_ECORRUPT);
+	store_end(t);
+
+	/* A damaged record can be neither overwritten blindly nor kept:
+	 * delete still removes it and its index entry. */
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_put(t, &k), STORE_ECORRUPT);
+	cr_assert_eq(store_key_del(t, k.info.id), STORE_OK);
+	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_USER, 1000, NULL,
+	    &n), STORE_OK);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(store_commit(t), STORE_OK);
+	store_close(s);
+
+	/* A record version from the future is damage too. */
+	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, v2, sizeof(v2));
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, strerror_names_every_code)
+{
+	cr_assert_str_eq(store_strerror(STORE_OK), "success");
+	cr_assert_str_eq(store_strerror(STORE_ENOTFOUND), "no such record");
+	cr_assert_str_eq(store_strerror(STORE_EFULL),
+	    "store is full (map size reached)");
+	cr_assert_str_eq(store_strerror(STORE_EBUSY),
+	    "this thread already has a store transaction open");
+	cr_assert_str_eq(store_strerror(-1000), "unknown store error");
+}
