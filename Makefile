@@ -59,7 +59,8 @@ UNIT_BIN   = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRC))
 IT_BIN	   = $(patsubst tests/%.c,$(B)/tests/%,$(IT_SRC))
 
 SONAME	= libapikey.so.1
-BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc
+BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
+	  $(B)/examples/verify_key
 
 .PHONY: all build check test-build test-run asan run install clean deps
 
@@ -98,6 +99,12 @@ $(B)/apikeyctl: $(CLI_OBJ) $(CLIENT_PIC)
 $(B)/apikey.pc: libclient/apikey.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# The README's libapikey example, built as a user of the library would.
+$(B)/examples/verify_key: examples/verify_key.c $(B)/libapikey.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -Ilibclient -pie $(SANLD) -o $@ $< \
+	    -L$(B) -lapikey -Wl,-rpath,$(abspath $(B))
 
 # Unit tests link the module objects; integration tests link libapikey.so
 # and drive the real apikeyd and apikeyctl binaries.
