@@ -113,6 +113,9 @@ $(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_DAEMON) $(PKG_TEST)) -lpthread
 
+# libclient's unit tests link its objects too.
+$(B)/tests/unit_client $(B)/tests/unit_authorize: $(call obj,$(CLIENT_SRC))
+
 $(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $(filter %.o,$^) \

@@ -36,9 +36,10 @@ send_key(struct areq *r, const struct store_key *k,
 		info.owner.gid = t->gid;
 	}
 	w = reply_begin(r->h, more);
-	proto_enc_key(w, &info);
 	if (token != NULL)
-		wr_str(w, token);
+		proto_enc_key_token(w, &info, token);
+	else
+		proto_enc_key(w, &info);
 	rc = reply_send(r->c, token != NULL);
 	if (token != NULL)
 		keys_wipe(token, strlen(token));
@@ -368,7 +369,6 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	struct store_key k;
 	struct store_txn *txn;
 	char		 detail[PROTO_DETAIL_MAX + 1] = "";
-	struct writer	*w;
 	int		 rc;
 
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
@@ -396,8 +396,7 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	}
 	if (ch->fn != NULL)
 		return send_key(r, &k, tp, ch->token, 0);
-	w = reply_begin(r->h, 0);
-	(void)w;
+	reply_begin(r->h, 0);
 	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }
 

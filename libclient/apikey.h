@@ -122,6 +122,8 @@ const char *apikey_result_group(const struct apikey_result *);
 gid_t	apikey_result_gid(const struct apikey_result *);	/* tenant keys */
 size_t	apikey_result_permission_count(const struct apikey_result *);
 const char *apikey_result_permission(const struct apikey_result *, size_t);
+size_t	apikey_result_allowed_user_count(const struct apikey_result *);
+const char *apikey_result_allowed_user(const struct apikey_result *, size_t);
 const char *apikey_result_metadata(const struct apikey_result *);	/* "" */
 time_t	apikey_result_expires_at(const struct apikey_result *);	/* 0: never */
 

@@ -489,8 +489,10 @@ proto_enc_key(struct writer *w, const struct proto_key *k)
 	put_str(w, k->metadata, sizeof k->metadata);
 }
 
-int
-proto_dec_key(struct reader *r, struct proto_key *k)
+/* The fields of a key, without the end check: create and rotate replies
+ * carry a token after them. */
+static int
+get_key(struct reader *r, struct proto_key *k)
 {
 	int	rv;
 
@@ -510,7 +512,40 @@ proto_dec_key(struct reader *r, struct proto_key *k)
 	    (rv = get_users(r, &k->allowed_users)) != 0 ||
 	    (rv = get_str(r, k->metadata, sizeof k->metadata)) != 0)
 		return rv;
+	return 0;
+}
+
+int
+proto_dec_key(struct reader *r, struct proto_key *k)
+{
+	int	rv;
+
+	if ((rv = get_key(r, k)) != 0)
+		return rv;
 	return rd_end(r);
+}
+
+void
+proto_enc_key_token(struct writer *w, const struct proto_key *k,
+    const char *token)
+{
+	proto_enc_key(w, k);
+	wr_str(w, token);
+}
+
+int
+proto_dec_key_token(struct reader *r, struct proto_key *k,
+    char token[TOKEN_MAX + 1])
+{
+	int	rv;
+
+	if ((rv = get_key(r, k)) != 0 ||
+	    (rv = rd_str(r, token, TOKEN_MAX)) != 0 ||
+	    (rv = rd_end(r)) != 0) {
+		explicit_bzero(token, TOKEN_MAX + 1);
+		return rv;
+	}
+	return 0;
 }
 
 void

@@ -348,6 +348,11 @@ int	proto_dec_tenant(struct reader *, struct proto_tenant *);
 
 void	proto_enc_key(struct writer *, const struct proto_key *);
 int	proto_dec_key(struct reader *, struct proto_key *);
+/* Create and rotate replies: the key, then the token (wiped on failure). */
+void	proto_enc_key_token(struct writer *, const struct proto_key *,
+	    const char *token);
+int	proto_dec_key_token(struct reader *, struct proto_key *,
+	    char token[TOKEN_MAX + 1]);
 
 void	proto_enc_key_create_req(struct writer *,
 	    const struct proto_key_create_req *);

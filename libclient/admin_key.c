@@ -1,0 +1,326 @@
+/*
+ * admin_key.c - libapikey's key management calls on admin.sock: create,
+ * list, show, enable, revoke, update, rotate and purge.
+ *
+ * Create and rotate are the only replies that carry a token: it goes into
+ * a malloc'd copy for the caller (apikey_token_free wipes it), and every
+ * other copy (stack, send and receive buffers) is wiped before the call
+ * returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int
+dec_key(struct reader *r, void *arg)
+{
+	return proto_dec_key(r, arg) == 0 ? 0 : APIKEY_EPROTO;
+}
+
+static int
+dec_key_item(struct reader *r, void *arg)
+{
+	struct apikey_key_list	*l = arg;
+	void			*v = l->v;
+
+	if (akc_grow(&v, l->n, &l->cap, sizeof(*l->v)) != 0)
+		return APIKEY_ENOMEM;
+	l->v = v;
+	if (proto_dec_key(r, &l->v[l->n].k) != 0)
+		return APIKEY_EPROTO;
+	l->n++;
+	return 0;
+}
+
+/* A create or rotate reply: proto_key, then str token. */
+struct key_token {
+	struct proto_key	*key;
+	char			 token[TOKEN_MAX + 1];
+};
+
+/* The token must parse and carry the key's id. */
+static int
+dec_key_token(struct reader *r, void *arg)
+{
+	struct key_token	*kt = arg;
+	struct token		 t;
+	int			 ok;
+
+	if (proto_dec_key_token(r, kt->key, kt->token) != 0)
+		return APIKEY_EPROTO;
+	ok = token_parse(kt->token, strlen(kt->token), &t) == 0 &&
+	    strcmp(t.id, kt->key->id) == 0;
+	token_wipe(&t);
+	return ok ? 0 : APIKEY_EPROTO;
+}
+
+/*
+ * Key ids go to the daemon as typed, up to the length its error message
+ * can quote, so that a mistyped id gets the daemon's explanation.
+ */
+static int
+check_id(struct apikey_client *c, const char *id)
+{
+	if (akc_check_str(id, PROTO_TARGET_MAX) != 0) {
+		akc_set_error(c, "not a key id (a key id is 11 base62 "
+		    "characters)");
+		return APIKEY_EINVAL;
+	}
+	return 0;
+}
+
+/* Fills an owner selector from the public kind and name. */
+static int
+owner_sel(struct proto_owner_sel *sel, enum apikey_owner_kind kind,
+    const char *owner)
+{
+	memset(sel, 0, sizeof(*sel));
+	switch (kind) {
+	case APIKEY_OWNER_SELF:
+		if (owner != NULL && *owner != '\0')
+			return APIKEY_EINVAL;
+		sel->kind = PROTO_OWNER_NONE;
+		return 0;
+	case APIKEY_OWNER_USER:
+		sel->kind = PROTO_OWNER_USER;
+		if (akc_check_str(owner, PROTO_ACCOUNT_MAX) != 0)
+			return APIKEY_EINVAL;
+		return akc_copy(sel->user, owner, PROTO_ACCOUNT_MAX);
+	case APIKEY_OWNER_TENANT:
+		sel->kind = PROTO_OWNER_TENANT;
+		if (akc_check_str(owner, PROTO_TENANT_MAX) != 0)
+			return APIKEY_EINVAL;
+		return akc_copy(sel->tenant, owner, PROTO_TENANT_MAX);
+	default:
+		return APIKEY_EINVAL;
+	}
+}
+
+/* Sends a request already built by the caller and returns one key. */
+static int
+call_key(struct apikey_client *c, struct apikey_key **out)
+{
+	struct apikey_key	*k;
+	int			 rc;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return APIKEY_ENOMEM;
+	if ((rc = akc_call(c, dec_key, &k->k, 0)) != 0) {
+		free(k);
+		return rc;
+	}
+	if (out != NULL)
+		*out = k;
+	else
+		free(k);
+	return 0;
+}
+
+/* Sends a create or rotate request and returns the key and its token. */
+static int
+call_key_token(struct apikey_client *c, struct apikey_key **key_out,
+    char **token_out)
+{
+	struct key_token	 kt;
+	struct apikey_key	*k = NULL;
+	char			*tok = NULL;
+	int			 rc;
+
+	memset(&kt, 0, sizeof(kt));
+	if ((k = calloc(1, sizeof(*k))) == NULL) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+	kt.key = &k->k;
+	if ((rc = akc_call(c, dec_key_token, &kt, 0)) != 0)
+		goto out;
+	/*
+	 * The daemon has already made the key: failing now would lose its
+	 * only token, so the token is copied before anything else can fail.
+	 */
+	if (token_out != NULL && (tok = strdup(kt.token)) == NULL) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+	if (key_out != NULL) {
+		*key_out = k;
+		k = NULL;	/* transferred */
+	}
+	if (token_out != NULL) {
+		*token_out = tok;
+		tok = NULL;	/* transferred */
+	}
+ out:
+	explicit_bzero(&kt, sizeof(kt));
+	apikey_token_free(tok);
+	free(k);
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_create(struct apikey_client *c, enum apikey_owner_kind kind,
+    const char *owner, const struct apikey_key_spec *spec,
+    struct apikey_key **key_out, char **token_out)
+{
+	struct proto_key_create_req	*req;
+	struct writer			*w;
+	int				 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return APIKEY_ENOMEM;
+	if ((rc = owner_sel(&req->owner, kind, owner)) != 0)
+		goto out;
+	if (spec != NULL)
+		req->spec = spec->s;
+	w = akc_begin(c, PROTO_OP_KEY_CREATE);
+	proto_enc_key_create_req(w, req);
+	rc = call_key_token(c, key_out, token_out);
+ out:
+	free(req);
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_list(struct apikey_client *c, enum apikey_owner_kind kind,
+    const char *owner, struct apikey_key_list **out)
+{
+	struct proto_owner_sel	 sel;
+	struct apikey_key_list	*l;
+	struct writer		*w;
+	int			 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (out == NULL || owner_sel(&sel, kind, owner) != 0)
+		return APIKEY_EINVAL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return APIKEY_ENOMEM;
+	w = akc_begin(c, PROTO_OP_KEY_LIST);
+	proto_enc_owner_sel(w, &sel);
+	if ((rc = akc_call(c, dec_key_item, l, AKC_LIST)) != 0) {
+		apikey_key_list_free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_show(struct apikey_client *c, const char *id,
+    struct apikey_key **out)
+{
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (out == NULL || check_id(c, id) != 0)
+		return APIKEY_EINVAL;
+	w = akc_begin(c, PROTO_OP_KEY_SHOW);
+	wr_str(w, id);
+	return call_key(c, out);
+}
+
+APIKEY_EXPORT int
+apikey_key_set_enabled(struct apikey_client *c, const char *id, int enabled,
+    struct apikey_key **out)
+{
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (check_id(c, id) != 0)
+		return APIKEY_EINVAL;
+	w = akc_begin(c, PROTO_OP_KEY_SET_ENABLED);
+	wr_str(w, id);
+	wr_u8(w, enabled != 0);
+	return call_key(c, out);
+}
+
+APIKEY_EXPORT int
+apikey_key_revoke(struct apikey_client *c, const char *id)
+{
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (check_id(c, id) != 0)
+		return APIKEY_EINVAL;
+	w = akc_begin(c, PROTO_OP_KEY_REVOKE);
+	wr_str(w, id);
+	return akc_call(c, NULL, NULL, 0);
+}
+
+APIKEY_EXPORT int
+apikey_key_update(struct apikey_client *c, const char *id,
+    const struct apikey_key_spec *spec, struct apikey_key **out)
+{
+	struct proto_key_update_req	*req;
+	struct writer			*w;
+	int				 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	/* The update request holds the id in a fixed field. */
+	if (check_id(c, id) != 0 || strlen(id) > TOKEN_ID_LEN) {
+		akc_set_error(c, "not a key id (a key id is 11 base62 "
+		    "characters)");
+		return APIKEY_EINVAL;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return APIKEY_ENOMEM;
+	akc_copy(req->id, id, TOKEN_ID_LEN);
+	if (spec != NULL)
+		req->spec = spec->s;
+	w = akc_begin(c, PROTO_OP_KEY_UPDATE);
+	proto_enc_key_update_req(w, req);
+	free(req);
+	return call_key(c, out);
+}
+
+APIKEY_EXPORT int
+apikey_key_rotate(struct apikey_client *c, const char *id,
+    uint64_t grace_seconds, struct apikey_key **key_out, char **token_out)
+{
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (check_id(c, id) != 0)
+		return APIKEY_EINVAL;
+	w = akc_begin(c, PROTO_OP_KEY_ROTATE);
+	wr_str(w, id);
+	wr_u64(w, grace_seconds);
+	return call_key_token(c, key_out, token_out);
+}
+
+APIKEY_EXPORT int
+apikey_key_purge_expired(struct apikey_client *c, unsigned *purged)
+{
+	uint32_t	n;
+	int		rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	akc_begin(c, PROTO_OP_KEY_PURGE_EXPIRED);
+	if ((rc = akc_call(c, akc_dec_count, &n, 0)) != 0)
+		return rc;
+	if (purged != NULL)
+		*purged = n;
+	return 0;
+}
+
+APIKEY_EXPORT void
+apikey_token_free(char *token)
+{
+	if (token == NULL)
+		return;
+	explicit_bzero(token, strlen(token));
+	free(token);
+}

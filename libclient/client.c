@@ -1,0 +1,594 @@
+/*
+ * client.c - libapikey's connection to apikeyd: socket path resolution,
+ * connect with a deadline, and the request/reply round trip.
+ *
+ * The expected workload is a PAM module or a service doing one verify at a
+ * time per client, each a small frame, so a call is blocking and strictly
+ * sequential: one request, then its reply frames, all within one deadline
+ * taken from CLOCK_MONOTONIC when the call starts. The socket itself is
+ * nonblocking so that poll() enforces that deadline on connect, send and
+ * receive alike. Any timeout, I/O error or protocol confusion drops the
+ * connection, so a late reply can never be taken for the answer to a later
+ * request; the next call reconnects.
+ *
+ * The library runs inside other programs: it never raises SIGPIPE
+ * (MSG_NOSIGNAL), keeps its socket off fds 0-2 and close-on-exec, and keeps
+ * all state in the client object.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define VERIFY_SOCK_NAME	"verify.sock"
+#define ADMIN_SOCK_NAME		"admin.sock"
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline, 0 once it has passed. */
+static int
+left_ms(int64_t deadline)
+{
+	int64_t	left;
+
+	left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	if (left > INT_MAX)
+		return INT_MAX;
+	return (int)left;
+}
+
+/*
+ * Waits until fd reports one of events, an error or a hangup (the next
+ * send or recv tells which), or until the deadline: APIKEY_EUNAVAIL.
+ */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd	pfd;
+	int		t, n;
+
+	for (;;) {
+		if ((t = left_ms(deadline)) == 0)
+			return APIKEY_EUNAVAIL;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, t);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return APIKEY_EUNAVAIL;
+		/* Timed out (maybe early by rounding) or EINTR: re-check. */
+	}
+}
+
+static void
+disconnect(struct apikey_client *c)
+{
+	if (c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	explicit_bzero(c->rx, c->rxlen);
+	c->rxlen = 0;
+}
+
+static int
+do_connect(struct apikey_client *c, int64_t deadline)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len;
+	int			fd, nfd, err, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	/* Length checked by resolve_path. */
+	memcpy(sun.sun_path, c->path, strlen(c->path) + 1);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return (errno == ENOMEM || errno == ENOBUFS) ?
+		    APIKEY_ENOMEM : APIKEY_EUNAVAIL;
+	/*
+	 * A host that closed its stdio (a daemon loading a PAM module) would
+	 * hand us fd 0, 1 or 2, and a later stray write to stdout would land
+	 * in the daemon's socket. Move above 2; the duplicate shares
+	 * O_NONBLOCK, which lives in the open file description.
+	 */
+	if (fd <= 2) {
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		if (nfd == -1)
+			return APIKEY_EUNAVAIL;
+		fd = nfd;
+	}
+
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		goto done;
+	/*
+	 * Unix sockets connect at once or fail at once (EAGAIN: backlog
+	 * full); EINPROGRESS and EINTR are handled for completeness.
+	 */
+	if (errno != EINPROGRESS && errno != EINTR) {
+		rc = (errno == ENOMEM || errno == ENOBUFS) ?
+		    APIKEY_ENOMEM : APIKEY_EUNAVAIL;
+		goto fail;
+	}
+	if ((rc = wait_fd(fd, POLLOUT, deadline)) != 0)
+		goto fail;
+	err = 0;
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+	    err != 0) {
+		rc = APIKEY_EUNAVAIL;
+		goto fail;
+	}
+ done:
+	c->fd = fd;
+	c->rxlen = 0;
+	return 0;
+ fail:
+	close(fd);
+	return rc;
+}
+
+/*
+ * An idle connection should have nothing to read. If the daemon closed it
+ * (restart, idle timeout) or sent something unasked, drop it now rather
+ * than fail the request we are about to send.
+ */
+static void
+drop_if_stale(struct apikey_client *c)
+{
+	struct pollfd	pfd;
+	int		n;
+
+	if (c->fd == -1)
+		return;
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	do {
+		n = poll(&pfd, 1, 0);
+	} while (n == -1 && errno == EINTR);
+	if (n != 0)
+		disconnect(c);
+}
+
+static int
+send_all(struct apikey_client *c, const uint8_t *p, size_t len,
+    int64_t deadline)
+{
+	size_t	off = 0;
+	ssize_t	n;
+	int	rc;
+
+	while (off < len) {
+		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_fd(c->fd, POLLOUT, deadline)) != 0)
+				return rc;
+			continue;
+		}
+		return APIKEY_EUNAVAIL;
+	}
+	return 0;
+}
+
+/*
+ * Reads until c->rx starts with a whole frame and sets *framelen to its
+ * size. The receive buffer holds exactly one largest frame, and consumed
+ * frames are moved out (recv_consume), so a complete frame always fits.
+ */
+static int
+recv_frame(struct apikey_client *c, int64_t deadline, size_t *framelen)
+{
+	size_t	flen;
+	ssize_t	n;
+	int	rc;
+
+	for (;;) {
+		rc = proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen);
+		if (rc == 0) {
+			*framelen = flen;
+			return 0;
+		}
+		if (rc < 0 || c->rxlen == c->rxcap)
+			return APIKEY_EPROTO;
+		/* A reply is rarely there already: poll first, saving the
+		 * recv that would only say EAGAIN. */
+		if ((rc = wait_fd(c->fd, POLLIN, deadline)) != 0)
+			return rc;
+		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
+		if (n > 0) {
+			c->rxlen += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return APIKEY_EUNAVAIL;		/* daemon hung up */
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			continue;
+		return APIKEY_EUNAVAIL;
+	}
+}
+
+/* Drops the first len bytes of c->rx, wiping what they leave behind. */
+static void
+recv_consume(struct apikey_client *c, size_t len)
+{
+	size_t	rest = c->rxlen - len;
+
+	memmove(c->rx, c->rx + len, rest);
+	explicit_bzero(c->rx + rest, len);
+	c->rxlen = rest;
+}
+
+static int
+status_error(uint32_t status)
+{
+	switch (status) {
+	case PROTO_OK:
+		return 0;
+	case PROTO_EBADREQ:
+	case PROTO_EUNSUPPORTED:
+		return APIKEY_EPROTO;
+	case PROTO_EPERM:
+		return APIKEY_EPERM;
+	case PROTO_ENOTFOUND:
+		return APIKEY_ENOTFOUND;
+	case PROTO_EEXIST:
+		return APIKEY_EEXIST;
+	case PROTO_EINVAL:
+		return APIKEY_EINVAL;
+	case PROTO_ELIMIT:
+		return APIKEY_ELIMIT;
+	case PROTO_EINTERNAL:
+		return APIKEY_EINTERNAL;
+	case PROTO_EBUSY:
+		return APIKEY_EBUSY;
+	default:
+		return APIKEY_EPROTO;
+	}
+}
+
+/*
+ * Handles one reply frame. Returns 0 when the exchange is complete, 1 when
+ * more frames of a listing follow, or an APIKEY_E* code; *drop says the
+ * connection must not be reused.
+ */
+static int
+handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
+    akc_decode_fn fn, void *arg, int flags, size_t *items, int *drop)
+{
+	struct proto_hdr	hdr;
+	struct reader		body;
+	uint32_t		status;
+	int			more, rc;
+
+	*drop = 1;
+	if (proto_frame_open(frame, len, &hdr, &body) != 0)
+		return APIKEY_EPROTO;
+	if (proto_dec_reply_head(&body, &status, c->last_error) != 0) {
+		c->last_error[0] = '\0';
+		return APIKEY_EPROTO;
+	}
+	more = (hdr.flags & PROTO_F_MORE) != 0;
+	/*
+	 * Id 0 is never ours (akc_begin skips it): a daemon that refuses a
+	 * whole connection, at its limit or on a broken frame, answers with
+	 * id 0 and hangs up. Report what it said.
+	 */
+	if (hdr.id == 0 && (hdr.opcode & PROTO_REPLY) && status != PROTO_OK &&
+	    !more)
+		return status_error(status);
+	if (hdr.id != c->id || hdr.opcode != (c->op | PROTO_REPLY)) {
+		c->last_error[0] = '\0';
+		return APIKEY_EPROTO;
+	}
+	if (status != PROTO_OK) {
+		if (more) {
+			c->last_error[0] = '\0';
+			return APIKEY_EPROTO;
+		}
+		/* The daemon hangs up after EBADREQ and EBUSY. */
+		*drop = status == PROTO_EBADREQ || status == PROTO_EBUSY;
+		return status_error(status);
+	}
+	c->last_error[0] = '\0';
+	if (more != 0 && !(flags & AKC_LIST))
+		return APIKEY_EPROTO;
+	if (more) {
+		if (++*items > AKC_LIST_MAX)
+			return APIKEY_EPROTO;
+		if ((rc = fn(&body, arg)) != 0)
+			return rc == APIKEY_ENOMEM ? rc : APIKEY_EPROTO;
+		*drop = 0;
+		return 1;
+	}
+	if (fn != NULL && !(flags & AKC_LIST)) {
+		if ((rc = fn(&body, arg)) != 0)
+			return rc == APIKEY_ENOMEM ? rc : APIKEY_EPROTO;
+	} else if (rd_end(&body) != 0)
+		return APIKEY_EPROTO;
+	*drop = 0;
+	return 0;
+}
+
+int
+akc_enter(struct apikey_client *c, enum akc_role role)
+{
+	if (c == NULL)
+		return APIKEY_EINVAL;
+	c->last_error[0] = '\0';
+	if (role == AKC_ADMIN && !c->admin) {
+		akc_set_error(c, "management calls need apikey_open_admin()");
+		return APIKEY_EINVAL;
+	}
+	if (role == AKC_VERIFY && c->admin) {
+		akc_set_error(c, "verify needs a client from apikey_open()");
+		return APIKEY_EINVAL;
+	}
+	return 0;
+}
+
+struct writer *
+akc_begin(struct apikey_client *c, uint8_t opcode)
+{
+	c->op = opcode;
+	c->id = c->next_id++;
+	if (c->next_id == 0)
+		c->next_id = 1;
+	wr_init(&c->w, c->tx, c->txcap);
+	proto_frame_begin(&c->w, opcode, 0, c->id);
+	return &c->w;
+}
+
+int
+akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
+{
+	int64_t	deadline;
+	size_t	flen, items = 0;
+	int	rc, drop = 1;
+
+	deadline = now_ms() + c->timeout_ms;
+	if (proto_frame_end(&c->w) != 0) {
+		/* Field limits keep every request below the frame maximum. */
+		rc = APIKEY_EINVAL;
+		drop = 0;
+		goto out;
+	}
+	drop_if_stale(c);
+	if (c->fd == -1 && (rc = do_connect(c, deadline)) != 0)
+		goto out;
+	rc = send_all(c, c->tx, c->w.len, deadline);
+	/* The request may hold a token: gone as soon as it is sent. */
+	explicit_bzero(c->tx, c->w.len);
+	if (rc != 0)
+		goto out;
+	for (;;) {
+		if ((rc = recv_frame(c, deadline, &flen)) != 0)
+			goto out;
+		rc = handle_frame(c, c->rx, flen, fn, arg, flags, &items,
+		    &drop);
+		recv_consume(c, flen);
+		if (rc != 1)
+			break;
+	}
+	/* Nothing may follow the last frame: no request is outstanding. */
+	if (rc == 0 && c->rxlen != 0) {
+		rc = APIKEY_EPROTO;
+		drop = 1;
+	}
+ out:
+	explicit_bzero(c->tx, c->txcap > c->w.len ? c->w.len : c->txcap);
+	if (drop)
+		disconnect(c);
+	else {
+		explicit_bzero(c->rx, c->rxlen);
+		c->rxlen = 0;
+	}
+	return rc;
+}
+
+void
+akc_set_error(struct apikey_client *c, const char *msg)
+{
+	size_t	n = strlen(msg);
+
+	if (n > PROTO_MESSAGE_MAX)
+		n = PROTO_MESSAGE_MAX;
+	memcpy(c->last_error, msg, n);
+	c->last_error[n] = '\0';
+}
+
+int
+akc_copy(char *dst, const char *s, size_t max)
+{
+	size_t	n;
+
+	if (s == NULL || (n = strnlen(s, max + 1)) > max)
+		return APIKEY_EINVAL;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/*
+ * Picks the socket: path (a directory or a socket file), else
+ * $APIKEY_SOCKET_DIR, else the default directory. A path that does not
+ * exist is taken as a directory unless it ends in ".sock", so a missing
+ * daemon shows up as APIKEY_EUNAVAIL at connect time.
+ */
+static int
+resolve_path(const char *path, int admin, char out[AKC_PATH_MAX])
+{
+	const char	*name = admin ? ADMIN_SOCK_NAME : VERIFY_SOCK_NAME;
+	struct stat	 st;
+	size_t		 n;
+	int		 isdir;
+
+	if (path == NULL) {
+		path = secure_getenv("APIKEY_SOCKET_DIR");
+		if (path == NULL || *path == '\0')
+			path = APIKEY_DEFAULT_SOCKET_DIR;
+	}
+	n = strlen(path);
+	if (n == 0 || n >= AKC_PATH_MAX)
+		return APIKEY_EINVAL;
+	if (stat(path, &st) == 0)
+		isdir = S_ISDIR(st.st_mode);
+	else
+		isdir = !(n >= 5 && strcmp(path + n - 5, ".sock") == 0);
+	if (!isdir) {
+		memcpy(out, path, n + 1);
+		return 0;
+	}
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n + 1 + strlen(name) >= AKC_PATH_MAX)
+		return APIKEY_EINVAL;
+	memcpy(out, path, n);
+	out[n] = '\0';
+	if (strcmp(out, "/") != 0)
+		out[n++] = '/';
+	memcpy(out + n, name, strlen(name) + 1);
+	return 0;
+}
+
+static int
+client_open(const char *path, int timeout_ms, int admin,
+    struct apikey_client **out)
+{
+	struct apikey_client	*c = NULL;
+	int			 rc;
+
+	if (out == NULL)
+		return APIKEY_EINVAL;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return APIKEY_ENOMEM;
+	c->fd = -1;
+	c->admin = admin;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : APIKEY_DEFAULT_TIMEOUT_MS;
+	c->next_id = 1;
+	c->txcap = admin ? PROTO_ADMIN_MAX : PROTO_VERIFY_REQ_MAX;
+	c->rxcap = admin ? PROTO_ADMIN_MAX : PROTO_VERIFY_REPLY_MAX;
+	if ((rc = resolve_path(path, admin, c->path)) != 0)
+		goto out;
+	if ((c->tx = calloc(1, c->txcap)) == NULL ||
+	    (c->rx = calloc(1, c->rxcap)) == NULL) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+	if ((rc = do_connect(c, now_ms() + c->timeout_ms)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;	/* transferred */
+ out:
+	apikey_close(c);
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_open(const char *path, int timeout_ms, struct apikey_client **out)
+{
+	return client_open(path, timeout_ms, 0, out);
+}
+
+APIKEY_EXPORT int
+apikey_open_admin(const char *path, int timeout_ms,
+    struct apikey_client **out)
+{
+	return client_open(path, timeout_ms, 1, out);
+}
+
+APIKEY_EXPORT void
+apikey_close(struct apikey_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	if (c->tx != NULL) {
+		explicit_bzero(c->tx, c->txcap);
+		free(c->tx);
+	}
+	if (c->rx != NULL) {
+		explicit_bzero(c->rx, c->rxcap);
+		free(c->rx);
+	}
+	free(c);
+}
+
+APIKEY_EXPORT const char *
+apikey_last_error(const struct apikey_client *c)
+{
+	return c == NULL ? "" : c->last_error;
+}
+
+APIKEY_EXPORT const char *
+apikey_strerror(int err)
+{
+	switch (err) {
+	case APIKEY_OK:
+		return "success";
+	case APIKEY_EUNAVAIL:
+		return "apikeyd is not reachable (not running, refusing "
+		    "connections, or too slow)";
+	case APIKEY_EPROTO:
+		return "apikeyd sent a malformed or unexpected reply";
+	case APIKEY_ENOMEM:
+		return "out of memory";
+	case APIKEY_EINVAL:
+		return "invalid argument";
+	case APIKEY_EPERM:
+		return "permission denied";
+	case APIKEY_ENOTFOUND:
+		return "no such key, tenant, user or group";
+	case APIKEY_EEXIST:
+		return "already exists";
+	case APIKEY_ELIMIT:
+		return "a size or count limit was reached";
+	case APIKEY_EINTERNAL:
+		return "apikeyd failed internally (see its log)";
+	case APIKEY_EBUSY:
+		return "apikeyd is busy (connection limit reached)";
+	case APIKEY_ENOUSER:
+		return "no such local user";
+	case APIKEY_EDENIED:
+		return "this user may not use this key";
+	case APIKEY_ENSS:
+		return "user or group lookup failed";
+	default:
+		return "unknown error";
+	}
+}
+
+APIKEY_EXPORT const char *
+apikey_code_name(enum apikey_code code)
+{
+	return proto_code_name((uint32_t)code);
+}

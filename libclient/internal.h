@@ -1,0 +1,154 @@
+/*
+ * internal.h - what the files of libapikey share and nothing else sees.
+ *
+ * client.c owns the connection and the request/reply round trip; verify.c,
+ * admin.c and authorize.c build on it. Everything here has hidden
+ * visibility (the objects are built with -fvisibility=hidden); only
+ * functions marked APIKEY_EXPORT leave the shared object, and the version
+ * script lets through nothing but apikey_*.
+ */
+#ifndef APIKEY_INTERNAL_H
+#define APIKEY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../proto/buf.h"
+#include "../proto/proto.h"
+#include "../proto/token.h"
+#include "apikey.h"
+
+#define APIKEY_EXPORT	__attribute__((visibility("default")))
+
+/* Room for a socket path: sizeof(sockaddr_un.sun_path) on Linux. */
+#define AKC_PATH_MAX		108
+/* Most items one listing may return; guards against a runaway daemon. */
+#define AKC_LIST_MAX		1000000
+
+/* Which socket a call belongs to. */
+enum akc_role {
+	AKC_ANY,
+	AKC_VERIFY,
+	AKC_ADMIN,
+};
+
+struct apikey_client {
+	int		 fd;		/* -1 while disconnected */
+	int		 admin;		/* 1: admin.sock, 0: verify.sock */
+	int		 timeout_ms;
+	uint32_t	 next_id;
+	char		 path[AKC_PATH_MAX];
+
+	/* The request being built: set by akc_begin, used by akc_call. */
+	uint8_t		 op;
+	uint32_t	 id;
+	struct writer	 w;
+
+	uint8_t		*tx;		/* txcap bytes, one request frame */
+	size_t		 txcap;
+	uint8_t		*rx;		/* rxcap bytes = largest reply frame */
+	size_t		 rxcap;
+	size_t		 rxlen;
+
+	char		 last_error[PROTO_MESSAGE_MAX + 1];
+};
+
+/*
+ * The public objects wrap the decoded wire structs; verify.c, admin.c,
+ * keyspec.c, objects.c and authorize.c all reach into them.
+ */
+/* The token member of q stays empty: the token is a verify argument. */
+struct apikey_verify_req {
+	struct proto_verify_req	q;
+};
+
+struct apikey_result {
+	struct proto_verify_reply r;
+};
+
+struct apikey_status {
+	struct proto_status_info s;
+};
+
+struct apikey_tenant {
+	struct proto_tenant	t;
+};
+
+struct apikey_key {
+	struct proto_key	k;
+};
+
+struct apikey_audit {
+	struct proto_audit	a;
+};
+
+struct apikey_key_spec {
+	struct proto_key_spec	s;
+};
+
+struct apikey_tenant_list {
+	struct apikey_tenant	*v;
+	size_t			 n, cap;
+};
+
+struct apikey_key_list {
+	struct apikey_key	*v;
+	size_t			 n, cap;
+};
+
+struct apikey_audit_list {
+	struct apikey_audit	*v;
+	size_t			 n, cap;
+};
+
+/*
+ * Decodes the body of one OK reply frame after its head: the fields of a
+ * plain reply, or one item of a listing. Returns 0, APIKEY_EPROTO when the
+ * bytes do not decode, or APIKEY_ENOMEM.
+ */
+typedef int	(*akc_decode_fn)(struct reader *, void *arg);
+
+/* akc_call flags. */
+#define AKC_LIST	0x01	/* reply is a listing: one item per MORE frame */
+
+/*
+ * Starts a public call: checks c, clears the last error and checks that
+ * the client's socket takes this kind of call. Returns 0 or APIKEY_EINVAL.
+ */
+int	akc_enter(struct apikey_client *c, enum akc_role role);
+/* Starts a request frame in the client's send buffer; returns the writer
+ * the caller appends the body to. */
+struct writer *akc_begin(struct apikey_client *c, uint8_t opcode);
+/*
+ * Sends the request built since akc_begin and reads its reply, within one
+ * timeout. On an OK reply calls fn on the body (fn NULL: the body must be
+ * empty); with AKC_LIST calls fn once per item. Returns 0 or an APIKEY_E*
+ * code; the daemon's message is left in c->last_error. Both buffers are
+ * wiped before it returns, so tokens do not linger in them.
+ */
+int	akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg,
+	    int flags);
+/* Sets c->last_error to a library message (not from the daemon). */
+void	akc_set_error(struct apikey_client *c, const char *msg);
+
+/* Copies s into dst (room for max + 1); APIKEY_EINVAL if s is NULL or
+ * longer than max bytes. dst is written only on success. */
+int	akc_copy(char *dst, const char *s, size_t max);
+
+/* Shared by the management calls (admin.c). */
+/* Makes room for one more item of size sz in *v (n used, *cap allocated);
+ * 0 or APIKEY_ENOMEM, and *v, *cap change only on success. */
+int	akc_grow(void **v, size_t n, size_t *cap, size_t sz);
+/* 0 if s is a non-empty string of at most max bytes, else APIKEY_EINVAL. */
+int	akc_check_str(const char *s, size_t max);
+/* akc_decode_fn for a reply that is one u32 count. */
+int	akc_dec_count(struct reader *, void *arg);
+
+static inline time_t
+akc_time(uint64_t t)
+{
+	return t > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)t;
+}
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * keyspec.c - struct apikey_key_spec, the settings of a key create or
+ * update. Each setter checks the field limits of the wire format, so a
+ * spec that was built without errors always encodes, and records in the
+ * set bits which settings the daemon should apply.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+APIKEY_EXPORT struct apikey_key_spec *
+apikey_key_spec_new(void)
+{
+	return calloc(1, sizeof(struct apikey_key_spec));
+}
+
+APIKEY_EXPORT void
+apikey_key_spec_free(struct apikey_key_spec *sp)
+{
+	free(sp);
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_name(struct apikey_key_spec *sp, const char *name)
+{
+	if (sp == NULL || akc_copy(sp->s.name, name, PROTO_NAME_MAX) != 0)
+		return APIKEY_EINVAL;
+	sp->s.set |= PROTO_SET_NAME;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_prefix(struct apikey_key_spec *sp, const char *prefix)
+{
+	if (sp == NULL || prefix == NULL || !token_prefix_valid(prefix) ||
+	    akc_copy(sp->s.prefix, prefix, TOKEN_PREFIX_MAX) != 0)
+		return APIKEY_EINVAL;
+	sp->s.set |= PROTO_SET_PREFIX;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_expires_in(struct apikey_key_spec *sp, uint64_t seconds)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	sp->s.expires_in = seconds;
+	sp->s.set |= PROTO_SET_EXPIRES;
+	return 0;
+}
+
+/* Appends s to a list of rows of stride bytes; n is its count. */
+static int
+list_add(char *base, size_t stride, uint32_t *n, size_t maxn, size_t maxlen,
+    const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return APIKEY_EINVAL;
+	if (*n >= maxn)
+		return APIKEY_ELIMIT;
+	if (akc_copy(base + *n * stride, s, maxlen) != 0)
+		return APIKEY_EINVAL;
+	(*n)++;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_add_service(struct apikey_key_spec *sp, const char *s)
+{
+	struct proto_service_list	*l;
+	int				 rc;
+
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	l = &sp->s.services;
+	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_SERVICES,
+	    PROTO_SERVICE_MAX, s);
+	if (rc == 0)
+		sp->s.set |= PROTO_SET_SERVICES;
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_add_permission(struct apikey_key_spec *sp, const char *s)
+{
+	struct proto_perm_list	*l;
+	int			 rc;
+
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	l = &sp->s.permissions;
+	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_PERMS,
+	    PROTO_PERM_MAX, s);
+	if (rc == 0)
+		sp->s.set |= PROTO_SET_PERMISSIONS;
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_add_allowed_user(struct apikey_key_spec *sp, const char *s)
+{
+	struct proto_user_list	*l;
+	int			 rc;
+
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	l = &sp->s.allowed_users;
+	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_USERS,
+	    PROTO_ACCOUNT_MAX, s);
+	if (rc == 0)
+		sp->s.set |= PROTO_SET_USERS;
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_clear_services(struct apikey_key_spec *sp)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	memset(&sp->s.services, 0, sizeof(sp->s.services));
+	sp->s.set |= PROTO_SET_SERVICES;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_clear_permissions(struct apikey_key_spec *sp)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	memset(&sp->s.permissions, 0, sizeof(sp->s.permissions));
+	sp->s.set |= PROTO_SET_PERMISSIONS;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_clear_allowed_users(struct apikey_key_spec *sp)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	memset(&sp->s.allowed_users, 0, sizeof(sp->s.allowed_users));
+	sp->s.set |= PROTO_SET_USERS;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_metadata(struct apikey_key_spec *sp, const char *json)
+{
+	if (sp == NULL ||
+	    akc_copy(sp->s.metadata, json, PROTO_METADATA_MAX) != 0)
+		return APIKEY_EINVAL;
+	sp->s.set |= PROTO_SET_METADATA;
+	return 0;
+}

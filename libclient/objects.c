@@ -1,0 +1,364 @@
+/*
+ * objects.c - the objects management calls hand out: daemon status,
+ * tenants, keys, audit entries and their lists. Each wraps a decoded wire
+ * struct, so accessors only read fields; they accept NULL (returning ""
+ * or 0) and an index past the end (returning NULL), so that a caller's
+ * mistake is not a crash inside the library.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+APIKEY_EXPORT void
+apikey_status_free(struct apikey_status *st)
+{
+	free(st);
+}
+
+APIKEY_EXPORT const char *
+apikey_status_version(const struct apikey_status *st)
+{
+	return st == NULL ? "" : st->s.version;
+}
+
+APIKEY_EXPORT pid_t
+apikey_status_pid(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : (pid_t)st->s.pid;
+}
+
+APIKEY_EXPORT time_t
+apikey_status_started_at(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : akc_time(st->s.started_at);
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_keys(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.keys;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_tenants(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.tenants;
+}
+
+APIKEY_EXPORT uid_t
+apikey_status_caller_uid(const struct apikey_status *st)
+{
+	return st == NULL ? (uid_t)-1 : (uid_t)st->s.caller_uid;
+}
+
+APIKEY_EXPORT int
+apikey_status_caller_admin(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.caller_admin != 0;
+}
+
+APIKEY_EXPORT void
+apikey_tenant_free(struct apikey_tenant *t)
+{
+	free(t);
+}
+
+APIKEY_EXPORT const char *
+apikey_tenant_name(const struct apikey_tenant *t)
+{
+	return t == NULL ? "" : t->t.name;
+}
+
+APIKEY_EXPORT const char *
+apikey_tenant_group(const struct apikey_tenant *t)
+{
+	return t == NULL ? "" : t->t.group;
+}
+
+APIKEY_EXPORT gid_t
+apikey_tenant_gid(const struct apikey_tenant *t)
+{
+	return t == NULL ? (gid_t)-1 : (gid_t)t->t.gid;
+}
+
+APIKEY_EXPORT const char *
+apikey_tenant_admin_group(const struct apikey_tenant *t)
+{
+	return t == NULL ? "" : t->t.admin_group;
+}
+
+APIKEY_EXPORT gid_t
+apikey_tenant_admin_gid(const struct apikey_tenant *t)
+{
+	return t == NULL ? (gid_t)-1 : (gid_t)t->t.admin_gid;
+}
+
+APIKEY_EXPORT int
+apikey_tenant_enabled(const struct apikey_tenant *t)
+{
+	return t == NULL ? 0 : t->t.enabled != 0;
+}
+
+APIKEY_EXPORT uid_t
+apikey_tenant_created_by(const struct apikey_tenant *t)
+{
+	return t == NULL ? (uid_t)-1 : (uid_t)t->t.created_by;
+}
+
+APIKEY_EXPORT time_t
+apikey_tenant_created_at(const struct apikey_tenant *t)
+{
+	return t == NULL ? 0 : akc_time(t->t.created_at);
+}
+
+APIKEY_EXPORT unsigned
+apikey_tenant_key_count(const struct apikey_tenant *t)
+{
+	return t == NULL ? 0 : t->t.keys;
+}
+
+APIKEY_EXPORT size_t
+apikey_tenant_list_count(const struct apikey_tenant_list *l)
+{
+	return l == NULL ? 0 : l->n;
+}
+
+APIKEY_EXPORT const struct apikey_tenant *
+apikey_tenant_list_get(const struct apikey_tenant_list *l, size_t i)
+{
+	return l == NULL || i >= l->n ? NULL : &l->v[i];
+}
+
+APIKEY_EXPORT void
+apikey_tenant_list_free(struct apikey_tenant_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->v);
+	free(l);
+}
+
+APIKEY_EXPORT void
+apikey_key_free(struct apikey_key *k)
+{
+	free(k);
+}
+
+APIKEY_EXPORT const char *
+apikey_key_id(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.id;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_prefix(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.prefix;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_name(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.name;
+}
+
+APIKEY_EXPORT enum apikey_owner_kind
+apikey_key_owner_kind(const struct apikey_key *k)
+{
+	return k == NULL ? APIKEY_OWNER_SELF :
+	    (enum apikey_owner_kind)k->k.owner.kind;
+}
+
+APIKEY_EXPORT uid_t
+apikey_key_uid(const struct apikey_key *k)
+{
+	return k == NULL ? (uid_t)-1 : (uid_t)k->k.owner.uid;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_user(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.owner.user;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_tenant(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.owner.tenant;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_group(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.owner.group;
+}
+
+APIKEY_EXPORT gid_t
+apikey_key_gid(const struct apikey_key *k)
+{
+	return k == NULL ? (gid_t)-1 : (gid_t)k->k.owner.gid;
+}
+
+APIKEY_EXPORT int
+apikey_key_enabled(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.enabled != 0;
+}
+
+APIKEY_EXPORT uid_t
+apikey_key_created_by(const struct apikey_key *k)
+{
+	return k == NULL ? (uid_t)-1 : (uid_t)k->k.created_by;
+}
+
+APIKEY_EXPORT time_t
+apikey_key_created_at(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.created_at);
+}
+
+APIKEY_EXPORT time_t
+apikey_key_updated_at(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.updated_at);
+}
+
+APIKEY_EXPORT time_t
+apikey_key_expires_at(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.expires_at);
+}
+
+APIKEY_EXPORT time_t
+apikey_key_grace_until(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.grace_until);
+}
+
+APIKEY_EXPORT size_t
+apikey_key_service_count(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.services.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_service(const struct apikey_key *k, size_t i)
+{
+	return k == NULL || i >= k->k.services.n ? NULL : k->k.services.v[i];
+}
+
+APIKEY_EXPORT size_t
+apikey_key_permission_count(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.permissions.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_permission(const struct apikey_key *k, size_t i)
+{
+	return k == NULL || i >= k->k.permissions.n ? NULL :
+	    k->k.permissions.v[i];
+}
+
+APIKEY_EXPORT size_t
+apikey_key_allowed_user_count(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.allowed_users.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_allowed_user(const struct apikey_key *k, size_t i)
+{
+	return k == NULL || i >= k->k.allowed_users.n ? NULL :
+	    k->k.allowed_users.v[i];
+}
+
+APIKEY_EXPORT const char *
+apikey_key_metadata(const struct apikey_key *k)
+{
+	return k == NULL ? "" : k->k.metadata;
+}
+
+APIKEY_EXPORT size_t
+apikey_key_list_count(const struct apikey_key_list *l)
+{
+	return l == NULL ? 0 : l->n;
+}
+
+APIKEY_EXPORT const struct apikey_key *
+apikey_key_list_get(const struct apikey_key_list *l, size_t i)
+{
+	return l == NULL || i >= l->n ? NULL : &l->v[i];
+}
+
+APIKEY_EXPORT void
+apikey_key_list_free(struct apikey_key_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->v);
+	free(l);
+}
+
+APIKEY_EXPORT size_t
+apikey_audit_list_count(const struct apikey_audit_list *l)
+{
+	return l == NULL ? 0 : l->n;
+}
+
+APIKEY_EXPORT const struct apikey_audit *
+apikey_audit_list_get(const struct apikey_audit_list *l, size_t i)
+{
+	return l == NULL || i >= l->n ? NULL : &l->v[i];
+}
+
+APIKEY_EXPORT void
+apikey_audit_list_free(struct apikey_audit_list *l)
+{
+	if (l == NULL)
+		return;
+	free(l->v);
+	free(l);
+}
+
+APIKEY_EXPORT uint64_t
+apikey_audit_seq(const struct apikey_audit *a)
+{
+	return a == NULL ? 0 : a->a.seq;
+}
+
+APIKEY_EXPORT time_t
+apikey_audit_time(const struct apikey_audit *a)
+{
+	return a == NULL ? 0 : akc_time(a->a.time);
+}
+
+APIKEY_EXPORT uid_t
+apikey_audit_uid(const struct apikey_audit *a)
+{
+	return a == NULL ? (uid_t)-1 : (uid_t)a->a.uid;
+}
+
+APIKEY_EXPORT pid_t
+apikey_audit_pid(const struct apikey_audit *a)
+{
+	return a == NULL ? 0 : (pid_t)a->a.pid;
+}
+
+APIKEY_EXPORT const char *
+apikey_audit_action(const struct apikey_audit *a)
+{
+	return a == NULL ? "" : a->a.action;
+}
+
+APIKEY_EXPORT const char *
+apikey_audit_target(const struct apikey_audit *a)
+{
+	return a == NULL ? "" : a->a.target;
+}
+
+APIKEY_EXPORT const char *
+apikey_audit_detail(const struct apikey_audit *a)
+{
+	return a == NULL ? "" : a->a.detail;
+}

@@ -1,0 +1,242 @@
+/*
+ * verify.c - apikey_verify: the one call a service or the PAM module makes
+ * per login or request, plus its optional context and its result object.
+ *
+ * A string that is not even shaped like a key (wrong length, characters or
+ * checksum) is answered here, without a round trip, so pasted garbage and
+ * typos never reach the daemon. Everything else is one VERIFY frame on
+ * verify.sock. The token is copied only into the request struct and the
+ * send buffer, and both are wiped before the call returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+APIKEY_EXPORT struct apikey_verify_req *
+apikey_verify_req_new(void)
+{
+	return calloc(1, sizeof(struct apikey_verify_req));
+}
+
+APIKEY_EXPORT void
+apikey_verify_req_free(struct apikey_verify_req *req)
+{
+	free(req);
+}
+
+APIKEY_EXPORT int
+apikey_verify_req_set_service(struct apikey_verify_req *req, const char *s)
+{
+	if (req == NULL)
+		return APIKEY_EINVAL;
+	return akc_copy(req->q.service, s, PROTO_SERVICE_MAX);
+}
+
+APIKEY_EXPORT int
+apikey_verify_req_set_user(struct apikey_verify_req *req, const char *s)
+{
+	if (req == NULL)
+		return APIKEY_EINVAL;
+	return akc_copy(req->q.user, s, PROTO_ACCOUNT_MAX);
+}
+
+APIKEY_EXPORT int
+apikey_verify_req_set_rhost(struct apikey_verify_req *req, const char *s)
+{
+	if (req == NULL)
+		return APIKEY_EINVAL;
+	return akc_copy(req->q.rhost, s, PROTO_RHOST_MAX);
+}
+
+APIKEY_EXPORT int
+apikey_verify_req_set_tenant(struct apikey_verify_req *req, const char *s)
+{
+	if (req == NULL)
+		return APIKEY_EINVAL;
+	return akc_copy(req->q.tenant, s, PROTO_TENANT_MAX);
+}
+
+APIKEY_EXPORT int
+apikey_verify_req_add_permission(struct apikey_verify_req *req,
+    const char *perm)
+{
+	struct proto_perm_list	*l;
+
+	if (req == NULL || perm == NULL || *perm == '\0')
+		return APIKEY_EINVAL;
+	l = &req->q.required;
+	if (l->n >= PROTO_MAX_PERMS)
+		return APIKEY_ELIMIT;
+	if (akc_copy(l->v[l->n], perm, PROTO_PERM_MAX) != 0)
+		return APIKEY_EINVAL;
+	l->n++;
+	return 0;
+}
+
+static int
+dec_verify_reply(struct reader *r, void *arg)
+{
+	struct proto_verify_reply	*rep = arg;
+
+	if (proto_dec_verify_reply(r, rep) != 0 || rep->code > PROTO_CODE_MAX)
+		return APIKEY_EPROTO;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_verify(struct apikey_client *c, const char *token,
+    const struct apikey_verify_req *req, struct apikey_result **out)
+{
+	struct proto_verify_req	 q;
+	struct apikey_result	*res = NULL;
+	struct token		 t;
+	struct writer		*w;
+	size_t			 len;
+	int			 rc, trc;
+
+	memset(&q, 0, sizeof(q));
+	if ((rc = akc_enter(c, AKC_VERIFY)) != 0)
+		goto out;
+	if (token == NULL || out == NULL) {
+		rc = APIKEY_EINVAL;
+		goto out;
+	}
+	if ((res = calloc(1, sizeof(*res))) == NULL) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+
+	len = strnlen(token, TOKEN_MAX + 1);
+	trc = len > TOKEN_MAX ? TOKEN_ELENGTH : token_parse(token, len, &t);
+	token_wipe(&t);
+	if (trc != 0) {
+		res->r.code = PROTO_MALFORMED;
+		akc_copy(res->r.reason, token_strerror(trc), PROTO_REASON_MAX);
+		goto done;
+	}
+
+	if (req != NULL)
+		q = req->q;
+	memcpy(q.token, token, len);
+	q.token[len] = '\0';
+	w = akc_begin(c, PROTO_OP_VERIFY);
+	proto_enc_verify_req(w, &q);
+	if ((rc = akc_call(c, dec_verify_reply, &res->r, 0)) != 0)
+		goto out;
+ done:
+	*out = res;
+	res = NULL;	/* transferred */
+	rc = 0;
+ out:
+	explicit_bzero(&q, sizeof(q));
+	free(res);
+	return rc;
+}
+
+APIKEY_EXPORT void
+apikey_result_free(struct apikey_result *res)
+{
+	free(res);
+}
+
+APIKEY_EXPORT enum apikey_code
+apikey_result_code(const struct apikey_result *res)
+{
+	return res == NULL ? APIKEY_MALFORMED : (enum apikey_code)res->r.code;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_reason(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.reason;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_key_id(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.key_id;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_name(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.name;
+}
+
+APIKEY_EXPORT enum apikey_owner_kind
+apikey_result_owner_kind(const struct apikey_result *res)
+{
+	return res == NULL ? APIKEY_OWNER_SELF :
+	    (enum apikey_owner_kind)res->r.owner.kind;
+}
+
+APIKEY_EXPORT uid_t
+apikey_result_uid(const struct apikey_result *res)
+{
+	return res == NULL ? (uid_t)-1 : (uid_t)res->r.owner.uid;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_user(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.owner.user;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_tenant(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.owner.tenant;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_group(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.owner.group;
+}
+
+APIKEY_EXPORT gid_t
+apikey_result_gid(const struct apikey_result *res)
+{
+	return res == NULL ? (gid_t)-1 : (gid_t)res->r.owner.gid;
+}
+
+APIKEY_EXPORT size_t
+apikey_result_permission_count(const struct apikey_result *res)
+{
+	return res == NULL ? 0 : res->r.permissions.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_permission(const struct apikey_result *res, size_t i)
+{
+	if (res == NULL || i >= res->r.permissions.n)
+		return NULL;
+	return res->r.permissions.v[i];
+}
+
+APIKEY_EXPORT size_t
+apikey_result_allowed_user_count(const struct apikey_result *res)
+{
+	return res == NULL ? 0 : res->r.allowed_users.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_result_allowed_user(const struct apikey_result *res, size_t i)
+{
+	if (res == NULL || i >= res->r.allowed_users.n)
+		return NULL;
+	return res->r.allowed_users.v[i];
+}
+
+APIKEY_EXPORT const char *
+apikey_result_metadata(const struct apikey_result *res)
+{
+	return res == NULL ? "" : res->r.metadata;
+}
+
+APIKEY_EXPORT time_t
+apikey_result_expires_at(const struct apikey_result *res)
+{
+	return res == NULL ? 0 : akc_time(res->r.expires_at);
+}

@@ -1,0 +1,690 @@
+/*
+ * unit_client.c - libapikey's connection handling (libclient/client.c)
+ * against a fake daemon: a thread serving a Unix socket in a temporary
+ * directory, scripted per accepted connection (answer well, answer with a
+ * wrong id, wrong opcode or garbage, stay silent, hang up).
+ *
+ * What a caller would see is asserted exactly: the return code, the result
+ * fields, the daemon's message. The server counts the frames it received,
+ * and the tests join it only after the client closed its connection, so
+ * "no round trip" is checked by an event (EOF), never by waiting a while.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "../libclient/internal.h"
+
+/* A valid token, made independently with Python (see unit_token.c). */
+#define KNOWN_TOKEN \
+    "ak_05McJmDgrvc_003aUlTJC7tjlCTQj2uNU3MFagCXG9LRKRcwGkBIDlf149beY"
+#define KNOWN_ID	"05McJmDgrvc"
+
+#define TIMEOUT_MS	200
+
+enum fake_mode {
+	FAKE_GOOD,		/* a proper reply to every frame */
+	FAKE_SILENT,		/* read frames, never answer */
+	FAKE_WRONG_ID,		/* reply with id + 1 */
+	FAKE_WRONG_OP,		/* reply with another opcode */
+	FAKE_GARBAGE_LEN,	/* a length field over the maximum */
+	FAKE_GARBAGE_BODY,	/* a well-framed, undecodable body */
+	FAKE_EPERM,		/* reply EPERM with a message */
+	FAKE_HANGUP,		/* close at once, then signal done_fd */
+};
+
+#define FAKE_MAXCONN	4
+
+struct fake {
+	char		 dir[64];
+	char		 path[128];
+	int		 lfd;
+	int		 done_fd[2];	/* a byte per FAKE_HANGUP close */
+	enum fake_mode	 modes[FAKE_MAXCONN];
+	int		 nconn;
+	pthread_t	 th;
+	int		 frames;	/* frames received, all connections */
+	uint8_t		 lastop;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+send_frame(int fd, struct writer *w)
+{
+	cr_assert_eq(proto_frame_end(w), 0);
+	cr_assert_eq(write(fd, w->p, w->len), (ssize_t)w->len);
+}
+
+static void
+reply_good(int fd, const struct proto_hdr *h)
+{
+	uint8_t			 buf[PROTO_ADMIN_MAX];
+	struct writer		 w;
+	struct proto_verify_reply rep;
+	struct proto_audit	 a;
+	struct proto_key	 k;
+	char			 tok[TOKEN_MAX + 1];
+	uint8_t			 secret[TOKEN_SECRET_BYTES];
+	int			 i;
+
+	wr_init(&w, buf, sizeof(buf));
+	switch (h->opcode) {
+	case PROTO_OP_VERIFY:
+		memset(&rep, 0, sizeof(rep));
+		rep.code = PROTO_VALID;
+		strcpy(rep.key_id, KNOWN_ID);
+		strcpy(rep.name, "ci");
+		rep.owner.kind = PROTO_OWNER_TENANT;
+		strcpy(rep.owner.tenant, "acme");
+		strcpy(rep.owner.group, "acme-users");
+		rep.owner.gid = 4242;
+		rep.permissions.n = 1;
+		strcpy(rep.permissions.v[0], "repo:read");
+		rep.allowed_users.n = 1;
+		strcpy(rep.allowed_users.v[0], "alice");
+		strcpy(rep.metadata, "{}");
+		rep.expires_at = 1900000000;
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_OK, NULL);
+		proto_enc_verify_reply(&w, &rep);
+		send_frame(fd, &w);
+		break;
+	case PROTO_OP_AUDIT_LIST:
+		for (i = 1; i <= 2; i++) {
+			memset(&a, 0, sizeof(a));
+			a.seq = (uint64_t)i;
+			a.time = 1700000000 + (uint64_t)i;
+			a.uid = 1000;
+			a.pid = 77;
+			strcpy(a.action, "key.create");
+			strcpy(a.target, KNOWN_ID);
+			wr_init(&w, buf, sizeof(buf));
+			proto_frame_begin(&w, h->opcode | PROTO_REPLY,
+			    PROTO_F_MORE, h->id);
+			proto_enc_reply_head(&w, PROTO_OK, NULL);
+			proto_enc_audit(&w, &a);
+			send_frame(fd, &w);
+		}
+		wr_init(&w, buf, sizeof(buf));
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_OK, NULL);
+		send_frame(fd, &w);
+		break;
+	case PROTO_OP_KEY_CREATE:
+		memset(&k, 0, sizeof(k));
+		strcpy(k.id, KNOWN_ID);
+		strcpy(k.prefix, "ak");
+		strcpy(k.name, "deploy");
+		k.owner.kind = PROTO_OWNER_USER;
+		k.owner.uid = 1000;
+		strcpy(k.owner.user, "alice");
+		k.enabled = 1;
+		/* Metadata that ends like a token field must not confuse the
+		 * split between key and token. */
+		strcpy(k.metadata, "{\"a\":\"\x04\"}");
+		for (i = 0; i < TOKEN_SECRET_BYTES; i++)
+			secret[i] = (uint8_t)i;
+		cr_assert_eq(token_format("ak", KNOWN_ID, secret, tok,
+		    sizeof(tok)), 0);
+		cr_assert_str_eq(tok, KNOWN_TOKEN);
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_OK, NULL);
+		proto_enc_key(&w, &k);
+		wr_str(&w, tok);
+		send_frame(fd, &w);
+		break;
+	default:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_EUNSUPPORTED, "unsupported");
+		send_frame(fd, &w);
+		break;
+	}
+}
+
+static void
+reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
+{
+	uint8_t		buf[256];
+	struct writer	w;
+
+	wr_init(&w, buf, sizeof(buf));
+	switch (mode) {
+	case FAKE_GOOD:
+		reply_good(fd, h);
+		break;
+	case FAKE_SILENT:
+	case FAKE_HANGUP:
+		break;
+	case FAKE_WRONG_ID:
+		reply_good(fd, &(struct proto_hdr){ .version = h->version,
+		    .opcode = h->opcode, .id = h->id + 1 });
+		break;
+	case FAKE_WRONG_OP:
+		reply_good(fd, &(struct proto_hdr){ .version = h->version,
+		    .opcode = PROTO_OP_STATUS, .id = h->id });
+		break;
+	case FAKE_GARBAGE_LEN:
+		memset(buf, 0xff, 16);
+		cr_assert_eq(write(fd, buf, 16), 16);
+		break;
+	case FAKE_GARBAGE_BODY:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		wr_u8(&w, 0);	/* a u8 where the u32 status belongs */
+		send_frame(fd, &w);
+		break;
+	case FAKE_EPERM:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_EPERM,
+		    "permission denied: not in the admin group");
+		send_frame(fd, &w);
+		break;
+	}
+	(void)f;
+}
+
+/* Reads frames from one connection until EOF, answering per mode. */
+static void
+serve(struct fake *f, int fd, enum fake_mode mode)
+{
+	uint8_t			buf[PROTO_ADMIN_MAX];
+	size_t			len = 0, flen;
+	struct proto_hdr	h;
+	struct reader		body;
+	ssize_t			n;
+
+	for (;;) {
+		while (proto_frame_peek(buf, len, sizeof(buf), &flen) == 0) {
+			cr_assert_eq(proto_frame_open(buf, flen, &h, &body),
+			    0);
+			__atomic_add_fetch(&f->frames, 1, __ATOMIC_SEQ_CST);
+			f->lastop = h.opcode;
+			reply(f, fd, mode, &h);
+			memmove(buf, buf + flen, len - flen);
+			len -= flen;
+		}
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake	*f = arg;
+	int		 i, fd;
+
+	for (i = 0; i < f->nconn; i++) {
+		fd = accept(f->lfd, NULL, NULL);
+		cr_assert_geq(fd, 0);
+		if (f->modes[i] == FAKE_HANGUP) {
+			close(fd);
+			cr_assert_eq(write(f->done_fd[1], "x", 1), 1);
+			continue;
+		}
+		serve(f, fd, f->modes[i]);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+fake_listen(struct fake *f, const char *name, int listen_too)
+{
+	struct sockaddr_un	sun;
+
+	memset(f, 0, sizeof(*f));
+	strcpy(f->dir, "/tmp/unit_client.XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(f->lfd, 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, f->path);
+	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (listen_too)
+		cr_assert_eq(listen(f->lfd, 8), 0);
+	cr_assert_eq(pipe(f->done_fd), 0);
+}
+
+/* Starts a fake daemon serving n connections with the given modes. */
+static void
+fake_start(struct fake *f, const char *name, int n, const enum fake_mode *m)
+{
+	fake_listen(f, name, 1);
+	f->nconn = n;
+	memcpy(f->modes, m, (size_t)n * sizeof(*m));
+	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void
+fake_wait_hangup(struct fake *f)
+{
+	char	c;
+
+	cr_assert_eq(read(f->done_fd[0], &c, 1), 1);
+}
+
+/* Waits for the server to finish (the client must have closed first). */
+static void
+fake_stop(struct fake *f, int started)
+{
+	if (started)
+		cr_assert_eq(pthread_join(f->th, NULL), 0);
+	close(f->lfd);
+	close(f->done_fd[0]);
+	close(f->done_fd[1]);
+	unlink(f->path);
+	rmdir(f->dir);
+}
+
+Test(client, open_missing_socket_is_unavailable)
+{
+	struct apikey_client	*c = NULL;
+	char			 dir[] = "/tmp/unit_client.XXXXXX";
+	char			 path[128];
+
+	cr_assert_not_null(mkdtemp(dir));
+	/* A directory without verify.sock, and a missing socket file. */
+	cr_assert_eq(apikey_open(dir, TIMEOUT_MS, &c), APIKEY_EUNAVAIL);
+	cr_assert_null(c);
+	snprintf(path, sizeof(path), "%s/nothere.sock", dir);
+	cr_assert_eq(apikey_open_admin(path, TIMEOUT_MS, &c),
+	    APIKEY_EUNAVAIL);
+	cr_assert_null(c);
+	rmdir(dir);
+}
+
+Test(client, open_refused_is_unavailable)
+{
+	struct apikey_client	*c = NULL;
+	struct fake		 f;
+
+	/* Bound but not listening: connect gets ECONNREFUSED. */
+	fake_listen(&f, "verify.sock", 0);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), APIKEY_EUNAVAIL);
+	cr_assert_null(c);
+	fake_stop(&f, 0);
+}
+
+Test(client, open_path_too_long_is_einval)
+{
+	struct apikey_client	*c = NULL;
+	char			 path[300];
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	cr_assert_eq(apikey_open(path, TIMEOUT_MS, &c), APIKEY_EINVAL);
+	cr_assert_null(c);
+}
+
+Test(client, silent_daemon_times_out, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_SILENT };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	int64_t			 t0, took;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	t0 = mono_ms();
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EUNAVAIL);
+	took = mono_ms() - t0;
+	cr_assert_null(res);
+	cr_assert_geq(took, TIMEOUT_MS - 5, "returned after %lld ms",
+	    (long long)took);
+	cr_assert_lt(took, 5 * TIMEOUT_MS, "returned after %lld ms",
+	    (long long)took);
+	/* The connection was dropped: the fake sees EOF and ends. */
+	cr_assert_eq(c->fd, -1);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+	apikey_close(c);
+}
+
+Test(client, verify_good_reply, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_verify_req *req;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_not_null(req = apikey_verify_req_new());
+	cr_assert_eq(apikey_verify_req_set_service(req, "sshd"), 0);
+	cr_assert_eq(apikey_verify_req_add_permission(req, "repo:read"), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, req, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	cr_assert_str_eq(apikey_result_key_id(res), KNOWN_ID);
+	cr_assert_str_eq(apikey_result_name(res), "ci");
+	cr_assert_eq(apikey_result_owner_kind(res), APIKEY_OWNER_TENANT);
+	cr_assert_str_eq(apikey_result_tenant(res), "acme");
+	cr_assert_str_eq(apikey_result_group(res), "acme-users");
+	cr_assert_eq(apikey_result_gid(res), 4242);
+	cr_assert_eq(apikey_result_permission_count(res), 1);
+	cr_assert_str_eq(apikey_result_permission(res, 0), "repo:read");
+	cr_assert_null(apikey_result_permission(res, 1));
+	cr_assert_eq(apikey_result_allowed_user_count(res), 1);
+	cr_assert_str_eq(apikey_result_allowed_user(res, 0), "alice");
+	cr_assert_str_eq(apikey_result_metadata(res), "{}");
+	cr_assert_eq(apikey_result_expires_at(res), 1900000000);
+	cr_assert_str_eq(apikey_last_error(c), "");
+	apikey_result_free(res);
+	/* The connection is reused: still one accepted connection. */
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	apikey_result_free(res);
+	apikey_verify_req_free(req);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 2);
+}
+
+Test(client, wrong_id_or_opcode_is_eproto_then_reconnects, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_WRONG_ID, FAKE_WRONG_OP,
+	    FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 3, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_null(res);
+	cr_assert_eq(c->fd, -1);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_null(res);
+	cr_assert_eq(c->fd, -1);
+	/* The next call opens a fresh connection and works. */
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 3);
+}
+
+Test(client, garbage_is_eproto, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GARBAGE_LEN,
+	    FAKE_GARBAGE_BODY };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 2, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_null(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 2);
+}
+
+Test(client, malformed_token_has_no_round_trip, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	struct token		 t;
+	char			 bad[] = KNOWN_TOKEN, longtok[TOKEN_MAX + 2];
+	int			 trc;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+
+	bad[sizeof(bad) - 2] ^= 1;	/* a typo in the checksum */
+	trc = token_parse(bad, strlen(bad), &t);
+	cr_assert_eq(trc, TOKEN_ECHECKSUM);
+	cr_assert_eq(apikey_verify(c, bad, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_MALFORMED);
+	cr_assert_str_eq(apikey_result_reason(res),
+	    token_strerror(TOKEN_ECHECKSUM));
+	cr_assert_str_eq(apikey_result_key_id(res), "");
+	apikey_result_free(res);
+
+	memset(longtok, 'a', sizeof(longtok) - 1);
+	longtok[sizeof(longtok) - 1] = '\0';
+	cr_assert_eq(apikey_verify(c, longtok, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_MALFORMED);
+	cr_assert_str_eq(apikey_result_reason(res),
+	    token_strerror(TOKEN_ELENGTH));
+	apikey_result_free(res);
+
+	cr_assert_eq(apikey_verify(c, "", NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_MALFORMED);
+	apikey_result_free(res);
+
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 0);
+}
+
+Test(client, fds_are_above_stdio_and_cloexec, .timeout = 10)
+{
+	struct apikey_client	*c = NULL, *c2 = NULL;
+	struct fake		 f;
+	int			 saved[3], i, rc, fd, fdflags, fd2, fdflags2;
+
+	/* Listening is enough: connect completes in the backlog. */
+	fake_listen(&f, "verify.sock", 1);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_gt(c->fd, 2);
+	cr_assert(fcntl(c->fd, F_GETFD) & FD_CLOEXEC);
+
+	/* A host that closed stdio must not get its socket on 0-2. */
+	for (i = 0; i < 3; i++)
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+	for (i = 0; i < 3; i++)
+		close(i);
+	rc = apikey_open(f.dir, TIMEOUT_MS, &c2);
+	fd = c2 != NULL ? c2->fd : -1;
+	fdflags = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+	fd2 = open("/dev/null", O_RDONLY);	/* must be 0: the slot is free */
+	fdflags2 = fd2;
+	for (i = 0; i < 3; i++) {
+		dup2(saved[i], i);
+		close(saved[i]);
+	}
+	cr_assert_eq(rc, 0);
+	cr_assert_gt(fd, 2);
+	cr_assert(fdflags & FD_CLOEXEC);
+	cr_assert_eq(fdflags2, 0, "fd 0 was taken (%d)", fdflags2);
+	apikey_close(c2);
+	apikey_close(c);
+	fake_stop(&f, 0);
+}
+
+Test(client, stale_connection_is_replaced, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_HANGUP, FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 2, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	fake_wait_hangup(&f);	/* the daemon dropped the idle connection */
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+Test(client, daemon_error_maps_and_keeps_message, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_EPERM };
+	struct apikey_client	*c = NULL;
+	struct apikey_status	*st = NULL;
+	struct fake		 f;
+
+	/* A socket file given directly, not a directory. */
+	fake_start(&f, "admin.sock", 1, m);
+	cr_assert_eq(apikey_open_admin(f.path, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_status(c, &st), APIKEY_EPERM);
+	cr_assert_null(st);
+	cr_assert_str_eq(apikey_last_error(c),
+	    "permission denied: not in the admin group");
+	/* An error reply does not cost the connection. */
+	cr_assert_neq(c->fd, -1);
+	cr_assert_eq(apikey_status(c, &st), APIKEY_EPERM);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 2);
+	cr_assert_eq(f.lastop, PROTO_OP_STATUS);
+}
+
+Test(client, management_on_verify_client_is_local_einval, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_status	*st = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_status(c, &st), APIKEY_EINVAL);
+	cr_assert_str_eq(apikey_last_error(c),
+	    "management calls need apikey_open_admin()");
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 0);
+}
+
+Test(client, listing_collects_more_frames, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client		*c = NULL;
+	struct apikey_audit_list	*l = NULL;
+	const struct apikey_audit	*a;
+	struct fake			 f;
+
+	fake_start(&f, "admin.sock", 1, m);
+	cr_assert_eq(apikey_open_admin(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_audit_list(c, 10, &l), 0);
+	cr_assert_eq(apikey_audit_list_count(l), 2);
+	a = apikey_audit_list_get(l, 1);
+	cr_assert_eq(apikey_audit_seq(a), 2);
+	cr_assert_eq(apikey_audit_time(a), 1700000002);
+	cr_assert_eq(apikey_audit_uid(a), 1000);
+	cr_assert_eq(apikey_audit_pid(a), 77);
+	cr_assert_str_eq(apikey_audit_action(a), "key.create");
+	cr_assert_str_eq(apikey_audit_target(a), KNOWN_ID);
+	cr_assert_null(apikey_audit_list_get(l, 2));
+	apikey_audit_list_free(l);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+Test(client, create_returns_key_and_token, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_key_spec	*sp;
+	struct apikey_key	*k = NULL;
+	char			*tok = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "admin.sock", 1, m);
+	cr_assert_eq(apikey_open_admin(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	cr_assert_eq(apikey_key_spec_set_name(sp, "deploy"), 0);
+	cr_assert_eq(apikey_key_create(c, APIKEY_OWNER_SELF, NULL, sp, &k,
+	    &tok), 0);
+	cr_assert_str_eq(tok, KNOWN_TOKEN);
+	cr_assert_str_eq(apikey_key_id(k), KNOWN_ID);
+	cr_assert_str_eq(apikey_key_name(k), "deploy");
+	cr_assert_eq(apikey_key_owner_kind(k), APIKEY_OWNER_USER);
+	cr_assert_eq(apikey_key_uid(k), 1000);
+	cr_assert_str_eq(apikey_key_metadata(k), "{\"a\":\"\x04\"}");
+	cr_assert_eq(apikey_key_enabled(k), 1);
+	/* Nothing of the token is left in the client's buffers. */
+	cr_assert_eq(c->rxlen, 0);
+	cr_assert_null(memmem(c->rx, c->rxcap, KNOWN_TOKEN + 15, 20));
+	cr_assert_null(memmem(c->tx, c->txcap, KNOWN_TOKEN + 15, 20));
+	apikey_token_free(tok);
+	apikey_key_free(k);
+	apikey_key_spec_free(sp);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+Test(client, spec_and_request_limits)
+{
+	struct apikey_key_spec		*sp;
+	struct apikey_verify_req	*req;
+	char				 name[PROTO_NAME_MAX + 2], svc[16];
+	int				 i;
+
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_eq(apikey_key_spec_set_name(sp, name), APIKEY_EINVAL);
+	name[PROTO_NAME_MAX] = '\0';
+	cr_assert_eq(apikey_key_spec_set_name(sp, name), 0);
+	cr_assert_eq(apikey_key_spec_set_prefix(sp, "Bad!"), APIKEY_EINVAL);
+	for (i = 0; i < PROTO_MAX_SERVICES; i++) {
+		snprintf(svc, sizeof(svc), "svc%d", i);
+		cr_assert_eq(apikey_key_spec_add_service(sp, svc), 0);
+	}
+	cr_assert_eq(apikey_key_spec_add_service(sp, "one-more"),
+	    APIKEY_ELIMIT);
+	cr_assert_eq(apikey_key_spec_add_service(sp, NULL), APIKEY_EINVAL);
+	apikey_key_spec_free(sp);
+
+	cr_assert_not_null(req = apikey_verify_req_new());
+	cr_assert_eq(apikey_verify_req_set_user(req, NULL), APIKEY_EINVAL);
+	for (i = 0; i < PROTO_MAX_PERMS; i++)
+		cr_assert_eq(apikey_verify_req_add_permission(req, "a:b"), 0);
+	cr_assert_eq(apikey_verify_req_add_permission(req, "a:b"),
+	    APIKEY_ELIMIT);
+	apikey_verify_req_free(req);
+}
+
+Test(client, strerror_and_code_names)
+{
+	cr_assert_str_eq(apikey_strerror(APIKEY_EUNAVAIL),
+	    "apikeyd is not reachable (not running, refusing connections, "
+	    "or too slow)");
+	cr_assert_str_eq(apikey_strerror(-999), "unknown error");
+	cr_assert_str_eq(apikey_code_name(APIKEY_VALID), "VALID");
+	cr_assert_str_eq(apikey_code_name(APIKEY_NOT_FOUND), "NOT_FOUND");
+}
