@@ -68,12 +68,18 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 }
 
 static int
-set_path(char *dst, size_t dstsz, const char *value)
+set_path(const char *key, char *dst, size_t dstsz, const char *value,
+    char *err, size_t errsz)
 {
-	if (value[0] != '/' || strlen(value) >= dstsz)
-		return -1;
-	strcpy(dst, value);
-	return 0;
+	if (value[0] != '/')
+		snprintf(err, errsz, "%s must be an absolute path", key);
+	else if (strlen(value) >= dstsz)
+		snprintf(err, errsz, "%s is too long", key);
+	else {
+		strcpy(dst, value);
+		return 0;
+	}
+	return -1;
 }
 
 int
@@ -81,16 +87,15 @@ config_set(struct config *c, const char *key, const char *value, char *err,
     size_t errsz)
 {
 	unsigned	 u;
+	size_t		 size;
 
-	if (strcmp(key, "state_dir") == 0) {
-		if (set_path(c->state_dir, sizeof(c->state_dir), value) == 0)
-			return 0;
-		snprintf(err, errsz, "state_dir must be an absolute path");
-	} else if (strcmp(key, "socket_dir") == 0) {
-		if (set_path(c->socket_dir, sizeof(c->socket_dir), value) == 0)
-			return 0;
-		snprintf(err, errsz, "socket_dir must be an absolute path");
-	} else if (strcmp(key, "admin_group") == 0) {
+	if (strcmp(key, "state_dir") == 0)
+		return set_path(key, c->state_dir, sizeof(c->state_dir), value,
+		    err, errsz);
+	if (strcmp(key, "socket_dir") == 0)
+		return set_path(key, c->socket_dir, sizeof(c->socket_dir),
+		    value, err, errsz);
+	if (strcmp(key, "admin_group") == 0) {
 		if (strlen(value) <= PROTO_ACCOUNT_MAX) {
 			strcpy(c->admin_group, value);
 			return 0;
@@ -103,9 +108,10 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		}
 		snprintf(err, errsz, "log_level must be info or debug");
 	} else if (strcmp(key, "map_size") == 0) {
-		if (parse_size(value, &c->map_size) == 0 &&
-		    c->map_size >= ((size_t)1 << 20))
+		if (parse_size(value, &size) == 0 && size >= ((size_t)1 << 20)) {
+			c->map_size = size;
 			return 0;
+		}
 		snprintf(err, errsz, "map_size must be a size of at least 1M "
 		    "(e.g. 512M, 4G)");
 	} else if (strcmp(key, "max_connections") == 0) {

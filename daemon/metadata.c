@@ -24,7 +24,8 @@ metadata_valid(const char *s, char *msg, size_t msgsz)
 		    PROTO_METADATA_MAX);
 		return -1;
 	}
-	j = json_loads(s, JSON_REJECT_DUPLICATES, &err);
+	/* DECODE_ANY: let scalars parse, to reject them by name below. */
+	j = json_loads(s, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (j == NULL) {
 		snprintf(msg, msgsz, "metadata is not valid JSON: %s "
 		    "(at character %d)", err.text, err.position);

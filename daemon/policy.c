@@ -53,8 +53,12 @@ restrictions(const struct store_key *k, const struct proto_verify_req *req,
 	if (i->services.n > 0 && (req->service[0] == '\0' ||
 	    !in_list(i->services.v[0], sizeof(i->services.v[0]),
 	    i->services.n, req->service))) {
-		snprintf(reason, reasonsz, "service '%s' is not allowed",
-		    req->service);
+		if (req->service[0] == '\0')
+			snprintf(reason, reasonsz, "key is limited to certain "
+			    "services and no service was given");
+		else
+			snprintf(reason, reasonsz, "service '%s' is not "
+			    "allowed", req->service);
 		return PROTO_FORBIDDEN;
 	}
 	if (req->tenant[0] != '\0' && (i->owner.kind != PROTO_OWNER_TENANT ||
@@ -66,8 +70,12 @@ restrictions(const struct store_key *k, const struct proto_verify_req *req,
 	if (i->allowed_users.n > 0 && (req->user[0] == '\0' ||
 	    !in_list(i->allowed_users.v[0], sizeof(i->allowed_users.v[0]),
 	    i->allowed_users.n, req->user))) {
-		snprintf(reason, reasonsz, "user '%s' is not allowed",
-		    req->user);
+		if (req->user[0] == '\0')
+			snprintf(reason, reasonsz, "key is limited to certain "
+			    "users and no user was given");
+		else
+			snprintf(reason, reasonsz, "user '%s' is not allowed",
+			    req->user);
 		return PROTO_FORBIDDEN;
 	}
 	return PROTO_VALID;

@@ -1,0 +1,488 @@
+/*
+ * unit_config.c - the apikeyd.conf parser (daemon/config.c).
+ *
+ * Each test writes its configuration text to a fresh mkstemp file (removed
+ * afterwards), loads it over the defaults and checks the resulting struct
+ * or the exact "FILE:LINE: message" error. Numeric limits are checked at
+ * their edges.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "../daemon/config.h"
+
+static char		 path[64];
+static char		 dir[64];
+static struct config	*c;
+static char		 err[1024];
+
+static void
+setup(void)
+{
+	path[0] = '\0';
+	snprintf(dir, sizeof(dir), "/tmp/unit_config.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	c = calloc(1, sizeof(*c));
+	cr_assert_not_null(c);
+	config_defaults(c);
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	if (path[0] != '\0')
+		unlink(path);
+	rmdir(dir);
+	free(c);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+/* Writes text to a new file whose name is left in path. */
+static void
+write_conf(const char *text)
+{
+	size_t	 len = strlen(text);
+	int	 fd;
+
+	if (path[0] != '\0')
+		unlink(path);
+	snprintf(path, sizeof(path), "/tmp/unit_config.conf.XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	cr_assert_eq(write(fd, text, len), (ssize_t)len);
+	cr_assert_eq(close(fd), 0);
+}
+
+static int
+load(const char *text)
+{
+	write_conf(text);
+	return config_load(c, path, 1, err, sizeof(err));
+}
+
+static void
+load_ok(const char *text)
+{
+	int	 rc = load(text);
+
+	cr_assert_eq(rc, 0, "config_load: %d: %s", rc, err);
+}
+
+/* Loads text and expects exactly "path:line: msg". */
+static void
+load_fails(const char *text, int line, const char *msg)
+{
+	char	 want[sizeof(err)];
+
+	cr_expect_eq(load(text), -1, "accepted: %s", text);
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, msg);
+	cr_expect_str_eq(err, want);
+}
+
+static void
+expect_defaults(const struct config *cf)
+{
+	cr_expect_str_eq(cf->state_dir, "/var/lib/apikeyd");
+	cr_expect_str_eq(cf->socket_dir, "/run/apikeyd");
+	cr_expect_eq(cf->map_size, (size_t)1 << 30);
+	cr_expect_eq(cf->max_connections, 1024);
+	cr_expect_eq(cf->max_connections_per_uid, 64);
+	cr_expect_str_eq(cf->admin_group, "");
+	cr_expect_eq(cf->debug, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults and every key */
+
+Test(config, defaults)
+{
+	struct config	*d = malloc(sizeof(*d));
+
+	cr_assert_not_null(d);
+	memset(d, 0xa5, sizeof(*d));
+	config_defaults(d);
+	expect_defaults(d);
+	cr_expect_str_eq(CONFIG_DEFAULT_STATE, "/var/lib/apikeyd");
+	cr_expect_str_eq(CONFIG_DEFAULT_SOCKETS, "/run/apikeyd");
+	free(d);
+}
+
+Test(config, empty_file_keeps_defaults)
+{
+	load_ok("");
+	expect_defaults(c);
+}
+
+Test(config, comments_and_blank_lines_keep_defaults)
+{
+	load_ok("# apikeyd.conf\n\n   \n\t\n  # indented comment\n#state_dir = /x\n");
+	expect_defaults(c);
+}
+
+Test(config, every_key)
+{
+	load_ok("state_dir = /srv/apikeyd/state\n"
+	    "socket_dir = /srv/apikeyd/run\n"
+	    "admin_group = keyadmins\n"
+	    "log_level = debug\n"
+	    "map_size = 4G\n"
+	    "max_connections = 200\n"
+	    "max_connections_per_uid = 7\n");
+	cr_expect_str_eq(c->state_dir, "/srv/apikeyd/state");
+	cr_expect_str_eq(c->socket_dir, "/srv/apikeyd/run");
+	cr_expect_str_eq(c->admin_group, "keyadmins");
+	cr_expect_eq(c->debug, 1);
+	cr_expect_eq(c->map_size, (size_t)4 << 30);
+	cr_expect_eq(c->max_connections, 200);
+	cr_expect_eq(c->max_connections_per_uid, 7);
+}
+
+Test(config, log_level_info_resets_debug)
+{
+	load_ok("log_level = debug\nlog_level = info\n");
+	cr_expect_eq(c->debug, 0);
+}
+
+Test(config, later_line_wins)
+{
+	load_ok("max_connections = 5\nmax_connections = 6\n");
+	cr_expect_eq(c->max_connections, 6);
+}
+
+Test(config, admin_group_empty_means_root_only)
+{
+	load_ok("admin_group = wheel\nadmin_group =\n");
+	cr_expect_str_eq(c->admin_group, "");
+}
+
+Test(config, map_size_suffixes)
+{
+	load_ok("map_size = 1048576\n");
+	cr_expect_eq(c->map_size, (size_t)1 << 20);
+	load_ok("map_size = 2048K\n");
+	cr_expect_eq(c->map_size, (size_t)2 << 20);
+	load_ok("map_size = 2048k\n");
+	cr_expect_eq(c->map_size, (size_t)2 << 20);
+	load_ok("map_size = 1M\n");
+	cr_expect_eq(c->map_size, (size_t)1 << 20);
+	load_ok("map_size = 512m\n");
+	cr_expect_eq(c->map_size, (size_t)512 << 20);
+	load_ok("map_size = 3G\n");
+	cr_expect_eq(c->map_size, (size_t)3 << 30);
+	load_ok("map_size = 1g\n");
+	cr_expect_eq(c->map_size, (size_t)1 << 30);
+	load_ok("map_size = 2T\n");
+	cr_expect_eq(c->map_size, (size_t)2 << 40);
+	load_ok("map_size = 1t\n");
+	cr_expect_eq(c->map_size, (size_t)1 << 40);
+}
+
+Test(config, connection_limits_edges)
+{
+	load_ok("max_connections = 1\nmax_connections_per_uid = 1\n");
+	cr_expect_eq(c->max_connections, 1);
+	cr_expect_eq(c->max_connections_per_uid, 1);
+	load_ok("max_connections = 1000000\n"
+	    "max_connections_per_uid = 1000000\n");
+	cr_expect_eq(c->max_connections, 1000000);
+	cr_expect_eq(c->max_connections_per_uid, 1000000);
+}
+
+/* ------------------------------------------------------------------ */
+/* Layout: comments, whitespace */
+
+Test(config, trailing_comment)
+{
+	load_ok("state_dir = /srv/state # where the keys live\n"
+	    "log_level = debug#no space\n");
+	cr_expect_str_eq(c->state_dir, "/srv/state");
+	cr_expect_eq(c->debug, 1);
+}
+
+Test(config, whitespace_around_equals)
+{
+	load_ok("map_size=2G\n"
+	    "  \tmax_connections\t=\t12 \t\n"
+	    "max_connections_per_uid =3\n"
+	    "socket_dir= /srv/sock   \n");
+	cr_expect_eq(c->map_size, (size_t)2 << 30);
+	cr_expect_eq(c->max_connections, 12);
+	cr_expect_eq(c->max_connections_per_uid, 3);
+	cr_expect_str_eq(c->socket_dir, "/srv/sock");
+}
+
+Test(config, crlf_line_endings)
+{
+	load_ok("state_dir = /srv/state\r\nlog_level = debug\r\n");
+	cr_expect_str_eq(c->state_dir, "/srv/state");
+	cr_expect_eq(c->debug, 1);
+}
+
+Test(config, last_line_without_newline)
+{
+	load_ok("max_connections = 9");
+	cr_expect_eq(c->max_connections, 9);
+}
+
+Test(config, value_keeps_inner_spaces)
+{
+	load_ok("state_dir = /srv/my keys\n");
+	cr_expect_str_eq(c->state_dir, "/srv/my keys");
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors name the file and the line */
+
+Test(config, unknown_key)
+{
+	load_fails("# c\nstate_dir = /x\nstate_dri = /y\n", 3,
+	    "unknown option 'state_dri'");
+}
+
+Test(config, unknown_key_is_case_sensitive)
+{
+	load_fails("State_Dir = /x\n", 1, "unknown option 'State_Dir'");
+}
+
+Test(config, empty_key)
+{
+	load_fails("= /x\n", 1, "unknown option ''");
+}
+
+Test(config, missing_equals)
+{
+	load_fails("\n\nstate_dir /x\n", 3, "expected 'key = value'");
+	load_fails("log_level\n", 1, "expected 'key = value'");
+}
+
+Test(config, equals_only_in_comment)
+{
+	load_fails("log_level # = debug\n", 1, "expected 'key = value'");
+}
+
+Test(config, relative_paths)
+{
+	load_fails("state_dir = var/lib/apikeyd\n", 1,
+	    "state_dir must be an absolute path");
+	load_fails("socket_dir = run\n", 1,
+	    "socket_dir must be an absolute path");
+	load_fails("state_dir =\n", 1, "state_dir must be an absolute path");
+	load_fails("socket_dir = ./x\n", 1,
+	    "socket_dir must be an absolute path");
+}
+
+Test(config, path_too_long)
+{
+	char	*v = malloc(PATH_MAX + 1);
+
+	/*
+	 * Through config_set (the command line): a file line is at most
+	 * 4094 characters, shorter than PATH_MAX.
+	 */
+	cr_assert_not_null(v);
+	memset(v, 'p', PATH_MAX);
+	v[0] = '/';
+	v[PATH_MAX] = '\0';
+	cr_expect_eq(config_set(c, "state_dir", v, err, sizeof(err)), -1);
+	cr_expect_not_null(strstr(err, "state_dir"), "err: %s", err);
+	cr_expect_str_eq(c->state_dir, "/var/lib/apikeyd");
+
+	v[PATH_MAX - 1] = '\0';
+	cr_expect_eq(config_set(c, "state_dir", v, err, sizeof(err)), 0);
+	cr_expect_eq(strlen(c->state_dir), PATH_MAX - 1);
+	free(v);
+}
+
+Test(config, admin_group_too_long)
+{
+	char	 text[64 + PROTO_ACCOUNT_MAX + 1];
+	size_t	 n;
+
+	n = (size_t)snprintf(text, sizeof(text), "admin_group = ");
+	memset(text + n, 'g', PROTO_ACCOUNT_MAX + 1);
+	strcpy(text + n + PROTO_ACCOUNT_MAX + 1, "\n");
+	load_fails(text, 1, "admin_group is too long");
+	cr_expect_str_eq(c->admin_group, "");
+
+	strcpy(text + n + PROTO_ACCOUNT_MAX, "\n");
+	load_ok(text);
+	cr_expect_eq(strlen(c->admin_group), PROTO_ACCOUNT_MAX);
+}
+
+Test(config, bad_log_level)
+{
+	const char	*msg = "log_level must be info or debug";
+
+	load_fails("log_level = verbose\n", 1, msg);
+	load_fails("log_level = DEBUG\n", 1, msg);
+	load_fails("log_level =\n", 1, msg);
+	cr_expect_eq(c->debug, 0);
+}
+
+static const char map_msg[] = "map_size must be a size of at least 1M "
+    "(e.g. 512M, 4G)";
+
+Test(config, map_size_below_1m)
+{
+	load_fails("map_size = 1048575\n", 1, map_msg);
+	load_fails("map_size = 1023K\n", 1, map_msg);
+	load_fails("map_size = 0\n", 1, map_msg);
+	load_fails("map_size = 0G\n", 1, map_msg);
+}
+
+Test(config, map_size_garbage)
+{
+	load_fails("map_size = abc\n", 1, map_msg);
+	load_fails("map_size =\n", 1, map_msg);
+	load_fails("map_size = G\n", 1, map_msg);
+	load_fails("map_size = 1.5G\n", 1, map_msg);
+	load_fails("map_size = 1GB\n", 1, map_msg);
+	load_fails("map_size = 1 G\n", 1, map_msg);
+	load_fails("map_size = 4P\n", 1, map_msg);
+	load_fails("map_size = -1M\n", 1, map_msg);
+	load_fails("map_size = +1M\n", 1, map_msg);
+	load_fails("map_size = 0x100000\n", 1, map_msg);
+}
+
+Test(config, map_size_overflow)
+{
+	/* Beyond unsigned long long. */
+	load_fails("map_size = 18446744073709551616\n", 1, map_msg);
+	/* 2^24 T = 2^64 overflows size_t only after the multiplication. */
+	load_fails("map_size = 16777216T\n", 1, map_msg);
+	load_fails("map_size = 18014398509481984K\n", 1, map_msg);
+	load_ok("map_size = 16777215T\n");
+	cr_expect_eq(c->map_size, (size_t)16777215 << 40);
+}
+
+Test(config, map_size_failure_keeps_value)
+{
+	/* Out-parameters are written only on success (STYLE.md). */
+	cr_expect_eq(config_set(c, "map_size", "512K", err, sizeof(err)), -1);
+	cr_expect_str_eq(err, map_msg);
+	cr_expect_eq(c->map_size, (size_t)1 << 30,
+	    "map_size changed to %zu by a rejected value", c->map_size);
+}
+
+Test(config, max_connections_bad)
+{
+	const char	*msg = "max_connections must be 1-1000000";
+
+	load_fails("max_connections = 0\n", 1, msg);
+	load_fails("max_connections = abc\n", 1, msg);
+	load_fails("max_connections =\n", 1, msg);
+	load_fails("max_connections = -1\n", 1, msg);
+	load_fails("max_connections = 1000001\n", 1, msg);
+	load_fails("max_connections = 4294967297\n", 1, msg);
+	load_fails("max_connections = 99999999999999999999999\n", 1, msg);
+	load_fails("max_connections = 10x\n", 1, msg);
+	load_fails("max_connections = 1K\n", 1, msg);
+	cr_expect_eq(c->max_connections, 1024);
+}
+
+Test(config, max_connections_per_uid_bad)
+{
+	const char	*msg = "max_connections_per_uid must be 1-1000000";
+
+	load_fails("max_connections_per_uid = 0\n", 1, msg);
+	load_fails("max_connections_per_uid = many\n", 1, msg);
+	load_fails("max_connections_per_uid = 1000001\n", 1, msg);
+	cr_expect_eq(c->max_connections_per_uid, 64);
+}
+
+Test(config, error_stops_at_first_bad_line)
+{
+	load_fails("max_connections = 0\nfoo = bar\n", 1,
+	    "max_connections must be 1-1000000");
+}
+
+/* ------------------------------------------------------------------ */
+/* Files */
+
+Test(config, missing_file_not_required)
+{
+	char	 p[128];
+
+	snprintf(p, sizeof(p), "%s/absent.conf", dir);
+	strcpy(err, "untouched");
+	cr_expect_eq(config_load(c, p, 0, err, sizeof(err)), 0);
+	cr_expect_str_eq(err, "untouched");
+	expect_defaults(c);
+}
+
+Test(config, missing_file_required)
+{
+	char	 p[128], want[256];
+
+	snprintf(p, sizeof(p), "%s/absent.conf", dir);
+	cr_expect_eq(config_load(c, p, 1, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: %s", p, strerror(ENOENT));
+	cr_expect_str_eq(err, want);
+	expect_defaults(c);
+}
+
+Test(config, directory_is_an_error_even_if_not_required)
+{
+	char	 want[256];
+
+	cr_expect_eq(config_load(c, dir, 0, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: read error", dir);
+	cr_expect_str_eq(err, want);
+}
+
+/* A line of n characters plus newline after a first, short line. */
+static char *
+long_line_text(size_t n)
+{
+	char	*text = malloc(n + 64);
+	size_t	 k;
+
+	cr_assert_not_null(text);
+	k = (size_t)snprintf(text, n + 64, "log_level = info\n# ");
+	memset(text + k, 'x', n - 2);
+	strcpy(text + k + n - 2, "\nlog_level = debug\n");
+	return text;
+}
+
+Test(config, over_long_line)
+{
+	char	*text = long_line_text(5000);
+
+	load_fails(text, 2, "line too long");
+	free(text);
+}
+
+Test(config, longest_line_accepted)
+{
+	/* The buffer is 4096 bytes: 4094 characters, newline and NUL. */
+	char	*text = long_line_text(4094);
+
+	load_ok(text);
+	cr_expect_eq(c->debug, 1);
+	free(text);
+
+	text = long_line_text(4095);
+	load_fails(text, 2, "line too long");
+	free(text);
+}
+
+Test(config, config_set_directly)
+{
+	cr_expect_eq(config_set(c, "max_connections", "5", err, sizeof(err)),
+	    0);
+	cr_expect_eq(c->max_connections, 5);
+	cr_expect_eq(config_set(c, "nope", "5", err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "unknown option 'nope'");
+	cr_expect_eq(config_set(c, "socket_dir", "rel", err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "socket_dir must be an absolute path");
+	cr_expect_str_eq(c->socket_dir, "/run/apikeyd");
+}

@@ -1,0 +1,754 @@
+/*
+ * unit_policy.c - the verify decision and the syntax rules (daemon/policy.c).
+ *
+ * The records are large (a key holds its metadata and three lists), so each
+ * test gets heap copies from the fixture: an enabled user key without
+ * restrictions, an enabled tenant "acme" and an empty verify request. A test
+ * changes only the fields it is about, so every refusal is caused by the one
+ * rule under test; the check-order tests then stack several faults on one
+ * key and remove them one at a time.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "../daemon/policy.h"
+#include "../proto/proto.h"
+
+#define NOW	1700000000ULL
+
+static struct store_key		*k;
+static struct proto_tenant	*t;
+static struct proto_verify_req	*req;
+static char			 reason[PROTO_REASON_MAX + 1];
+
+static void
+setup(void)
+{
+	k = calloc(1, sizeof(*k));
+	t = calloc(1, sizeof(*t));
+	req = calloc(1, sizeof(*req));
+	cr_assert_not_null(k);
+	cr_assert_not_null(t);
+	cr_assert_not_null(req);
+
+	strcpy(k->info.id, "AAAAAAAAAAB");
+	strcpy(k->info.prefix, "ak");
+	strcpy(k->info.name, "ci");
+	k->info.owner.kind = PROTO_OWNER_USER;
+	k->info.owner.uid = 1000;
+	strcpy(k->info.owner.user, "alice");
+	k->info.enabled = 1;
+	k->info.created_at = NOW - 100;
+
+	strcpy(t->name, "acme");
+	strcpy(t->group, "acme-devs");
+	t->gid = 2000;
+	t->enabled = 1;
+
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+}
+
+static void
+teardown(void)
+{
+	free(k);
+	free(t);
+	free(req);
+}
+
+TestSuite(policy, .init = setup, .fini = teardown);
+
+static void
+make_tenant_key(const char *tenant)
+{
+	k->info.owner.kind = PROTO_OWNER_TENANT;
+	k->info.owner.uid = 0;
+	k->info.owner.user[0] = '\0';
+	strcpy(k->info.owner.tenant, tenant);
+	strcpy(k->info.owner.group, "acme-devs");
+	k->info.owner.gid = 2000;
+}
+
+static void
+add_perm(struct proto_perm_list *l, const char *s)
+{
+	cr_assert_lt(l->n, PROTO_MAX_PERMS);
+	cr_assert_lt(strlen(s), sizeof(l->v[0]));
+	strcpy(l->v[l->n++], s);
+}
+
+static void
+add_service(struct proto_service_list *l, const char *s)
+{
+	cr_assert_lt(l->n, PROTO_MAX_SERVICES);
+	cr_assert_lt(strlen(s), sizeof(l->v[0]));
+	strcpy(l->v[l->n++], s);
+}
+
+static void
+add_user(struct proto_user_list *l, const char *s)
+{
+	cr_assert_lt(l->n, PROTO_MAX_USERS);
+	cr_assert_lt(strlen(s), sizeof(l->v[0]));
+	strcpy(l->v[l->n++], s);
+}
+
+/* Runs policy_verify with the tenant pointer tp and the fixture's request. */
+static int
+verify(const struct proto_tenant *tp, uint64_t now)
+{
+	return policy_verify(k, tp, req, now, reason, sizeof(reason));
+}
+
+static void
+expect(int got, int want, const char *want_reason)
+{
+	cr_expect_eq(got, want, "code %s (%d), want %s (%d)",
+	    proto_code_name((uint32_t)got), got,
+	    proto_code_name((uint32_t)want), want);
+	cr_expect_str_eq(reason, want_reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* Outcomes one at a time */
+
+Test(policy, valid_user_key_clears_reason)
+{
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, valid_tenant_key)
+{
+	make_tenant_key("acme");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, user_key_ignores_tenant_argument)
+{
+	t->enabled = 0;
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, disabled)
+{
+	k->info.enabled = 0;
+	expect(verify(NULL, NOW), PROTO_DISABLED, "key is disabled");
+}
+
+Test(policy, tenant_key_without_tenant_is_not_found)
+{
+	make_tenant_key("acme");
+	expect(verify(NULL, NOW), PROTO_NOT_FOUND, "tenant no longer exists");
+}
+
+Test(policy, tenant_disabled)
+{
+	make_tenant_key("acme");
+	t->enabled = 0;
+	expect(verify(t, NOW), PROTO_TENANT_DISABLED,
+	    "tenant 'acme' is disabled");
+}
+
+Test(policy, expired_exactly_at_expiry)
+{
+	k->info.expires_at = NOW;
+	expect(verify(NULL, NOW), PROTO_EXPIRED, "key expired");
+}
+
+Test(policy, expired_after_expiry)
+{
+	k->info.expires_at = NOW;
+	expect(verify(NULL, NOW + 1), PROTO_EXPIRED, "key expired");
+	expect(verify(NULL, UINT64_MAX), PROTO_EXPIRED, "key expired");
+}
+
+Test(policy, valid_one_second_before_expiry)
+{
+	k->info.expires_at = NOW;
+	expect(verify(NULL, NOW - 1), PROTO_VALID, "");
+}
+
+Test(policy, expires_at_zero_never_expires)
+{
+	k->info.expires_at = 0;
+	expect(verify(NULL, UINT64_MAX), PROTO_VALID, "");
+}
+
+Test(policy, service_not_in_list)
+{
+	add_service(&k->info.services, "sshd");
+	add_service(&k->info.services, "vsftpd");
+	strcpy(req->service, "login");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "service 'login' is not allowed");
+}
+
+Test(policy, no_service_given_while_list_set)
+{
+	add_service(&k->info.services, "sshd");
+	cr_expect_eq(verify(NULL, NOW), PROTO_FORBIDDEN);
+	cr_expect_not_null(strstr(reason, "service"), "reason: %s", reason);
+}
+
+Test(policy, service_in_list)
+{
+	add_service(&k->info.services, "sshd");
+	add_service(&k->info.services, "vsftpd");
+	strcpy(req->service, "vsftpd");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, service_is_case_sensitive_and_exact)
+{
+	add_service(&k->info.services, "sshd");
+	strcpy(req->service, "SSHD");
+	cr_expect_eq(verify(NULL, NOW), PROTO_FORBIDDEN);
+	strcpy(req->service, "ssh");
+	cr_expect_eq(verify(NULL, NOW), PROTO_FORBIDDEN);
+	strcpy(req->service, "sshd2");
+	cr_expect_eq(verify(NULL, NOW), PROTO_FORBIDDEN);
+}
+
+Test(policy, any_service_when_list_empty)
+{
+	strcpy(req->service, "anything");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, expected_tenant_vs_user_key)
+{
+	strcpy(req->tenant, "acme");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "key does not belong to tenant 'acme'");
+}
+
+Test(policy, expected_tenant_vs_other_tenant_key)
+{
+	make_tenant_key("other");
+	strcpy(t->name, "other");
+	strcpy(req->tenant, "acme");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "key does not belong to tenant 'acme'");
+}
+
+Test(policy, expected_tenant_matches)
+{
+	make_tenant_key("acme");
+	strcpy(req->tenant, "acme");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, allowed_users_user_absent)
+{
+	make_tenant_key("acme");
+	add_user(&k->info.allowed_users, "bob");
+	expect(verify(t, NOW), PROTO_FORBIDDEN, "key is limited to certain users and no user was given");
+}
+
+Test(policy, allowed_users_not_listed)
+{
+	make_tenant_key("acme");
+	add_user(&k->info.allowed_users, "bob");
+	add_user(&k->info.allowed_users, "carol");
+	strcpy(req->user, "mallory");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "user 'mallory' is not allowed");
+}
+
+Test(policy, allowed_users_listed)
+{
+	make_tenant_key("acme");
+	add_user(&k->info.allowed_users, "bob");
+	add_user(&k->info.allowed_users, "carol");
+	strcpy(req->user, "carol");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, allowed_users_empty_means_everyone)
+{
+	make_tenant_key("acme");
+	strcpy(req->user, "anyone");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, missing_permission)
+{
+	add_perm(&k->info.permissions, "repo:read");
+	add_perm(&req->required, "deploy:run");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'deploy:run' not granted");
+}
+
+Test(policy, permission_required_from_key_without_any)
+{
+	add_perm(&req->required, "repo:read");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'repo:read' not granted");
+}
+
+Test(policy, wildcard_grants_action)
+{
+	add_perm(&k->info.permissions, "res:*");
+	add_perm(&req->required, "res:read");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, wildcard_does_not_cross_resources)
+{
+	add_perm(&k->info.permissions, "res:*");
+	add_perm(&req->required, "other:read");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'other:read' not granted");
+}
+
+Test(policy, wildcard_does_not_grant_resource_prefix)
+{
+	add_perm(&k->info.permissions, "res:*");
+	add_perm(&req->required, "resource:read");
+	cr_expect_eq(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS);
+	req->required.n = 0;
+	add_perm(&req->required, "re:read");
+	cr_expect_eq(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS);
+}
+
+Test(policy, action_does_not_grant_other_action)
+{
+	add_perm(&k->info.permissions, "res:read");
+	add_perm(&req->required, "res:write");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'res:write' not granted");
+}
+
+Test(policy, exact_permission)
+{
+	add_perm(&k->info.permissions, "res:read");
+	add_perm(&req->required, "res:read");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, several_required_all_needed)
+{
+	add_perm(&k->info.permissions, "repo:read");
+	add_perm(&k->info.permissions, "ci:*");
+	add_perm(&req->required, "repo:read");
+	add_perm(&req->required, "ci:run");
+	add_perm(&req->required, "repo:write");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'repo:write' not granted");
+
+	add_perm(&k->info.permissions, "repo:write");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, no_required_permissions_is_valid)
+{
+	add_perm(&k->info.permissions, "repo:read");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, reason_truncated_to_buffer)
+{
+	char	small[8];
+
+	k->info.enabled = 0;
+	memset(small, 'x', sizeof(small));
+	cr_expect_eq(policy_verify(k, NULL, req, NOW, small, sizeof(small)),
+	    PROTO_DISABLED);
+	cr_expect_str_eq(small, "key is ");
+}
+
+/* ------------------------------------------------------------------ */
+/* Check order: the first failing rule wins */
+
+Test(policy, check_order_user_key)
+{
+	k->info.enabled = 0;
+	k->info.expires_at = NOW - 10;
+	add_service(&k->info.services, "sshd");
+	strcpy(req->service, "ftp");
+	add_perm(&req->required, "repo:read");
+
+	cr_expect_eq(verify(NULL, NOW), PROTO_DISABLED);
+	k->info.enabled = 1;
+	cr_expect_eq(verify(NULL, NOW), PROTO_EXPIRED);
+	k->info.expires_at = 0;
+	cr_expect_eq(verify(NULL, NOW), PROTO_FORBIDDEN);
+	strcpy(req->service, "sshd");
+	cr_expect_eq(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS);
+	add_perm(&k->info.permissions, "repo:read");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, check_order_tenant_key)
+{
+	make_tenant_key("acme");
+	k->info.enabled = 0;
+	t->enabled = 0;
+	k->info.expires_at = NOW;
+	add_service(&k->info.services, "sshd");
+	strcpy(req->service, "ftp");
+	add_user(&k->info.allowed_users, "bob");
+	strcpy(req->user, "mallory");
+	add_perm(&req->required, "repo:read");
+
+	expect(verify(t, NOW), PROTO_DISABLED, "key is disabled");
+	/* A missing tenant is not reported before the key's own state. */
+	expect(verify(NULL, NOW), PROTO_DISABLED, "key is disabled");
+	k->info.enabled = 1;
+	expect(verify(t, NOW), PROTO_TENANT_DISABLED,
+	    "tenant 'acme' is disabled");
+	t->enabled = 1;
+	expect(verify(t, NOW), PROTO_EXPIRED, "key expired");
+	k->info.expires_at = NOW + 1;
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "service 'ftp' is not allowed");
+	strcpy(req->service, "sshd");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "user 'mallory' is not allowed");
+	strcpy(req->user, "bob");
+	expect(verify(t, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'repo:read' not granted");
+	add_perm(&k->info.permissions, "repo:*");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, check_order_restrictions)
+{
+	/* service, then expected tenant, then allowed users */
+	make_tenant_key("acme");
+	add_service(&k->info.services, "sshd");
+	add_user(&k->info.allowed_users, "bob");
+	strcpy(req->service, "ftp");
+	strcpy(req->tenant, "other");
+	strcpy(req->user, "mallory");
+
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "service 'ftp' is not allowed");
+	strcpy(req->service, "sshd");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "key does not belong to tenant 'other'");
+	strcpy(req->tenant, "acme");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "user 'mallory' is not allowed");
+	strcpy(req->user, "bob");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+/* ------------------------------------------------------------------ */
+/* policy_permission_granted */
+
+Test(policy, granted_direct)
+{
+	struct proto_perm_list *have = &k->info.permissions;
+
+	cr_expect_eq(policy_permission_granted(have, "a:b"), 0);
+	add_perm(have, "a:b");
+	add_perm(have, "c:*");
+	cr_expect_eq(policy_permission_granted(have, "a:b"), 1);
+	cr_expect_eq(policy_permission_granted(have, "a:c"), 0);
+	cr_expect_eq(policy_permission_granted(have, "c:anything"), 1);
+	cr_expect_eq(policy_permission_granted(have, "c:*"), 1);
+	cr_expect_eq(policy_permission_granted(have, "cc:x"), 0);
+	cr_expect_eq(policy_permission_granted(have, "a"), 0);
+	cr_expect_eq(policy_permission_granted(have, "A:b"), 0);
+	/* A concrete action does not grant the wildcard. */
+	cr_expect_eq(policy_permission_granted(have, "a:*"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Syntax rules */
+
+Test(policy, tenant_name_valid)
+{
+	cr_expect_eq(policy_tenant_name_valid("acme"), 1);
+	cr_expect_eq(policy_tenant_name_valid("a"), 1);
+	cr_expect_eq(policy_tenant_name_valid("0x"), 1);
+	cr_expect_eq(policy_tenant_name_valid("9"), 1);
+	cr_expect_eq(policy_tenant_name_valid("a.b-c_d"), 1);
+	cr_expect_eq(policy_tenant_name_valid("a-"), 1);
+	cr_expect_eq(policy_tenant_name_valid(
+	    "abcdefghijklmnopqrstuvwxyz012345"), 1);	/* 32 */
+}
+
+Test(policy, tenant_name_invalid)
+{
+	cr_expect_eq(policy_tenant_name_valid(""), 0);
+	cr_expect_eq(policy_tenant_name_valid(
+	    "abcdefghijklmnopqrstuvwxyz0123456"), 0);	/* 33 */
+	cr_expect_eq(policy_tenant_name_valid("Acme"), 0);
+	cr_expect_eq(policy_tenant_name_valid("acMe"), 0);
+	cr_expect_eq(policy_tenant_name_valid("-a"), 0);
+	cr_expect_eq(policy_tenant_name_valid(".a"), 0);
+	cr_expect_eq(policy_tenant_name_valid("_a"), 0);
+	cr_expect_eq(policy_tenant_name_valid("a b"), 0);
+	cr_expect_eq(policy_tenant_name_valid("a/b"), 0);
+	cr_expect_eq(policy_tenant_name_valid("a:b"), 0);
+	cr_expect_eq(policy_tenant_name_valid("caf\xc3\xa9"), 0);
+	cr_expect_eq(policy_tenant_name_valid("a\n"), 0);
+}
+
+Test(policy, permission_valid)
+{
+	char	longest[PROTO_PERM_MAX + 1];
+
+	cr_expect_eq(policy_permission_valid("repo:read"), 1);
+	cr_expect_eq(policy_permission_valid("Repo.X:write-all"), 1);
+	cr_expect_eq(policy_permission_valid("repo:*"), 1);
+	cr_expect_eq(policy_permission_valid("a:b"), 1);
+	cr_expect_eq(policy_permission_valid("r_1:a.b"), 1);
+
+	memset(longest, 'r', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	longest[10] = ':';
+	cr_expect_eq(strlen(longest), PROTO_PERM_MAX);
+	cr_expect_eq(policy_permission_valid(longest), 1);
+}
+
+Test(policy, permission_invalid)
+{
+	char	toolong[PROTO_PERM_MAX + 2];
+
+	cr_expect_eq(policy_permission_valid(""), 0);
+	cr_expect_eq(policy_permission_valid("repo"), 0);
+	cr_expect_eq(policy_permission_valid(":read"), 0);
+	cr_expect_eq(policy_permission_valid("repo:"), 0);
+	cr_expect_eq(policy_permission_valid(":"), 0);
+	cr_expect_eq(policy_permission_valid("*:read"), 0);
+	cr_expect_eq(policy_permission_valid("*:*"), 0);
+	cr_expect_eq(policy_permission_valid("repo:re ad"), 0);
+	cr_expect_eq(policy_permission_valid("re po:read"), 0);
+	cr_expect_eq(policy_permission_valid("repo:**"), 0);
+	cr_expect_eq(policy_permission_valid("repo:r*"), 0);
+	cr_expect_eq(policy_permission_valid("repo:read\n"), 0);
+	cr_expect_eq(policy_permission_valid("repo:caf\xc3\xa9"), 0);
+	/* Exactly one colon. */
+	cr_expect_eq(policy_permission_valid("a:b:c"), 0);
+	cr_expect_eq(policy_permission_valid("a::b"), 0);
+	cr_expect_eq(policy_permission_valid("a:*:b"), 0);
+
+	memset(toolong, 'r', sizeof(toolong) - 1);
+	toolong[sizeof(toolong) - 1] = '\0';
+	toolong[10] = ':';
+	cr_expect_eq(strlen(toolong), PROTO_PERM_MAX + 1);
+	cr_expect_eq(policy_permission_valid(toolong), 0);
+}
+
+Test(policy, service_valid)
+{
+	char	s[PROTO_SERVICE_MAX + 2];
+
+	cr_expect_eq(policy_service_valid("sshd"), 1);
+	cr_expect_eq(policy_service_valid("A.b_c-d"), 1);
+	cr_expect_eq(policy_service_valid("web@eu+1"), 1);
+	cr_expect_eq(policy_service_valid("0"), 1);
+
+	memset(s, 's', PROTO_SERVICE_MAX);
+	s[PROTO_SERVICE_MAX] = '\0';
+	cr_expect_eq(policy_service_valid(s), 1);
+	s[PROTO_SERVICE_MAX] = 's';
+	s[PROTO_SERVICE_MAX + 1] = '\0';
+	cr_expect_eq(policy_service_valid(s), 0);
+
+	cr_expect_eq(policy_service_valid(""), 0);
+	cr_expect_eq(policy_service_valid("a b"), 0);
+	cr_expect_eq(policy_service_valid("a/b"), 0);
+	cr_expect_eq(policy_service_valid("a:b"), 0);
+	cr_expect_eq(policy_service_valid("a*"), 0);
+	cr_expect_eq(policy_service_valid("a\t"), 0);
+	cr_expect_eq(policy_service_valid("caf\xc3\xa9"), 0);
+}
+
+Test(policy, text_valid)
+{
+	cr_expect_eq(policy_text_valid(""), 1);
+	cr_expect_eq(policy_text_valid("hello, world ~!"), 1);
+	cr_expect_eq(policy_text_valid("caf\xc3\xa9"), 1);
+	cr_expect_eq(policy_text_valid("\x80\xff"), 1);
+	cr_expect_eq(policy_text_valid(" "), 1);
+
+	cr_expect_eq(policy_text_valid("a\tb"), 0);
+	cr_expect_eq(policy_text_valid("a\nb"), 0);
+	cr_expect_eq(policy_text_valid("a\r"), 0);
+	cr_expect_eq(policy_text_valid("\x01"), 0);
+	cr_expect_eq(policy_text_valid("\x1b[31m"), 0);
+	cr_expect_eq(policy_text_valid("x\x1f"), 0);
+	cr_expect_eq(policy_text_valid("a\x7f"), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* policy_spec_valid */
+
+static struct proto_key_spec *
+good_spec(void)
+{
+	struct proto_key_spec *sp = calloc(1, sizeof(*sp));
+
+	cr_assert_not_null(sp);
+	sp->set = PROTO_SET_ALL;
+	strcpy(sp->name, "deploy key \xc3\xa9");
+	strcpy(sp->prefix, "ak");
+	sp->expires_in = 30ULL * 24 * 3600;
+	add_service(&sp->services, "sshd");
+	add_service(&sp->services, "vsftpd");
+	add_perm(&sp->permissions, "repo:read");
+	add_perm(&sp->permissions, "ci:*");
+	strcpy(sp->metadata, "{}");
+	return sp;
+}
+
+static void
+spec_fails(const struct proto_key_spec *sp, uint8_t kind, const char *want)
+{
+	char	msg[PROTO_MESSAGE_MAX];
+
+	msg[0] = '\0';
+	cr_expect_eq(policy_spec_valid(sp, kind, msg, sizeof(msg)), -1);
+	cr_expect_str_eq(msg, want);
+}
+
+static void
+spec_ok(const struct proto_key_spec *sp, uint8_t kind)
+{
+	char	msg[PROTO_MESSAGE_MAX];
+
+	strcpy(msg, "untouched");
+	cr_expect_eq(policy_spec_valid(sp, kind, msg, sizeof(msg)), 0,
+	    "msg: %s", msg);
+}
+
+Test(policy, spec_all_good)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	spec_ok(sp, PROTO_OWNER_USER);
+	add_user(&sp->allowed_users, "bob");
+	spec_ok(sp, PROTO_OWNER_TENANT);
+	free(sp);
+}
+
+Test(policy, spec_bad_name)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	strcpy(sp->name, "a\nb");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "key name contains control characters");
+	free(sp);
+}
+
+Test(policy, spec_bad_prefix)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	strcpy(sp->prefix, "AK");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "prefix 'AK' is not 1-16 of [a-z0-9]");
+	strcpy(sp->prefix, "");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "prefix '' is not 1-16 of [a-z0-9]");
+	strcpy(sp->prefix, "a_b");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "prefix 'a_b' is not 1-16 of [a-z0-9]");
+	strcpy(sp->prefix, "abcdefghijklmnop");	/* 16 */
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
+
+Test(policy, spec_expiry_limit)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	sp->expires_in = 100ULL * 365 * 24 * 3600;
+	spec_ok(sp, PROTO_OWNER_USER);
+	sp->expires_in = 0;		/* never */
+	spec_ok(sp, PROTO_OWNER_USER);
+	sp->expires_in = 101ULL * 365 * 24 * 3600;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "expiry is more than 100 years away");
+	sp->expires_in = UINT64_MAX;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "expiry is more than 100 years away");
+	free(sp);
+}
+
+Test(policy, spec_bad_service)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	add_service(&sp->services, "bad service");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "service 'bad service' is not a valid service name");
+	free(sp);
+}
+
+Test(policy, spec_bad_permission)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	add_perm(&sp->permissions, "repo");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "permission 'repo' is not resource:action");
+	sp->permissions.n--;
+	add_perm(&sp->permissions, "a:b:c");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "permission 'a:b:c' is not resource:action");
+	free(sp);
+}
+
+Test(policy, spec_allowed_users_on_user_key)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	add_user(&sp->allowed_users, "bob");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "allowed users apply to tenant keys only");
+	/* Clearing the list is fine for any key. */
+	sp->allowed_users.n = 0;
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
+
+Test(policy, spec_unset_fields_not_checked)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	strcpy(sp->name, "a\nb");
+	strcpy(sp->prefix, "BAD_");
+	sp->expires_in = UINT64_MAX;
+	add_service(&sp->services, "bad service");
+	add_perm(&sp->permissions, "nocolon");
+	add_user(&sp->allowed_users, "bob");
+	strcpy(sp->metadata, "not json");
+
+	sp->set = 0;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* Metadata is metadata.c's business, not policy's. */
+	sp->set = PROTO_SET_METADATA;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* Each bit turns on exactly its own check. */
+	sp->set = PROTO_SET_NAME;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "key name contains control characters");
+	sp->set = PROTO_SET_PREFIX;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "prefix 'BAD_' is not 1-16 of [a-z0-9]");
+	sp->set = PROTO_SET_EXPIRES;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "expiry is more than 100 years away");
+	sp->set = PROTO_SET_SERVICES;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "service 'bad service' is not a valid service name");
+	sp->set = PROTO_SET_PERMISSIONS;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "permission 'nocolon' is not resource:action");
+	sp->set = PROTO_SET_USERS;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "allowed users apply to tenant keys only");
+	spec_ok(sp, PROTO_OWNER_TENANT);
+	free(sp);
+}
