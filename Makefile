@@ -116,6 +116,12 @@ $(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(DAEMON_OBJ) $(PROTO_OBJ)
 # libclient's unit tests link its objects too.
 $(B)/tests/unit_client $(B)/tests/unit_authorize: $(call obj,$(CLIENT_SRC))
 
+# apikeyctl's scanner and value parsers need only libc and Criterion.
+$(B)/tests/unit_cli_args: $(B)/obj/tests/unit_cli_args.o $(B)/obj/cli/args.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
+	    $(call pc_libs,$(PKG_TEST))
+
 $(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $(filter %.o,$^) \

@@ -277,8 +277,8 @@ admin_tenant_remove(struct areq *r)
 			rc = admin_audit(r, txn, "key.revoke", ids.ids[i],
 			    "with tenant %s", t.name);
 	if (rc == 0 && (rc = store_tenant_del(txn, t.name)) == 0 &&
-	    (rc = admin_audit(r, txn, "tenant.remove", t.name, "%zu keys "
-	    "revoked", ids.n)) == 0)
+	    (rc = admin_audit(r, txn, "tenant.remove", t.name, "%zu key%s "
+	    "revoked", ids.n, ids.n == 1 ? "" : "s")) == 0)
 		rc = store_commit(txn);
 	else
 		store_end(txn);

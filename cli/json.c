@@ -1,0 +1,329 @@
+/*
+ * json.c - apikeyctl's --json documents, built with jansson.
+ *
+ * Documents are small (a key, a listing of at most some thousands of
+ * keys), so each is built whole with json_pack, dumped once with two-space
+ * indentation and freed. Times are integers, null for none; a key's
+ * metadata is embedded as the object it is, not as a string.
+ *
+ * A create or rotate document holds a token, so jout_init() hands jansson a
+ * free function that wipes each block first: that covers the built value,
+ * the dump and every buffer jansson grew on the way.
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../libclient/apikey.h"
+#include "json.h"
+#include "view.h"
+
+static void
+wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+void
+jout_init(void)
+{
+	json_set_alloc_funcs(malloc, wipe_free);
+}
+
+int
+jout_is_object(const char *s)
+{
+	json_t	*v;
+	int	 ok;
+
+	v = json_loads(s, 0, NULL);
+	ok = json_is_object(v);
+	json_decref(v);
+	return ok;
+}
+
+/* Prints doc and frees it; doc NULL means building it ran out of memory. */
+static int
+emit(json_t *doc)
+{
+	char	*s;
+
+	if (doc == NULL)
+		return -1;
+	s = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (s == NULL)
+		return -1;
+	printf("%s\n", s);
+	wipe_free(s);
+	return 0;
+}
+
+static json_t *
+time_json(time_t t)
+{
+	return t == 0 ? json_null() : json_integer((json_int_t)t);
+}
+
+static json_t *
+list_json(const struct out_list *l)
+{
+	json_t	*a;
+	size_t	 i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < l->n; i++) {
+		if (json_array_append_new(a, json_string(l->get(l->obj, i)))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* The stored metadata is a JSON object, so it is embedded as one. Should
+ * the daemon ever hand back something else, it is kept as a string rather
+ * than lost. */
+static json_t *
+metadata_json(const char *s)
+{
+	json_t	*v;
+
+	if (*s == '\0')
+		return json_null();
+	if ((v = json_loads(s, 0, NULL)) != NULL)
+		return v;
+	return json_string(s);
+}
+
+static json_t *
+owner_json(const struct out_owner *o)
+{
+	if (o->is_tenant)
+		return json_pack("{s:s, s:s, s:s, s:I}",
+		    "kind", "tenant",
+		    "tenant", o->tenant,
+		    "group", o->group,
+		    "gid", (json_int_t)o->gid);
+	return json_pack("{s:s, s:I, s:s}",
+	    "kind", "user",
+	    "uid", (json_int_t)o->uid,
+	    "user", o->user);
+}
+
+static json_t *
+key_json(const struct apikey_key *k)
+{
+	struct out_owner	o;
+	struct out_list		svc, perm, users;
+
+	out_key_owner(k, &o);
+	out_key_services(k, &svc);
+	out_key_permissions(k, &perm);
+	out_key_allowed_users(k, &users);
+	/* "o" steals each value, and json_pack frees them if it fails. */
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:I, s:o, s:o, s:o, s:o,"
+	    " s:o, s:o, s:o, s:o}",
+	    "id", apikey_key_id(k),
+	    "prefix", apikey_key_prefix(k),
+	    "name", apikey_key_name(k),
+	    "owner", owner_json(&o),
+	    "enabled", apikey_key_enabled(k) != 0,
+	    "created_by", (json_int_t)apikey_key_created_by(k),
+	    "created_at", time_json(apikey_key_created_at(k)),
+	    "updated_at", time_json(apikey_key_updated_at(k)),
+	    "expires_at", time_json(apikey_key_expires_at(k)),
+	    "grace_until", time_json(apikey_key_grace_until(k)),
+	    "services", list_json(&svc),
+	    "permissions", list_json(&perm),
+	    "allowed_users", list_json(&users),
+	    "metadata", metadata_json(apikey_key_metadata(k)));
+}
+
+static json_t *
+tenant_json(const struct apikey_tenant *t)
+{
+	const char	*admin = apikey_tenant_admin_group(t);
+	int		 has_admin = *admin != '\0';
+
+	return json_pack("{s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:o, s:I}",
+	    "name", apikey_tenant_name(t),
+	    "group", apikey_tenant_group(t),
+	    "gid", (json_int_t)apikey_tenant_gid(t),
+	    "admin_group", has_admin ? json_string(admin) : json_null(),
+	    "admin_gid", has_admin ?
+	    json_integer((json_int_t)apikey_tenant_admin_gid(t)) : json_null(),
+	    "enabled", apikey_tenant_enabled(t) != 0,
+	    "created_by", (json_int_t)apikey_tenant_created_by(t),
+	    "created_at", time_json(apikey_tenant_created_at(t)),
+	    "keys", (json_int_t)apikey_tenant_key_count(t));
+}
+
+int
+jout_key(const struct apikey_key *k)
+{
+	return emit(key_json(k));
+}
+
+int
+jout_key_token(const struct apikey_key *k, const char *token)
+{
+	return emit(json_pack("{s:o, s:s}", "key", key_json(k),
+	    "token", token));
+}
+
+int
+jout_key_list(const struct apikey_key_list *l)
+{
+	json_t	*a;
+	size_t	 i, n = apikey_key_list_count(l);
+
+	if ((a = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(a,
+		    key_json(apikey_key_list_get(l, i))) == -1) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return emit(a);
+}
+
+int
+jout_key_done(const struct apikey_key *k)
+{
+	return emit(json_pack("{s:b, s:o}", "ok", 1, "key", key_json(k)));
+}
+
+int
+jout_key_revoked(const char *id)
+{
+	return emit(json_pack("{s:b, s:s}", "ok", 1, "id", id));
+}
+
+int
+jout_keys_purged(unsigned n)
+{
+	return emit(json_pack("{s:b, s:I}", "ok", 1, "purged", (json_int_t)n));
+}
+
+int
+jout_tenant(const struct apikey_tenant *t)
+{
+	return emit(tenant_json(t));
+}
+
+int
+jout_tenant_list(const struct apikey_tenant_list *l)
+{
+	json_t	*a;
+	size_t	 i, n = apikey_tenant_list_count(l);
+
+	if ((a = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(a,
+		    tenant_json(apikey_tenant_list_get(l, i))) == -1) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return emit(a);
+}
+
+int
+jout_tenant_done(const struct apikey_tenant *t)
+{
+	return emit(json_pack("{s:b, s:o}", "ok", 1, "tenant", tenant_json(t)));
+}
+
+int
+jout_tenant_removed(const char *name, unsigned keys_revoked)
+{
+	return emit(json_pack("{s:b, s:s, s:I}", "ok", 1, "name", name,
+	    "keys_revoked", (json_int_t)keys_revoked));
+}
+
+int
+jout_status(const struct apikey_status *s)
+{
+	return emit(json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:b}",
+	    "version", apikey_status_version(s),
+	    "pid", (json_int_t)apikey_status_pid(s),
+	    "started_at", time_json(apikey_status_started_at(s)),
+	    "keys", (json_int_t)apikey_status_keys(s),
+	    "tenants", (json_int_t)apikey_status_tenants(s),
+	    "caller_uid", (json_int_t)apikey_status_caller_uid(s),
+	    "caller_admin", apikey_status_caller_admin(s) != 0));
+}
+
+int
+jout_audit(const struct apikey_audit_list *l)
+{
+	const struct apikey_audit	*e;
+	json_t				*a;
+	size_t				 i, n = apikey_audit_list_count(l);
+
+	if ((a = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		e = apikey_audit_list_get(l, i);
+		if (json_array_append_new(a, json_pack(
+		    "{s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
+		    "seq", (json_int_t)apikey_audit_seq(e),
+		    "time", (json_int_t)apikey_audit_time(e),
+		    "uid", (json_int_t)apikey_audit_uid(e),
+		    "pid", (json_int_t)apikey_audit_pid(e),
+		    "action", apikey_audit_action(e),
+		    "target", apikey_audit_target(e),
+		    "detail", apikey_audit_detail(e))) == -1) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return emit(a);
+}
+
+/* The key part of a verify reply; null when no key matched. */
+static json_t *
+result_key_json(const struct apikey_result *r)
+{
+	struct out_owner	o;
+	struct out_list		perm, users;
+
+	if (*apikey_result_key_id(r) == '\0')
+		return json_null();
+	out_result_owner(r, &o);
+	out_result_permissions(r, &perm);
+	out_result_allowed_users(r, &users);
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+	    "id", apikey_result_key_id(r),
+	    "name", apikey_result_name(r),
+	    "owner", owner_json(&o),
+	    "permissions", list_json(&perm),
+	    "allowed_users", list_json(&users),
+	    "metadata", metadata_json(apikey_result_metadata(r)),
+	    "expires_at", time_json(apikey_result_expires_at(r)));
+}
+
+int
+jout_verify(const struct apikey_result *r, int authorized)
+{
+	enum apikey_code code = apikey_result_code(r);
+
+	return emit(json_pack("{s:s, s:b, s:s, s:o, s:o}",
+	    "code", apikey_code_name(code),
+	    "valid", code == APIKEY_VALID,
+	    "reason", apikey_result_reason(r),
+	    "key", result_key_json(r),
+	    "authorized", authorized < 0 ? json_null() :
+	    json_boolean(authorized)));
+}

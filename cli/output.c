@@ -1,0 +1,410 @@
+/*
+ * output.c - apikeyctl's text output, and the switch to JSON.
+ *
+ * Single objects print as `field: value` lines, field names as in the JSON
+ * documents and `-` for none; listings print as tables (table.c). Times
+ * are UTC, ISO 8601. Names and details come from other users through the
+ * daemon, so control characters are shown as '?' rather than sent to a
+ * terminal.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "../libclient/apikey.h"
+#include "json.h"
+#include "output.h"
+#include "table.h"
+#include "view.h"
+
+#define TIME_LEN	sizeof("YYYY-MM-DDTHH:MM:SSZ")
+#define NUM_LEN		24	/* a 64-bit number and its NUL */
+
+/* --- text primitives ----------------------------------------------- */
+
+/* Writes s, "-" when empty, with control characters shown as '?'. */
+static void
+put_text(const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL || *s == '\0')
+		s = "-";
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+static const char *
+time_text(time_t t, const char *none, char buf[TIME_LEN])
+{
+	struct tm tm;
+
+	if (t == 0)
+		return none;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, TIME_LEN, "%jd", (intmax_t)t);
+	return buf;
+}
+
+static void
+field(const char *name, const char *value)
+{
+	printf("%s: ", name);
+	put_text(value);
+	putchar('\n');
+}
+
+static void
+field_num(const char *name, uintmax_t n)
+{
+	printf("%s: %ju\n", name, n);
+}
+
+static void
+field_yesno(const char *name, int b)
+{
+	field(name, b ? "yes" : "no");
+}
+
+static void
+field_time(const char *name, time_t t, const char *none)
+{
+	char buf[TIME_LEN];
+
+	field(name, time_text(t, none, buf));
+}
+
+static void
+field_list(const char *name, const struct out_list *l)
+{
+	size_t i;
+
+	printf("%s: ", name);
+	if (l->n == 0)
+		put_text(NULL);
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			fputs(", ", stdout);
+		put_text(l->get(l->obj, i));
+	}
+	putchar('\n');
+}
+
+static void
+field_owner(const struct out_owner *o)
+{
+	fputs("owner: ", stdout);
+	if (o->is_tenant) {
+		fputs("tenant ", stdout);
+		put_text(o->tenant);
+		fputs(" (group ", stdout);
+		put_text(o->group);
+		printf(", gid %ju)\n", (uintmax_t)o->gid);
+	} else {
+		fputs("user ", stdout);
+		put_text(o->user);
+		printf(" (uid %ju)\n", (uintmax_t)o->uid);
+	}
+}
+
+/* --- objects ------------------------------------------------------- */
+
+static void
+print_key(const struct apikey_key *k)
+{
+	struct out_owner	o;
+	struct out_list		l;
+
+	field("id", apikey_key_id(k));
+	field("prefix", apikey_key_prefix(k));
+	field("name", apikey_key_name(k));
+	out_key_owner(k, &o);
+	field_owner(&o);
+	field_yesno("enabled", apikey_key_enabled(k));
+	field_num("created_by", apikey_key_created_by(k));
+	field_time("created_at", apikey_key_created_at(k), "-");
+	field_time("updated_at", apikey_key_updated_at(k), "-");
+	field_time("expires_at", apikey_key_expires_at(k), "never");
+	field_time("grace_until", apikey_key_grace_until(k), "-");
+	out_key_services(k, &l);
+	field_list("services", &l);
+	out_key_permissions(k, &l);
+	field_list("permissions", &l);
+	out_key_allowed_users(k, &l);
+	field_list("allowed_users", &l);
+	field("metadata", apikey_key_metadata(k));
+}
+
+static void
+print_tenant(const struct apikey_tenant *t)
+{
+	const char *admin = apikey_tenant_admin_group(t);
+
+	field("name", apikey_tenant_name(t));
+	field("group", apikey_tenant_group(t));
+	field_num("gid", apikey_tenant_gid(t));
+	field("admin_group", admin);
+	if (*admin != '\0')
+		field_num("admin_gid", apikey_tenant_admin_gid(t));
+	else
+		field("admin_gid", NULL);
+	field_yesno("enabled", apikey_tenant_enabled(t));
+	field_num("created_by", apikey_tenant_created_by(t));
+	field_time("created_at", apikey_tenant_created_at(t), "-");
+	field_num("keys", apikey_tenant_key_count(t));
+}
+
+int
+out_key(int json, const struct apikey_key *k)
+{
+	if (json)
+		return jout_key(k);
+	print_key(k);
+	return 0;
+}
+
+int
+out_key_token(int json, int quiet, const struct apikey_key *k,
+    const char *token)
+{
+	if (quiet) {
+		printf("%s\n", token);
+		return 0;
+	}
+	if (json)
+		return jout_key_token(k, token);
+	print_key(k);
+	printf("token: %s\n", token);
+	/* After the token, so a terminal shows it right below. */
+	fflush(stdout);
+	fputs("Store this token now: it is shown only once.\n", stderr);
+	return 0;
+}
+
+int
+out_key_list(int json, const struct apikey_key_list *l)
+{
+	static const char *const head[] = {
+		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES"
+	};
+	const struct apikey_key	*k;
+	const char		*row[5];
+	struct table		 t = { .ncols = 5 };
+	char			 owner[256], tbuf[TIME_LEN];
+	size_t			 i, n = apikey_key_list_count(l);
+	int			 rc;
+
+	if (json)
+		return jout_key_list(l);
+	rc = table_add(&t, head);
+	for (i = 0; rc == 0 && i < n; i++) {
+		k = apikey_key_list_get(l, i);
+		if (apikey_key_owner_kind(k) == APIKEY_OWNER_TENANT)
+			snprintf(owner, sizeof(owner), "tenant:%s",
+			    apikey_key_tenant(k));
+		else if (*apikey_key_user(k) != '\0')
+			snprintf(owner, sizeof(owner), "user:%s",
+			    apikey_key_user(k));
+		else	/* a uid without a name in NSS */
+			snprintf(owner, sizeof(owner), "uid:%ju",
+			    (uintmax_t)apikey_key_uid(k));
+		row[0] = apikey_key_id(k);
+		row[1] = apikey_key_name(k);
+		row[2] = owner;
+		row[3] = apikey_key_enabled(k) ? "yes" : "no";
+		row[4] = time_text(apikey_key_expires_at(k), "never", tbuf);
+		rc = table_add(&t, row);
+	}
+	return table_done(&t, rc);
+}
+
+int
+out_key_done(int json, const char *verb, const struct apikey_key *k)
+{
+	if (json)
+		return jout_key_done(k);
+	printf("%s key %s\n", verb, apikey_key_id(k));
+	return 0;
+}
+
+int
+out_key_revoked(int json, const char *id)
+{
+	if (json)
+		return jout_key_revoked(id);
+	printf("revoked key %s\n", id);
+	return 0;
+}
+
+int
+out_keys_purged(int json, unsigned n)
+{
+	if (json)
+		return jout_keys_purged(n);
+	printf("purged %u expired %s\n", n, n == 1 ? "key" : "keys");
+	return 0;
+}
+
+int
+out_tenant(int json, const struct apikey_tenant *t)
+{
+	if (json)
+		return jout_tenant(t);
+	print_tenant(t);
+	return 0;
+}
+
+int
+out_tenant_list(int json, const struct apikey_tenant_list *l)
+{
+	static const char *const head[] = {
+		"NAME", "GROUP", "GID", "ADMIN-GROUP", "ENABLED", "KEYS"
+	};
+	const struct apikey_tenant	*t;
+	const char			*row[6];
+	struct table			 tab = { .ncols = 6 };
+	char				 gid[NUM_LEN], keys[NUM_LEN];
+	size_t				 i, n = apikey_tenant_list_count(l);
+	int				 rc;
+
+	if (json)
+		return jout_tenant_list(l);
+	rc = table_add(&tab, head);
+	for (i = 0; rc == 0 && i < n; i++) {
+		t = apikey_tenant_list_get(l, i);
+		snprintf(gid, sizeof(gid), "%ju",
+		    (uintmax_t)apikey_tenant_gid(t));
+		snprintf(keys, sizeof(keys), "%u", apikey_tenant_key_count(t));
+		row[0] = apikey_tenant_name(t);
+		row[1] = apikey_tenant_group(t);
+		row[2] = gid;
+		row[3] = apikey_tenant_admin_group(t);
+		row[4] = apikey_tenant_enabled(t) ? "yes" : "no";
+		row[5] = keys;
+		rc = table_add(&tab, row);
+	}
+	return table_done(&tab, rc);
+}
+
+int
+out_tenant_done(int json, const char *verb, const struct apikey_tenant *t)
+{
+	if (json)
+		return jout_tenant_done(t);
+	printf("%s tenant ", verb);
+	put_text(apikey_tenant_name(t));
+	putchar('\n');
+	return 0;
+}
+
+int
+out_tenant_removed(int json, const char *name, unsigned keys_revoked)
+{
+	if (json)
+		return jout_tenant_removed(name, keys_revoked);
+	printf("removed tenant %s (%u %s revoked)\n", name, keys_revoked,
+	    keys_revoked == 1 ? "key" : "keys");
+	return 0;
+}
+
+int
+out_status(int json, const struct apikey_status *s)
+{
+	if (json)
+		return jout_status(s);
+	field("version", apikey_status_version(s));
+	field_num("pid", (uintmax_t)apikey_status_pid(s));
+	field_time("started_at", apikey_status_started_at(s), "-");
+	field_num("keys", apikey_status_keys(s));
+	field_num("tenants", apikey_status_tenants(s));
+	field_num("caller_uid", apikey_status_caller_uid(s));
+	field_yesno("caller_admin", apikey_status_caller_admin(s));
+	return 0;
+}
+
+int
+out_audit(int json, const struct apikey_audit_list *l)
+{
+	static const char *const head[] = {
+		"SEQ", "TIME", "UID", "PID", "ACTION", "TARGET", "DETAIL"
+	};
+	const struct apikey_audit	*e;
+	const char			*row[7];
+	struct table			 t = { .ncols = 7 };
+	char				 seq[NUM_LEN], uid[NUM_LEN];
+	char				 pid[NUM_LEN], tbuf[TIME_LEN];
+	size_t				 i, n = apikey_audit_list_count(l);
+	int				 rc;
+
+	if (json)
+		return jout_audit(l);
+	rc = table_add(&t, head);
+	for (i = 0; rc == 0 && i < n; i++) {
+		e = apikey_audit_list_get(l, i);
+		snprintf(seq, sizeof(seq), "%" PRIu64, apikey_audit_seq(e));
+		snprintf(uid, sizeof(uid), "%ju",
+		    (uintmax_t)apikey_audit_uid(e));
+		snprintf(pid, sizeof(pid), "%jd",
+		    (intmax_t)apikey_audit_pid(e));
+		row[0] = seq;
+		row[1] = time_text(apikey_audit_time(e), "-", tbuf);
+		row[2] = uid;
+		row[3] = pid;
+		row[4] = apikey_audit_action(e);
+		row[5] = apikey_audit_target(e);
+		row[6] = apikey_audit_detail(e);
+		rc = table_add(&t, row);
+	}
+	return table_done(&t, rc);
+}
+
+int
+out_verify_passed(const struct apikey_result *r, const char *user, int authz)
+{
+	if (apikey_result_code(r) != APIKEY_VALID)
+		return 0;
+	return user == NULL || authz == 0;
+}
+
+int
+out_verify(int json, const struct apikey_result *r, const char *user,
+    int authz)
+{
+	enum apikey_code	 code = apikey_result_code(r);
+	const char		*reason = apikey_result_reason(r);
+	struct out_owner	 o;
+	struct out_list		 l;
+
+	if (json)
+		return jout_verify(r, user == NULL ? -1 :
+		    out_verify_passed(r, user, authz));
+
+	/* The first line is the verdict, so a script can read just that. */
+	if (code == APIKEY_VALID && user != NULL && authz == APIKEY_ENOUSER)
+		printf("FORBIDDEN: unknown user '%s'\n", user);
+	else if (code == APIKEY_VALID && user != NULL && authz != 0)
+		printf("FORBIDDEN: user '%s' may not use this key\n", user);
+	else if (*reason != '\0') {
+		printf("%s: ", apikey_code_name(code));
+		put_text(reason);
+		putchar('\n');
+	} else
+		printf("%s\n", apikey_code_name(code));
+
+	if (*apikey_result_key_id(r) != '\0') {
+		field("id", apikey_result_key_id(r));
+		field("name", apikey_result_name(r));
+		out_result_owner(r, &o);
+		field_owner(&o);
+		out_result_permissions(r, &l);
+		field_list("permissions", &l);
+		out_result_allowed_users(r, &l);
+		field_list("allowed_users", &l);
+		field("metadata", apikey_result_metadata(r));
+		field_time("expires_at", apikey_result_expires_at(r), "never");
+	}
+	if (user != NULL)
+		field_yesno("authorized", out_verify_passed(r, user, authz));
+	return 0;
+}

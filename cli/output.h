@@ -1,0 +1,56 @@
+/*
+ * output.h - everything apikeyctl prints on stdout.
+ *
+ * A command hands each result to one out_* function with the --json flag;
+ * that prints either text (`field: value` lines or a table, as
+ * docs/cli.md shows) or one JSON document (json.c). Commands never format
+ * a result themselves, so a key looks the same after create, show, update
+ * and verify.
+ *
+ * Each out_* function returns 0, or -1 when memory ran out.
+ */
+#ifndef APIKEYCTL_OUTPUT_H
+#define APIKEYCTL_OUTPUT_H
+
+struct apikey_key;
+struct apikey_key_list;
+struct apikey_tenant;
+struct apikey_tenant_list;
+struct apikey_status;
+struct apikey_audit_list;
+struct apikey_result;
+
+/* key show, key update. */
+int	out_key(int json, const struct apikey_key *);
+/* key create, key rotate: the key and its token; quiet: the token alone. */
+int	out_key_token(int json, int quiet, const struct apikey_key *,
+	    const char *token);
+int	out_key_list(int json, const struct apikey_key_list *);
+/* key enable, key disable: "VERB key ID". */
+int	out_key_done(int json, const char *verb, const struct apikey_key *);
+int	out_key_revoked(int json, const char *id);
+int	out_keys_purged(int json, unsigned n);
+
+/* tenant add, tenant show. */
+int	out_tenant(int json, const struct apikey_tenant *);
+int	out_tenant_list(int json, const struct apikey_tenant_list *);
+/* tenant enable, tenant disable: "VERB tenant NAME". */
+int	out_tenant_done(int json, const char *verb,
+	    const struct apikey_tenant *);
+int	out_tenant_removed(int json, const char *name, unsigned keys_revoked);
+
+int	out_status(int json, const struct apikey_status *);
+int	out_audit(int json, const struct apikey_audit_list *);
+
+/*
+ * verify. user is --user or NULL; authz is what apikey_authorize_user()
+ * returned for it, looked at only when user is set and the key is VALID.
+ */
+int	out_verify(int json, const struct apikey_result *, const char *user,
+	    int authz);
+
+/* 1 when a verify passed: VALID and, with a user, authorized; else 0. */
+int	out_verify_passed(const struct apikey_result *, const char *user,
+	    int authz);
+
+#endif
