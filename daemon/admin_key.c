@@ -368,7 +368,7 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	const struct proto_tenant *tp;
 	struct store_key k;
 	struct store_txn *txn;
-	char		 detail[PROTO_DETAIL_MAX + 1] = "";
+	char		 detail[PROTO_DETAIL_MAX + 1] = "deleted";
 	int		 rc;
 
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)

@@ -21,6 +21,8 @@ static _Thread_local struct proto_verify_req	req;
 static _Thread_local struct proto_verify_reply	rep;
 static _Thread_local struct store_key		key;
 static _Thread_local struct proto_tenant	tenant;
+/* The id of the key asked about, for the log even when it is not found. */
+static _Thread_local char			log_id[TOKEN_ID_LEN + 1];
 
 /* Compares against the current hash, then the previous one in grace. */
 static int
@@ -67,13 +69,14 @@ verify_run(const struct verifier *v)
 	int		 rc, match;
 
 	memset(&rep, 0, sizeof(rep));
+	strcpy(log_id, "-");
 	if ((rc = token_parse(req.token, strlen(req.token), &tok)) != 0) {
 		rep.code = PROTO_MALFORMED;
 		snprintf(rep.reason, sizeof(rep.reason), "%s",
 		    token_strerror(rc));
 		return PROTO_OK;
 	}
-	memcpy(rep.key_id, tok.id, sizeof(rep.key_id));
+	memcpy(log_id, tok.id, sizeof(log_id));
 	if ((rc = store_read_begin(v->store, &txn)) != 0) {
 		token_wipe(&tok);
 		log_warnx("verify: %s", store_strerror(rc));
@@ -84,7 +87,7 @@ verify_run(const struct verifier *v)
 	token_wipe(&tok);
 	if (rc != 0 && rc != STORE_ENOTFOUND) {
 		store_end(txn);
-		log_warnx("verify: key %s: %s", rep.key_id, store_strerror(rc));
+		log_warnx("verify: key %s: %s", log_id, store_strerror(rc));
 		return PROTO_EINTERNAL;
 	}
 	if (!match) {
@@ -130,14 +133,15 @@ log_outcome(const struct peer *p)
 {
 	if (rep.code == PROTO_VALID) {
 		log_debug("verify: VALID key %s peer uid %u pid %d service "
-		    "'%s' user '%s' rhost '%s'", rep.key_id, (unsigned)p->uid,
+		    "'%s' user '%s' rhost '%s'", log_id, (unsigned)p->uid,
 		    (int)p->pid, req.service, req.user, req.rhost);
 		return;
 	}
-	/* Never log anything taken from a token that did not parse. */
+	/* log_id stays "-" for a token that did not parse: it may be a
+	 * mistyped password. */
 	log_info("verify: %s key %s peer uid %u pid %d service '%s' user '%s' "
-	    "rhost '%s': %s", proto_code_name(rep.code),
-	    rep.code == PROTO_MALFORMED ? "-" : rep.key_id, (unsigned)p->uid,
+	    "rhost '%s': %s", proto_code_name(rep.code), log_id,
+	    (unsigned)p->uid,
 	    (int)p->pid, req.service, req.user, req.rhost, rep.reason);
 }
 
