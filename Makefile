@@ -9,6 +9,8 @@ SBINDIR	= $(PREFIX)/sbin
 LIBDIR	= $(PREFIX)/lib
 INCDIR	= $(PREFIX)/include
 PCDIR	= $(LIBDIR)/pkgconfig
+# Debian's PAM looks in /usr/lib/$(multiarch)/security: set PAMDIR to that.
+PAMDIR	?= $(LIBDIR)/security
 
 B	?= build
 CC	?= cc
@@ -43,6 +45,7 @@ PROTO_SRC  = $(wildcard proto/*.c common/*.c)
 DAEMON_SRC = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_SRC = $(wildcard libclient/*.c)
 CLI_SRC	   = $(wildcard cli/*.c)
+PAM_SRC	   = $(wildcard pam_module/*.c)
 UNIT_SRC   = $(wildcard tests/unit_*.c)
 IT_SRC	   = $(wildcard tests/it_*.c)
 ITLIB_SRC  = $(wildcard tests/harness*.c)
@@ -54,12 +57,14 @@ PROTO_OBJ  = $(call obj,$(PROTO_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 CLIENT_PIC = $(call pic,$(PROTO_SRC) $(CLIENT_SRC))
 CLI_OBJ	   = $(call obj,$(CLI_SRC))
+PAM_PIC	   = $(call pic,$(PAM_SRC))
 ITLIB_OBJ  = $(call obj,$(ITLIB_SRC))
 UNIT_BIN   = $(patsubst tests/%.c,$(B)/tests/%,$(UNIT_SRC))
 IT_BIN	   = $(patsubst tests/%.c,$(B)/tests/%,$(IT_SRC))
 
 SONAME	= libapikey.so.1
 BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
+	  $(B)/pam_apikey.so \
 	  $(B)/examples/verify_key
 
 .PHONY: all build check test-build test-run asan run install clean deps
@@ -95,6 +100,14 @@ $(B)/libapikey.so: $(B)/$(SONAME)
 $(B)/apikeyctl: $(CLI_OBJ) $(CLIENT_PIC)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_CLI))
+
+# pam_apikey.so links libapikey's objects statically, so an installed module
+# never depends on a library search path; it exports only pam_sm_*.
+$(B)/pam_apikey.so: $(PAM_PIC) $(CLIENT_PIC) pam_module/pam_apikey.map
+	$(CC) $(CFLAGS) $(HARDEN) -shared \
+	    -Wl,--version-script=pam_module/pam_apikey.map -Wl,--no-undefined \
+	    $(LDHARDEN) $(SANLD) -o $@ $(PAM_PIC) $(CLIENT_PIC) \
+	    -lpam $(call pc_libs,$(PKG_CLIENT))
 
 $(B)/apikey.pc: libclient/apikey.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
@@ -161,6 +174,8 @@ install: build
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so
 	install -m 0644 libclient/apikey.h $(DESTDIR)$(INCDIR)/apikey.h
 	install -m 0644 $(B)/apikey.pc $(DESTDIR)$(PCDIR)/apikey.pc
+	install -d $(DESTDIR)$(PAMDIR)
+	install -m 0644 $(B)/pam_apikey.so $(DESTDIR)$(PAMDIR)/pam_apikey.so
 
 clean:
 	rm -rf build build-asan

@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
-libjansson-dev zlib1g-dev"
+libjansson-dev zlib1g-dev libpam0g-dev"
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
 lmdb-utils"
 
