@@ -278,6 +278,19 @@ ctl_connect(struct ctl *ctl, int admin)
 }
 
 int
+ctl_admin_only(struct args *a, struct ctl *ctl, int argc, char **argv,
+    int npos, const char *what)
+{
+	int	rc;
+
+	if ((rc = args_only(a, ctl, argc, argv, npos, what)) != -1)
+		return rc;
+	if ((rc = ctl_connect(ctl, 1)) != 0)
+		return rc;
+	return -1;
+}
+
+int
 ctl_exit_status(int err)
 {
 	switch (err) {

@@ -10,6 +10,7 @@
 #define APIKEYCTL_H
 
 struct apikey_client;
+struct args;
 
 /* Exit statuses, the table in docs/cli.md. */
 #define CTL_EXIT_OK		0
@@ -35,6 +36,13 @@ struct ctl {
  * or an exit status after printing why.
  */
 int	ctl_connect(struct ctl *, int admin);
+/*
+ * The start of a management command with no options of its own: the scan
+ * of args_only(), then ctl_connect() to admin.sock. -1 to go on, with the
+ * positionals in the args, else the exit status after printing why.
+ */
+int	ctl_admin_only(struct args *, struct ctl *, int argc, char **argv,
+	    int npos, const char *what);
 /* The exit status for an APIKEY_E* code. */
 int	ctl_exit_status(int err);
 /*

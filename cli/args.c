@@ -38,23 +38,44 @@ static const struct option global_opts[] = {
 	{ NULL,		0,			NULL,	0 }
 };
 
+static void
+vwarnx(const char *fmt, va_list ap)
+{
+	fputs("apikeyctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 ctl_warnx(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("apikeyctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vwarnx(fmt, ap);
 	va_end(ap);
+}
+
+void
+args_add_options(struct args *a, const struct option *table)
+{
+	size_t n, i;
+
+	for (n = 0; a->longopts[n].name != NULL; n++)
+		continue;
+	/* A command table too large for the array is a bug, not an input. */
+	for (i = 0; table != NULL && table[i].name != NULL; i++) {
+		if (n >= ARGS_MAX_OPTS)
+			abort();
+		a->longopts[n++] = table[i];
+	}
+	/* a->longopts[n] stays zeroed: the terminator. */
 }
 
 void
 args_init(struct args *a, struct ctl *ctl, int argc, char **argv, int flags,
     const char *shortopts, const struct option *longopts)
 {
-	size_t n = 0, i;
 	int len;
 
 	memset(a, 0, sizeof(*a));
@@ -62,19 +83,8 @@ args_init(struct args *a, struct ctl *ctl, int argc, char **argv, int flags,
 	a->argc = argc;
 	a->argv = argv;
 	a->flags = flags;
-
-	/* A command table too large for the array is a bug, not an input. */
-	for (i = 0; longopts != NULL && longopts[i].name != NULL; i++) {
-		if (n >= ARGS_MAX_OPTS)
-			abort();
-		a->longopts[n++] = longopts[i];
-	}
-	for (i = 0; global_opts[i].name != NULL; i++) {
-		if (n >= ARGS_MAX_OPTS)
-			abort();
-		a->longopts[n++] = global_opts[i];
-	}
-	/* a->longopts[n] stays zeroed: the terminator. */
+	args_add_options(a, longopts);
+	args_add_options(a, global_opts);
 
 	/* ':' makes a missing value ':' instead of '?'. */
 	len = snprintf(a->shortopts, sizeof(a->shortopts), "%s:%sh",
@@ -208,9 +218,7 @@ args_usage(const struct args *a, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("apikeyctl: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vwarnx(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "usage: apikeyctl %s\n", a->ctl->usage);
 	fputs("Try 'apikeyctl --help' for more information.\n", stderr);

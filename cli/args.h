@@ -59,6 +59,8 @@ struct args {
  */
 void	args_init(struct args *, struct ctl *, int argc, char **argv,
 	    int flags, const char *shortopts, const struct option *longopts);
+/* Adds more of the command's own options, before the first args_next(). */
+void	args_add_options(struct args *, const struct option *longopts);
 /*
  * The whole scan of a command that has no options of its own and takes
  * exactly npos positionals (what names them, e.g. "ID"): -1 to go on with

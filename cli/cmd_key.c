@@ -31,27 +31,26 @@ enum {
 	OPT_GRACE,
 };
 
-static const struct option create_opts[] = {
-	{ "user",            required_argument, NULL, OPT_USER },
-	{ "tenant",          required_argument, NULL, OPT_TENANT },
+/* The settings create and update share; each adds its own options. */
+static const struct option setting_opts[] = {
 	{ "name",            required_argument, NULL, OPT_NAME },
-	{ "prefix",          required_argument, NULL, OPT_PREFIX },
 	{ "expires",         required_argument, NULL, OPT_EXPIRES },
 	{ "service",         required_argument, NULL, OPT_SERVICE },
 	{ "permission",      required_argument, NULL, OPT_PERMISSION },
 	{ "allow-user",      required_argument, NULL, OPT_ALLOW_USER },
 	{ "metadata",        required_argument, NULL, OPT_METADATA },
+	{ NULL,              0,                 NULL, 0 }
+};
+
+static const struct option create_opts[] = {
+	{ "user",            required_argument, NULL, OPT_USER },
+	{ "tenant",          required_argument, NULL, OPT_TENANT },
+	{ "prefix",          required_argument, NULL, OPT_PREFIX },
 	{ "quiet",           no_argument,       NULL, 'q' },
 	{ NULL,              0,                 NULL, 0 }
 };
 
 static const struct option update_opts[] = {
-	{ "name",            required_argument, NULL, OPT_NAME },
-	{ "expires",         required_argument, NULL, OPT_EXPIRES },
-	{ "service",         required_argument, NULL, OPT_SERVICE },
-	{ "permission",      required_argument, NULL, OPT_PERMISSION },
-	{ "allow-user",      required_argument, NULL, OPT_ALLOW_USER },
-	{ "metadata",        required_argument, NULL, OPT_METADATA },
 	{ "no-services",     no_argument,       NULL, OPT_NO_SERVICES },
 	{ "no-permissions",  no_argument,       NULL, OPT_NO_PERMISSIONS },
 	{ "no-allow-users",  no_argument,       NULL, OPT_NO_ALLOW_USERS },
@@ -215,6 +214,7 @@ cmd_key_create(struct ctl *ctl, int argc, char **argv)
 	if ((s.spec = apikey_key_spec_new()) == NULL)
 		return ctl_printed(-1);
 	args_init(&a, ctl, argc, argv, 0, "q", create_opts);
+	args_add_options(&a, setting_opts);
 	while ((ch = args_next(&a)) > 0) {
 		if (ch == OPT_USER)
 			user = a.arg;
@@ -263,6 +263,7 @@ cmd_key_update(struct ctl *ctl, int argc, char **argv)
 	if ((s.spec = apikey_key_spec_new()) == NULL)
 		return ctl_printed(-1);
 	args_init(&a, ctl, argc, argv, 0, NULL, update_opts);
+	args_add_options(&a, setting_opts);
 	while ((ch = args_next(&a)) > 0)
 		if ((rc = setting(&a, &s, ch)) != -1)
 			goto out;
@@ -363,9 +364,7 @@ cmd_key_show(struct ctl *ctl, int argc, char **argv)
 	struct args		 a;
 	int			 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 1, "ID")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "ID")) != -1)
 		return rc;
 	if ((err = apikey_key_show(ctl->client, a.pos[0], &key)) != 0)
 		return ctl_fail(ctl, err);
@@ -381,9 +380,7 @@ key_set_enabled(struct ctl *ctl, int argc, char **argv, int enabled)
 	struct args		 a;
 	int			 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 1, "ID")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "ID")) != -1)
 		return rc;
 	if ((err = apikey_key_set_enabled(ctl->client, a.pos[0], enabled,
 	    &key)) != 0)
@@ -412,9 +409,7 @@ cmd_key_revoke(struct ctl *ctl, int argc, char **argv)
 	struct args	a;
 	int		rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 1, "ID")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "ID")) != -1)
 		return rc;
 	if ((err = apikey_key_revoke(ctl->client, a.pos[0])) != 0)
 		return ctl_fail(ctl, err);
@@ -428,9 +423,7 @@ cmd_key_purge_expired(struct ctl *ctl, int argc, char **argv)
 	unsigned	purged = 0;
 	int		rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 0, "")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 0, "")) != -1)
 		return rc;
 	if ((err = apikey_key_purge_expired(ctl->client, &purged)) != 0)
 		return ctl_fail(ctl, err);

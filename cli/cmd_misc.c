@@ -17,9 +17,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct args		 a;
 	int			 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 0, "")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 0, "")) != -1)
 		return rc;
 	if ((err = apikey_status(ctl->client, &st)) != 0)
 		return ctl_fail(ctl, err);

@@ -55,9 +55,7 @@ cmd_tenant_list(struct ctl *ctl, int argc, char **argv)
 	struct args			 a;
 	int				 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 0, "")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 0, "")) != -1)
 		return rc;
 	if ((err = apikey_tenant_list(ctl->client, &list)) != 0)
 		return ctl_fail(ctl, err);
@@ -73,9 +71,7 @@ cmd_tenant_show(struct ctl *ctl, int argc, char **argv)
 	struct args		 a;
 	int			 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 1, "NAME")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "NAME")) != -1)
 		return rc;
 	if ((err = apikey_tenant_show(ctl->client, a.pos[0], &t)) != 0)
 		return ctl_fail(ctl, err);
@@ -91,9 +87,7 @@ tenant_set_enabled(struct ctl *ctl, int argc, char **argv, int enabled)
 	struct args		 a;
 	int			 rc, err;
 
-	if ((rc = args_only(&a, ctl, argc, argv, 1, "NAME")) != -1)
-		return rc;
-	if ((rc = ctl_connect(ctl, 1)) != 0)
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "NAME")) != -1)
 		return rc;
 	if ((err = apikey_tenant_set_enabled(ctl->client, a.pos[0], enabled,
 	    &t)) != 0)

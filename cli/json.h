@@ -7,13 +7,7 @@
 #ifndef APIKEYCTL_JSON_H
 #define APIKEYCTL_JSON_H
 
-struct apikey_key;
-struct apikey_key_list;
-struct apikey_tenant;
-struct apikey_tenant_list;
-struct apikey_status;
-struct apikey_audit_list;
-struct apikey_result;
+#include "../libclient/apikey.h"
 
 /* Makes jansson wipe what it frees, since documents may hold a token. Call
  * before any other jansson use. */

@@ -12,13 +12,7 @@
 #ifndef APIKEYCTL_OUTPUT_H
 #define APIKEYCTL_OUTPUT_H
 
-struct apikey_key;
-struct apikey_key_list;
-struct apikey_tenant;
-struct apikey_tenant_list;
-struct apikey_status;
-struct apikey_audit_list;
-struct apikey_result;
+#include "../libclient/apikey.h"
 
 /* key show, key update. */
 int	out_key(int json, const struct apikey_key *);

@@ -53,7 +53,11 @@ gr_by_gid(struct lookup *l, char *buf, size_t sz, void **res)
 	    (struct group **)res);
 }
 
-/* On ACCOUNT_OK, *bufp holds the strings the entry points to; free it. */
+/*
+ * On ACCOUNT_OK, *bufp holds the strings the entry points to; free it. A
+ * caller that needs only the entry's numbers passes bufp NULL, and the
+ * strings are freed here.
+ */
 static int
 run_lookup(struct lookup *l, char **bufp)
 {
@@ -74,7 +78,10 @@ run_lookup(struct lookup *l, char **bufp)
 		sz *= 2;
 	}
 	if (rc == 0 && res != NULL) {
-		*bufp = buf;
+		if (bufp != NULL)
+			*bufp = buf;
+		else
+			free(buf);
 		return ACCOUNT_OK;
 	}
 	free(buf);
@@ -89,15 +96,13 @@ run_lookup(struct lookup *l, char **bufp)
 int
 account_user_by_name(const char *name, uid_t *uid, gid_t *gid)
 {
-	struct lookup	 l = { .fn = pw_by_name, .name = name };
-	char		*buf;
-	int		 rc;
+	struct lookup	l = { .fn = pw_by_name, .name = name };
+	int		rc;
 
-	if ((rc = run_lookup(&l, &buf)) != ACCOUNT_OK)
+	if ((rc = run_lookup(&l, NULL)) != ACCOUNT_OK)
 		return rc;
 	*uid = l.u.pw.pw_uid;
 	*gid = l.u.pw.pw_gid;
-	free(buf);
 	return ACCOUNT_OK;
 }
 
@@ -123,14 +128,12 @@ account_user_by_uid(uid_t uid, char *name, size_t namesz, gid_t *gid)
 int
 account_group_by_name(const char *name, gid_t *gid)
 {
-	struct lookup	 l = { .fn = gr_by_name, .name = name };
-	char		*buf;
-	int		 rc;
+	struct lookup	l = { .fn = gr_by_name, .name = name };
+	int		rc;
 
-	if ((rc = run_lookup(&l, &buf)) != ACCOUNT_OK)
+	if ((rc = run_lookup(&l, NULL)) != ACCOUNT_OK)
 		return rc;
 	*gid = l.u.gr.gr_gid;
-	free(buf);
 	return ACCOUNT_OK;
 }
 

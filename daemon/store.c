@@ -9,12 +9,11 @@
  *   owners   (MDB_DUPSORT) "u:<uid>" or "t:<tenant>" -> key id
  *   audit    u64 sequence number, big-endian -> audit record
  *
- * Records are written with the typed writer of proto/buf.h and read back
- * with its length-checked reader, but with encoders of their own: the store
- * format is on disk for years and must not change when the wire does. Every
- * record starts with a u8 record version. A record that fails to decode is
- * STORE_ECORRUPT; so is a schema newer than this code understands, which is
- * the nearest code for "this file is not one we can read".
+ * The record formats and their encoders and decoders are in store_record.c;
+ * this file moves the encoded bytes in and out of LMDB. A record that fails
+ * to decode is STORE_ECORRUPT; so is a schema newer than this code
+ * understands, which is the nearest code for "this file is not one we can
+ * read".
  *
  * Workload: verify is a point lookup in a read transaction, thousands per
  * second from the verify loop; management is a handful of writes, each its
@@ -39,46 +38,21 @@
  * keeps a thread from deadlocking on LMDB's writer lock by beginning a write
  * transaction while it already holds one.
  */
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <lmdb.h>
 
-#include "../proto/buf.h"
 #include "../proto/token.h"
 #include "store.h"
+#include "store_record.h"
 
 #define STORE_SCHEMA	1	/* layout of the databases */
-#define REC_VERSION	1	/* first field of every record */
 #define STORE_MAXDBS	8	/* five in use, room to grow */
 
-/* Encoded sizes of typed fields, for the record buffers below. */
-#define F_U8		2
-#define F_U32		5
-#define F_U64		9
-#define F_STR(max)	(5 + (max))
-#define F_LIST(n, max)	(5 + (n) * F_STR(max))
-
-#define KEY_REC_MAX	(F_U8 + 2 * STORE_HASH_LEN + F_STR(TOKEN_ID_LEN) + \
-	F_STR(TOKEN_PREFIX_MAX) + F_STR(PROTO_NAME_MAX) + F_U8 + F_U32 + \
-	F_STR(PROTO_ACCOUNT_MAX) + F_STR(PROTO_TENANT_MAX) + \
-	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_U8 + F_U32 + 4 * F_U64 + \
-	F_LIST(PROTO_MAX_SERVICES, PROTO_SERVICE_MAX) + \
-	F_LIST(PROTO_MAX_PERMS, PROTO_PERM_MAX) + \
-	F_LIST(PROTO_MAX_USERS, PROTO_ACCOUNT_MAX) + \
-	F_STR(PROTO_METADATA_MAX))
-#define TENANT_REC_MAX	(F_U8 + F_STR(PROTO_TENANT_MAX) + \
-	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_STR(PROTO_ACCOUNT_MAX) + F_U32 + \
-	F_U8 + F_U32 + F_U64)
-#define AUDIT_REC_MAX	(F_U8 + F_U64 + 2 * F_U32 + \
-	F_STR(PROTO_ACTION_MAX) + F_STR(PROTO_TARGET_MAX) + \
-	F_STR(PROTO_DETAIL_MAX))
 /* "t:" + tenant name, or "u:" + a u32 in decimal. */
 #define OWNER_KEY_MAX	(2 + PROTO_TENANT_MAX + 1)
 
@@ -141,53 +115,23 @@ map_err(int rc)
 	}
 }
 
-/* 1 when s has a NUL within its size bytes, so strlen stays in bounds. */
-static int
-str_fits(const char *s, size_t size)
-{
-	return memchr(s, '\0', size) != NULL;
-}
-
-static int
-list_fits(const char *base, size_t stride, uint32_t n, uint32_t maxn)
-{
-	uint32_t	i;
-
-	if (n > maxn)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!str_fits(base + (size_t)i * stride, stride))
-			return 0;
-	return 1;
-}
-
-static void
-put_be64(uint8_t p[8], uint64_t v)
-{
-	int	i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be64(const uint8_t p[8])
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static void
 set_val(MDB_val *v, const void *p, size_t n)
 {
 	v->mv_data = (void *)(uintptr_t)p;	/* LMDB does not write keys */
 	v->mv_size = n;
+}
+
+/* The length of a storable tenant name (1 to PROTO_TENANT_MAX), else 0. */
+static size_t
+tenant_name_len(const char *name)
+{
+	size_t	n;
+
+	if (name == NULL)
+		return 0;
+	n = strnlen(name, PROTO_TENANT_MAX + 1);
+	return n > PROTO_TENANT_MAX ? 0 : n;
 }
 
 /*
@@ -198,7 +142,6 @@ static int
 owner_key(uint8_t kind, uint32_t uid, const char *tenant,
     char buf[OWNER_KEY_MAX], MDB_val *k)
 {
-	size_t	n;
 	int	len;
 
 	switch (kind) {
@@ -206,10 +149,7 @@ owner_key(uint8_t kind, uint32_t uid, const char *tenant,
 		len = snprintf(buf, OWNER_KEY_MAX, "u:%u", (unsigned)uid);
 		break;
 	case PROTO_OWNER_TENANT:
-		if (tenant == NULL)
-			return STORE_ENOTFOUND;
-		n = strnlen(tenant, PROTO_TENANT_MAX + 1);
-		if (n == 0 || n > PROTO_TENANT_MAX)
+		if (tenant_name_len(tenant) == 0)
 			return STORE_ENOTFOUND;
 		len = snprintf(buf, OWNER_KEY_MAX, "t:%s", tenant);
 		break;
@@ -237,217 +177,9 @@ tenant_key(const char *name, MDB_val *k)
 {
 	size_t	n;
 
-	if (name == NULL)
-		return STORE_ENOTFOUND;
-	n = strnlen(name, PROTO_TENANT_MAX + 1);
-	if (n == 0 || n > PROTO_TENANT_MAX)
+	if ((n = tenant_name_len(name)) == 0)
 		return STORE_ENOTFOUND;
 	set_val(k, name, n);
-	return STORE_OK;
-}
-
-/*
- * Key record, version 1:
- *   u8 version, raw hash[32], raw prev_hash[32],
- *   str id, str prefix, str name,
- *   u8 owner.kind, u32 owner.uid, str owner.user, str owner.tenant,
- *   str owner.group, u32 owner.gid   (both "" / 0 for tenant keys),
- *   u8 enabled, u32 created_by, u64 created_at, u64 updated_at,
- *   u64 expires_at, u64 grace_until,
- *   list services, list permissions, list allowed_users, str metadata
- */
-static int
-key_valid(const struct store_key *k)
-{
-	const struct proto_key	*i = &k->info;
-
-	if (!str_fits(i->id, sizeof(i->id)) || !token_id_valid(i->id))
-		return 0;
-	if (!str_fits(i->prefix, sizeof(i->prefix)) ||
-	    !str_fits(i->name, sizeof(i->name)) ||
-	    !str_fits(i->owner.user, sizeof(i->owner.user)) ||
-	    !str_fits(i->owner.tenant, sizeof(i->owner.tenant)) ||
-	    !str_fits(i->owner.group, sizeof(i->owner.group)) ||
-	    !str_fits(i->metadata, sizeof(i->metadata)))
-		return 0;
-	if (i->owner.kind == PROTO_OWNER_TENANT) {
-		if (i->owner.tenant[0] == '\0')
-			return 0;
-	} else if (i->owner.kind != PROTO_OWNER_USER)
-		return 0;
-	return list_fits(&i->services.v[0][0], sizeof(i->services.v[0]),
-	    i->services.n, PROTO_MAX_SERVICES) &&
-	    list_fits(&i->permissions.v[0][0], sizeof(i->permissions.v[0]),
-	    i->permissions.n, PROTO_MAX_PERMS) &&
-	    list_fits(&i->allowed_users.v[0][0],
-	    sizeof(i->allowed_users.v[0]), i->allowed_users.n,
-	    PROTO_MAX_USERS);
-}
-
-static void
-enc_key(struct writer *w, const struct store_key *k)
-{
-	const struct proto_key	*i = &k->info;
-	int			 tenant = i->owner.kind == PROTO_OWNER_TENANT;
-
-	wr_u8(w, REC_VERSION);
-	wr_raw_bytes(w, k->hash, STORE_HASH_LEN);
-	wr_raw_bytes(w, k->prev_hash, STORE_HASH_LEN);
-	wr_str(w, i->id);
-	wr_str(w, i->prefix);
-	wr_str(w, i->name);
-	wr_u8(w, i->owner.kind);
-	wr_u32(w, i->owner.uid);
-	wr_str(w, i->owner.user);
-	wr_str(w, i->owner.tenant);
-	/* A tenant key's group and gid come from the tenant record. */
-	wr_str(w, tenant ? "" : i->owner.group);
-	wr_u32(w, tenant ? 0 : i->owner.gid);
-	wr_u8(w, i->enabled);
-	wr_u32(w, i->created_by);
-	wr_u64(w, i->created_at);
-	wr_u64(w, i->updated_at);
-	wr_u64(w, i->expires_at);
-	wr_u64(w, i->grace_until);
-	wr_strlist(w, &i->services.v[0][0], sizeof(i->services.v[0]),
-	    i->services.n);
-	wr_strlist(w, &i->permissions.v[0][0], sizeof(i->permissions.v[0]),
-	    i->permissions.n);
-	wr_strlist(w, &i->allowed_users.v[0][0],
-	    sizeof(i->allowed_users.v[0]), i->allowed_users.n);
-	wr_str(w, i->metadata);
-}
-
-/* Zeroes out, then fills it; any failure is STORE_ECORRUPT. */
-static int
-dec_key(const MDB_val *v, struct store_key *out)
-{
-	struct proto_key	*i = &out->info;
-	struct reader		 r;
-	uint8_t			 ver;
-
-	memset(out, 0, sizeof(*out));
-	rd_init(&r, v->mv_data, v->mv_size);
-	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
-		return STORE_ECORRUPT;
-	if (rd_raw_bytes(&r, out->hash, STORE_HASH_LEN) != 0 ||
-	    rd_raw_bytes(&r, out->prev_hash, STORE_HASH_LEN) != 0 ||
-	    rd_str(&r, i->id, TOKEN_ID_LEN) != 0 ||
-	    rd_str(&r, i->prefix, TOKEN_PREFIX_MAX) != 0 ||
-	    rd_str(&r, i->name, PROTO_NAME_MAX) != 0 ||
-	    rd_u8(&r, &i->owner.kind) != 0 ||
-	    rd_u32(&r, &i->owner.uid) != 0 ||
-	    rd_str(&r, i->owner.user, PROTO_ACCOUNT_MAX) != 0 ||
-	    rd_str(&r, i->owner.tenant, PROTO_TENANT_MAX) != 0 ||
-	    rd_str(&r, i->owner.group, PROTO_ACCOUNT_MAX) != 0 ||
-	    rd_u32(&r, &i->owner.gid) != 0 ||
-	    rd_u8(&r, &i->enabled) != 0 ||
-	    rd_u32(&r, &i->created_by) != 0 ||
-	    rd_u64(&r, &i->created_at) != 0 ||
-	    rd_u64(&r, &i->updated_at) != 0 ||
-	    rd_u64(&r, &i->expires_at) != 0 ||
-	    rd_u64(&r, &i->grace_until) != 0 ||
-	    rd_strlist(&r, &i->services.v[0][0], sizeof(i->services.v[0]),
-	    PROTO_MAX_SERVICES, PROTO_SERVICE_MAX, &i->services.n) != 0 ||
-	    rd_strlist(&r, &i->permissions.v[0][0],
-	    sizeof(i->permissions.v[0]), PROTO_MAX_PERMS, PROTO_PERM_MAX,
-	    &i->permissions.n) != 0 ||
-	    rd_strlist(&r, &i->allowed_users.v[0][0],
-	    sizeof(i->allowed_users.v[0]), PROTO_MAX_USERS, PROTO_ACCOUNT_MAX,
-	    &i->allowed_users.n) != 0 ||
-	    rd_str(&r, i->metadata, PROTO_METADATA_MAX) != 0 ||
-	    rd_end(&r) != 0)
-		return STORE_ECORRUPT;
-	if (i->owner.kind == PROTO_OWNER_TENANT) {
-		i->owner.group[0] = '\0';
-		i->owner.gid = 0;
-	} else if (i->owner.kind != PROTO_OWNER_USER)
-		return STORE_ECORRUPT;
-	return STORE_OK;
-}
-
-/*
- * Tenant record, version 1:
- *   u8 version, str name, str group, u32 gid, str admin_group,
- *   u32 admin_gid, u8 enabled, u32 created_by, u64 created_at
- * The key count is not stored; it comes from the owner index.
- */
-static void
-enc_tenant(struct writer *w, const struct proto_tenant *t)
-{
-	wr_u8(w, REC_VERSION);
-	wr_str(w, t->name);
-	wr_str(w, t->group);
-	wr_u32(w, t->gid);
-	wr_str(w, t->admin_group);
-	wr_u32(w, t->admin_gid);
-	wr_u8(w, t->enabled);
-	wr_u32(w, t->created_by);
-	wr_u64(w, t->created_at);
-}
-
-static int
-dec_tenant(const MDB_val *v, struct proto_tenant *out)
-{
-	struct reader	r;
-	uint8_t		ver;
-
-	memset(out, 0, sizeof(*out));
-	rd_init(&r, v->mv_data, v->mv_size);
-	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
-		return STORE_ECORRUPT;
-	if (rd_str(&r, out->name, PROTO_TENANT_MAX) != 0 ||
-	    rd_str(&r, out->group, PROTO_ACCOUNT_MAX) != 0 ||
-	    rd_u32(&r, &out->gid) != 0 ||
-	    rd_str(&r, out->admin_group, PROTO_ACCOUNT_MAX) != 0 ||
-	    rd_u32(&r, &out->admin_gid) != 0 ||
-	    rd_u8(&r, &out->enabled) != 0 ||
-	    rd_u32(&r, &out->created_by) != 0 ||
-	    rd_u64(&r, &out->created_at) != 0 ||
-	    rd_end(&r) != 0)
-		return STORE_ECORRUPT;
-	return STORE_OK;
-}
-
-/*
- * Audit record, version 1:
- *   u8 version, u64 time, u32 uid, u32 pid, str action, str target,
- *   str detail
- * The sequence number is the LMDB key.
- */
-static void
-enc_audit(struct writer *w, const struct proto_audit *a)
-{
-	wr_u8(w, REC_VERSION);
-	wr_u64(w, a->time);
-	wr_u32(w, a->uid);
-	wr_u32(w, a->pid);
-	wr_str(w, a->action);
-	wr_str(w, a->target);
-	wr_str(w, a->detail);
-}
-
-static int
-dec_audit(const MDB_val *k, const MDB_val *v, struct proto_audit *out)
-{
-	struct reader	r;
-	uint8_t		ver;
-
-	memset(out, 0, sizeof(*out));
-	if (k->mv_size != 8)
-		return STORE_ECORRUPT;
-	out->seq = get_be64(k->mv_data);
-	rd_init(&r, v->mv_data, v->mv_size);
-	if (rd_u8(&r, &ver) != 0 || ver != REC_VERSION)
-		return STORE_ECORRUPT;
-	if (rd_u64(&r, &out->time) != 0 ||
-	    rd_u32(&r, &out->uid) != 0 ||
-	    rd_u32(&r, &out->pid) != 0 ||
-	    rd_str(&r, out->action, PROTO_ACTION_MAX) != 0 ||
-	    rd_str(&r, out->target, PROTO_TARGET_MAX) != 0 ||
-	    rd_str(&r, out->detail, PROTO_DETAIL_MAX) != 0 ||
-	    rd_end(&r) != 0)
-		return STORE_ECORRUPT;
 	return STORE_OK;
 }
 
@@ -459,28 +191,24 @@ static int
 schema_check(MDB_txn *txn, MDB_dbi meta)
 {
 	static const char	 name[] = "schema";
-	uint8_t			 buf[F_U32];
-	struct writer		 w;
-	struct reader		 r;
+	uint8_t			 buf[SCHEMA_REC_MAX];
 	MDB_val			 k, v;
+	size_t			 len;
 	uint32_t		 schema;
-	int			 rc;
+	int			 rc, rv;
 
 	set_val(&k, name, sizeof(name) - 1);
 	rc = mdb_get(txn, meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		wr_init(&w, buf, sizeof(buf));
-		wr_u32(&w, STORE_SCHEMA);
-		if (wr_error(&w) != 0)
+		if (rec_enc_schema(STORE_SCHEMA, buf, sizeof(buf), &len) != 0)
 			return STORE_EIO;
-		set_val(&v, buf, w.len);
+		set_val(&v, buf, len);
 		return map_err(mdb_put(txn, meta, &k, &v, 0));
 	}
 	if (rc != 0)
 		return map_err(rc);
-	rd_init(&r, v.mv_data, v.mv_size);
-	if (rd_u32(&r, &schema) != 0 || rd_end(&r) != 0)
-		return STORE_ECORRUPT;
+	if ((rv = rec_dec_schema(v.mv_data, v.mv_size, &schema)) != 0)
+		return rv;
 	/* Newer (or nonsense) schema: refuse rather than misread it. */
 	if (schema == 0 || schema > STORE_SCHEMA)
 		return STORE_ECORRUPT;
@@ -558,13 +286,18 @@ slot_destroy(void *p)
 	free(sl);
 }
 
-/* This thread's slot for s, made on first use (the only allocation). */
+/*
+ * This thread's slot for s, made on first use (the only allocation), to
+ * begin a transaction in: STORE_EBUSY while it has one out already.
+ */
 static int
 slot_get(struct store *s, struct slot **out)
 {
 	struct slot	*sl;
 
 	if ((sl = pthread_getspecific(s->tls)) != NULL) {
+		if (sl->busy)
+			return STORE_EBUSY;
 		*out = sl;
 		return STORE_OK;
 	}
@@ -584,6 +317,16 @@ slot_get(struct store *s, struct slot **out)
 	pthread_mutex_unlock(&s->lock);
 	*out = sl;
 	return STORE_OK;
+}
+
+/* Hands out the slot's transaction handle, now holding txn. */
+static struct store_txn *
+slot_lend(struct slot *sl, MDB_txn *txn, int write)
+{
+	sl->busy = 1;
+	sl->t.txn = txn;
+	sl->t.write = write;
+	return &sl->t;
 }
 
 int
@@ -669,8 +412,6 @@ store_read_begin(struct store *s, struct store_txn **out)
 
 	if ((rv = slot_get(s, &sl)) != 0)
 		return rv;
-	if (sl->busy)
-		return STORE_EBUSY;
 	if (sl->rtxn == NULL) {
 		if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 			return map_err(rc);
@@ -680,10 +421,7 @@ store_read_begin(struct store *s, struct store_txn **out)
 		sl->rtxn = NULL;
 		return map_err(rc);
 	}
-	sl->busy = 1;
-	sl->t.txn = sl->rtxn;
-	sl->t.write = 0;
-	*out = &sl->t;
+	*out = slot_lend(sl, sl->rtxn, 0);
 	return STORE_OK;
 }
 
@@ -696,14 +434,9 @@ store_write_begin(struct store *s, struct store_txn **out)
 
 	if ((rv = slot_get(s, &sl)) != 0)
 		return rv;
-	if (sl->busy)
-		return STORE_EBUSY;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return map_err(rc);
-	sl->busy = 1;
-	sl->t.txn = txn;
-	sl->t.write = 1;
-	*out = &sl->t;
+	*out = slot_lend(sl, txn, 1);
 	return STORE_OK;
 }
 
@@ -757,6 +490,96 @@ txn_writable(const struct store_txn *t)
 	return txn_ok(t) && t->write;
 }
 
+/*
+ * A cursor walk: each entry goes to a visit function, which decodes it and
+ * calls the caller's callback. The union holds that callback, typed.
+ */
+struct walk {
+	struct store_txn	*t;
+	MDB_cursor		*c;
+	MDB_val			 k, v;
+	union {
+		store_key_cb	 key;
+		store_tenant_cb	 tenant;
+		store_audit_cb	 audit;
+	} cb;
+	void			*arg;
+};
+
+typedef int (*visit_fn)(struct walk *);
+
+static int
+walk_open(struct store_txn *t, MDB_dbi dbi, struct walk *w)
+{
+	int	rc;
+
+	w->t = t;
+	if ((rc = mdb_cursor_open(t->txn, dbi, &w->c)) != 0)
+		return map_err(rc);
+	return STORE_OK;
+}
+
+/*
+ * Visits the entry the cursor was just placed on (rc: how that went) and
+ * each one after it in direction op, then closes the cursor. Running off
+ * the end is success; otherwise the first nonzero visit or LMDB error.
+ */
+static int
+walk_run(struct walk *w, int rc, MDB_cursor_op op, visit_fn visit)
+{
+	int	rv;
+
+	for (; rc == 0; rc = mdb_cursor_get(w->c, &w->k, &w->v, op))
+		if ((rv = visit(w)) != 0)
+			goto out;
+	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+out:
+	mdb_cursor_close(w->c);
+	return rv;
+}
+
+/* Walks a whole database in key order. */
+static int
+walk_all(struct store_txn *t, MDB_dbi dbi, struct walk *w, visit_fn visit)
+{
+	int	rv;
+
+	if ((rv = walk_open(t, dbi, w)) != 0)
+		return rv;
+	return walk_run(w, mdb_cursor_get(w->c, &w->k, &w->v, MDB_FIRST),
+	    MDB_NEXT, visit);
+}
+
+static int
+key_to_cb(struct walk *w, const MDB_val *v)
+{
+	struct store_key	rec;
+	int			rv;
+
+	if ((rv = rec_dec_key(v->mv_data, v->mv_size, &rec)) != 0)
+		return rv;
+	return w->cb.key(&rec, w->arg);
+}
+
+static int
+visit_key(struct walk *w)
+{
+	return key_to_cb(w, &w->v);
+}
+
+/* An owner index entry: its value is the id of the key to visit. */
+static int
+visit_owned_key(struct walk *w)
+{
+	MDB_val	val;
+	int	rc;
+
+	/* The index and the keys change in one txn: a miss is damage. */
+	if ((rc = mdb_get(w->t->txn, w->t->slot->s->keys, &w->v, &val)) != 0)
+		return rc == MDB_NOTFOUND ? STORE_ECORRUPT : map_err(rc);
+	return key_to_cb(w, &val);
+}
+
 int
 store_key_get(struct store_txn *t, const char *id, struct store_key *out)
 {
@@ -770,7 +593,7 @@ store_key_get(struct store_txn *t, const char *id, struct store_key *out)
 		return rv;
 	if ((rc = mdb_get(t->txn, t->slot->s->keys, &key, &val)) != 0)
 		return map_err(rc);
-	if ((rv = dec_key(&val, &k)) != 0)
+	if ((rv = rec_dec_key(val.mv_data, val.mv_size, &k)) != 0)
 		return rv;
 	*out = k;
 	return STORE_OK;
@@ -799,30 +622,26 @@ store_key_put(struct store_txn *t, const struct store_key *k)
 	struct store_key	 old;
 	uint8_t			 buf[KEY_REC_MAX];
 	char			 okbuf[OWNER_KEY_MAX];
-	struct writer		 w;
 	MDB_val			 key, val, ok, idv;
+	size_t			 len;
 	int			 rc, rv, exists = 0;
 
 	if (!txn_writable(t))
 		return STORE_EIO;
 	s = t->slot->s;
-	if (!key_valid(k))
-		return STORE_ECORRUPT;
-	wr_init(&w, buf, sizeof(buf));
-	enc_key(&w, k);
-	if (wr_error(&w) != 0)
-		return STORE_ECORRUPT;
+	if ((rv = rec_enc_key(k, buf, sizeof(buf), &len)) != 0)
+		return rv;
 	set_val(&key, k->info.id, TOKEN_ID_LEN);
 	rc = mdb_get(t->txn, s->keys, &key, &val);
 	if (rc == 0) {
-		if ((rv = dec_key(&val, &old)) != 0)
+		if ((rv = rec_dec_key(val.mv_data, val.mv_size, &old)) != 0)
 			return rv;
 		if (!same_owner(&old.info.owner, &k->info.owner))
 			return STORE_EEXIST;
 		exists = 1;
 	} else if (rc != MDB_NOTFOUND)
 		return map_err(rc);
-	set_val(&val, buf, w.len);
+	set_val(&val, buf, len);
 	if ((rc = mdb_put(t->txn, s->keys, &key, &val, 0)) != 0)
 		return map_err(rc);
 	if (exists)
@@ -879,7 +698,7 @@ store_key_del(struct store_txn *t, const char *id)
 		return rv;
 	if ((rc = mdb_get(t->txn, s->keys, &key, &val)) != 0)
 		return map_err(rc);
-	if (dec_key(&val, &old) == 0 &&
+	if (rec_dec_key(val.mv_data, val.mv_size, &old) == 0 &&
 	    owner_key(old.info.owner.kind, old.info.owner.uid,
 	    old.info.owner.tenant, okbuf, &ok) == 0) {
 		set_val(&val, id, TOKEN_ID_LEN);
@@ -895,36 +714,20 @@ int
 store_key_foreach_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
     const char *tenant, store_key_cb cb, void *arg)
 {
-	struct store		*s;
-	struct store_key	 rec;
-	char			 okbuf[OWNER_KEY_MAX];
-	MDB_cursor		*c = NULL;
-	MDB_val			 ok, idv, val;
-	int			 rc, rv;
+	struct walk	w;
+	char		okbuf[OWNER_KEY_MAX];
+	int		rv;
 
 	if (!txn_ok(t))
 		return STORE_EIO;
-	s = t->slot->s;
-	if ((rv = owner_key(kind, uid, tenant, okbuf, &ok)) != 0)
+	if ((rv = owner_key(kind, uid, tenant, okbuf, &w.k)) != 0)
 		return rv;
-	if ((rc = mdb_cursor_open(t->txn, s->owners, &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &ok, &idv, MDB_SET); rc == 0;
-	    rc = mdb_cursor_get(c, &ok, &idv, MDB_NEXT_DUP)) {
-		/* The index and the keys change in one txn: a miss is damage. */
-		if ((rc = mdb_get(t->txn, s->keys, &idv, &val)) != 0) {
-			rv = rc == MDB_NOTFOUND ? STORE_ECORRUPT : map_err(rc);
-			goto out;
-		}
-		if ((rv = dec_key(&val, &rec)) != 0)
-			goto out;
-		if ((rv = cb(&rec, arg)) != 0)
-			goto out;
-	}
-	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
-out:
-	mdb_cursor_close(c);
-	return rv;
+	w.cb.key = cb;
+	w.arg = arg;
+	if ((rv = walk_open(t, t->slot->s->owners, &w)) != 0)
+		return rv;
+	return walk_run(&w, mdb_cursor_get(w.c, &w.k, &w.v, MDB_SET),
+	    MDB_NEXT_DUP, visit_owned_key);
 }
 
 /*
@@ -988,26 +791,13 @@ store_key_count_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
 int
 store_key_foreach(struct store_txn *t, store_key_cb cb, void *arg)
 {
-	struct store_key	 rec;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc, rv;
+	struct walk	w;
 
 	if (!txn_ok(t))
 		return STORE_EIO;
-	if ((rc = mdb_cursor_open(t->txn, t->slot->s->keys, &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((rv = dec_key(&v, &rec)) != 0)
-			goto out;
-		if ((rv = cb(&rec, arg)) != 0)
-			goto out;
-	}
-	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
-out:
-	mdb_cursor_close(c);
-	return rv;
+	w.cb.key = cb;
+	w.arg = arg;
+	return walk_all(t, t->slot->s->keys, &w, visit_key);
 }
 
 /* Fills out->keys from the owner index. */
@@ -1020,6 +810,28 @@ tenant_fill_count(struct store_txn *t, struct proto_tenant *tn)
 	if (owner_key(PROTO_OWNER_TENANT, 0, tn->name, okbuf, &ok) != 0)
 		return STORE_ECORRUPT;
 	return count_owner(t, &ok, &tn->keys);
+}
+
+/* Decodes a tenant record and counts its keys. */
+static int
+tenant_load(struct store_txn *t, const MDB_val *v, struct proto_tenant *tn)
+{
+	int	rv;
+
+	if ((rv = rec_dec_tenant(v->mv_data, v->mv_size, tn)) != 0)
+		return rv;
+	return tenant_fill_count(t, tn);
+}
+
+static int
+visit_tenant(struct walk *w)
+{
+	struct proto_tenant	tn;
+	int			rv;
+
+	if ((rv = tenant_load(w->t, &w->v, &tn)) != 0)
+		return rv;
+	return w->cb.tenant(&tn, w->arg);
 }
 
 int
@@ -1036,9 +848,7 @@ store_tenant_get(struct store_txn *t, const char *name,
 		return rv;
 	if ((rc = mdb_get(t->txn, t->slot->s->tenants, &k, &v)) != 0)
 		return map_err(rc);
-	if ((rv = dec_tenant(&v, &tn)) != 0)
-		return rv;
-	if ((rv = tenant_fill_count(t, &tn)) != 0)
+	if ((rv = tenant_load(t, &v, &tn)) != 0)
 		return rv;
 	*out = tn;
 	return STORE_OK;
@@ -1049,21 +859,17 @@ int
 store_tenant_put(struct store_txn *t, const struct proto_tenant *tn)
 {
 	uint8_t		buf[TENANT_REC_MAX];
-	struct writer	w;
 	MDB_val		k, v;
+	size_t		len;
+	int		rv;
 
 	if (!txn_writable(t))
 		return STORE_EIO;
-	if (!str_fits(tn->name, sizeof(tn->name)) ||
-	    !str_fits(tn->group, sizeof(tn->group)) ||
-	    !str_fits(tn->admin_group, sizeof(tn->admin_group)) ||
-	    tenant_key(tn->name, &k) != 0)
+	if ((rv = rec_enc_tenant(tn, buf, sizeof(buf), &len)) != 0)
+		return rv;
+	if (tenant_key(tn->name, &k) != 0)
 		return STORE_ECORRUPT;
-	wr_init(&w, buf, sizeof(buf));
-	enc_tenant(&w, tn);
-	if (wr_error(&w) != 0)
-		return STORE_ECORRUPT;
-	set_val(&v, buf, w.len);
+	set_val(&v, buf, len);
 	return map_err(mdb_put(t->txn, t->slot->s->tenants, &k, &v, 0));
 }
 
@@ -1084,114 +890,92 @@ store_tenant_del(struct store_txn *t, const char *name)
 int
 store_tenant_foreach(struct store_txn *t, store_tenant_cb cb, void *arg)
 {
-	struct proto_tenant	 tn;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	int			 rc, rv;
+	struct walk	w;
 
 	if (!txn_ok(t))
 		return STORE_EIO;
-	if ((rc = mdb_cursor_open(t->txn, t->slot->s->tenants, &c)) != 0)
-		return map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((rv = dec_tenant(&v, &tn)) != 0)
-			goto out;
-		if ((rv = tenant_fill_count(t, &tn)) != 0)
-			goto out;
-		if ((rv = cb(&tn, arg)) != 0)
-			goto out;
-	}
-	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
-out:
-	mdb_cursor_close(c);
-	return rv;
+	w.cb.tenant = cb;
+	w.arg = arg;
+	return walk_all(t, t->slot->s->tenants, &w, visit_tenant);
 }
 
 /* a->seq is set once the record is in the txn (it is lost with the txn). */
 int
 store_audit_append(struct store_txn *t, struct proto_audit *a)
 {
-	uint8_t		 buf[AUDIT_REC_MAX], seqb[8];
-	struct writer	 w;
+	uint8_t		 buf[AUDIT_REC_MAX], seqb[SEQ_KEY_LEN];
 	MDB_cursor	*c;
 	MDB_val		 k, v;
+	size_t		 len;
 	uint64_t	 seq;
-	int		 rc;
+	int		 rc, rv;
 
 	if (!txn_writable(t))
 		return STORE_EIO;
-	if (!str_fits(a->action, sizeof(a->action)) ||
-	    !str_fits(a->target, sizeof(a->target)) ||
-	    !str_fits(a->detail, sizeof(a->detail)))
-		return STORE_ECORRUPT;
-	wr_init(&w, buf, sizeof(buf));
-	enc_audit(&w, a);
-	if (wr_error(&w) != 0)
-		return STORE_ECORRUPT;
+	if ((rv = rec_enc_audit(a, buf, sizeof(buf), &len)) != 0)
+		return rv;
 
 	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
 		return map_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == MDB_NOTFOUND) {
 		seq = 1;
-		rc = 0;
-	} else if (rc == 0) {
-		if (k.mv_size != 8)
-			rc = MDB_CORRUPTED;
-		else
-			seq = get_be64(k.mv_data) + 1;
-	}
-	if (rc == 0) {
-		put_be64(seqb, seq);
+		rv = STORE_OK;
+	} else if (rc != 0)
+		rv = map_err(rc);
+	else if ((rv = rec_dec_seq(k.mv_data, k.mv_size, &seq)) == 0)
+		seq++;
+	if (rv == 0) {
+		rec_enc_seq(seq, seqb);
 		set_val(&k, seqb, sizeof(seqb));
-		set_val(&v, buf, w.len);
-		rc = mdb_cursor_put(c, &k, &v, MDB_APPEND);
+		set_val(&v, buf, len);
+		rv = map_err(mdb_cursor_put(c, &k, &v, MDB_APPEND));
 	}
 	mdb_cursor_close(c);
-	if (rc != 0)
-		return map_err(rc);
+	if (rv != 0)
+		return rv;
 	a->seq = seq;
 	return STORE_OK;
+}
+
+static int
+visit_audit(struct walk *w)
+{
+	struct proto_audit	a;
+	int			rv;
+
+	if ((rv = rec_dec_audit(w->k.mv_data, w->k.mv_size, w->v.mv_data,
+	    w->v.mv_size, &a)) != 0)
+		return rv;
+	return w->cb.audit(&a, w->arg);
 }
 
 int
 store_audit_foreach(struct store_txn *t, uint32_t limit, store_audit_cb cb,
     void *arg)
 {
-	struct proto_audit	 a;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	uint32_t		 i;
-	int			 rc, rv;
+	struct walk	w;
+	uint32_t	i;
+	int		rc, rv;
 
 	if (!txn_ok(t))
 		return STORE_EIO;
-	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
-		return map_err(rc);
-	/* Step back from the newest entry to the first one to show. */
+	w.cb.audit = cb;
+	w.arg = arg;
 	if (limit == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	else {
-		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		for (i = 1; rc == 0 && i < limit; i++) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-			if (rc == MDB_NOTFOUND) {
-				rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-				break;
-			}
+		return walk_all(t, t->slot->s->audit, &w, visit_audit);
+	if ((rv = walk_open(t, t->slot->s->audit, &w)) != 0)
+		return rv;
+	/* Step back from the newest entry to the first one to show. */
+	rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_LAST);
+	for (i = 1; rc == 0 && i < limit; i++) {
+		rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_PREV);
+		if (rc == MDB_NOTFOUND) {
+			rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_FIRST);
+			break;
 		}
 	}
-	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((rv = dec_audit(&k, &v, &a)) != 0)
-			goto out;
-		if ((rv = cb(&a, arg)) != 0)
-			goto out;
-	}
-	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
-out:
-	mdb_cursor_close(c);
-	return rv;
+	return walk_run(&w, rc, MDB_NEXT, visit_audit);
 }
 
 int

@@ -13,8 +13,10 @@
 
 #include "internal.h"
 
-int
-akc_grow(void **v, size_t n, size_t *cap, size_t sz)
+/* Makes room for one more item of size sz in *v (n used, *cap allocated);
+ * 0 or APIKEY_ENOMEM, and *v, *cap change only on success. */
+static int
+grow(void **v, size_t n, size_t *cap, size_t sz)
 {
 	size_t	 ncap;
 	void	*nv;
@@ -47,46 +49,72 @@ akc_dec_count(struct reader *r, void *arg)
 	return 0;
 }
 
+int
+akc_call_object(struct apikey_client *c, akc_decode_fn fn, size_t size,
+    void **out)
+{
+	void	*obj;
+	int	 rc;
+
+	if ((obj = calloc(1, size)) == NULL)
+		return APIKEY_ENOMEM;
+	if ((rc = akc_call(c, fn, obj, 0)) != 0) {
+		free(obj);
+		return rc;
+	}
+	if (out != NULL)
+		*out = obj;
+	else
+		free(obj);
+	return 0;
+}
+
+/* akc_decode_fn for one item of a listing: arg is the struct akc_list. */
+static int
+dec_list_item(struct reader *r, void *arg)
+{
+	struct akc_list	*l = arg;
+	int		 rc;
+
+	if (grow(&l->v, l->n, &l->cap, l->size) != 0)
+		return APIKEY_ENOMEM;
+	if ((rc = l->dec(r, (char *)l->v + l->n * l->size)) != 0)
+		return rc;
+	l->n++;
+	return 0;
+}
+
+int
+akc_call_list(struct apikey_client *c, struct akc_list *l, akc_decode_fn dec,
+    size_t size)
+{
+	l->size = size;
+	l->dec = dec;
+	return akc_call(c, dec_list_item, l, AKC_LIST);
+}
+
 static int
 dec_status(struct reader *r, void *arg)
 {
-	return proto_dec_status_info(r, arg) == 0 ? 0 : APIKEY_EPROTO;
+	struct apikey_status	*st = arg;
+
+	return proto_dec_status_info(r, &st->s) == 0 ? 0 : APIKEY_EPROTO;
 }
 
 static int
 dec_tenant(struct reader *r, void *arg)
 {
-	return proto_dec_tenant(r, arg) == 0 ? 0 : APIKEY_EPROTO;
+	struct apikey_tenant	*t = arg;
+
+	return proto_dec_tenant(r, &t->t) == 0 ? 0 : APIKEY_EPROTO;
 }
 
 static int
-dec_tenant_item(struct reader *r, void *arg)
+dec_audit(struct reader *r, void *arg)
 {
-	struct apikey_tenant_list	*l = arg;
-	void				*v = l->v;
+	struct apikey_audit	*a = arg;
 
-	if (akc_grow(&v, l->n, &l->cap, sizeof(*l->v)) != 0)
-		return APIKEY_ENOMEM;
-	l->v = v;
-	if (proto_dec_tenant(r, &l->v[l->n].t) != 0)
-		return APIKEY_EPROTO;
-	l->n++;
-	return 0;
-}
-
-static int
-dec_audit_item(struct reader *r, void *arg)
-{
-	struct apikey_audit_list	*l = arg;
-	void				*v = l->v;
-
-	if (akc_grow(&v, l->n, &l->cap, sizeof(*l->v)) != 0)
-		return APIKEY_ENOMEM;
-	l->v = v;
-	if (proto_dec_audit(r, &l->v[l->n].a) != 0)
-		return APIKEY_EPROTO;
-	l->n++;
-	return 0;
+	return proto_dec_audit(r, &a->a) == 0 ? 0 : APIKEY_EPROTO;
 }
 
 APIKEY_EXPORT int
@@ -95,14 +123,12 @@ apikey_status(struct apikey_client *c, struct apikey_status **out)
 	struct apikey_status	*st = NULL;
 	int			 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL)
-		return APIKEY_EINVAL;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return APIKEY_ENOMEM;
 	akc_begin(c, PROTO_OP_STATUS);
-	if ((rc = akc_call(c, dec_status, &st->s, 0)) != 0)
+	if ((rc = akc_call(c, dec_status, st, 0)) != 0)
 		goto out;
 	*out = st;
 	st = NULL;	/* transferred */
@@ -115,19 +141,28 @@ apikey_status(struct apikey_client *c, struct apikey_status **out)
 static int
 call_tenant(struct apikey_client *c, struct apikey_tenant **out)
 {
-	struct apikey_tenant	*t;
-	int			 rc;
+	void	*t;
+	int	 rc;
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return APIKEY_ENOMEM;
-	if ((rc = akc_call(c, dec_tenant, &t->t, 0)) != 0) {
-		free(t);
-		return rc;
-	}
-	if (out != NULL)
+	rc = akc_call_object(c, dec_tenant, sizeof(struct apikey_tenant),
+	    out != NULL ? &t : NULL);
+	if (rc == 0 && out != NULL)
 		*out = t;
-	else
-		free(t);
+	return rc;
+}
+
+/*
+ * Checks the tenant name and begins request op with it as the first field;
+ * *w takes the fields after it.
+ */
+static int
+begin_tenant(struct apikey_client *c, uint8_t op, const char *name,
+    struct writer **w)
+{
+	if (akc_check_str(name, PROTO_TENANT_MAX) != 0)
+		return APIKEY_EINVAL;
+	*w = akc_begin(c, op);
+	wr_str(*w, name);
 	return 0;
 }
 
@@ -159,14 +194,13 @@ apikey_tenant_list(struct apikey_client *c, struct apikey_tenant_list **out)
 	struct apikey_tenant_list	*l;
 	int				 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL)
-		return APIKEY_EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return APIKEY_ENOMEM;
 	akc_begin(c, PROTO_OP_TENANT_LIST);
-	if ((rc = akc_call(c, dec_tenant_item, l, AKC_LIST)) != 0) {
+	if ((rc = akc_call_list(c, &l->items, dec_tenant,
+	    sizeof(struct apikey_tenant))) != 0) {
 		apikey_tenant_list_free(l);
 		return rc;
 	}
@@ -181,12 +215,10 @@ apikey_tenant_show(struct apikey_client *c, const char *name,
 	struct writer	*w;
 	int		 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL || akc_check_str(name, PROTO_TENANT_MAX) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_TENANT_SHOW);
-	wr_str(w, name);
+	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SHOW, name, &w)) != 0)
+		return rc;
 	return call_tenant(c, out);
 }
 
@@ -199,10 +231,8 @@ apikey_tenant_set_enabled(struct apikey_client *c, const char *name,
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if (akc_check_str(name, PROTO_TENANT_MAX) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_TENANT_SET_ENABLED);
-	wr_str(w, name);
+	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SET_ENABLED, name, &w)) != 0)
+		return rc;
 	wr_u8(w, enabled != 0);
 	return call_tenant(c, out);
 }
@@ -217,10 +247,8 @@ apikey_tenant_remove(struct apikey_client *c, const char *name, int force,
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if (akc_check_str(name, PROTO_TENANT_MAX) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_TENANT_REMOVE);
-	wr_str(w, name);
+	if ((rc = begin_tenant(c, PROTO_OP_TENANT_REMOVE, name, &w)) != 0)
+		return rc;
 	wr_u8(w, force != 0);
 	if ((rc = akc_call(c, akc_dec_count, &n, 0)) != 0)
 		return rc;
@@ -237,15 +265,14 @@ apikey_audit_list(struct apikey_client *c, unsigned limit,
 	struct writer			*w;
 	int				 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL)
-		return APIKEY_EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return APIKEY_ENOMEM;
 	w = akc_begin(c, PROTO_OP_AUDIT_LIST);
 	wr_u32(w, (uint32_t)limit);
-	if ((rc = akc_call(c, dec_audit_item, l, AKC_LIST)) != 0) {
+	if ((rc = akc_call_list(c, &l->items, dec_audit,
+	    sizeof(struct apikey_audit))) != 0) {
 		apikey_audit_list_free(l);
 		return rc;
 	}

@@ -15,22 +15,9 @@
 static int
 dec_key(struct reader *r, void *arg)
 {
-	return proto_dec_key(r, arg) == 0 ? 0 : APIKEY_EPROTO;
-}
+	struct apikey_key	*k = arg;
 
-static int
-dec_key_item(struct reader *r, void *arg)
-{
-	struct apikey_key_list	*l = arg;
-	void			*v = l->v;
-
-	if (akc_grow(&v, l->n, &l->cap, sizeof(*l->v)) != 0)
-		return APIKEY_ENOMEM;
-	l->v = v;
-	if (proto_dec_key(r, &l->v[l->n].k) != 0)
-		return APIKEY_EPROTO;
-	l->n++;
-	return 0;
+	return proto_dec_key(r, &k->k) == 0 ? 0 : APIKEY_EPROTO;
 }
 
 /* A create or rotate reply: proto_key, then str token. */
@@ -70,6 +57,21 @@ check_id(struct apikey_client *c, const char *id)
 	return 0;
 }
 
+/*
+ * Checks the key id and begins request op with it as the first field; *w
+ * takes the fields after it.
+ */
+static int
+begin_key(struct apikey_client *c, uint8_t op, const char *id,
+    struct writer **w)
+{
+	if (check_id(c, id) != 0)
+		return APIKEY_EINVAL;
+	*w = akc_begin(c, op);
+	wr_str(*w, id);
+	return 0;
+}
+
 /* Fills an owner selector from the public kind and name. */
 static int
 owner_sel(struct proto_owner_sel *sel, enum apikey_owner_kind kind,
@@ -84,14 +86,10 @@ owner_sel(struct proto_owner_sel *sel, enum apikey_owner_kind kind,
 		return 0;
 	case APIKEY_OWNER_USER:
 		sel->kind = PROTO_OWNER_USER;
-		if (akc_check_str(owner, PROTO_ACCOUNT_MAX) != 0)
-			return APIKEY_EINVAL;
-		return akc_copy(sel->user, owner, PROTO_ACCOUNT_MAX);
+		return akc_copy_name(sel->user, owner, PROTO_ACCOUNT_MAX);
 	case APIKEY_OWNER_TENANT:
 		sel->kind = PROTO_OWNER_TENANT;
-		if (akc_check_str(owner, PROTO_TENANT_MAX) != 0)
-			return APIKEY_EINVAL;
-		return akc_copy(sel->tenant, owner, PROTO_TENANT_MAX);
+		return akc_copy_name(sel->tenant, owner, PROTO_TENANT_MAX);
 	default:
 		return APIKEY_EINVAL;
 	}
@@ -101,20 +99,14 @@ owner_sel(struct proto_owner_sel *sel, enum apikey_owner_kind kind,
 static int
 call_key(struct apikey_client *c, struct apikey_key **out)
 {
-	struct apikey_key	*k;
-	int			 rc;
+	void	*k;
+	int	 rc;
 
-	if ((k = calloc(1, sizeof(*k))) == NULL)
-		return APIKEY_ENOMEM;
-	if ((rc = akc_call(c, dec_key, &k->k, 0)) != 0) {
-		free(k);
-		return rc;
-	}
-	if (out != NULL)
+	rc = akc_call_object(c, dec_key, sizeof(struct apikey_key),
+	    out != NULL ? &k : NULL);
+	if (rc == 0 && out != NULL)
 		*out = k;
-	else
-		free(k);
-	return 0;
+	return rc;
 }
 
 /* Sends a create or rotate request and returns the key and its token. */
@@ -192,15 +184,16 @@ apikey_key_list(struct apikey_client *c, enum apikey_owner_kind kind,
 	struct writer		*w;
 	int			 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL || owner_sel(&sel, kind, owner) != 0)
+	if (owner_sel(&sel, kind, owner) != 0)
 		return APIKEY_EINVAL;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return APIKEY_ENOMEM;
 	w = akc_begin(c, PROTO_OP_KEY_LIST);
 	proto_enc_owner_sel(w, &sel);
-	if ((rc = akc_call(c, dec_key_item, l, AKC_LIST)) != 0) {
+	if ((rc = akc_call_list(c, &l->items, dec_key,
+	    sizeof(struct apikey_key))) != 0) {
 		apikey_key_list_free(l);
 		return rc;
 	}
@@ -215,12 +208,10 @@ apikey_key_show(struct apikey_client *c, const char *id,
 	struct writer	*w;
 	int		 rc;
 
-	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if (out == NULL || check_id(c, id) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_KEY_SHOW);
-	wr_str(w, id);
+	if ((rc = begin_key(c, PROTO_OP_KEY_SHOW, id, &w)) != 0)
+		return rc;
 	return call_key(c, out);
 }
 
@@ -233,10 +224,8 @@ apikey_key_set_enabled(struct apikey_client *c, const char *id, int enabled,
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if (check_id(c, id) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_KEY_SET_ENABLED);
-	wr_str(w, id);
+	if ((rc = begin_key(c, PROTO_OP_KEY_SET_ENABLED, id, &w)) != 0)
+		return rc;
 	wr_u8(w, enabled != 0);
 	return call_key(c, out);
 }
@@ -249,10 +238,8 @@ apikey_key_revoke(struct apikey_client *c, const char *id)
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if (check_id(c, id) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_KEY_REVOKE);
-	wr_str(w, id);
+	if ((rc = begin_key(c, PROTO_OP_KEY_REVOKE, id, &w)) != 0)
+		return rc;
 	return akc_call(c, NULL, NULL, 0);
 }
 
@@ -292,10 +279,8 @@ apikey_key_rotate(struct apikey_client *c, const char *id,
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if (check_id(c, id) != 0)
-		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_KEY_ROTATE);
-	wr_str(w, id);
+	if ((rc = begin_key(c, PROTO_OP_KEY_ROTATE, id, &w)) != 0)
+		return rc;
 	wr_u64(w, grace_seconds);
 	return call_key_token(c, key_out, token_out);
 }

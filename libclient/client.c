@@ -1,6 +1,7 @@
 /*
  * client.c - libapikey's connection to apikeyd: socket path resolution,
- * connect with a deadline, and the request/reply round trip.
+ * connect with a deadline, and the request/reply round trip; also the
+ * bounded string copies with which every call fills its request fields.
  *
  * The expected workload is a PAM module or a service doing one verify at a
  * time per client, each a small frame, so a call is blocking and strictly
@@ -355,6 +356,16 @@ akc_enter(struct apikey_client *c, enum akc_role role)
 	return 0;
 }
 
+int
+akc_enter_out(struct apikey_client *c, enum akc_role role, const void *out)
+{
+	int	rc;
+
+	if ((rc = akc_enter(c, role)) != 0)
+		return rc;
+	return out == NULL ? APIKEY_EINVAL : 0;
+}
+
 struct writer *
 akc_begin(struct apikey_client *c, uint8_t opcode)
 {
@@ -434,6 +445,28 @@ akc_copy(char *dst, const char *s, size_t max)
 		return APIKEY_EINVAL;
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+	return 0;
+}
+
+int
+akc_copy_name(char *dst, const char *s, size_t max)
+{
+	if (s == NULL || *s == '\0')
+		return APIKEY_EINVAL;
+	return akc_copy(dst, s, max);
+}
+
+int
+akc_strlist_add(char *base, size_t stride, uint32_t *n, size_t maxn,
+    size_t maxlen, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return APIKEY_EINVAL;
+	if (*n >= maxn)
+		return APIKEY_ELIMIT;
+	if (akc_copy(base + *n * stride, s, maxlen) != 0)
+		return APIKEY_EINVAL;
+	(*n)++;
 	return 0;
 }
 

@@ -87,27 +87,36 @@ struct apikey_key_spec {
 	struct proto_key_spec	s;
 };
 
-struct apikey_tenant_list {
-	struct apikey_tenant	*v;
-	size_t			 n, cap;
-};
-
-struct apikey_key_list {
-	struct apikey_key	*v;
-	size_t			 n, cap;
-};
-
-struct apikey_audit_list {
-	struct apikey_audit	*v;
-	size_t			 n, cap;
-};
-
 /*
  * Decodes the body of one OK reply frame after its head: the fields of a
  * plain reply, or one item of a listing. Returns 0, APIKEY_EPROTO when the
  * bytes do not decode, or APIKEY_ENOMEM.
  */
 typedef int	(*akc_decode_fn)(struct reader *, void *arg);
+
+/*
+ * The items of a listing: n public objects of size bytes each in v, which
+ * has room for cap and grows as the frames arrive; dec decodes one item in
+ * place. Each public list type is one of these.
+ */
+struct akc_list {
+	void		*v;
+	size_t		 n, cap;
+	size_t		 size;
+	akc_decode_fn	 dec;
+};
+
+struct apikey_tenant_list {
+	struct akc_list		items;	/* of struct apikey_tenant */
+};
+
+struct apikey_key_list {
+	struct akc_list		items;	/* of struct apikey_key */
+};
+
+struct apikey_audit_list {
+	struct akc_list		items;	/* of struct apikey_audit */
+};
 
 /* akc_call flags. */
 #define AKC_LIST	0x01	/* reply is a listing: one item per MORE frame */
@@ -117,6 +126,9 @@ typedef int	(*akc_decode_fn)(struct reader *, void *arg);
  * the client's socket takes this kind of call. Returns 0 or APIKEY_EINVAL.
  */
 int	akc_enter(struct apikey_client *c, enum akc_role role);
+/* akc_enter for a call whose result pointer out is required. */
+int	akc_enter_out(struct apikey_client *c, enum akc_role role,
+	    const void *out);
 /* Starts a request frame in the client's send buffer; returns the writer
  * the caller appends the body to. */
 struct writer *akc_begin(struct apikey_client *c, uint8_t opcode);
@@ -135,15 +147,38 @@ void	akc_set_error(struct apikey_client *c, const char *msg);
 /* Copies s into dst (room for max + 1); APIKEY_EINVAL if s is NULL or
  * longer than max bytes. dst is written only on success. */
 int	akc_copy(char *dst, const char *s, size_t max);
+/* The same for a name, which must not be empty either. */
+int	akc_copy_name(char *dst, const char *s, size_t max);
+/*
+ * Appends the name s to a wire string list: maxn rows of stride bytes from
+ * base, *n of them used, each at most maxlen bytes. APIKEY_EINVAL for a bad
+ * name, APIKEY_ELIMIT when the list is full.
+ */
+int	akc_strlist_add(char *base, size_t stride, uint32_t *n, size_t maxn,
+	    size_t maxlen, const char *s);
 
 /* Shared by the management calls (admin.c). */
-/* Makes room for one more item of size sz in *v (n used, *cap allocated);
- * 0 or APIKEY_ENOMEM, and *v, *cap change only on success. */
-int	akc_grow(void **v, size_t n, size_t *cap, size_t sz);
 /* 0 if s is a non-empty string of at most max bytes, else APIKEY_EINVAL. */
 int	akc_check_str(const char *s, size_t max);
 /* akc_decode_fn for a reply that is one u32 count. */
 int	akc_dec_count(struct reader *, void *arg);
+/*
+ * akc_call for a reply that is one object: fn decodes it into a new zeroed
+ * object of size bytes. On 0, *out holds it (caller frees), or, with out
+ * NULL, it is freed at once.
+ */
+int	akc_call_object(struct apikey_client *c, akc_decode_fn fn, size_t size,
+	    void **out);
+/*
+ * akc_call for a listing into l, which the caller zeroed: dec decodes each
+ * item, an object of size bytes. On failure l keeps the items that came;
+ * akc_list_free frees them.
+ */
+int	akc_call_list(struct apikey_client *c, struct akc_list *l,
+	    akc_decode_fn dec, size_t size);
+/* Item i of l, or NULL past its end. */
+const void *akc_list_get(const struct akc_list *l, size_t i);
+void	akc_list_free(struct akc_list *l);
 
 static inline time_t
 akc_time(uint64_t t)

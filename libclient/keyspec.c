@@ -50,21 +50,6 @@ apikey_key_spec_set_expires_in(struct apikey_key_spec *sp, uint64_t seconds)
 	return 0;
 }
 
-/* Appends s to a list of rows of stride bytes; n is its count. */
-static int
-list_add(char *base, size_t stride, uint32_t *n, size_t maxn, size_t maxlen,
-    const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return APIKEY_EINVAL;
-	if (*n >= maxn)
-		return APIKEY_ELIMIT;
-	if (akc_copy(base + *n * stride, s, maxlen) != 0)
-		return APIKEY_EINVAL;
-	(*n)++;
-	return 0;
-}
-
 APIKEY_EXPORT int
 apikey_key_spec_add_service(struct apikey_key_spec *sp, const char *s)
 {
@@ -74,8 +59,8 @@ apikey_key_spec_add_service(struct apikey_key_spec *sp, const char *s)
 	if (sp == NULL)
 		return APIKEY_EINVAL;
 	l = &sp->s.services;
-	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_SERVICES,
-	    PROTO_SERVICE_MAX, s);
+	rc = akc_strlist_add(&l->v[0][0], sizeof(l->v[0]), &l->n,
+	    PROTO_MAX_SERVICES, PROTO_SERVICE_MAX, s);
 	if (rc == 0)
 		sp->s.set |= PROTO_SET_SERVICES;
 	return rc;
@@ -90,8 +75,8 @@ apikey_key_spec_add_permission(struct apikey_key_spec *sp, const char *s)
 	if (sp == NULL)
 		return APIKEY_EINVAL;
 	l = &sp->s.permissions;
-	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_PERMS,
-	    PROTO_PERM_MAX, s);
+	rc = akc_strlist_add(&l->v[0][0], sizeof(l->v[0]), &l->n,
+	    PROTO_MAX_PERMS, PROTO_PERM_MAX, s);
 	if (rc == 0)
 		sp->s.set |= PROTO_SET_PERMISSIONS;
 	return rc;
@@ -106,8 +91,8 @@ apikey_key_spec_add_allowed_user(struct apikey_key_spec *sp, const char *s)
 	if (sp == NULL)
 		return APIKEY_EINVAL;
 	l = &sp->s.allowed_users;
-	rc = list_add(&l->v[0][0], sizeof(l->v[0]), &l->n, PROTO_MAX_USERS,
-	    PROTO_ACCOUNT_MAX, s);
+	rc = akc_strlist_add(&l->v[0][0], sizeof(l->v[0]), &l->n,
+	    PROTO_MAX_USERS, PROTO_ACCOUNT_MAX, s);
 	if (rc == 0)
 		sp->s.set |= PROTO_SET_USERS;
 	return rc;

@@ -9,6 +9,20 @@
 
 #include "internal.h"
 
+const void *
+akc_list_get(const struct akc_list *l, size_t i)
+{
+	return i >= l->n ? NULL : (const char *)l->v + i * l->size;
+}
+
+void
+akc_list_free(struct akc_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
 APIKEY_EXPORT void
 apikey_status_free(struct apikey_status *st)
 {
@@ -120,13 +134,13 @@ apikey_tenant_key_count(const struct apikey_tenant *t)
 APIKEY_EXPORT size_t
 apikey_tenant_list_count(const struct apikey_tenant_list *l)
 {
-	return l == NULL ? 0 : l->n;
+	return l == NULL ? 0 : l->items.n;
 }
 
 APIKEY_EXPORT const struct apikey_tenant *
 apikey_tenant_list_get(const struct apikey_tenant_list *l, size_t i)
 {
-	return l == NULL || i >= l->n ? NULL : &l->v[i];
+	return l == NULL ? NULL : akc_list_get(&l->items, i);
 }
 
 APIKEY_EXPORT void
@@ -134,7 +148,7 @@ apikey_tenant_list_free(struct apikey_tenant_list *l)
 {
 	if (l == NULL)
 		return;
-	free(l->v);
+	akc_list_free(&l->items);
 	free(l);
 }
 
@@ -282,13 +296,13 @@ apikey_key_metadata(const struct apikey_key *k)
 APIKEY_EXPORT size_t
 apikey_key_list_count(const struct apikey_key_list *l)
 {
-	return l == NULL ? 0 : l->n;
+	return l == NULL ? 0 : l->items.n;
 }
 
 APIKEY_EXPORT const struct apikey_key *
 apikey_key_list_get(const struct apikey_key_list *l, size_t i)
 {
-	return l == NULL || i >= l->n ? NULL : &l->v[i];
+	return l == NULL ? NULL : akc_list_get(&l->items, i);
 }
 
 APIKEY_EXPORT void
@@ -296,20 +310,20 @@ apikey_key_list_free(struct apikey_key_list *l)
 {
 	if (l == NULL)
 		return;
-	free(l->v);
+	akc_list_free(&l->items);
 	free(l);
 }
 
 APIKEY_EXPORT size_t
 apikey_audit_list_count(const struct apikey_audit_list *l)
 {
-	return l == NULL ? 0 : l->n;
+	return l == NULL ? 0 : l->items.n;
 }
 
 APIKEY_EXPORT const struct apikey_audit *
 apikey_audit_list_get(const struct apikey_audit_list *l, size_t i)
 {
-	return l == NULL || i >= l->n ? NULL : &l->v[i];
+	return l == NULL ? NULL : akc_list_get(&l->items, i);
 }
 
 APIKEY_EXPORT void
@@ -317,7 +331,7 @@ apikey_audit_list_free(struct apikey_audit_list *l)
 {
 	if (l == NULL)
 		return;
-	free(l->v);
+	akc_list_free(&l->items);
 	free(l);
 }
 

@@ -63,15 +63,11 @@ apikey_verify_req_add_permission(struct apikey_verify_req *req,
 {
 	struct proto_perm_list	*l;
 
-	if (req == NULL || perm == NULL || *perm == '\0')
+	if (req == NULL)
 		return APIKEY_EINVAL;
 	l = &req->q.required;
-	if (l->n >= PROTO_MAX_PERMS)
-		return APIKEY_ELIMIT;
-	if (akc_copy(l->v[l->n], perm, PROTO_PERM_MAX) != 0)
-		return APIKEY_EINVAL;
-	l->n++;
-	return 0;
+	return akc_strlist_add(&l->v[0][0], sizeof(l->v[0]), &l->n,
+	    PROTO_MAX_PERMS, PROTO_PERM_MAX, perm);
 }
 
 static int
