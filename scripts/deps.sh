@@ -7,7 +7,8 @@ set -eu
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
 libjansson-dev zlib1g-dev libpam0g-dev"
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
-lmdb-utils"
+lmdb-utils libpam-wrapper pamtester openssh-server openssh-client sshpass
+vsftpd curl"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
