@@ -41,6 +41,20 @@ struct store_key {
 	uint8_t		prev_hash[STORE_HASH_LEN];
 };
 
+/*
+ * Credits and use counters of a key, kept in their own database so that
+ * the usage writer never rewrites a key record. gen changes whenever a
+ * management request sets the credits: consumption counted against an
+ * older setting is then dropped rather than applied to the new one.
+ */
+struct store_usage {
+	uint64_t	remaining;
+	uint64_t	last_refill_at;
+	uint64_t	last_used;
+	uint64_t	use_count;
+	uint32_t	gen;
+};
+
 struct store;
 struct store_txn;
 
@@ -61,8 +75,14 @@ int	store_key_get(struct store_txn *, const char *id, struct store_key *out);
 /* Inserts or replaces by info.id; a new key is added to the owner index.
  * The owner of an existing key must not change. */
 int	store_key_put(struct store_txn *, const struct store_key *);
-/* Removes the key and its owner index entry. */
+/* Removes the key, its owner index entry and its usage record. */
 int	store_key_del(struct store_txn *, const char *id);
+
+/* A key's usage record; STORE_ENOTFOUND when it has none yet. */
+int	store_usage_get(struct store_txn *, const char *id,
+	    struct store_usage *out);
+int	store_usage_put(struct store_txn *, const char *id,
+	    const struct store_usage *);
 
 /* Callbacks return 0 to go on; any other value stops the walk and is
  * returned. The record is only valid during the call. Do not modify the

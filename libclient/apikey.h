@@ -55,6 +55,8 @@ enum apikey_code {
 	APIKEY_EXPIRED = 5,
 	APIKEY_FORBIDDEN = 6,
 	APIKEY_INSUFFICIENT_PERMISSIONS = 7,
+	APIKEY_RATE_LIMITED = 8,	/* see apikey_result_retry_after_ms() */
+	APIKEY_USAGE_EXCEEDED = 9,	/* no credits left */
 };
 
 enum apikey_owner_kind {
@@ -98,6 +100,8 @@ int	apikey_verify_req_set_rhost(struct apikey_verify_req *, const char *);
 int	apikey_verify_req_set_tenant(struct apikey_verify_req *, const char *);
 int	apikey_verify_req_add_permission(struct apikey_verify_req *,
 	    const char *resource_action);
+/* Credits this verify consumes from a key that has them (default 1). */
+int	apikey_verify_req_set_cost(struct apikey_verify_req *, uint32_t cost);
 
 struct apikey_result;
 /*
@@ -126,6 +130,11 @@ size_t	apikey_result_allowed_user_count(const struct apikey_result *);
 const char *apikey_result_allowed_user(const struct apikey_result *, size_t);
 const char *apikey_result_metadata(const struct apikey_result *);	/* "" */
 time_t	apikey_result_expires_at(const struct apikey_result *);	/* 0: never */
+/* RATE_LIMITED: milliseconds until a retry can succeed; else 0. */
+uint64_t apikey_result_retry_after_ms(const struct apikey_result *);
+/* 1 when the key has usage credits; then remaining is what is left. */
+int	apikey_result_has_credits(const struct apikey_result *);
+uint64_t apikey_result_remaining(const struct apikey_result *);
 
 /*
  * May the local user username use this verified key? A user key: only its
@@ -210,6 +219,19 @@ int	apikey_key_spec_clear_permissions(struct apikey_key_spec *);
 int	apikey_key_spec_clear_allowed_users(struct apikey_key_spec *);
 /* A JSON object of at most 4096 bytes; "" clears it in an update. */
 int	apikey_key_spec_set_metadata(struct apikey_key_spec *, const char *);
+/* At most max verifies per window_ms; max 0 removes the rate limit. */
+int	apikey_key_spec_set_rate(struct apikey_key_spec *, uint32_t max,
+	    uint32_t window_ms);
+/* Usage credits: each accepted verify consumes its cost. */
+int	apikey_key_spec_set_credits(struct apikey_key_spec *,
+	    uint64_t remaining);
+int	apikey_key_spec_clear_credits(struct apikey_key_spec *);
+/* Set remaining back to amount every interval_s seconds; 0 removes it. */
+int	apikey_key_spec_set_refill(struct apikey_key_spec *, uint64_t amount,
+	    uint64_t interval_s);
+/* Source ranges ("10.0.0.0/8", "2001:db8::/32", "192.0.2.7"). */
+int	apikey_key_spec_add_cidr(struct apikey_key_spec *, const char *);
+int	apikey_key_spec_clear_cidrs(struct apikey_key_spec *);
 
 /*
  * Creates a key owned by the caller (kind SELF, owner NULL), by the user
@@ -260,6 +282,17 @@ const char *apikey_key_permission(const struct apikey_key *, size_t i);
 size_t	apikey_key_allowed_user_count(const struct apikey_key *);
 const char *apikey_key_allowed_user(const struct apikey_key *, size_t i);
 const char *apikey_key_metadata(const struct apikey_key *);	/* "" */
+uint32_t apikey_key_rate_max(const struct apikey_key *);	/* 0: none */
+uint32_t apikey_key_rate_window_ms(const struct apikey_key *);
+int	apikey_key_has_credits(const struct apikey_key *);
+uint64_t apikey_key_remaining(const struct apikey_key *);
+uint64_t apikey_key_refill_amount(const struct apikey_key *);	/* 0: none */
+uint64_t apikey_key_refill_interval(const struct apikey_key *);
+time_t	apikey_key_last_refill_at(const struct apikey_key *);
+size_t	apikey_key_cidr_count(const struct apikey_key *);
+const char *apikey_key_cidr(const struct apikey_key *, size_t i);
+time_t	apikey_key_last_used(const struct apikey_key *);	/* 0: never */
+uint64_t apikey_key_use_count(const struct apikey_key *);
 
 size_t	apikey_key_list_count(const struct apikey_key_list *);
 const struct apikey_key *apikey_key_list_get(const struct apikey_key_list *,

@@ -141,6 +141,70 @@ get_users(struct reader *r, struct proto_user_list *l)
 }
 
 static void
+put_cidrs(struct writer *w, const struct proto_cidr_list *l)
+{
+	put_list(w, l->v[0], sizeof l->v[0], sizeof l->v / sizeof l->v[0],
+	    l->n);
+}
+
+static int
+get_cidrs(struct reader *r, struct proto_cidr_list *l)
+{
+	return rd_strlist(r, l->v[0], sizeof l->v[0],
+	    sizeof l->v / sizeof l->v[0], sizeof l->v[0] - 1, &l->n);
+}
+
+static void
+put_limits(struct writer *w, const struct proto_limits *l)
+{
+	wr_u32(w, l->rate_max);
+	wr_u32(w, l->rate_window_ms);
+	wr_u8(w, l->has_credits);
+	wr_u64(w, l->remaining);
+	wr_u64(w, l->refill_amount);
+	wr_u64(w, l->refill_interval);
+	put_cidrs(w, &l->cidrs);
+}
+
+static int
+get_limits(struct reader *r, struct proto_limits *l)
+{
+	int	rv;
+
+	if ((rv = rd_u32(r, &l->rate_max)) != 0 ||
+	    (rv = rd_u32(r, &l->rate_window_ms)) != 0 ||
+	    (rv = get_u8_max(r, &l->has_credits, 1)) != 0 ||
+	    (rv = rd_u64(r, &l->remaining)) != 0 ||
+	    (rv = rd_u64(r, &l->refill_amount)) != 0 ||
+	    (rv = rd_u64(r, &l->refill_interval)) != 0 ||
+	    (rv = get_cidrs(r, &l->cidrs)) != 0)
+		return rv;
+	return 0;
+}
+
+static void
+put_usage(struct writer *w, const struct proto_usage *u)
+{
+	wr_u64(w, u->remaining);
+	wr_u64(w, u->last_refill_at);
+	wr_u64(w, u->last_used);
+	wr_u64(w, u->use_count);
+}
+
+static int
+get_usage(struct reader *r, struct proto_usage *u)
+{
+	int	rv;
+
+	if ((rv = rd_u64(r, &u->remaining)) != 0 ||
+	    (rv = rd_u64(r, &u->last_refill_at)) != 0 ||
+	    (rv = rd_u64(r, &u->last_used)) != 0 ||
+	    (rv = rd_u64(r, &u->use_count)) != 0)
+		return rv;
+	return 0;
+}
+
+static void
 put_owner(struct writer *w, const struct proto_owner *o)
 {
 	wr_u8(w, o->kind);
@@ -197,6 +261,7 @@ put_spec(struct writer *w, const struct proto_key_spec *s)
 	put_perms(w, &s->permissions);
 	put_users(w, &s->allowed_users);
 	put_str(w, s->metadata, sizeof s->metadata);
+	put_limits(w, &s->limits);
 }
 
 static int
@@ -214,7 +279,8 @@ get_spec(struct reader *r, struct proto_key_spec *s)
 	    (rv = get_services(r, &s->services)) != 0 ||
 	    (rv = get_perms(r, &s->permissions)) != 0 ||
 	    (rv = get_users(r, &s->allowed_users)) != 0 ||
-	    (rv = get_str(r, s->metadata, sizeof s->metadata)) != 0)
+	    (rv = get_str(r, s->metadata, sizeof s->metadata)) != 0 ||
+	    (rv = get_limits(r, &s->limits)) != 0)
 		return rv;
 	return 0;
 }
@@ -378,6 +444,7 @@ proto_enc_verify_req(struct writer *w, const struct proto_verify_req *q)
 	put_str(w, q->rhost, sizeof q->rhost);
 	put_str(w, q->tenant, sizeof q->tenant);
 	put_perms(w, &q->required);
+	wr_u32(w, q->cost);
 }
 
 /*
@@ -397,6 +464,7 @@ proto_dec_verify_req(struct reader *r, struct proto_verify_req *q)
 	    (rv = get_str(r, q->rhost, sizeof q->rhost)) != 0 ||
 	    (rv = get_str(r, q->tenant, sizeof q->tenant)) != 0 ||
 	    (rv = get_perms(r, &q->required)) != 0 ||
+	    (rv = rd_u32(r, &q->cost)) != 0 ||
 	    (rv = rd_end(r)) != 0) {
 		explicit_bzero(q->token, sizeof q->token);
 		return rv;
@@ -416,6 +484,9 @@ proto_enc_verify_reply(struct writer *w, const struct proto_verify_reply *v)
 	put_users(w, &v->allowed_users);
 	put_str(w, v->metadata, sizeof v->metadata);
 	wr_u64(w, v->expires_at);
+	wr_u64(w, v->retry_after_ms);
+	wr_u8(w, v->has_credits);
+	wr_u64(w, v->remaining);
 }
 
 int
@@ -432,7 +503,10 @@ proto_dec_verify_reply(struct reader *r, struct proto_verify_reply *v)
 	    (rv = get_perms(r, &v->permissions)) != 0 ||
 	    (rv = get_users(r, &v->allowed_users)) != 0 ||
 	    (rv = get_str(r, v->metadata, sizeof v->metadata)) != 0 ||
-	    (rv = rd_u64(r, &v->expires_at)) != 0)
+	    (rv = rd_u64(r, &v->expires_at)) != 0 ||
+	    (rv = rd_u64(r, &v->retry_after_ms)) != 0 ||
+	    (rv = get_u8_max(r, &v->has_credits, 1)) != 0 ||
+	    (rv = rd_u64(r, &v->remaining)) != 0)
 		return rv;
 	return rd_end(r);
 }
@@ -487,6 +561,8 @@ proto_enc_key(struct writer *w, const struct proto_key *k)
 	put_perms(w, &k->permissions);
 	put_users(w, &k->allowed_users);
 	put_str(w, k->metadata, sizeof k->metadata);
+	put_limits(w, &k->limits);
+	put_usage(w, &k->usage);
 }
 
 /* The fields of a key, without the end check: create and rotate replies
@@ -510,7 +586,9 @@ get_key(struct reader *r, struct proto_key *k)
 	    (rv = get_services(r, &k->services)) != 0 ||
 	    (rv = get_perms(r, &k->permissions)) != 0 ||
 	    (rv = get_users(r, &k->allowed_users)) != 0 ||
-	    (rv = get_str(r, k->metadata, sizeof k->metadata)) != 0)
+	    (rv = get_str(r, k->metadata, sizeof k->metadata)) != 0 ||
+	    (rv = get_limits(r, &k->limits)) != 0 ||
+	    (rv = get_usage(r, &k->usage)) != 0)
 		return rv;
 	return 0;
 }
@@ -647,6 +725,8 @@ static const char *const code_names[] = {
 	[PROTO_EXPIRED] = "EXPIRED",
 	[PROTO_FORBIDDEN] = "FORBIDDEN",
 	[PROTO_INSUFFICIENT_PERMISSIONS] = "INSUFFICIENT_PERMISSIONS",
+	[PROTO_RATE_LIMITED] = "RATE_LIMITED",
+	[PROTO_USAGE_EXCEEDED] = "USAGE_EXCEEDED",
 };
 
 static const char *const status_names[] = {

@@ -91,6 +91,8 @@
 #define PROTO_MAX_PERMS		32
 #define PROTO_MAX_SERVICES	16
 #define PROTO_MAX_USERS		32
+#define PROTO_CIDR_MAX		49	/* "ffff::ffff:255.255.255.255/128" */
+#define PROTO_MAX_CIDRS		16
 
 enum proto_op {
 	PROTO_OP_PING = 0x01,
@@ -137,7 +139,9 @@ enum proto_code {
 	PROTO_EXPIRED = 5,
 	PROTO_FORBIDDEN = 6,
 	PROTO_INSUFFICIENT_PERMISSIONS = 7,
-	PROTO_CODE_MAX = PROTO_INSUFFICIENT_PERMISSIONS
+	PROTO_RATE_LIMITED = 8,		/* retry_after_ms says when to retry */
+	PROTO_USAGE_EXCEEDED = 9,	/* no credits left */
+	PROTO_CODE_MAX = PROTO_USAGE_EXCEEDED
 };
 
 enum proto_owner_kind {
@@ -154,7 +158,11 @@ enum proto_owner_kind {
 #define PROTO_SET_PERMISSIONS	0x0010
 #define PROTO_SET_USERS		0x0020
 #define PROTO_SET_METADATA	0x0040	/* empty string clears */
-#define PROTO_SET_ALL		0x007f
+#define PROTO_SET_RATE		0x0080	/* rate_max 0 removes the limit */
+#define PROTO_SET_CREDITS	0x0100	/* has_credits 0 removes them */
+#define PROTO_SET_REFILL	0x0200	/* refill_amount 0 removes it */
+#define PROTO_SET_CIDRS		0x0400
+#define PROTO_SET_ALL		0x07ff
 
 struct proto_hdr {
 	uint8_t		version;
@@ -176,6 +184,36 @@ struct proto_service_list {
 struct proto_user_list {
 	uint32_t	n;
 	char		v[PROTO_MAX_USERS][PROTO_ACCOUNT_MAX + 1];
+};
+
+struct proto_cidr_list {
+	uint32_t	n;
+	char		v[PROTO_MAX_CIDRS][PROTO_CIDR_MAX + 1];
+};
+
+/*
+ * Usage limits of a key. rate_max verifies per rate_window_ms (0: no rate
+ * limit). With has_credits, each accepted verify consumes its cost from
+ * remaining; with refill_amount, remaining is set back to refill_amount
+ * once refill_interval seconds have passed since the last refill. cidrs,
+ * when not empty, lists the source ranges a verify's rhost must be in.
+ */
+struct proto_limits {
+	uint32_t	rate_max;
+	uint32_t	rate_window_ms;
+	uint8_t		has_credits;
+	uint64_t	remaining;
+	uint64_t	refill_amount;
+	uint64_t	refill_interval;
+	struct proto_cidr_list cidrs;
+};
+
+/* What the daemon has counted: credits left and use, for display. */
+struct proto_usage {
+	uint64_t	remaining;
+	uint64_t	last_refill_at;
+	uint64_t	last_used;	/* 0: never */
+	uint64_t	use_count;
 };
 
 /*
@@ -214,6 +252,8 @@ struct proto_key {
 	struct proto_perm_list permissions;
 	struct proto_user_list allowed_users;
 	char		metadata[PROTO_METADATA_MAX + 1];
+	struct proto_limits limits;	/* limits.remaining: as configured */
+	struct proto_usage usage;
 };
 
 /* Settings for create and update; set says which are present. */
@@ -226,6 +266,7 @@ struct proto_key_spec {
 	struct proto_perm_list permissions;
 	struct proto_user_list allowed_users;
 	char		metadata[PROTO_METADATA_MAX + 1];
+	struct proto_limits limits;
 };
 
 struct proto_key_create_req {
@@ -258,6 +299,7 @@ struct proto_verify_req {
 	char		rhost[PROTO_RHOST_MAX + 1];
 	char		tenant[PROTO_TENANT_MAX + 1];
 	struct proto_perm_list required;
+	uint32_t	cost;		/* credits to consume; 0 means 1 */
 };
 
 /*
@@ -274,6 +316,9 @@ struct proto_verify_reply {
 	struct proto_user_list allowed_users;	/* tenant keys; empty: all */
 	char		metadata[PROTO_METADATA_MAX + 1];
 	uint64_t	expires_at;
+	uint64_t	retry_after_ms;	/* RATE_LIMITED */
+	uint8_t		has_credits;
+	uint64_t	remaining;	/* credits left after this verify */
 };
 
 struct proto_status_info {
