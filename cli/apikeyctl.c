@@ -48,7 +48,10 @@ static const struct command commands[] = {
 	    "[--name TEXT] [--prefix P]\n"
 	    "        [--expires DURATION] [--service SVC]... "
 	    "[--permission RES:ACT]...\n"
-	    "        [--allow-user USER]... [--metadata JSON] [-q]",
+	    "        [--allow-user USER]... [--metadata JSON] "
+	    "[--rate N/DURATION]\n"
+	    "        [--remaining N [--refill AMOUNT/INTERVAL]] "
+	    "[--allow-cidr CIDR]... [-q]",
 	    cmd_key_create },
 	{ "key", "list", "key list [--user USER | --tenant NAME]",
 	    cmd_key_list },
@@ -64,13 +67,16 @@ static const struct command commands[] = {
 	    "[--permission RES:ACT]...\n"
 	    "        [--no-permissions] [--allow-user USER]... "
 	    "[--no-allow-users]\n"
-	    "        [--metadata JSON|'']",
+	    "        [--metadata JSON|''] [--rate N/DURATION] [--no-rate]\n"
+	    "        [--remaining N] [--no-credits] "
+	    "[--refill AMOUNT/INTERVAL] [--no-refill]\n"
+	    "        [--allow-cidr CIDR]... [--no-cidrs]",
 	    cmd_key_update },
 	{ "key", "purge-expired", "key purge-expired", cmd_key_purge_expired },
 	{ NULL, "audit", "audit [--limit N]", cmd_audit },
 	{ NULL, "verify", "verify [KEY|-] [--user USER] [--service SVC] "
 	    "[--rhost ADDR]\n"
-	    "        [--tenant NAME] [--permission RES:ACT]...",
+	    "        [--tenant NAME] [--permission RES:ACT]... [--cost N]",
 	    cmd_verify },
 };
 
@@ -89,9 +95,13 @@ static const char help_text[] =
     "  --version         print the version and exit\n"
     "\n"
     "DURATION is one or more NUMBER UNIT pairs, units s m h d w: 60s, 12h,\n"
-    "30d, 1h30m. key create and key rotate show the new token once; with -q\n"
-    "(--quiet) they print only the token, even with --json. verify reads KEY\n"
-    "from the first line of standard input when KEY is - or absent.\n"
+    "30d, 1h30m. --rate 100/1m allows 100 verifies a minute. --remaining N\n"
+    "gives a key N credits, of which each accepted verify uses its --cost\n"
+    "(default 1); --refill 1000/1d sets them back to 1000 once a day.\n"
+    "\n"
+    "key create and key rotate show the new token once; with -q (--quiet)\n"
+    "they print only the token, even with --json. verify reads KEY from the\n"
+    "first line of standard input when KEY is - or absent.\n"
     "\n"
     "Exit status: 0 success (verify: valid), 1 verify: not valid or not\n"
     "authorized, 2 usage error, 3 apikeyd unavailable, 4 permission denied,\n"

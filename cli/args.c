@@ -11,7 +11,8 @@
  * errors are worded below.
  *
  * The value parsers accept exactly what docs/cli.md documents: digits
- * only, no signs, no spaces, and nothing that wraps around.
+ * only, no signs, no spaces, and nothing that wraps around; N/DURATION
+ * (rates and refills) is a number and a DURATION around one slash.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -242,24 +243,36 @@ args_positionals(const struct args *a, int min, int max, const char *what)
 	return 0;
 }
 
+/* The usage error for a DURATION text that parsed to rc (not ARGS_OK). */
+static void
+duration_usage(const struct args *a, const char *opt, const char *text,
+    int rc, uint64_t dmax)
+{
+	if (rc == ARGS_EZERO)
+		args_usage(a, "%s: duration '%s' is no time at all", opt, text);
+	else if (rc == ARGS_ERANGE && dmax >= ARGS_DURATION_MAX)
+		args_usage(a, "%s: duration '%s' is longer than 100 years",
+		    opt, text);
+	else if (rc == ARGS_ERANGE)
+		args_usage(a, "%s: duration '%s' is longer than %jus", opt,
+		    text, (uintmax_t)dmax);
+	else
+		args_usage(a, "%s: invalid duration '%s' (NUMBER UNIT pairs, "
+		    "units s m h d w, e.g. 30d or 1h30m)", opt, text);
+}
+
 int
 args_duration_value(const struct args *a, const char *opt, uint64_t *out)
 {
-	uint64_t secs;
+	uint64_t	secs;
+	int		rc;
 
-	switch (args_duration(a->arg, &secs)) {
-	case ARGS_OK:
-		*out = secs;
-		return 0;
-	case ARGS_ERANGE:
-		args_usage(a, "%s: duration '%s' is longer than 100 years",
-		    opt, a->arg);
-		return -1;
-	default:
-		args_usage(a, "%s: invalid duration '%s' (NUMBER UNIT pairs, "
-		    "units s m h d w, e.g. 30d or 1h30m)", opt, a->arg);
+	if ((rc = args_duration(a->arg, &secs)) != ARGS_OK) {
+		duration_usage(a, opt, a->arg, rc, ARGS_DURATION_MAX);
 		return -1;
 	}
+	*out = secs;
+	return 0;
 }
 
 int
@@ -280,6 +293,41 @@ args_number_value(const struct args *a, const char *opt, uint64_t max,
 		args_usage(a, "%s: '%s' is not a number", opt, a->arg);
 		return -1;
 	}
+}
+
+/* Which part of an N/DURATION a parse failed on. */
+enum per_part {
+	PER_FORM,		/* no slash */
+	PER_N,
+	PER_DURATION,
+};
+
+static int	parse_per(const char *, uint64_t, uint64_t, uint64_t *,
+		    uint64_t *, enum per_part *);
+
+int
+args_per_value(const struct args *a, const char *opt, const char *form,
+    uint64_t nmax, uint64_t dmax, uint64_t *n, uint64_t *secs)
+{
+	enum per_part	 part;
+	const char	*slash;
+	int		 rc;
+
+	if ((rc = parse_per(a->arg, nmax, dmax, n, secs, &part)) == ARGS_OK)
+		return 0;
+	slash = strchr(a->arg, '/');
+	if (part == PER_DURATION)
+		duration_usage(a, opt, slash + 1, rc, dmax);
+	else if (part == PER_N && rc == ARGS_ERANGE)
+		args_usage(a, "%s: '%.*s' is larger than %ju", opt,
+		    (int)(slash - a->arg), a->arg, (uintmax_t)nmax);
+	else if (part == PER_N && rc == ARGS_EZERO)
+		args_usage(a, "%s: '%s': the number before '/' must be at "
+		    "least 1", opt, a->arg);
+	else
+		args_usage(a, "%s: invalid value '%s' (%s)", opt, a->arg,
+		    form);
+	return -1;
 }
 
 static int
@@ -338,18 +386,20 @@ args_duration(const char *s, uint64_t *out)
 	return ARGS_OK;
 }
 
-int
-args_number(const char *s, uint64_t max, uint64_t *out)
+/* The number in the len bytes at s; args_number for a part of a string. */
+static int
+number_span(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
-	uint64_t n = 0, d;
-	int range = 0;
+	uint64_t	n = 0, d;
+	size_t		i;
+	int		range = 0;
 
-	if (*s == '\0')
+	if (len == 0)
 		return ARGS_EFORMAT;
-	for (; *s != '\0'; s++) {
-		if (!is_digit(*s))
+	for (i = 0; i < len; i++) {
+		if (!is_digit(s[i]))
 			return ARGS_EFORMAT;
-		d = (uint64_t)(*s - '0');
+		d = (uint64_t)(s[i] - '0');
 		if (range || d > max || n > (max - d) / 10)
 			range = 1;
 		else
@@ -359,4 +409,56 @@ args_number(const char *s, uint64_t max, uint64_t *out)
 		return ARGS_ERANGE;
 	*out = n;
 	return ARGS_OK;
+}
+
+int
+args_number(const char *s, uint64_t max, uint64_t *out)
+{
+	return number_span(s, strlen(s), max, out);
+}
+
+/*
+ * Both parts are parsed before either is judged, so that, as in a
+ * DURATION, a malformed part is reported before an overflow or a zero.
+ */
+static int
+parse_per(const char *s, uint64_t nmax, uint64_t dmax, uint64_t *n,
+    uint64_t *secs, enum per_part *part)
+{
+	const char	*slash;
+	uint64_t	 count = 0, d = 0;
+	int		 nrc, drc;
+
+	*part = PER_FORM;
+	if ((slash = strchr(s, '/')) == NULL)
+		return ARGS_EFORMAT;
+	nrc = number_span(s, (size_t)(slash - s), nmax, &count);
+	drc = args_duration(slash + 1, &d);
+	if (drc == ARGS_OK && d > dmax)
+		drc = ARGS_ERANGE;
+	if (nrc == ARGS_OK && count == 0)
+		nrc = ARGS_EZERO;
+	if (drc == ARGS_OK && d == 0)
+		drc = ARGS_EZERO;
+
+	if (nrc == ARGS_EFORMAT || (drc != ARGS_EFORMAT && nrc != ARGS_OK)) {
+		*part = PER_N;
+		return nrc;
+	}
+	if (drc != ARGS_OK) {
+		*part = PER_DURATION;
+		return drc;
+	}
+	*n = count;
+	*secs = d;
+	return ARGS_OK;
+}
+
+int
+args_per(const char *s, uint64_t nmax, uint64_t dmax, uint64_t *n,
+    uint64_t *secs)
+{
+	enum per_part	part;
+
+	return parse_per(s, nmax, dmax, n, secs, &part);
 }

@@ -38,6 +38,7 @@ struct ctl;
 #define ARGS_OK		0
 #define ARGS_EFORMAT	(-1)
 #define ARGS_ERANGE	(-2)
+#define ARGS_EZERO	(-3)	/* N/DURATION: either part is zero */
 
 struct args {
 	struct ctl	*ctl;
@@ -91,12 +92,26 @@ int	args_duration_value(const struct args *, const char *opt,
 /* ->arg as a number up to max, with a usage error on failure: 0 or -1. */
 int	args_number_value(const struct args *, const char *opt, uint64_t max,
 	    uint64_t *out);
+/*
+ * ->arg as N/DURATION (see args_per), with a usage error naming opt on
+ * failure: 0 or -1. form shows the shape in that error, e.g.
+ * "N/DURATION, e.g. 100/1m".
+ */
+int	args_per_value(const struct args *, const char *opt, const char *form,
+	    uint64_t nmax, uint64_t dmax, uint64_t *n, uint64_t *secs);
 
 /* DURATION ("60s", "1h30m"): one or more NUMBER UNIT pairs, units s m h d
  * w, summed. ARGS_OK, ARGS_EFORMAT or ARGS_ERANGE (over the max). */
 int	args_duration(const char *, uint64_t *out);
 /* Decimal digits only, at most max. ARGS_OK, ARGS_EFORMAT or ARGS_ERANGE. */
 int	args_number(const char *, uint64_t max, uint64_t *out);
+/*
+ * N/DURATION ("100/1m", "1000/1d"): a number from 1 to nmax, a slash and a
+ * DURATION from 1s to dmax seconds (dmax at most ARGS_DURATION_MAX).
+ * ARGS_OK, ARGS_EFORMAT, ARGS_ERANGE (a part over its max) or ARGS_EZERO.
+ */
+int	args_per(const char *, uint64_t nmax, uint64_t dmax, uint64_t *n,
+	    uint64_t *secs);
 
 /* "apikeyctl: MESSAGE" on stderr. */
 void	ctl_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

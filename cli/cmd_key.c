@@ -6,7 +6,13 @@
  * apikey_key_spec for both, and the library sends only what was set, which
  * is what makes an update leave alone whatever was not given. The one copy
  * of a new token is printed and wiped right away.
+ *
+ * Whether a value is acceptable (a CIDR, a rate window the daemon allows)
+ * is apikeyd's call; the checks here are the ones a line can fail on its
+ * own: the shape of a value, and options that contradict each other.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../libclient/apikey.h"
@@ -29,7 +35,23 @@ enum {
 	OPT_NO_PERMISSIONS,
 	OPT_NO_ALLOW_USERS,
 	OPT_GRACE,
+	OPT_RATE,
+	OPT_REMAINING,
+	OPT_REFILL,
+	OPT_ALLOW_CIDR,
+	OPT_NO_RATE,
+	OPT_NO_CREDITS,
+	OPT_NO_REFILL,
+	OPT_NO_CIDRS,
 };
+
+/* An option's bit in struct settings' seen. */
+#define SEEN(opt)	(1UL << ((opt) - ARGS_OPT_BASE))
+
+/* Largest credit count: what a JSON integer holds. */
+#define CREDITS_MAX	((uint64_t)INT64_MAX)
+/* Longest rate window: its milliseconds fit the wire's u32. */
+#define RATE_WINDOW_MAX	((uint64_t)UINT32_MAX / 1000)
 
 /* The settings create and update share; each adds its own options. */
 static const struct option setting_opts[] = {
@@ -39,6 +61,10 @@ static const struct option setting_opts[] = {
 	{ "permission",      required_argument, NULL, OPT_PERMISSION },
 	{ "allow-user",      required_argument, NULL, OPT_ALLOW_USER },
 	{ "metadata",        required_argument, NULL, OPT_METADATA },
+	{ "rate",            required_argument, NULL, OPT_RATE },
+	{ "remaining",       required_argument, NULL, OPT_REMAINING },
+	{ "refill",          required_argument, NULL, OPT_REFILL },
+	{ "allow-cidr",      required_argument, NULL, OPT_ALLOW_CIDR },
 	{ NULL,              0,                 NULL, 0 }
 };
 
@@ -54,6 +80,10 @@ static const struct option update_opts[] = {
 	{ "no-services",     no_argument,       NULL, OPT_NO_SERVICES },
 	{ "no-permissions",  no_argument,       NULL, OPT_NO_PERMISSIONS },
 	{ "no-allow-users",  no_argument,       NULL, OPT_NO_ALLOW_USERS },
+	{ "no-rate",         no_argument,       NULL, OPT_NO_RATE },
+	{ "no-credits",      no_argument,       NULL, OPT_NO_CREDITS },
+	{ "no-refill",       no_argument,       NULL, OPT_NO_REFILL },
+	{ "no-cidrs",        no_argument,       NULL, OPT_NO_CIDRS },
 	{ NULL,              0,                 NULL, 0 }
 };
 
@@ -69,20 +99,43 @@ static const struct option rotate_opts[] = {
 	{ NULL,              0,                 NULL, 0 }
 };
 
-/* The lists a spec holds, as bits, and their option names. */
-#define LIST_SERVICES		0x01
-#define LIST_PERMISSIONS	0x02
-#define LIST_ALLOWED_USERS	0x04
-static const char *const list_opt[] = { "service", "permission", "allow-user" };
+/* Options of an update that contradict each other. */
+static const struct {
+	int	set, clear;
+} conflicts[] = {
+	{ OPT_SERVICE,		OPT_NO_SERVICES },
+	{ OPT_PERMISSION,	OPT_NO_PERMISSIONS },
+	{ OPT_ALLOW_USER,	OPT_NO_ALLOW_USERS },
+	{ OPT_ALLOW_CIDR,	OPT_NO_CIDRS },
+	{ OPT_RATE,		OPT_NO_RATE },
+	{ OPT_REMAINING,	OPT_NO_CREDITS },
+	{ OPT_REFILL,		OPT_NO_REFILL },
+	{ OPT_REFILL,		OPT_NO_CREDITS },
+};
 
 /* The settings of a key create or key update, as they are scanned. */
 struct settings {
 	struct apikey_key_spec	*spec;
 	int			 update;
-	int			 given;		/* settings seen */
-	unsigned		 added;		/* LIST_* given items */
-	unsigned		 cleared;	/* LIST_* given --no-* */
+	unsigned long		 seen;		/* SEEN() of the options */
 };
+
+/* The long name of a create or update option, for messages. */
+static const char *
+setting_name(int val)
+{
+	static const struct option *const tables[] = {
+		setting_opts, create_opts, update_opts
+	};
+	const struct option	*o;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		for (o = tables[i]; o->name != NULL; o++)
+			if (o->val == val)
+				return o->name;
+	return "?";
+}
 
 /* The spec's APIKEY_E* code (0 or negative), or CTL_EXIT_USAGE after a
  * usage error. */
@@ -101,6 +154,54 @@ set_expires(const struct args *a, struct settings *s)
 	return apikey_key_spec_set_expires_in(s->spec, secs);
 }
 
+/* --rate N/DURATION, as set_expires. */
+static int
+set_rate(const struct args *a, struct settings *s)
+{
+	uint64_t n, secs;
+
+	if (args_per_value(a, "--rate", "N/DURATION, e.g. 100/1m",
+	    UINT32_MAX, RATE_WINDOW_MAX, &n, &secs) == -1)
+		return CTL_EXIT_USAGE;
+	return apikey_key_spec_set_rate(s->spec, (uint32_t)n,
+	    (uint32_t)(secs * 1000));
+}
+
+/* --refill AMOUNT/INTERVAL, as set_expires. */
+static int
+set_refill(const struct args *a, struct settings *s)
+{
+	uint64_t n, secs;
+
+	if (args_per_value(a, "--refill", "AMOUNT/INTERVAL, e.g. 1000/1d",
+	    CREDITS_MAX, ARGS_DURATION_MAX, &n, &secs) == -1)
+		return CTL_EXIT_USAGE;
+	return apikey_key_spec_set_refill(s->spec, n, secs);
+}
+
+/* --remaining N, as set_expires. */
+static int
+set_credits(const struct args *a, struct settings *s)
+{
+	uint64_t n;
+
+	if (args_number_value(a, "--remaining", CREDITS_MAX, &n) == -1)
+		return CTL_EXIT_USAGE;
+	return apikey_key_spec_set_credits(s->spec, n);
+}
+
+/* --no-credits: a refill without credits would mean nothing, so it goes
+ * too, and saying so on the wire leaves nothing to the daemon's guess. */
+static int
+clear_credits(struct settings *s)
+{
+	int err;
+
+	if ((err = apikey_key_spec_clear_credits(s->spec)) != 0)
+		return err;
+	return apikey_key_spec_set_refill(s->spec, 0, 0);
+}
+
 /*
  * Applies one create or update option ch to s->spec. Returns -1 to go on,
  * else the exit status.
@@ -108,56 +209,67 @@ set_expires(const struct args *a, struct settings *s)
 static int
 setting(const struct args *a, struct settings *s, int ch)
 {
-	const char	*opt;
-	int		 err;
+	char	opt[32];
+	int	err;
 
-	s->given++;
+	if (ch < ARGS_OPT_BASE || ch > OPT_NO_CIDRS)
+		/* not reached: the option tables hold nothing else */
+		return args_usage(a, "unexpected option");
+	s->seen |= SEEN(ch);
+	snprintf(opt, sizeof(opt), "--%s", setting_name(ch));
 	switch (ch) {
 	case OPT_NAME:
-		opt = "--name";
 		err = apikey_key_spec_set_name(s->spec, a->arg);
 		break;
 	case OPT_PREFIX:
-		opt = "--prefix";
 		err = apikey_key_spec_set_prefix(s->spec, a->arg);
 		break;
 	case OPT_EXPIRES:
-		opt = "--expires";
-		if ((err = set_expires(a, s)) > 0)
-			return err;	/* a usage error, printed */
+		err = set_expires(a, s);
 		break;
 	case OPT_SERVICE:
-		opt = "--service";
-		s->added |= LIST_SERVICES;
 		err = apikey_key_spec_add_service(s->spec, a->arg);
 		break;
 	case OPT_PERMISSION:
-		opt = "--permission";
-		s->added |= LIST_PERMISSIONS;
 		err = apikey_key_spec_add_permission(s->spec, a->arg);
 		break;
 	case OPT_ALLOW_USER:
-		opt = "--allow-user";
-		s->added |= LIST_ALLOWED_USERS;
 		err = apikey_key_spec_add_allowed_user(s->spec, a->arg);
 		break;
+	case OPT_ALLOW_CIDR:
+		err = apikey_key_spec_add_cidr(s->spec, a->arg);
+		break;
+	case OPT_RATE:
+		err = set_rate(a, s);
+		break;
+	case OPT_REMAINING:
+		err = set_credits(a, s);
+		break;
+	case OPT_REFILL:
+		err = set_refill(a, s);
+		break;
 	case OPT_NO_SERVICES:
-		opt = "--no-services";
-		s->cleared |= LIST_SERVICES;
 		err = apikey_key_spec_clear_services(s->spec);
 		break;
 	case OPT_NO_PERMISSIONS:
-		opt = "--no-permissions";
-		s->cleared |= LIST_PERMISSIONS;
 		err = apikey_key_spec_clear_permissions(s->spec);
 		break;
 	case OPT_NO_ALLOW_USERS:
-		opt = "--no-allow-users";
-		s->cleared |= LIST_ALLOWED_USERS;
 		err = apikey_key_spec_clear_allowed_users(s->spec);
 		break;
+	case OPT_NO_CIDRS:
+		err = apikey_key_spec_clear_cidrs(s->spec);
+		break;
+	case OPT_NO_RATE:
+		err = apikey_key_spec_set_rate(s->spec, 0, 0);
+		break;
+	case OPT_NO_CREDITS:
+		err = clear_credits(s);
+		break;
+	case OPT_NO_REFILL:
+		err = apikey_key_spec_set_refill(s->spec, 0, 0);
+		break;
 	case OPT_METADATA:
-		opt = "--metadata";
 		if (*a->arg != '\0' && !jout_is_object(a->arg))
 			return args_usage(a,
 			    "--metadata must be a JSON object");
@@ -166,9 +278,10 @@ setting(const struct args *a, struct settings *s, int ch)
 		    apikey_key_spec_set_metadata(s->spec, a->arg);
 		break;
 	default:
-		/* not reached: the option tables hold nothing else */
 		return args_usage(a, "unexpected option");
 	}
+	if (err > 0)
+		return err;	/* a usage error, printed */
 	return err == 0 ? -1 : ctl_fail_value(opt, err);
 }
 
@@ -178,11 +291,17 @@ check_settings(const struct args *a, const struct settings *s)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(list_opt) / sizeof(list_opt[0]); i++)
-		if (s->added & s->cleared & (1U << i))
-			return args_usage(a, "--%s and --no-%ss exclude each "
-			    "other", list_opt[i], list_opt[i]);
-	if (s->update && s->given == 0)
+	for (i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
+		if ((s->seen & SEEN(conflicts[i].set)) &&
+		    (s->seen & SEEN(conflicts[i].clear)))
+			return args_usage(a, "--%s and --%s exclude each other",
+			    setting_name(conflicts[i].set),
+			    setting_name(conflicts[i].clear));
+	/* An update may refill the credits the key already has. */
+	if (!s->update && (s->seen & SEEN(OPT_REFILL)) &&
+	    !(s->seen & SEEN(OPT_REMAINING)))
+		return args_usage(a, "--refill needs --remaining");
+	if (s->update && s->seen == 0)
 		return args_usage(a, "nothing to update: give a setting");
 	return -1;
 }

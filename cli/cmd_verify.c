@@ -11,6 +11,7 @@
  * message, and the buffer is wiped before returning.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,11 +29,12 @@ enum {
 	OPT_RHOST,
 	OPT_TENANT,
 	OPT_PERMISSION,
+	OPT_COST,
 };
 
 /* The options above by val - OPT_USER, for messages. */
 static const char *const opt_name[] = {
-	"--user", "--service", "--rhost", "--tenant", "--permission"
+	"--user", "--service", "--rhost", "--tenant", "--permission", "--cost"
 };
 
 static const struct option verify_opts[] = {
@@ -41,6 +43,7 @@ static const struct option verify_opts[] = {
 	{ "rhost",	required_argument,	NULL,	OPT_RHOST },
 	{ "tenant",	required_argument,	NULL,	OPT_TENANT },
 	{ "permission",	required_argument,	NULL,	OPT_PERMISSION },
+	{ "cost",	required_argument,	NULL,	OPT_COST },
 	{ NULL,		0,			NULL,	0 }
 };
 
@@ -95,7 +98,23 @@ take_key(const struct args *a, char *arg, char key[KEY_BUF])
 	return -1;
 }
 
-/* One verify option onto req: an APIKEY_E* code. */
+/* --cost N onto req: -1 to go on, else the exit status. */
+static int
+set_cost(const struct args *a, struct apikey_verify_req *req)
+{
+	uint64_t	n;
+	int		err;
+
+	if (args_number_value(a, "--cost", UINT32_MAX, &n) == -1)
+		return CTL_EXIT_USAGE;
+	if (n == 0)
+		return args_usage(a, "--cost: must be at least 1");
+	if ((err = apikey_verify_req_set_cost(req, (uint32_t)n)) != 0)
+		return ctl_fail_value("--cost", err);
+	return -1;
+}
+
+/* One verify option but --cost onto req: an APIKEY_E* code. */
 static int
 set_option(struct apikey_verify_req *req, int ch, const char *arg,
     const char **user)
@@ -130,7 +149,10 @@ cmd_verify(struct ctl *ctl, int argc, char **argv)
 	key[0] = '\0';
 	args_init(&a, ctl, argc, argv, ARGS_SECRET, NULL, verify_opts);
 	while ((ch = args_next(&a)) > 0) {
-		if ((err = set_option(req, ch, a.arg, &user)) != 0) {
+		if (ch == OPT_COST) {
+			if ((rc = set_cost(&a, req)) != -1)
+				goto out;
+		} else if ((err = set_option(req, ch, a.arg, &user)) != 0) {
 			rc = ctl_fail_value(opt_name[ch - OPT_USER], err);
 			goto out;
 		}

@@ -11,6 +11,7 @@
  * the dump and every buffer jansson grew on the way.
  */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,15 @@ time_json(time_t t)
 	return t == 0 ? json_null() : json_integer((json_int_t)t);
 }
 
+/* A count the daemon keeps as u64; JSON integers here are signed 64-bit,
+ * and apikeyctl never sets more than INT64_MAX. */
+static json_t *
+count_json(uint64_t n)
+{
+	return json_integer(n > (uint64_t)INT64_MAX ? INT64_MAX :
+	    (json_int_t)n);
+}
+
 static json_t *
 list_json(const struct out_list *l)
 {
@@ -119,18 +129,44 @@ owner_json(const struct out_owner *o)
 }
 
 static json_t *
+rate_json(const struct apikey_key *k)
+{
+	if (apikey_key_rate_max(k) == 0)
+		return json_null();
+	return json_pack("{s:I, s:I}",
+	    "max", (json_int_t)apikey_key_rate_max(k),
+	    "window_ms", (json_int_t)apikey_key_rate_window_ms(k));
+}
+
+static json_t *
+credits_json(const struct apikey_key *k)
+{
+	uint64_t amount = apikey_key_refill_amount(k);
+
+	if (!apikey_key_has_credits(k))
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:o}",
+	    "remaining", count_json(apikey_key_remaining(k)),
+	    "refill_amount", amount > 0 ? count_json(amount) : json_null(),
+	    "refill_interval", amount > 0 ?
+	    count_json(apikey_key_refill_interval(k)) : json_null(),
+	    "last_refill_at", time_json(apikey_key_last_refill_at(k)));
+}
+
+static json_t *
 key_json(const struct apikey_key *k)
 {
 	struct out_owner	o;
-	struct out_list		svc, perm, users;
+	struct out_list		svc, perm, users, cidrs;
 
 	out_key_owner(k, &o);
 	out_key_services(k, &svc);
 	out_key_permissions(k, &perm);
 	out_key_allowed_users(k, &users);
+	out_key_cidrs(k, &cidrs);
 	/* "o" steals each value, and json_pack frees them if it fails. */
 	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:I, s:o, s:o, s:o, s:o,"
-	    " s:o, s:o, s:o, s:o}",
+	    " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "id", apikey_key_id(k),
 	    "prefix", apikey_key_prefix(k),
 	    "name", apikey_key_name(k),
@@ -144,7 +180,12 @@ key_json(const struct apikey_key *k)
 	    "services", list_json(&svc),
 	    "permissions", list_json(&perm),
 	    "allowed_users", list_json(&users),
-	    "metadata", metadata_json(apikey_key_metadata(k)));
+	    "metadata", metadata_json(apikey_key_metadata(k)),
+	    "rate_limit", rate_json(k),
+	    "credits", credits_json(k),
+	    "allowed_cidrs", list_json(&cidrs),
+	    "last_used", time_json(apikey_key_last_used(k)),
+	    "use_count", count_json(apikey_key_use_count(k)));
 }
 
 static json_t *
@@ -319,10 +360,13 @@ jout_verify(const struct apikey_result *r, int authorized)
 {
 	enum apikey_code code = apikey_result_code(r);
 
-	return emit(json_pack("{s:s, s:b, s:s, s:o, s:o}",
+	return emit(json_pack("{s:s, s:b, s:s, s:o, s:o, s:o, s:o}",
 	    "code", apikey_code_name(code),
 	    "valid", code == APIKEY_VALID,
 	    "reason", apikey_result_reason(r),
+	    "retry_after_ms", count_json(apikey_result_retry_after_ms(r)),
+	    "remaining", apikey_result_has_credits(r) ?
+	    count_json(apikey_result_remaining(r)) : json_null(),
 	    "key", result_key_json(r),
 	    "authorized", authorized < 0 ? json_null() :
 	    json_boolean(authorized)));

@@ -19,6 +19,7 @@
 
 #define TIME_LEN	sizeof("YYYY-MM-DDTHH:MM:SSZ")
 #define NUM_LEN		24	/* a 64-bit number and its NUL */
+#define PER_LEN		(2 * NUM_LEN + 3)	/* NUM/NUMms */
 
 /* --- text primitives ----------------------------------------------- */
 
@@ -44,6 +45,46 @@ time_text(time_t t, const char *none, char buf[TIME_LEN])
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(buf, TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, TIME_LEN, "%jd", (intmax_t)t);
+	return buf;
+}
+
+/* "100/60s": a rate limit, in seconds when the window is whole ones. */
+static const char *
+rate_text(const struct apikey_key *k, char buf[PER_LEN])
+{
+	uint32_t max = apikey_key_rate_max(k);
+	uint32_t ms = apikey_key_rate_window_ms(k);
+
+	if (max == 0)
+		return "-";
+	if (ms % 1000 == 0)
+		snprintf(buf, PER_LEN, "%" PRIu32 "/%" PRIu32 "s", max,
+		    ms / 1000);
+	else
+		snprintf(buf, PER_LEN, "%" PRIu32 "/%" PRIu32 "ms", max, ms);
+	return buf;
+}
+
+/* "1000/86400s": a refill of the credits. */
+static const char *
+refill_text(const struct apikey_key *k, char buf[PER_LEN])
+{
+	uint64_t amount = apikey_key_refill_amount(k);
+
+	if (amount == 0)
+		return "-";
+	snprintf(buf, PER_LEN, "%" PRIu64 "/%" PRIu64 "s", amount,
+	    apikey_key_refill_interval(k));
+	return buf;
+}
+
+/* The credits left, "-" for a key without credits (no limit). */
+static const char *
+remaining_text(const struct apikey_key *k, char buf[NUM_LEN])
+{
+	if (!apikey_key_has_credits(k))
+		return "-";
+	snprintf(buf, NUM_LEN, "%" PRIu64, apikey_key_remaining(k));
 	return buf;
 }
 
@@ -115,6 +156,7 @@ print_key(const struct apikey_key *k)
 {
 	struct out_owner	o;
 	struct out_list		l;
+	char			buf[PER_LEN];
 
 	field("id", apikey_key_id(k));
 	field("prefix", apikey_key_prefix(k));
@@ -134,6 +176,16 @@ print_key(const struct apikey_key *k)
 	out_key_allowed_users(k, &l);
 	field_list("allowed_users", &l);
 	field("metadata", apikey_key_metadata(k));
+	field("rate_limit", rate_text(k, buf));
+	field("remaining", remaining_text(k, buf));
+	field("refill", refill_text(k, buf));
+	/* The daemon keeps the time when credits go; it means nothing then. */
+	field_time("last_refill_at", apikey_key_has_credits(k) ?
+	    apikey_key_last_refill_at(k) : 0, "-");
+	out_key_cidrs(k, &l);
+	field_list("allowed_cidrs", &l);
+	field_time("last_used", apikey_key_last_used(k), "never");
+	field_num("use_count", apikey_key_use_count(k));
 }
 
 static void
@@ -186,12 +238,12 @@ int
 out_key_list(int json, const struct apikey_key_list *l)
 {
 	static const char *const head[] = {
-		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES"
+		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES", "REMAINING"
 	};
 	const struct apikey_key	*k;
-	const char		*row[5];
-	struct table		 t = { .ncols = 5 };
-	char			 owner[256], tbuf[TIME_LEN];
+	const char		*row[6];
+	struct table		 t = { .ncols = 6 };
+	char			 owner[256], tbuf[TIME_LEN], nbuf[NUM_LEN];
 	size_t			 i, n = apikey_key_list_count(l);
 	int			 rc;
 
@@ -214,6 +266,7 @@ out_key_list(int json, const struct apikey_key_list *l)
 		row[2] = owner;
 		row[3] = apikey_key_enabled(k) ? "yes" : "no";
 		row[4] = time_text(apikey_key_expires_at(k), "never", tbuf);
+		row[5] = remaining_text(k, nbuf);
 		rc = table_add(&t, row);
 	}
 	return table_done(&t, rc);
@@ -391,6 +444,8 @@ out_verify(int json, const struct apikey_result *r, const char *user,
 		putchar('\n');
 	} else
 		printf("%s\n", apikey_code_name(code));
+	if (code == APIKEY_RATE_LIMITED)
+		field_num("retry_after_ms", apikey_result_retry_after_ms(r));
 
 	if (*apikey_result_key_id(r) != '\0') {
 		field("id", apikey_result_key_id(r));
@@ -404,6 +459,8 @@ out_verify(int json, const struct apikey_result *r, const char *user,
 		field("metadata", apikey_result_metadata(r));
 		field_time("expires_at", apikey_result_expires_at(r), "never");
 	}
+	if (apikey_result_has_credits(r))
+		field_num("remaining", apikey_result_remaining(r));
 	if (user != NULL)
 		field_yesno("authorized", out_verify_passed(r, user, authz));
 	return 0;

@@ -27,6 +27,12 @@ key_allowed_user(const void *k, size_t i)
 }
 
 static const char *
+key_cidr(const void *k, size_t i)
+{
+	return apikey_key_cidr(k, i);
+}
+
+static const char *
 result_permission(const void *r, size_t i)
 {
 	return apikey_result_permission(r, i);
@@ -60,6 +66,14 @@ out_key_allowed_users(const struct apikey_key *k, struct out_list *l)
 	l->obj = k;
 	l->n = apikey_key_allowed_user_count(k);
 	l->get = key_allowed_user;
+}
+
+void
+out_key_cidrs(const struct apikey_key *k, struct out_list *l)
+{
+	l->obj = k;
+	l->n = apikey_key_cidr_count(k);
+	l->get = key_cidr;
 }
 
 void

@@ -33,6 +33,7 @@ void	out_result_owner(const struct apikey_result *, struct out_owner *);
 void	out_key_services(const struct apikey_key *, struct out_list *);
 void	out_key_permissions(const struct apikey_key *, struct out_list *);
 void	out_key_allowed_users(const struct apikey_key *, struct out_list *);
+void	out_key_cidrs(const struct apikey_key *, struct out_list *);
 void	out_result_permissions(const struct apikey_result *,
 	    struct out_list *);
 void	out_result_allowed_users(const struct apikey_result *,

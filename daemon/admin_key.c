@@ -20,6 +20,8 @@
 #include "reply.h"
 
 #define ID_ATTEMPTS	4
+
+static void	fill_usage(struct store_txn *, struct store_key *);
 #define MAX_GRACE	(366ULL * 24 * 3600)
 
 /* Sends k (owner group from t) as a reply, with the token when given. */
@@ -64,6 +66,7 @@ load_key(struct areq *r, struct store_txn *txn, const char *id,
 			admin_store_fail(r, rc, "key lookup");
 		return 1;
 	}
+	fill_usage(txn, k);
 	if (k->info.owner.kind == PROTO_OWNER_TENANT) {
 		rc = store_tenant_get(txn, k->info.owner.tenant, t);
 		if (rc == 0)
@@ -132,7 +135,73 @@ apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
 		k->allowed_users = sp->allowed_users;
 	if (sp->set & PROTO_SET_METADATA)
 		memcpy(k->metadata, sp->metadata, sizeof(k->metadata));
+	if (sp->set & PROTO_SET_RATE) {
+		k->limits.rate_max = sp->limits.rate_max;
+		k->limits.rate_window_ms = sp->limits.rate_max > 0 ?
+		    sp->limits.rate_window_ms : 0;
+	}
+	if (sp->set & PROTO_SET_CREDITS) {
+		k->limits.has_credits = sp->limits.has_credits;
+		k->limits.remaining = sp->limits.has_credits ?
+		    sp->limits.remaining : 0;
+	}
+	if (sp->set & PROTO_SET_REFILL) {
+		k->limits.refill_amount = sp->limits.refill_amount;
+		k->limits.refill_interval = sp->limits.refill_amount > 0 ?
+		    sp->limits.refill_interval : 0;
+	}
+	if (sp->set & PROTO_SET_CIDRS)
+		k->limits.cidrs = sp->limits.cidrs;
 	k->updated_at = now;
+}
+
+/* A refill without credits would do nothing; say so. Replies, returns 1. */
+static int
+check_limits(struct areq *r, const struct proto_key *k)
+{
+	if (k->limits.refill_amount > 0 && !k->limits.has_credits) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "a refill needs usage "
+		    "credits (--remaining)");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * New credits for k (set by this request): a new generation of its usage
+ * record, so that consumption counted against the old credits is dropped.
+ * Use counts are kept.
+ */
+static int
+reset_credits(struct store_txn *txn, const struct proto_key *k,
+    uint64_t now)
+{
+	struct store_usage u;
+	int		 rc;
+
+	if ((rc = store_usage_get(txn, k->id, &u)) == STORE_ENOTFOUND)
+		memset(&u, 0, sizeof(u));
+	else if (rc != 0)
+		return rc;
+	u.remaining = k->limits.remaining;
+	u.last_refill_at = now;
+	u.gen++;
+	return store_usage_put(txn, k->id, &u);
+}
+
+/* Shows what the store has counted for k (writes may lag; see ledger.h). */
+static void
+fill_usage(struct store_txn *txn, struct store_key *k)
+{
+	struct store_usage u;
+
+	memset(&k->info.usage, 0, sizeof(k->info.usage));
+	if (store_usage_get(txn, k->info.id, &u) != 0)
+		return;
+	k->info.usage.remaining = u.remaining;
+	k->info.usage.last_refill_at = u.last_refill_at;
+	k->info.usage.last_used = u.last_used;
+	k->info.usage.use_count = u.use_count;
 }
 
 static void
@@ -249,6 +318,8 @@ admin_key_create(struct areq *r)
 		return 0;
 	strcpy(k.info.prefix, TOKEN_DEFAULT_PREFIX);
 	apply_spec(&k.info, &req.spec, now);
+	if (check_limits(r, &k.info) != 0)
+		return 0;
 	k.info.enabled = 1;
 	k.info.created_by = (uint32_t)r->who.uid;
 	k.info.created_at = now;
@@ -269,9 +340,13 @@ admin_key_create(struct areq *r)
 	}
 	if (rc == 0 && (rc = new_key_material(r, txn, &k, token,
 	    sizeof(token))) == 0 && (rc = store_key_put(txn, &k)) == 0 &&
+	    (!k.info.limits.has_credits ||
+	    (rc = reset_credits(txn, &k.info, now)) == 0) &&
 	    (rc = admin_audit(r, txn, "key.create", k.info.id, "owner %s, "
-	    "name '%s'", owner, k.info.name)) == 0)
+	    "name '%s'", owner, k.info.name)) == 0) {
+		fill_usage(txn, &k);
 		rc = store_commit(txn);
+	}
 	else
 		store_end(txn);
 	keys_wipe(k.hash, sizeof(k.hash));
@@ -285,6 +360,8 @@ admin_key_create(struct areq *r)
 struct key_walk {
 	struct areq			*r;
 	const struct proto_tenant	*t;
+	struct store_txn		*txn;
+	struct store_key		 k;
 };
 
 static int
@@ -292,7 +369,9 @@ list_one(const struct store_key *k, void *arg)
 {
 	struct key_walk	*kw = arg;
 
-	(void)send_key(kw->r, k, kw->t, NULL, 1);
+	kw->k = *k;
+	fill_usage(kw->txn, &kw->k);
+	(void)send_key(kw->r, &kw->k, kw->t, NULL, 1);
 	return 0;
 }
 
@@ -302,10 +381,12 @@ admin_key_list(struct areq *r)
 	struct proto_owner_sel sel;
 	struct proto_owner o;
 	struct proto_tenant t;
-	struct key_walk	 kw = { r, NULL };
+	struct key_walk	 kw;
 	struct store_txn *txn;
 	int		 rc;
 
+	memset(&kw, 0, sizeof(kw));
+	kw.r = r;
 	if ((rc = proto_dec_owner_sel(r->body, &sel)) != 0)
 		return admin_bad_request(r, rc);
 	memset(&o, 0, sizeof(o));
@@ -313,6 +394,7 @@ admin_key_list(struct areq *r)
 		return 0;
 	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "key list");
+	kw.txn = txn;
 	if (o.kind == PROTO_OWNER_TENANT &&
 	    (rc = store_tenant_get(txn, o.tenant, &t)) == 0)
 		kw.t = &t;
@@ -355,8 +437,9 @@ admin_key_show(struct areq *r)
  */
 struct change {
 	const char	*action;
-	int		(*fn)(struct areq *, struct store_key *, void *arg,
-			    char *detail, size_t detailsz);
+	int		(*fn)(struct areq *, struct store_txn *,
+			    struct store_key *, void *arg, char *detail,
+			    size_t detailsz);
 	void		*arg;
 	char		*token;		/* rotate: the new token to send */
 };
@@ -374,7 +457,7 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, ch->action);
 	if (load_key(r, txn, id, &k, &t, &tp) != 0 ||
-	    (ch->fn != NULL && ch->fn(r, &k, ch->arg, detail,
+	    (ch->fn != NULL && ch->fn(r, txn, &k, ch->arg, detail,
 	    sizeof(detail)) != 0)) {
 		store_end(txn);
 		if (ch->token != NULL)
@@ -383,8 +466,10 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	}
 	if ((rc = ch->fn != NULL ? store_key_put(txn, &k) :
 	    store_key_del(txn, id)) == 0 &&
-	    (rc = admin_audit(r, txn, ch->action, id, "%s", detail)) == 0)
+	    (rc = admin_audit(r, txn, ch->action, id, "%s", detail)) == 0) {
+		fill_usage(txn, &k);
 		rc = store_commit(txn);
+	}
 	else
 		store_end(txn);
 	keys_wipe(k.hash, sizeof(k.hash));
@@ -401,10 +486,11 @@ change_key(struct areq *r, const char *id, struct change *ch)
 }
 
 static int
-set_enabled(struct areq *r, struct store_key *k, void *arg, char *detail,
-    size_t detailsz)
+set_enabled(struct areq *r, struct store_txn *txn, struct store_key *k,
+    void *arg, char *detail, size_t detailsz)
 {
 	(void)r;
+	(void)txn;
 	k->info.enabled = *(uint8_t *)arg;
 	k->info.updated_at = clock_now();
 	snprintf(detail, detailsz, "%s", k->info.enabled ? "enabled" :
@@ -446,22 +532,35 @@ admin_key_revoke(struct areq *r)
 }
 
 static int
-update(struct areq *r, struct store_key *k, void *arg, char *detail,
-    size_t detailsz)
+update(struct areq *r, struct store_txn *txn, struct store_key *k,
+    void *arg, char *detail, size_t detailsz)
 {
 	const struct proto_key_spec *sp = arg;
+	uint64_t	 now = clock_now();
+	int		 rc;
 
 	/* Allowed users depend on the owner kind, known only now. */
 	if (check_spec(r, sp, k->info.owner.kind) != 0)
 		return 1;
-	apply_spec(&k->info, sp, clock_now());
-	snprintf(detail, detailsz, "changed%s%s%s%s%s%s",
+	apply_spec(&k->info, sp, now);
+	if (check_limits(r, &k->info) != 0)
+		return 1;
+	if ((sp->set & PROTO_SET_CREDITS) && k->info.limits.has_credits &&
+	    (rc = reset_credits(txn, &k->info, now)) != 0) {
+		admin_store_fail(r, rc, "key update");
+		return 1;
+	}
+	snprintf(detail, detailsz, "changed%s%s%s%s%s%s%s%s%s%s",
 	    sp->set & PROTO_SET_NAME ? " name" : "",
 	    sp->set & PROTO_SET_EXPIRES ? " expiry" : "",
 	    sp->set & PROTO_SET_SERVICES ? " services" : "",
 	    sp->set & PROTO_SET_PERMISSIONS ? " permissions" : "",
 	    sp->set & PROTO_SET_USERS ? " allowed-users" : "",
-	    sp->set & PROTO_SET_METADATA ? " metadata" : "");
+	    sp->set & PROTO_SET_METADATA ? " metadata" : "",
+	    sp->set & PROTO_SET_RATE ? " rate-limit" : "",
+	    sp->set & PROTO_SET_CREDITS ? " credits" : "",
+	    sp->set & PROTO_SET_REFILL ? " refill" : "",
+	    sp->set & PROTO_SET_CIDRS ? " allowed-cidrs" : "");
 	return 0;
 }
 
@@ -498,13 +597,14 @@ struct rotation {
 };
 
 static int
-rotate(struct areq *r, struct store_key *k, void *arg, char *detail,
-    size_t detailsz)
+rotate(struct areq *r, struct store_txn *txn, struct store_key *k,
+    void *arg, char *detail, size_t detailsz)
 {
 	struct rotation	*ro = arg;
 	uint8_t		 hash[KEYS_HASH_LEN];
 	uint64_t	 now = clock_now();
 
+	(void)txn;
 	if (keys_new_secret(r->a->pepper, k->info.prefix, k->info.id,
 	    ro->token, ro->tokensz, hash) != 0) {
 		reply_error(r->c, r->h, PROTO_EINTERNAL, "cannot draw a new "

@@ -8,5 +8,7 @@
 #include <stdint.h>
 
 uint64_t clock_now(void);
+/* The same clock in milliseconds, for rate windows and back-off. */
+uint64_t clock_now_ms(void);
 
 #endif

@@ -23,6 +23,40 @@ config_defaults(struct config *c)
 	c->map_size = (size_t)1 << 30;
 	c->max_connections = 1024;
 	c->max_connections_per_uid = 64;
+	c->throttle_failures = 20;
+	c->throttle_window_ms = 60 * 1000;
+	c->throttle_backoff_ms = 60 * 1000;
+	c->usage_flush_ms = 10 * 1000;
+}
+
+/* Parses "250ms", "30s", "5m", "1h" (a bare number is seconds) into
+ * milliseconds between 1 ms and a day. */
+static int
+parse_duration(const char *s, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 v, mult;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "s") == 0 || *end == '\0')
+		mult = 1000;
+	else if (strcmp(end, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600 * 1000;
+	else
+		return -1;
+	if (v == 0 || v > 24ULL * 3600 * 1000 / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
 }
 
 /* Parses "123", "64K", "512M", "1G" (powers of 1024). */
@@ -88,6 +122,7 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 {
 	unsigned	 u;
 	size_t		 size;
+	uint64_t	 ms;
 
 	if (strcmp(key, "state_dir") == 0)
 		return set_path(key, c->state_dir, sizeof(c->state_dir), value,
@@ -127,6 +162,27 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		}
 		snprintf(err, errsz, "max_connections_per_uid must be "
 		    "1-1000000");
+	} else if (strcmp(key, "throttle_failures") == 0) {
+		if (parse_uint(value, 0, 1000000, &u) == 0) {
+			c->throttle_failures = u;
+			return 0;
+		}
+		snprintf(err, errsz, "throttle_failures must be 0-1000000 "
+		    "(0 turns throttling off)");
+	} else if (strcmp(key, "throttle_window") == 0 ||
+	    strcmp(key, "throttle_backoff") == 0 ||
+	    strcmp(key, "usage_flush_interval") == 0) {
+		if (parse_duration(value, &ms) == 0) {
+			if (strcmp(key, "throttle_window") == 0)
+				c->throttle_window_ms = ms;
+			else if (strcmp(key, "throttle_backoff") == 0)
+				c->throttle_backoff_ms = ms;
+			else
+				c->usage_flush_ms = ms;
+			return 0;
+		}
+		snprintf(err, errsz, "%s must be a duration from 1ms to 24h "
+		    "(e.g. 250ms, 30s, 5m)", key);
 	} else
 		snprintf(err, errsz, "unknown option '%s'", key);
 	return -1;

@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../proto/proto.h"
 
@@ -23,6 +24,10 @@ struct config {
 	size_t	map_size;
 	unsigned max_connections;
 	unsigned max_connections_per_uid;
+	unsigned throttle_failures;	/* 0: no failure throttling */
+	uint64_t throttle_window_ms;
+	uint64_t throttle_backoff_ms;
+	uint64_t usage_flush_ms;	/* last-used and use count writes */
 };
 
 void	config_defaults(struct config *);

@@ -23,6 +23,8 @@
 #include "clock.h"
 #include "config.h"
 #include "keys.h"
+#include "ledger.h"
+#include "limits.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -168,6 +170,9 @@ main(int argc, char **argv)
 	struct server	*srv = NULL;
 	struct verifier	 verifier;
 	struct admin	 admin;
+	struct limits_conf lconf;
+	struct limits	*limits = NULL;
+	struct ledger	*ledger = NULL;
 	int		 foreground = 0, readyfd = -1, rc;
 
 	log_init(1, 0);
@@ -190,8 +195,14 @@ main(int argc, char **argv)
 		fatalx("%s: cannot open the key store: %s", cfg.state_dir,
 		    store_strerror(rc));
 
+	lconf.fail_max = cfg.throttle_failures;
+	lconf.fail_window_ms = cfg.throttle_window_ms;
+	lconf.fail_backoff_ms = cfg.throttle_backoff_ms;
+	if (limits_new(&lconf, &limits) != 0)
+		fatalx("out of memory");
 	verifier.store = store;
 	verifier.pepper = pepper;
+	verifier.limits = limits;
 	admin.store = store;
 	admin.pepper = pepper;
 	admin.cfg = &cfg;
@@ -199,6 +210,9 @@ main(int argc, char **argv)
 	if (server_open(&cfg, verify_handle, &verifier, admin_handle, &admin,
 	    &srv) != 0)
 		fatalx("cannot open the sockets in %s", cfg.socket_dir);
+	if (ledger_open(store, srv, cfg.usage_flush_ms, &ledger) != 0)
+		fatalx("cannot start the usage writer");
+	verifier.ledger = ledger;
 
 	log_info("apikeyd %s serving %s (state in %s)", APIKEY_VERSION,
 	    cfg.socket_dir, cfg.state_dir);
@@ -206,12 +220,15 @@ main(int argc, char **argv)
 		detach(readyfd);
 
 	rc = server_run(srv);
+	/* Before the sockets go: committed replies and last uses. */
+	ledger_close(ledger);
 	if (rc == 1) {
 		/* A thread is still inside the store: leave it to exit(). */
 		log_warnx("shutdown incomplete; exiting");
 		exit(1);
 	}
 	server_close(srv);
+	limits_free(limits);
 	store_close(store);
 	keys_pepper_free(pepper);
 	log_info("stopped");

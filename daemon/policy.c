@@ -3,12 +3,16 @@
  * the verify thread for every request after the hash matched, so it only
  * compares short strings held in the record; lists are at most 32 long.
  */
+#include <arpa/inet.h>
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "policy.h"
 
 #define MAX_EXPIRES_IN	(100ULL * 366 * 24 * 3600)
+#define MAX_RATE_WINDOW_MS (24U * 3600 * 1000)
 
 static int
 in_list(const char *base, size_t stride, uint32_t n, const char *s)
@@ -41,6 +45,111 @@ policy_permission_granted(const struct proto_perm_list *have,
 		    strcmp(h + rlen + 1, "*") == 0)
 			return 1;
 	}
+	return 0;
+}
+
+/*
+ * An address as 16 bytes, IPv4 mapped into ::ffff:0:0/96. v4 is set for
+ * IPv4 and IPv4-mapped addresses alike (sshd on a dual-stack socket
+ * reports "::ffff:192.0.2.1"), so both match IPv4 ranges; written_v4 says
+ * how a prefix length must be read.
+ */
+struct addr {
+	uint8_t	 b[16];
+	int	 v4;
+	int	 written_v4;
+};
+
+static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0xff, 0xff };
+
+static int
+parse_addr(const char *s, struct addr *a)
+{
+	struct in_addr	 in4;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, &in4) == 1) {
+		memcpy(a->b, v4_mapped, sizeof(v4_mapped));
+		memcpy(a->b + 12, &in4, 4);
+		a->v4 = a->written_v4 = 1;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->b) != 1)
+		return -1;
+	a->v4 = memcmp(a->b, v4_mapped, sizeof(v4_mapped)) == 0;
+	return 0;
+}
+
+/* Parses "addr" or "addr/len" into the network and a prefix length
+ * counted over the 128-bit form. */
+static int
+parse_cidr(const char *s, struct addr *net, unsigned *bits)
+{
+	char		 buf[PROTO_CIDR_MAX + 1], *slash, *end;
+	unsigned long	 len;
+
+	if (strlen(s) > PROTO_CIDR_MAX)
+		return -1;
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	if (parse_addr(buf, net) != 0)
+		return -1;
+	if (slash == NULL)
+		len = net->written_v4 ? 32 : 128;
+	else {
+		if (*slash < '0' || *slash > '9')
+			return -1;
+		len = strtoul(slash, &end, 10);
+		if (*end != '\0' || len > (net->written_v4 ? 32UL : 128UL) ||
+		    (slash[0] == '0' && slash[1] != '\0'))
+			return -1;
+	}
+	*bits = (unsigned)len + (net->written_v4 ? 96 : 0);
+	/* A range shorter than the mapped prefix covers more than IPv4. */
+	if (*bits < 96)
+		net->v4 = 0;
+	return 0;
+}
+
+static int
+prefix_equal(const struct addr *a, const struct addr *net, unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+	uint8_t		 mask;
+
+	if (memcmp(a->b, net->b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return (a->b[full] & mask) == (net->b[full] & mask);
+}
+
+int
+policy_cidr_valid(const char *s)
+{
+	struct addr	 net;
+	unsigned	 bits;
+
+	return parse_cidr(s, &net, &bits) == 0;
+}
+
+int
+policy_cidr_match(const struct proto_cidr_list *l, const char *rhost)
+{
+	struct addr	 a, net;
+	unsigned	 bits;
+	uint32_t	 i;
+
+	if (parse_addr(rhost, &a) != 0)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (parse_cidr(l->v[i], &net, &bits) == 0 &&
+		    (net.v4 == a.v4 || bits < 96) &&
+		    prefix_equal(&a, &net, bits))
+			return 1;
 	return 0;
 }
 
@@ -112,6 +221,16 @@ policy_verify(const struct store_key *k, const struct proto_tenant *t,
 	}
 	if ((code = restrictions(k, req, reason, reasonsz)) != PROTO_VALID)
 		return code;
+	if (i->limits.cidrs.n > 0 && !policy_cidr_match(&i->limits.cidrs,
+	    req->rhost)) {
+		if (req->rhost[0] == '\0')
+			snprintf(reason, reasonsz, "key is limited to certain "
+			    "source addresses and no remote host was given");
+		else
+			snprintf(reason, reasonsz, "source address '%s' is not "
+			    "allowed", req->rhost);
+		return PROTO_FORBIDDEN;
+	}
 	for (n = 0; n < req->required.n; n++) {
 		if (!policy_permission_granted(&i->permissions,
 		    req->required.v[n])) {
@@ -223,6 +342,26 @@ policy_spec_valid(const struct proto_key_spec *sp, uint8_t owner_kind,
 			    "resource:action", sp->permissions.v[i]);
 			return -1;
 		}
+	for (i = 0; (sp->set & PROTO_SET_CIDRS) && i < sp->limits.cidrs.n; i++)
+		if (!policy_cidr_valid(sp->limits.cidrs.v[i])) {
+			snprintf(msg, msgsz, "'%s' is not an IPv4 or IPv6 "
+			    "address or range", sp->limits.cidrs.v[i]);
+			return -1;
+		}
+	if ((sp->set & PROTO_SET_RATE) && sp->limits.rate_max > 0 &&
+	    (sp->limits.rate_window_ms == 0 ||
+	    sp->limits.rate_window_ms > MAX_RATE_WINDOW_MS)) {
+		snprintf(msg, msgsz, "rate limit window must be between 1 ms "
+		    "and 1 day");
+		return -1;
+	}
+	if ((sp->set & PROTO_SET_REFILL) && sp->limits.refill_amount > 0 &&
+	    (sp->limits.refill_interval == 0 ||
+	    sp->limits.refill_interval > MAX_EXPIRES_IN)) {
+		snprintf(msg, msgsz, "refill interval must be between 1 second "
+		    "and 100 years");
+		return -1;
+	}
 	if ((sp->set & PROTO_SET_USERS) && sp->allowed_users.n > 0 &&
 	    owner_kind != PROTO_OWNER_TENANT) {
 		snprintf(msg, msgsz, "allowed users apply to tenant keys only");

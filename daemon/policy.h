@@ -14,14 +14,20 @@
 
 /*
  * The checks after the secret matched, in order: enabled, tenant enabled,
- * expiry, restrictions (service, expected tenant, allowed users), then
- * permissions. t is the key's tenant (NULL for user keys; for a tenant
+ * expiry, restrictions (service, expected tenant, allowed users), source
+ * address, then permissions. Rate limits and credits, which keep state,
+ * come after these in verify.c. t is the key's tenant (NULL for user keys; for a tenant
  * key whose tenant is gone, NOT_FOUND). Writes a reason on refusal.
  * Returns an enum proto_code.
  */
 int	policy_verify(const struct store_key *k, const struct proto_tenant *t,
 	    const struct proto_verify_req *req, uint64_t now, char *reason,
 	    size_t reasonsz);
+
+/* 1 when rhost is an IP address inside one of the ranges. */
+int	policy_cidr_match(const struct proto_cidr_list *, const char *rhost);
+/* 1 when s is an IPv4 or IPv6 address with an optional /prefix. */
+int	policy_cidr_valid(const char *s);
 
 /* 1 when have grants need ("res:act"; "res:*" grants any action). */
 int	policy_permission_granted(const struct proto_perm_list *have,

@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keys.h"
@@ -46,6 +47,19 @@ reply_send(struct conn *c, int secret)
 	} else
 		rc = conn_send(c, scratch, scratch_w.len);
 	return rc;
+}
+
+uint8_t *
+reply_copy(size_t *len)
+{
+	uint8_t	*copy;
+
+	if (proto_frame_end(&scratch_w) != 0 ||
+	    (copy = malloc(scratch_w.len)) == NULL)
+		return NULL;
+	memcpy(copy, scratch, scratch_w.len);
+	*len = scratch_w.len;
+	return copy;
 }
 
 void

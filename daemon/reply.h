@@ -17,6 +17,9 @@
 struct writer *reply_begin(const struct proto_hdr *req, int more);
 /* Frames and queues the reply begun last. secret: it holds a token. */
 int	reply_send(struct conn *, int secret);
+/* Frames the reply begun last and returns a copy to send later; caller
+ * frees it. NULL when out of memory or the reply does not fit. */
+uint8_t	*reply_copy(size_t *len);
 /* Sends a whole error reply: status and a formatted message. */
 void	reply_error(struct conn *, const struct proto_hdr *req,
 	    uint32_t status, const char *fmt, ...)

@@ -56,6 +56,8 @@ struct conn {
 	size_t		 inlen;
 	int		 closing;
 	int		 paused;
+	int		 refs;		/* held replies still to come */
+	int		 dead;		/* closed, kept for its refs */
 };
 
 struct uidcount {
@@ -83,8 +85,16 @@ struct loop {
 	size_t		 uidcap;
 };
 
+struct server_signal {
+	struct event	*ev;
+	void		(*fn)(void *);
+	void		*arg;
+	struct server_signal *next;
+};
+
 struct server {
 	const struct config *cfg;
+	struct server_signal *signals;
 	struct loop	 verify;
 	struct loop	 admin;
 	pthread_t	 admin_thread;
@@ -93,6 +103,7 @@ struct server {
 };
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
+static int	conn_flush(struct conn *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 
 /* --- per-uid connection counts ------------------------------------------ */
@@ -136,6 +147,8 @@ conn_free(struct conn *c)
 {
 	struct loop	*l = c->loop;
 
+	if (c->dead)
+		return;
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
 	uid_release(l, c->peer.uid);
@@ -145,7 +158,29 @@ conn_free(struct conn *c)
 	keys_wipe(c->in, l->frame_max);
 	free(c->in);
 	close(c->fd);
-	free(c);
+	c->dead = 1;
+	if (c->refs == 0)
+		free(c);
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->refs == 0 && c->dead)
+		free(c);
+}
+
+void
+conn_push(struct conn *c)
+{
+	if (!c->dead)
+		(void)conn_flush(c);
 }
 
 /* Writes what it can. Returns -1 if the connection was freed. */
@@ -300,6 +335,8 @@ wipe_free(const void *data, size_t len, void *extra)
 int
 conn_send(struct conn *c, const void *data, size_t len)
 {
+	if (c->dead)
+		return -1;
 	if (evbuffer_add(c->out, data, len) != 0) {
 		log_warnx("%s: out of memory queueing a reply", c->loop->name);
 		c->closing = 1;
@@ -313,6 +350,8 @@ conn_send_secret(struct conn *c, const void *data, size_t len)
 {
 	void	*copy;
 
+	if (c->dead)
+		return -1;
 	if ((copy = malloc(len)) == NULL) {
 		c->closing = 1;
 		return -1;
@@ -582,6 +621,46 @@ server_open(const struct config *cfg, server_handler verify, void *varg,
 	return 0;
 }
 
+/* --- signals from other threads ------------------------------------------ */
+
+static void
+signal_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_signal *sg = arg;
+
+	(void)fd;
+	(void)what;
+	sg->fn(sg->arg);
+}
+
+int
+server_signal_new(struct server *s, void (*fn)(void *), void *arg,
+    struct server_signal **out)
+{
+	struct server_signal *sg;
+
+	if ((sg = calloc(1, sizeof(*sg))) == NULL)
+		return -1;
+	sg->fn = fn;
+	sg->arg = arg;
+	if ((sg->ev = event_new(s->verify.base, -1, 0, signal_event_cb,
+	    sg)) == NULL) {
+		free(sg);
+		return -1;
+	}
+	sg->next = s->signals;
+	s->signals = sg;
+	*out = sg;
+	return 0;
+}
+
+void
+server_signal_raise(struct server_signal *sg)
+{
+	/* Thread-safe: the bases were made after evthread_use_pthreads(). */
+	event_active(sg->ev, EV_READ, 0);
+}
+
 /* --- running ---------------------------------------------------------- */
 
 static void
@@ -665,6 +744,13 @@ server_close(struct server *s)
 	for (i = 0; i < 3; i++)
 		if (s->sigs[i] != NULL)
 			event_free(s->sigs[i]);
+	while (s->signals != NULL) {
+		struct server_signal *sg = s->signals;
+
+		s->signals = sg->next;
+		event_free(sg->ev);
+		free(sg);
+	}
 	loop_close(&s->verify);
 	if (!s->admin_running)
 		loop_close(&s->admin);

@@ -43,7 +43,24 @@ int	server_run(struct server *);
 /* Unlinks the sockets and frees everything. */
 void	server_close(struct server *);
 
-/* Queues bytes for the peer; the data is copied. */
+/*
+ * A reply held past its request (until credits are committed) keeps the
+ * connection with conn_ref(); if the peer goes away meanwhile, conn_send()
+ * on it fails and conn_unref() frees it.
+ */
+void	conn_ref(struct conn *);
+void	conn_unref(struct conn *);
+/* Writes queued replies now: for replies sent outside a request. */
+void	conn_push(struct conn *);
+
+/* Runs fn(arg) on the verify thread soon after server_signal_raise(),
+ * which is safe from any thread. Freed by server_close(). */
+struct server_signal;
+int	server_signal_new(struct server *, void (*fn)(void *), void *arg,
+	    struct server_signal **out);
+void	server_signal_raise(struct server_signal *);
+
+/* Queues bytes for the peer; the data is copied. -1 if the peer is gone. */
 int	conn_send(struct conn *, const void *, size_t);
 /* As conn_send, for frames holding a token: every copy is wiped once
  * written or dropped. */

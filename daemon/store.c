@@ -1,13 +1,19 @@
 /*
  * store.c - the LMDB key store: the only file that includes <lmdb.h>.
  *
- * One environment in the state directory holds five named databases:
+ * One environment in the state directory holds six named databases:
  *
  *   meta     "schema" -> typed u32 schema version (STORE_SCHEMA)
  *   tenants  tenant name -> tenant record
  *   keys     key id (TOKEN_ID_LEN bytes) -> key record
  *   owners   (MDB_DUPSORT) "u:<uid>" or "t:<tenant>" -> key id
  *   audit    u64 sequence number, big-endian -> audit record
+ *   usage    key id -> usage record (credits left, use counters)
+ *
+ * Usage has its own database because it changes on every verify that
+ * consumes credits: writing it never rewrites (or races with) the key
+ * record a management request is changing. A key without a usage record
+ * simply has none yet; deleting a key deletes its usage record too.
  *
  * The record formats and their encoders and decoders are in store_record.c;
  * this file moves the encoded bytes in and out of LMDB. A record that fails
@@ -51,7 +57,7 @@
 #include "store_record.h"
 
 #define STORE_SCHEMA	1	/* layout of the databases */
-#define STORE_MAXDBS	8	/* five in use, room to grow */
+#define STORE_MAXDBS	8	/* six in use, room to grow */
 
 /* "t:" + tenant name, or "u:" + a u32 in decimal. */
 #define OWNER_KEY_MAX	(2 + PROTO_TENANT_MAX + 1)
@@ -88,6 +94,7 @@ struct store {
 	MDB_dbi		 keys;
 	MDB_dbi		 owners;
 	MDB_dbi		 audit;
+	MDB_dbi		 usage;
 	pthread_key_t	 tls;
 	pthread_mutex_t	 lock;		/* protects slots */
 	struct slot	*slots;
@@ -228,7 +235,8 @@ open_dbis(struct store *s)
 	    (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->keys)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "owners", MDB_CREATE | MDB_DUPSORT,
 	    &s->owners)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0) {
+	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "usage", MDB_CREATE, &s->usage)) != 0) {
 		rv = map_err(rc);
 		goto out;
 	}
@@ -707,7 +715,55 @@ store_key_del(struct store_txn *t, const char *id)
 			return map_err(rc);
 	} else if ((rv = owner_unindex_scan(t, id)) != 0)
 		return rv;
+	/* A key that was never used or given credits has no usage record. */
+	rc = mdb_del(t->txn, s->usage, &key, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return map_err(rc);
 	return map_err(mdb_del(t->txn, s->keys, &key, NULL));
+}
+
+int
+store_usage_get(struct store_txn *t, const char *id, struct store_usage *out)
+{
+	struct store_usage	u;
+	MDB_val			key, val;
+	int			rc, rv;
+
+	if (!txn_ok(t))
+		return STORE_EIO;
+	if ((rv = id_key(id, &key)) != 0)
+		return rv;
+	if ((rc = mdb_get(t->txn, t->slot->s->usage, &key, &val)) != 0)
+		return map_err(rc);
+	if ((rv = rec_dec_usage(val.mv_data, val.mv_size, &u)) != 0)
+		return rv;
+	*out = u;
+	return STORE_OK;
+}
+
+/*
+ * Inserts or replaces. Whether the key still exists is the caller's
+ * business (it has the key record at hand, or looks it up in the same
+ * transaction); an id that is not one could never be read back, so it is
+ * STORE_ECORRUPT like a bad key record.
+ */
+int
+store_usage_put(struct store_txn *t, const char *id,
+    const struct store_usage *u)
+{
+	uint8_t	buf[USAGE_REC_MAX];
+	MDB_val	key, val;
+	size_t	len;
+	int	rv;
+
+	if (!txn_writable(t))
+		return STORE_EIO;
+	if (id_key(id, &key) != 0)
+		return STORE_ECORRUPT;
+	if ((rv = rec_enc_usage(u, buf, sizeof(buf), &len)) != 0)
+		return rv;
+	set_val(&val, buf, len);
+	return map_err(mdb_put(t->txn, t->slot->s->usage, &key, &val, 0));
 }
 
 int

@@ -4,7 +4,10 @@
  * Records are written with the typed writer of proto/buf.h and read back
  * with its length-checked reader, but with encoders of their own: the store
  * format is on disk for years and must not change when the wire does. Every
- * record except the schema starts with a u8 record version. A record that
+ * record except the schema starts with a u8 record version. Encoders always
+ * write the newest version of their record; a decoder also reads every older
+ * version, so a store written by an earlier release keeps working and its
+ * records are upgraded one by one as they are rewritten. A record that
  * fails to decode is STORE_ECORRUPT, and so is one the encoder refuses
  * because it would not decode again: nothing unreadable reaches the disk.
  *
@@ -16,7 +19,13 @@
 #include "../proto/buf.h"
 #include "store_record.h"
 
-#define REC_VERSION	1	/* first field of every record */
+/* Record versions: the first field of every record but the schema. */
+#define KEY_REC_V1		1	/* up to issue 4: no limits */
+#define KEY_REC_V2		2	/* limits appended */
+#define KEY_REC_VERSION		KEY_REC_V2
+#define TENANT_REC_VERSION	1
+#define AUDIT_REC_VERSION	1
+#define USAGE_REC_VERSION	1
 
 /* 1 when s has a NUL within its size bytes, so strlen stays in bounds. */
 static int
@@ -40,10 +49,10 @@ list_fits(const char *base, size_t stride, uint32_t n, uint32_t maxn)
 
 /* Starts a record: the writer over buf, then the version. */
 static void
-rec_start(struct writer *w, uint8_t *buf, size_t size)
+rec_start(struct writer *w, uint8_t *buf, size_t size, uint8_t version)
 {
 	wr_init(w, buf, size);
-	wr_u8(w, REC_VERSION);
+	wr_u8(w, version);
 }
 
 /* Ends an encoder: an overflow means the record cannot be stored. */
@@ -56,32 +65,47 @@ rec_finish(const struct writer *w, size_t *len)
 	return STORE_OK;
 }
 
-/* Starts a decoder: the reader over p, then a version we know. */
+/*
+ * Starts a decoder: the reader over p, then a version from 1 to newest
+ * (a newer one was written by a later release and cannot be read), stored
+ * in *version unless that is NULL (records with a single version).
+ */
 static int
-rec_open(struct reader *r, const void *p, size_t n)
+rec_open(struct reader *r, const void *p, size_t n, uint8_t newest,
+    uint8_t *version)
 {
 	uint8_t	ver;
 
 	rd_init(r, p, n);
-	if (rd_u8(r, &ver) != 0 || ver != REC_VERSION)
+	if (rd_u8(r, &ver) != 0 || ver == 0 || ver > newest)
 		return STORE_ECORRUPT;
+	if (version != NULL)
+		*version = ver;
 	return STORE_OK;
 }
 
 /*
- * Key record, version 1:
+ * Key record, version 2:
  *   u8 version, raw hash[32], raw prev_hash[32],
  *   str id, str prefix, str name,
  *   u8 owner.kind, u32 owner.uid, str owner.user, str owner.tenant,
  *   str owner.group, u32 owner.gid   (both "" / 0 for tenant keys),
  *   u8 enabled, u32 created_by, u64 created_at, u64 updated_at,
  *   u64 expires_at, u64 grace_until,
- *   list services, list permissions, list allowed_users, str metadata
+ *   list services, list permissions, list allowed_users, str metadata,
+ *   u32 limits.rate_max, u32 limits.rate_window_ms, u8 limits.has_credits,
+ *   u64 limits.remaining, u64 limits.refill_amount,
+ *   u64 limits.refill_interval, list limits.cidrs
+ * Version 1 is the same without the limits fields; it reads back with no
+ * limits. info.usage is not in the record: credits and counters change on
+ * every verify, so they have a record (and a database) of their own, and a
+ * decoded key has them zero.
  */
 static int
 key_valid(const struct store_key *k)
 {
 	const struct proto_key	*i = &k->info;
+	const struct proto_limits *l = &i->limits;
 
 	if (!str_fits(i->id, sizeof(i->id)) || !token_id_valid(i->id))
 		return 0;
@@ -97,13 +121,17 @@ key_valid(const struct store_key *k)
 			return 0;
 	} else if (i->owner.kind != PROTO_OWNER_USER)
 		return 0;
+	if (l->has_credits > 1)
+		return 0;
 	return list_fits(&i->services.v[0][0], sizeof(i->services.v[0]),
 	    i->services.n, PROTO_MAX_SERVICES) &&
 	    list_fits(&i->permissions.v[0][0], sizeof(i->permissions.v[0]),
 	    i->permissions.n, PROTO_MAX_PERMS) &&
 	    list_fits(&i->allowed_users.v[0][0],
 	    sizeof(i->allowed_users.v[0]), i->allowed_users.n,
-	    PROTO_MAX_USERS);
+	    PROTO_MAX_USERS) &&
+	    list_fits(&l->cidrs.v[0][0], sizeof(l->cidrs.v[0]), l->cidrs.n,
+	    PROTO_MAX_CIDRS);
 }
 
 int
@@ -111,12 +139,13 @@ rec_enc_key(const struct store_key *k, uint8_t *buf, size_t size,
     size_t *len)
 {
 	const struct proto_key	*i = &k->info;
+	const struct proto_limits *l = &i->limits;
 	struct writer		 w;
 	int			 tenant = i->owner.kind == PROTO_OWNER_TENANT;
 
 	if (!key_valid(k))
 		return STORE_ECORRUPT;
-	rec_start(&w, buf, size);
+	rec_start(&w, buf, size, KEY_REC_VERSION);
 	wr_raw_bytes(&w, k->hash, STORE_HASH_LEN);
 	wr_raw_bytes(&w, k->prev_hash, STORE_HASH_LEN);
 	wr_str(&w, i->id);
@@ -142,7 +171,31 @@ rec_enc_key(const struct store_key *k, uint8_t *buf, size_t size,
 	wr_strlist(&w, &i->allowed_users.v[0][0],
 	    sizeof(i->allowed_users.v[0]), i->allowed_users.n);
 	wr_str(&w, i->metadata);
+	wr_u32(&w, l->rate_max);
+	wr_u32(&w, l->rate_window_ms);
+	wr_u8(&w, l->has_credits);
+	wr_u64(&w, l->remaining);
+	wr_u64(&w, l->refill_amount);
+	wr_u64(&w, l->refill_interval);
+	wr_strlist(&w, &l->cidrs.v[0][0], sizeof(l->cidrs.v[0]), l->cidrs.n);
 	return rec_finish(&w, len);
+}
+
+/* The limits of a version 2 key record; has_credits is a flag. */
+static int
+dec_limits(struct reader *r, struct proto_limits *l)
+{
+	if (rd_u32(r, &l->rate_max) != 0 ||
+	    rd_u32(r, &l->rate_window_ms) != 0 ||
+	    rd_u8(r, &l->has_credits) != 0 ||
+	    l->has_credits > 1 ||
+	    rd_u64(r, &l->remaining) != 0 ||
+	    rd_u64(r, &l->refill_amount) != 0 ||
+	    rd_u64(r, &l->refill_interval) != 0 ||
+	    rd_strlist(r, &l->cidrs.v[0][0], sizeof(l->cidrs.v[0]),
+	    PROTO_MAX_CIDRS, PROTO_CIDR_MAX, &l->cidrs.n) != 0)
+		return STORE_ECORRUPT;
+	return STORE_OK;
 }
 
 int
@@ -150,9 +203,10 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 {
 	struct proto_key	*i = &out->info;
 	struct reader		 r;
+	uint8_t			 ver;
 
 	memset(out, 0, sizeof(*out));
-	if (rec_open(&r, p, n) != 0 ||
+	if (rec_open(&r, p, n, KEY_REC_VERSION, &ver) != 0 ||
 	    rd_raw_bytes(&r, out->hash, STORE_HASH_LEN) != 0 ||
 	    rd_raw_bytes(&r, out->prev_hash, STORE_HASH_LEN) != 0 ||
 	    rd_str(&r, i->id, TOKEN_ID_LEN) != 0 ||
@@ -178,8 +232,11 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 	    rd_strlist(&r, &i->allowed_users.v[0][0],
 	    sizeof(i->allowed_users.v[0]), PROTO_MAX_USERS, PROTO_ACCOUNT_MAX,
 	    &i->allowed_users.n) != 0 ||
-	    rd_str(&r, i->metadata, PROTO_METADATA_MAX) != 0 ||
-	    rd_end(&r) != 0)
+	    rd_str(&r, i->metadata, PROTO_METADATA_MAX) != 0)
+		return STORE_ECORRUPT;
+	if (ver >= KEY_REC_V2 && dec_limits(&r, &i->limits) != 0)
+		return STORE_ECORRUPT;
+	if (rd_end(&r) != 0)
 		return STORE_ECORRUPT;
 	if (i->owner.kind == PROTO_OWNER_TENANT) {
 		i->owner.group[0] = '\0';
@@ -205,7 +262,7 @@ rec_enc_tenant(const struct proto_tenant *t, uint8_t *buf, size_t size,
 	    !str_fits(t->group, sizeof(t->group)) ||
 	    !str_fits(t->admin_group, sizeof(t->admin_group)))
 		return STORE_ECORRUPT;
-	rec_start(&w, buf, size);
+	rec_start(&w, buf, size, TENANT_REC_VERSION);
 	wr_str(&w, t->name);
 	wr_str(&w, t->group);
 	wr_u32(&w, t->gid);
@@ -223,7 +280,7 @@ rec_dec_tenant(const void *p, size_t n, struct proto_tenant *out)
 	struct reader	r;
 
 	memset(out, 0, sizeof(*out));
-	if (rec_open(&r, p, n) != 0 ||
+	if (rec_open(&r, p, n, TENANT_REC_VERSION, NULL) != 0 ||
 	    rd_str(&r, out->name, PROTO_TENANT_MAX) != 0 ||
 	    rd_str(&r, out->group, PROTO_ACCOUNT_MAX) != 0 ||
 	    rd_u32(&r, &out->gid) != 0 ||
@@ -253,7 +310,7 @@ rec_enc_audit(const struct proto_audit *a, uint8_t *buf, size_t size,
 	    !str_fits(a->target, sizeof(a->target)) ||
 	    !str_fits(a->detail, sizeof(a->detail)))
 		return STORE_ECORRUPT;
-	rec_start(&w, buf, size);
+	rec_start(&w, buf, size, AUDIT_REC_VERSION);
 	wr_u64(&w, a->time);
 	wr_u32(&w, a->uid);
 	wr_u32(&w, a->pid);
@@ -271,13 +328,51 @@ rec_dec_audit(const void *key, size_t keylen, const void *p, size_t n,
 
 	memset(out, 0, sizeof(*out));
 	if (rec_dec_seq(key, keylen, &out->seq) != 0 ||
-	    rec_open(&r, p, n) != 0 ||
+	    rec_open(&r, p, n, AUDIT_REC_VERSION, NULL) != 0 ||
 	    rd_u64(&r, &out->time) != 0 ||
 	    rd_u32(&r, &out->uid) != 0 ||
 	    rd_u32(&r, &out->pid) != 0 ||
 	    rd_str(&r, out->action, PROTO_ACTION_MAX) != 0 ||
 	    rd_str(&r, out->target, PROTO_TARGET_MAX) != 0 ||
 	    rd_str(&r, out->detail, PROTO_DETAIL_MAX) != 0 ||
+	    rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	return STORE_OK;
+}
+
+/*
+ * Usage record, version 1:
+ *   u8 version, u64 remaining, u64 last_refill_at, u64 last_used,
+ *   u64 use_count, u32 gen
+ * The key id is the database key, as for the key record.
+ */
+int
+rec_enc_usage(const struct store_usage *u, uint8_t *buf, size_t size,
+    size_t *len)
+{
+	struct writer	w;
+
+	rec_start(&w, buf, size, USAGE_REC_VERSION);
+	wr_u64(&w, u->remaining);
+	wr_u64(&w, u->last_refill_at);
+	wr_u64(&w, u->last_used);
+	wr_u64(&w, u->use_count);
+	wr_u32(&w, u->gen);
+	return rec_finish(&w, len);
+}
+
+int
+rec_dec_usage(const void *p, size_t n, struct store_usage *out)
+{
+	struct reader	r;
+
+	memset(out, 0, sizeof(*out));
+	if (rec_open(&r, p, n, USAGE_REC_VERSION, NULL) != 0 ||
+	    rd_u64(&r, &out->remaining) != 0 ||
+	    rd_u64(&r, &out->last_refill_at) != 0 ||
+	    rd_u64(&r, &out->last_used) != 0 ||
+	    rd_u64(&r, &out->use_count) != 0 ||
+	    rd_u32(&r, &out->gen) != 0 ||
 	    rd_end(&r) != 0)
 		return STORE_ECORRUPT;
 	return STORE_OK;

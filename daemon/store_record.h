@@ -1,7 +1,7 @@
 /*
  * store_record.h - the key store's on-disk record formats: encoders and
- * decoders for key, tenant, audit and meta records and the audit sequence
- * key. Used only by store.c, which moves the bytes in and out of LMDB; the
+ * decoders for key, tenant, audit, usage and meta records and the audit
+ * sequence key. Used only by store.c, which moves the bytes in and out of LMDB; the
  * formats themselves are described in store_record.c.
  */
 #ifndef APIKEY_STORE_RECORD_H
@@ -27,13 +27,16 @@
 	F_LIST(PROTO_MAX_SERVICES, PROTO_SERVICE_MAX) + \
 	F_LIST(PROTO_MAX_PERMS, PROTO_PERM_MAX) + \
 	F_LIST(PROTO_MAX_USERS, PROTO_ACCOUNT_MAX) + \
-	F_STR(PROTO_METADATA_MAX))
+	F_STR(PROTO_METADATA_MAX) + \
+	2 * F_U32 + F_U8 + 3 * F_U64 + \
+	F_LIST(PROTO_MAX_CIDRS, PROTO_CIDR_MAX))
 #define TENANT_REC_MAX	(F_U8 + F_STR(PROTO_TENANT_MAX) + \
 	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_STR(PROTO_ACCOUNT_MAX) + F_U32 + \
 	F_U8 + F_U32 + F_U64)
 #define AUDIT_REC_MAX	(F_U8 + F_U64 + 2 * F_U32 + \
 	F_STR(PROTO_ACTION_MAX) + F_STR(PROTO_TARGET_MAX) + \
 	F_STR(PROTO_DETAIL_MAX))
+#define USAGE_REC_MAX	(F_U8 + 4 * F_U64 + F_U32)
 #define SCHEMA_REC_MAX	F_U32
 #define SEQ_KEY_LEN	8	/* u64 audit sequence number, big-endian */
 
@@ -48,6 +51,8 @@ int	rec_enc_tenant(const struct proto_tenant *, uint8_t *buf, size_t size,
 	    size_t *len);
 int	rec_enc_audit(const struct proto_audit *, uint8_t *buf, size_t size,
 	    size_t *len);
+int	rec_enc_usage(const struct store_usage *, uint8_t *buf, size_t size,
+	    size_t *len);
 int	rec_enc_schema(uint32_t schema, uint8_t *buf, size_t size,
 	    size_t *len);
 void	rec_enc_seq(uint64_t seq, uint8_t out[SEQ_KEY_LEN]);
@@ -55,12 +60,14 @@ void	rec_enc_seq(uint64_t seq, uint8_t out[SEQ_KEY_LEN]);
 /*
  * Decoders: any failure is STORE_ECORRUPT. The record decoders zero *out
  * first; the schema and sequence decoders write *out only on success.
+ * rec_dec_key reads every key record version; out->info.usage stays zero.
  */
 int	rec_dec_key(const void *, size_t, struct store_key *out);
 int	rec_dec_tenant(const void *, size_t, struct proto_tenant *out);
 /* An audit entry: its sequence number key and its record value. */
 int	rec_dec_audit(const void *key, size_t keylen, const void *, size_t,
 	    struct proto_audit *out);
+int	rec_dec_usage(const void *, size_t, struct store_usage *out);
 int	rec_dec_schema(const void *, size_t, uint32_t *out);
 int	rec_dec_seq(const void *, size_t, uint64_t *out);
 

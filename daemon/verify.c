@@ -5,7 +5,10 @@
  * than on the stack because together they are about 40 KiB.
  *
  * A wrong secret answers NOT_FOUND, exactly like an unknown id, so a
- * caller cannot learn which key ids exist. Nothing derived from a token
+ * caller cannot learn which key ids exist. Check order: failure throttle
+ * (before the store is touched), format, lookup, secret, the checks of
+ * policy.c, then the rate limit and the credits, the only checks with
+ * state; a verify refused earlier takes no rate slot and no credit. Nothing derived from a token
  * that failed to parse is ever logged: it may be a mistyped password.
  */
 #include <stdio.h>
@@ -23,6 +26,15 @@ static _Thread_local struct store_key		key;
 static _Thread_local struct proto_tenant	tenant;
 /* The id of the key asked about, for the log even when it is not found. */
 static _Thread_local char			log_id[TOKEN_ID_LEN + 1];
+static _Thread_local struct store_usage		usage;
+
+/* A consumption of credits to commit before the reply may go. */
+struct hold {
+	int		 needed;
+	uint32_t	 gen;
+	uint64_t	 refill_at;
+	uint64_t	 cost;
+};
 
 /* Compares against the current hash, then the previous one in grace. */
 static int
@@ -58,59 +70,128 @@ fill_reply(const struct proto_tenant *t)
 	rep.expires_at = k->expires_at;
 }
 
-/* Fills rep; returns a proto_status (not OK only for store failures). */
+/* The stateful checks, after policy_verify said VALID. */
+static void
+limits_check(const struct verifier *v, uint64_t now, uint64_t now_ms,
+    struct hold *hold)
+{
+	const struct proto_limits *lim = &key.info.limits;
+	uint64_t	 avail, pending, refill_at;
+
+	if (lim->rate_max > 0 && limits_rate_take(v->limits, key.info.id,
+	    lim->rate_max, lim->rate_window_ms, now_ms,
+	    &rep.retry_after_ms) != 0) {
+		rep.code = PROTO_RATE_LIMITED;
+		snprintf(rep.reason, sizeof(rep.reason), "rate limit of %u per "
+		    "%u ms reached", lim->rate_max, lim->rate_window_ms);
+		return;
+	}
+	if (!lim->has_credits)
+		return;
+	hold->cost = req.cost != 0 ? req.cost : 1;
+	avail = credits_available(lim, &usage, now, &refill_at);
+	pending = ledger_pending(v->ledger, key.info.id, usage.gen);
+	avail = avail > pending ? avail - pending : 0;
+	rep.has_credits = 1;
+	if (avail < hold->cost) {
+		rep.code = PROTO_USAGE_EXCEEDED;
+		rep.remaining = avail;
+		snprintf(rep.reason, sizeof(rep.reason), "%llu credit%s left, "
+		    "%llu needed", (unsigned long long)avail, avail == 1 ? "" :
+		    "s", (unsigned long long)hold->cost);
+		return;
+	}
+	rep.remaining = avail - hold->cost;
+	hold->needed = 1;
+	hold->gen = usage.gen;
+	hold->refill_at = refill_at;
+}
+
+/* Reads the key, its tenant and, for keys with credits, its usage in one
+ * read transaction. Returns 0, STORE_ENOTFOUND, or a store error. */
 static int
-verify_run(const struct verifier *v)
+load(const struct verifier *v, const struct token *tok, uint64_t now,
+    const struct proto_tenant **t)
 {
 	struct store_txn *txn;
-	struct token	 tok;
-	const struct proto_tenant *t = NULL;
-	uint64_t	 now = clock_now();
 	int		 rc, match;
 
+	*t = NULL;
+	if ((rc = store_read_begin(v->store, &txn)) != 0)
+		return rc;
+	rc = store_key_get(txn, tok->id, &key);
+	match = rc == 0 && secret_matches(v, tok, now);
+	if (rc == 0 && !match)
+		rc = STORE_ENOTFOUND;
+	if (rc == 0 && key.info.owner.kind == PROTO_OWNER_TENANT) {
+		rc = store_tenant_get(txn, key.info.owner.tenant, &tenant);
+		if (rc == 0)
+			*t = &tenant;
+		else if (rc == STORE_ENOTFOUND)
+			rc = 0;		/* policy_verify: tenant is gone */
+	}
+	memset(&usage, 0, sizeof(usage));
+	if (rc == 0 && key.info.limits.has_credits) {
+		/* No record yet means no credits left. */
+		if ((rc = store_usage_get(txn, tok->id, &usage)) ==
+		    STORE_ENOTFOUND)
+			rc = 0;
+	}
+	store_end(txn);
+	return rc;
+}
+
+/* Fills rep (and hold); returns a proto_status, not OK only for store
+ * failures. */
+static int
+verify_run(const struct verifier *v, const struct peer *p,
+    struct hold *hold)
+{
+	struct token	 tok;
+	const struct proto_tenant *t;
+	uint64_t	 now_ms = clock_now_ms(), now = now_ms / 1000;
+	int		 rc;
+
 	memset(&rep, 0, sizeof(rep));
+	memset(hold, 0, sizeof(*hold));
 	strcpy(log_id, "-");
+	if (limits_throttled(v->limits, p->uid, req.rhost, now_ms,
+	    &rep.retry_after_ms)) {
+		rep.code = PROTO_RATE_LIMITED;
+		snprintf(rep.reason, sizeof(rep.reason), "too many failed "
+		    "verifies from this source; retry later");
+		return PROTO_OK;
+	}
 	if ((rc = token_parse(req.token, strlen(req.token), &tok)) != 0) {
 		rep.code = PROTO_MALFORMED;
 		snprintf(rep.reason, sizeof(rep.reason), "%s",
 		    token_strerror(rc));
-		return PROTO_OK;
+		goto counted;
 	}
 	memcpy(log_id, tok.id, sizeof(log_id));
-	if ((rc = store_read_begin(v->store, &txn)) != 0) {
-		token_wipe(&tok);
-		log_warnx("verify: %s", store_strerror(rc));
-		return PROTO_EINTERNAL;
-	}
-	rc = store_key_get(txn, tok.id, &key);
-	match = rc == 0 && secret_matches(v, &tok, now);
+	rc = load(v, &tok, now, &t);
 	token_wipe(&tok);
-	if (rc != 0 && rc != STORE_ENOTFOUND) {
-		store_end(txn);
+	if (rc == STORE_ENOTFOUND) {
+		rep.code = PROTO_NOT_FOUND;
+		snprintf(rep.reason, sizeof(rep.reason), "no such key");
+		goto counted;
+	}
+	if (rc != 0) {
 		log_warnx("verify: key %s: %s", log_id, store_strerror(rc));
 		return PROTO_EINTERNAL;
 	}
-	if (!match) {
-		store_end(txn);
-		rep.code = PROTO_NOT_FOUND;
-		snprintf(rep.reason, sizeof(rep.reason), "no such key");
-		return PROTO_OK;
-	}
-	if (key.info.owner.kind == PROTO_OWNER_TENANT) {
-		rc = store_tenant_get(txn, key.info.owner.tenant, &tenant);
-		if (rc == 0)
-			t = &tenant;
-		else if (rc != STORE_ENOTFOUND) {
-			store_end(txn);
-			log_warnx("verify: tenant %s: %s",
-			    key.info.owner.tenant, store_strerror(rc));
-			return PROTO_EINTERNAL;
-		}
-	}
-	store_end(txn);
 	rep.code = (uint32_t)policy_verify(&key, t, &req, now, rep.reason,
 	    sizeof(rep.reason));
 	fill_reply(t);
+	if (rep.code == PROTO_VALID)
+		limits_check(v, now, now_ms, hold);
+	if (rep.code == PROTO_VALID)
+		ledger_note_use(v->ledger, key.info.id, now);
+counted:
+	/* Refusals of a valid secret by rate or credits are not failures. */
+	if (rep.code != PROTO_VALID && rep.code != PROTO_RATE_LIMITED &&
+	    rep.code != PROTO_USAGE_EXCEEDED)
+		limits_failed(v->limits, p->uid, req.rhost, now_ms);
 	return PROTO_OK;
 }
 
@@ -151,6 +232,9 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 {
 	const struct verifier *v = arg;
 	struct writer	*w;
+	struct hold	 hold;
+	uint8_t		*frame;
+	size_t		 len;
 	int		 rc;
 
 	if (h->opcode != PROTO_OP_VERIFY) {
@@ -169,7 +253,7 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		    proto_strerror(rc));
 		return -1;
 	}
-	rc = verify_run(v);
+	rc = verify_run(v, p, &hold);
 	keys_wipe(req.token, sizeof(req.token));
 	if (rc != PROTO_OK) {
 		reply_error(c, h, (uint32_t)rc, "key store failure; see the "
@@ -179,5 +263,12 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 	log_outcome(p);
 	w = reply_begin(h, 0);
 	proto_enc_verify_reply(w, &rep);
-	return reply_send(c, 0) == 0 ? 0 : -1;
+	if (!hold.needed)
+		return reply_send(c, 0) == 0 ? 0 : -1;
+	/* Sent by the ledger once the consumption is on disk. */
+	if ((frame = reply_copy(&len)) == NULL ||
+	    ledger_consume(v->ledger, key.info.id, hold.gen, hold.refill_at,
+	    key.info.limits.refill_amount, hold.cost, c, h, frame, len) != 0)
+		reply_error(c, h, PROTO_EINTERNAL, "out of memory");
+	return 0;
 }

@@ -2,17 +2,23 @@
  * verify.h - the VERIFY request, served on verify.sock's thread. It reads
  * the store in one read transaction, never writes and never calls NSS:
  * the reply carries the owner so the caller decides about local users.
+ * A verify that consumes credits is answered once the ledger committed
+ * the consumption; every other verify is answered at once.
  */
 #ifndef APIKEY_VERIFY_H
 #define APIKEY_VERIFY_H
 
 #include "keys.h"
+#include "ledger.h"
+#include "limits.h"
 #include "server.h"
 #include "store.h"
 
 struct verifier {
 	struct store		*store;		/* borrowed */
 	const struct pepper	*pepper;	/* borrowed */
+	struct limits		*limits;	/* borrowed; verify thread's */
+	struct ledger		*ledger;	/* borrowed */
 };
 
 /* A server_handler; arg is a struct verifier. */

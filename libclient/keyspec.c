@@ -137,3 +137,79 @@ apikey_key_spec_set_metadata(struct apikey_key_spec *sp, const char *json)
 	sp->s.set |= PROTO_SET_METADATA;
 	return 0;
 }
+
+APIKEY_EXPORT int
+apikey_key_spec_set_rate(struct apikey_key_spec *sp, uint32_t max,
+    uint32_t window_ms)
+{
+	/* A limit over no time at all would refuse every verify. */
+	if (sp == NULL || (max > 0 && window_ms == 0))
+		return APIKEY_EINVAL;
+	sp->s.limits.rate_max = max;
+	sp->s.limits.rate_window_ms = max > 0 ? window_ms : 0;
+	sp->s.set |= PROTO_SET_RATE;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_credits(struct apikey_key_spec *sp, uint64_t remaining)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	sp->s.limits.has_credits = 1;
+	sp->s.limits.remaining = remaining;
+	sp->s.set |= PROTO_SET_CREDITS;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_clear_credits(struct apikey_key_spec *sp)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	sp->s.limits.has_credits = 0;
+	sp->s.limits.remaining = 0;
+	sp->s.set |= PROTO_SET_CREDITS;
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_set_refill(struct apikey_key_spec *sp, uint64_t amount,
+    uint64_t interval_s)
+{
+	/* A refill with no interval would have to happen all the time. */
+	if (sp == NULL || (amount > 0 && interval_s == 0))
+		return APIKEY_EINVAL;
+	sp->s.limits.refill_amount = amount;
+	sp->s.limits.refill_interval = amount > 0 ? interval_s : 0;
+	sp->s.set |= PROTO_SET_REFILL;
+	return 0;
+}
+
+/* Only the length is checked here: what is a valid range is the daemon's
+ * call, and it answers with a message that names the bad entry. */
+APIKEY_EXPORT int
+apikey_key_spec_add_cidr(struct apikey_key_spec *sp, const char *cidr)
+{
+	struct proto_cidr_list	*l;
+	int			 rc;
+
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	l = &sp->s.limits.cidrs;
+	rc = akc_strlist_add(&l->v[0][0], sizeof(l->v[0]), &l->n,
+	    PROTO_MAX_CIDRS, PROTO_CIDR_MAX, cidr);
+	if (rc == 0)
+		sp->s.set |= PROTO_SET_CIDRS;
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_spec_clear_cidrs(struct apikey_key_spec *sp)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	memset(&sp->s.limits.cidrs, 0, sizeof(sp->s.limits.cidrs));
+	sp->s.set |= PROTO_SET_CIDRS;
+	return 0;
+}

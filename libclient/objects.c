@@ -293,6 +293,77 @@ apikey_key_metadata(const struct apikey_key *k)
 	return k == NULL ? "" : k->k.metadata;
 }
 
+APIKEY_EXPORT uint32_t
+apikey_key_rate_max(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.limits.rate_max;
+}
+
+APIKEY_EXPORT uint32_t
+apikey_key_rate_window_ms(const struct apikey_key *k)
+{
+	return k == NULL || k->k.limits.rate_max == 0 ? 0 :
+	    k->k.limits.rate_window_ms;
+}
+
+APIKEY_EXPORT int
+apikey_key_has_credits(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.limits.has_credits != 0;
+}
+
+/* What is left now (usage), not what was last set (limits.remaining). */
+APIKEY_EXPORT uint64_t
+apikey_key_remaining(const struct apikey_key *k)
+{
+	return k == NULL || !k->k.limits.has_credits ? 0 :
+	    k->k.usage.remaining;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_key_refill_amount(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.limits.refill_amount;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_key_refill_interval(const struct apikey_key *k)
+{
+	return k == NULL || k->k.limits.refill_amount == 0 ? 0 :
+	    k->k.limits.refill_interval;
+}
+
+APIKEY_EXPORT time_t
+apikey_key_last_refill_at(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.usage.last_refill_at);
+}
+
+APIKEY_EXPORT size_t
+apikey_key_cidr_count(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.limits.cidrs.n;
+}
+
+APIKEY_EXPORT const char *
+apikey_key_cidr(const struct apikey_key *k, size_t i)
+{
+	return k == NULL || i >= k->k.limits.cidrs.n ? NULL :
+	    k->k.limits.cidrs.v[i];
+}
+
+APIKEY_EXPORT time_t
+apikey_key_last_used(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : akc_time(k->k.usage.last_used);
+}
+
+APIKEY_EXPORT uint64_t
+apikey_key_use_count(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.usage.use_count;
+}
+
 APIKEY_EXPORT size_t
 apikey_key_list_count(const struct apikey_key_list *l)
 {

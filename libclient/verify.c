@@ -70,6 +70,16 @@ apikey_verify_req_add_permission(struct apikey_verify_req *req,
 	    PROTO_MAX_PERMS, PROTO_PERM_MAX, perm);
 }
 
+/* 0 is refused rather than taken as the default: it is a caller's bug. */
+APIKEY_EXPORT int
+apikey_verify_req_set_cost(struct apikey_verify_req *req, uint32_t cost)
+{
+	if (req == NULL || cost == 0)
+		return APIKEY_EINVAL;
+	req->q.cost = cost;
+	return 0;
+}
+
 static int
 dec_verify_reply(struct reader *r, void *arg)
 {
@@ -235,4 +245,25 @@ APIKEY_EXPORT time_t
 apikey_result_expires_at(const struct apikey_result *res)
 {
 	return res == NULL ? 0 : akc_time(res->r.expires_at);
+}
+
+/* Only a RATE_LIMITED answer has a retry time, whatever the reply said. */
+APIKEY_EXPORT uint64_t
+apikey_result_retry_after_ms(const struct apikey_result *res)
+{
+	if (res == NULL || res->r.code != PROTO_RATE_LIMITED)
+		return 0;
+	return res->r.retry_after_ms;
+}
+
+APIKEY_EXPORT int
+apikey_result_has_credits(const struct apikey_result *res)
+{
+	return res == NULL ? 0 : res->r.has_credits != 0;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_result_remaining(const struct apikey_result *res)
+{
+	return res == NULL || !res->r.has_credits ? 0 : res->r.remaining;
 }

@@ -2,8 +2,9 @@
  * unit_cli_args.c - apikeyctl's command-line scanning and value parsers
  * (cli/args.c).
  *
- * DURATION and number parsing are driven through tables of accepted and
- * refused inputs, each refusal checked to leave the output untouched. The
+ * DURATION, number and N/DURATION parsing are driven through tables of
+ * accepted and refused inputs, each refusal checked to leave the output
+ * untouched. The
  * scanner is checked for what docs/cli.md promises: global options anywhere
  * on the line, positionals in order, "--" and "-", and the exact usage
  * message (stderr is captured) for each kind of mistake.
@@ -143,6 +144,105 @@ Test(number, table)
 		else
 			cr_assert_eq(out, SENTINEL, "'%s' wrote its output",
 			    num_cases[i].in);
+	}
+}
+
+/* Limits of --rate (u32 count, u32 milliseconds) and --refill (credits
+ * as a JSON integer, any DURATION), as cmd_key.c passes them. */
+#define RATE_N		UINT32_MAX
+#define RATE_D		UINT64_C(4294967)
+#define REFILL_N	((uint64_t)INT64_MAX)
+#define REFILL_D	ARGS_DURATION_MAX
+
+struct per_case {
+	const char	*in;
+	uint64_t	 nmax, dmax;
+	int		 rc;
+	uint64_t	 n, secs;	/* when rc is ARGS_OK */
+};
+
+static const struct per_case per_cases[] = {
+	/* valid */
+	{ "100/1m",		RATE_N, RATE_D, ARGS_OK, 100, 60 },
+	{ "1/1s",		RATE_N, RATE_D, ARGS_OK, 1, 1 },
+	{ "5/1h30m",		RATE_N, RATE_D, ARGS_OK, 5, 5400 },
+	{ "007/007s",		RATE_N, RATE_D, ARGS_OK, 7, 7 },
+	{ "4294967295/4294967s", RATE_N, RATE_D, ARGS_OK, 4294967295,
+	    4294967 },
+	{ "1000/1d",		REFILL_N, REFILL_D, ARGS_OK, 1000, 86400 },
+	{ "9223372036854775807/36525d", REFILL_N, REFILL_D, ARGS_OK,
+	    INT64_MAX, 3155760000 },
+	/* missing or misplaced slash */
+	{ "100",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "100 1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "100-1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "",			RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "/",			RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "100/",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "100//1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "100/1m/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	/* a bad number */
+	{ "-1/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "+1/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ " 1/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1 /1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "0x10/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1.5/1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	/* a bad duration */
+	{ "1/60",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1/1x",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1/1H",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1/ 1m",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1/1m ",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "1/never",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	/* zero */
+	{ "0/1m",		RATE_N, RATE_D, ARGS_EZERO, 0, 0 },
+	{ "000/1m",		RATE_N, RATE_D, ARGS_EZERO, 0, 0 },
+	{ "1/0s",		RATE_N, RATE_D, ARGS_EZERO, 0, 0 },
+	{ "1/0m0s",		RATE_N, RATE_D, ARGS_EZERO, 0, 0 },
+	{ "0/0s",		REFILL_N, REFILL_D, ARGS_EZERO, 0, 0 },
+	/* overflow */
+	{ "4294967296/1m",	RATE_N, RATE_D, ARGS_ERANGE, 0, 0 },
+	{ "99999999999999999999999/1m", RATE_N, RATE_D, ARGS_ERANGE, 0, 0 },
+	{ "9223372036854775808/1d", REFILL_N, REFILL_D, ARGS_ERANGE, 0, 0 },
+	{ "1/4294968s",		RATE_N, RATE_D, ARGS_ERANGE, 0, 0 },
+	{ "1/50d",		RATE_N, RATE_D, ARGS_ERANGE, 0, 0 },
+	{ "1/36525d1s",		REFILL_N, REFILL_D, ARGS_ERANGE, 0, 0 },
+	{ "1/99999999999999999999w", REFILL_N, REFILL_D, ARGS_ERANGE, 0, 0 },
+	/* A malformed part outranks an overflow or a zero in the other. */
+	{ "99999999999/1x",	RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "0/1x",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "x/99999999999w",	RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	{ "x/0s",		RATE_N, RATE_D, ARGS_EFORMAT, 0, 0 },
+	/* Then the number's trouble comes first. */
+	{ "4294967296/0s",	RATE_N, RATE_D, ARGS_ERANGE, 0, 0 },
+	{ "0/50d",		RATE_N, RATE_D, ARGS_EZERO, 0, 0 },
+};
+
+Test(per, table)
+{
+	size_t		i;
+	uint64_t	n, secs;
+	int		rc;
+
+	for (i = 0; i < sizeof(per_cases) / sizeof(per_cases[0]); i++) {
+		const struct per_case *c = &per_cases[i];
+
+		n = secs = SENTINEL;
+		rc = args_per(c->in, c->nmax, c->dmax, &n, &secs);
+		cr_assert_eq(rc, c->rc, "'%s': rc %d, want %d", c->in, rc,
+		    c->rc);
+		if (rc == ARGS_OK) {
+			cr_assert_eq(n, c->n, "'%s': n %ju, want %ju", c->in,
+			    (uintmax_t)n, (uintmax_t)c->n);
+			cr_assert_eq(secs, c->secs, "'%s': %ju s, want %ju",
+			    c->in, (uintmax_t)secs, (uintmax_t)c->secs);
+		} else {
+			cr_assert_eq(n, SENTINEL, "'%s' wrote n", c->in);
+			cr_assert_eq(secs, SENTINEL, "'%s' wrote secs",
+			    c->in);
+		}
 	}
 }
 
@@ -365,4 +465,84 @@ Test(scanner, duration_value_messages, .init = cr_redirect_stderr)
 	    "units s m h d w, e.g. 30d or 1h30m)\n" USAGE_TAIL
 	    "apikeyctl: --grace: duration '999999w' is longer than 100 "
 	    "years\n" USAGE_TAIL);
+}
+
+Test(scanner, per_value_messages, .init = cr_redirect_stderr)
+{
+	static const char *const bad[] = {
+		"100", "x/1m", "0/1m", "4294967296/1m", "1/60", "1/0s",
+		"1/50d", "99999999999/1x",
+	};
+	const char	*argv[2 * (sizeof(bad) / sizeof(bad[0])) + 4];
+	struct args	 a;
+	uint64_t	 n = SENTINEL, secs = SENTINEL;
+	size_t		 i, nbad = sizeof(bad) / sizeof(bad[0]);
+	int		 argc = 1;
+
+	argv[0] = "test";
+	for (i = 0; i < nbad; i++) {
+		argv[argc++] = "--grace";
+		argv[argc++] = bad[i];
+	}
+	argv[argc++] = "--grace";
+	argv[argc++] = "100/1m";
+	argv[argc] = NULL;
+	args_init(&a, &ctl, argc, vec(argv), 0, "q", test_opts);
+	for (i = 0; i < nbad; i++) {
+		cr_assert_eq(args_next(&a), OPT_GRACE);
+		cr_assert_eq(args_per_value(&a, "--rate",
+		    "N/DURATION, e.g. 100/1m", RATE_N, RATE_D, &n, &secs), -1,
+		    "'%s' was accepted", bad[i]);
+		cr_assert_eq(n, SENTINEL);
+		cr_assert_eq(secs, SENTINEL);
+	}
+	cr_assert_eq(args_next(&a), OPT_GRACE);
+	cr_assert_eq(args_per_value(&a, "--rate", "N/DURATION, e.g. 100/1m",
+	    RATE_N, RATE_D, &n, &secs), 0);
+	cr_assert_eq(n, 100);
+	cr_assert_eq(secs, 60);
+	cr_assert_eq(args_next(&a), ARGS_END);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+	    "apikeyctl: --rate: invalid value '100' (N/DURATION, e.g. "
+	    "100/1m)\n" USAGE_TAIL
+	    "apikeyctl: --rate: invalid value 'x/1m' (N/DURATION, e.g. "
+	    "100/1m)\n" USAGE_TAIL
+	    "apikeyctl: --rate: '0/1m': the number before '/' must be at "
+	    "least 1\n" USAGE_TAIL
+	    "apikeyctl: --rate: '4294967296' is larger than 4294967295\n"
+	    USAGE_TAIL
+	    "apikeyctl: --rate: invalid duration '60' (NUMBER UNIT pairs, "
+	    "units s m h d w, e.g. 30d or 1h30m)\n" USAGE_TAIL
+	    "apikeyctl: --rate: duration '0s' is no time at all\n"
+	    USAGE_TAIL
+	    "apikeyctl: --rate: duration '50d' is longer than 4294967s\n"
+	    USAGE_TAIL
+	    "apikeyctl: --rate: invalid duration '1x' (NUMBER UNIT pairs, "
+	    "units s m h d w, e.g. 30d or 1h30m)\n" USAGE_TAIL);
+}
+
+Test(scanner, per_value_refill_limit, .init = cr_redirect_stderr)
+{
+	const char *const argv[] = { "test", "--grace", "1000/36526d",
+	    "--grace", "9223372036854775808/1d", NULL };
+	struct args	a;
+	uint64_t	n = SENTINEL, secs = SENTINEL;
+
+	args_init(&a, &ctl, 5, vec(argv), 0, "q", test_opts);
+	cr_assert_eq(args_next(&a), OPT_GRACE);
+	cr_assert_eq(args_per_value(&a, "--refill",
+	    "AMOUNT/INTERVAL, e.g. 1000/1d", REFILL_N, REFILL_D, &n, &secs),
+	    -1);
+	cr_assert_eq(args_next(&a), OPT_GRACE);
+	cr_assert_eq(args_per_value(&a, "--refill",
+	    "AMOUNT/INTERVAL, e.g. 1000/1d", REFILL_N, REFILL_D, &n, &secs),
+	    -1);
+	cr_assert_eq(n, SENTINEL);
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+	    "apikeyctl: --refill: duration '36526d' is longer than 100 "
+	    "years\n" USAGE_TAIL
+	    "apikeyctl: --refill: '9223372036854775808' is larger than "
+	    "9223372036854775807\n" USAGE_TAIL);
 }

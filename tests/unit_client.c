@@ -104,6 +104,8 @@ reply_good(int fd, const struct proto_hdr *h)
 		strcpy(rep.allowed_users.v[0], "alice");
 		strcpy(rep.metadata, "{}");
 		rep.expires_at = 1900000000;
+		rep.has_credits = 1;
+		rep.remaining = 41;
 		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
 		proto_enc_reply_head(&w, PROTO_OK, NULL);
 		proto_enc_verify_reply(&w, &rep);
@@ -142,6 +144,19 @@ reply_good(int fd, const struct proto_hdr *h)
 		/* Metadata that ends like a token field must not confuse the
 		 * split between key and token. */
 		strcpy(k.metadata, "{\"a\":\"\x04\"}");
+		k.limits.rate_max = 100;
+		k.limits.rate_window_ms = 60000;
+		k.limits.has_credits = 1;
+		k.limits.remaining = 5000;	/* as set; usage has what is left */
+		k.limits.refill_amount = 1000;
+		k.limits.refill_interval = 86400;
+		k.limits.cidrs.n = 2;
+		strcpy(k.limits.cidrs.v[0], "10.0.0.0/8");
+		strcpy(k.limits.cidrs.v[1], "2001:db8::/32");
+		k.usage.remaining = 4321;
+		k.usage.last_refill_at = 1700003600;
+		k.usage.last_used = 1700007200;
+		k.usage.use_count = 679;
 		for (i = 0; i < TOKEN_SECRET_BYTES; i++)
 			secret[i] = (uint8_t)i;
 		cr_assert_eq(token_format("ak", KNOWN_ID, secret, tok,
@@ -395,6 +410,9 @@ Test(client, verify_good_reply, .timeout = 10)
 	cr_assert_str_eq(apikey_result_allowed_user(res, 0), "alice");
 	cr_assert_str_eq(apikey_result_metadata(res), "{}");
 	cr_assert_eq(apikey_result_expires_at(res), 1900000000);
+	cr_assert_eq(apikey_result_has_credits(res), 1);
+	cr_assert_eq(apikey_result_remaining(res), 41);
+	cr_assert_eq(apikey_result_retry_after_ms(res), 0);
 	cr_assert_str_eq(apikey_last_error(c), "");
 	apikey_result_free(res);
 	/* The connection is reused: still one accepted connection. */
@@ -635,6 +653,19 @@ Test(client, create_returns_key_and_token, .timeout = 10)
 	cr_assert_eq(apikey_key_uid(k), 1000);
 	cr_assert_str_eq(apikey_key_metadata(k), "{\"a\":\"\x04\"}");
 	cr_assert_eq(apikey_key_enabled(k), 1);
+	cr_assert_eq(apikey_key_rate_max(k), 100);
+	cr_assert_eq(apikey_key_rate_window_ms(k), 60000);
+	cr_assert_eq(apikey_key_has_credits(k), 1);
+	cr_assert_eq(apikey_key_remaining(k), 4321);
+	cr_assert_eq(apikey_key_refill_amount(k), 1000);
+	cr_assert_eq(apikey_key_refill_interval(k), 86400);
+	cr_assert_eq(apikey_key_last_refill_at(k), 1700003600);
+	cr_assert_eq(apikey_key_cidr_count(k), 2);
+	cr_assert_str_eq(apikey_key_cidr(k, 0), "10.0.0.0/8");
+	cr_assert_str_eq(apikey_key_cidr(k, 1), "2001:db8::/32");
+	cr_assert_null(apikey_key_cidr(k, 2));
+	cr_assert_eq(apikey_key_last_used(k), 1700007200);
+	cr_assert_eq(apikey_key_use_count(k), 679);
 	/* Nothing of the token is left in the client's buffers. */
 	cr_assert_eq(c->rxlen, 0);
 	cr_assert_null(memmem(c->rx, c->rxcap, KNOWN_TOKEN + 15, 20));
@@ -679,6 +710,189 @@ Test(client, spec_and_request_limits)
 	apikey_verify_req_free(req);
 }
 
+Test(client, spec_rate_and_refill)
+{
+	struct apikey_key_spec	*sp;
+
+	cr_assert_eq(apikey_key_spec_set_rate(NULL, 1, 1000), APIKEY_EINVAL);
+	cr_assert_eq(apikey_key_spec_set_refill(NULL, 0, 0), APIKEY_EINVAL);
+	cr_assert_not_null(sp = apikey_key_spec_new());
+
+	/* A limit needs a window; a refill needs an interval. Refused
+	 * settings leave the spec as it was. */
+	cr_assert_eq(apikey_key_spec_set_rate(sp, 10, 0), APIKEY_EINVAL);
+	cr_assert_eq(apikey_key_spec_set_refill(sp, 10, 0), APIKEY_EINVAL);
+	cr_assert_eq(sp->s.set, 0);
+	cr_assert_eq(sp->s.limits.rate_max, 0);
+	cr_assert_eq(sp->s.limits.refill_amount, 0);
+
+	cr_assert_eq(apikey_key_spec_set_rate(sp, 100, 60000), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_RATE);
+	cr_assert_eq(sp->s.limits.rate_max, 100);
+	cr_assert_eq(sp->s.limits.rate_window_ms, 60000);
+	cr_assert_eq(apikey_key_spec_set_rate(sp, 10, 0), APIKEY_EINVAL);
+	cr_assert_eq(sp->s.limits.rate_max, 100);
+	cr_assert_eq(sp->s.limits.rate_window_ms, 60000);
+	/* max 0 removes the limit, whatever the window. */
+	cr_assert_eq(apikey_key_spec_set_rate(sp, 0, 5000), 0);
+	cr_assert_eq(sp->s.limits.rate_max, 0);
+	cr_assert_eq(sp->s.limits.rate_window_ms, 0);
+	cr_assert_eq(apikey_key_spec_set_rate(sp, UINT32_MAX, UINT32_MAX), 0);
+	cr_assert_eq(sp->s.limits.rate_max, UINT32_MAX);
+
+	cr_assert_eq(apikey_key_spec_set_refill(sp, 1000, 86400), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_RATE | PROTO_SET_REFILL);
+	cr_assert_eq(sp->s.limits.refill_amount, 1000);
+	cr_assert_eq(sp->s.limits.refill_interval, 86400);
+	cr_assert_eq(apikey_key_spec_set_refill(sp, 0, 7), 0);
+	cr_assert_eq(sp->s.limits.refill_amount, 0);
+	cr_assert_eq(sp->s.limits.refill_interval, 0);
+	/* Neither touched the credits. */
+	cr_assert_eq(sp->s.limits.has_credits, 0);
+	apikey_key_spec_free(sp);
+}
+
+Test(client, spec_credits)
+{
+	struct apikey_key_spec	*sp;
+
+	cr_assert_eq(apikey_key_spec_set_credits(NULL, 1), APIKEY_EINVAL);
+	cr_assert_eq(apikey_key_spec_clear_credits(NULL), APIKEY_EINVAL);
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	/* No credits left is a setting too: the key is used up. */
+	cr_assert_eq(apikey_key_spec_set_credits(sp, 0), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_CREDITS);
+	cr_assert_eq(sp->s.limits.has_credits, 1);
+	cr_assert_eq(sp->s.limits.remaining, 0);
+	cr_assert_eq(apikey_key_spec_set_credits(sp, UINT64_MAX), 0);
+	cr_assert_eq(sp->s.limits.remaining, UINT64_MAX);
+	cr_assert_eq(apikey_key_spec_clear_credits(sp), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_CREDITS);
+	cr_assert_eq(sp->s.limits.has_credits, 0);
+	cr_assert_eq(sp->s.limits.remaining, 0);
+	apikey_key_spec_free(sp);
+}
+
+Test(client, spec_cidrs)
+{
+	struct apikey_key_spec	*sp;
+	char			 cidr[PROTO_CIDR_MAX + 2];
+	int			 i;
+
+	cr_assert_eq(apikey_key_spec_add_cidr(NULL, "10.0.0.0/8"),
+	    APIKEY_EINVAL);
+	cr_assert_eq(apikey_key_spec_clear_cidrs(NULL), APIKEY_EINVAL);
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	cr_assert_eq(apikey_key_spec_add_cidr(sp, NULL), APIKEY_EINVAL);
+	cr_assert_eq(apikey_key_spec_add_cidr(sp, ""), APIKEY_EINVAL);
+	memset(cidr, '1', sizeof(cidr) - 1);
+	cidr[sizeof(cidr) - 1] = '\0';		/* PROTO_CIDR_MAX + 1 bytes */
+	cr_assert_eq(apikey_key_spec_add_cidr(sp, cidr), APIKEY_EINVAL);
+	cr_assert_eq(sp->s.set, 0);
+	cr_assert_eq(sp->s.limits.cidrs.n, 0);
+
+	/* The syntax is the daemon's to judge: only the length counts. */
+	cidr[PROTO_CIDR_MAX] = '\0';
+	cr_assert_eq(apikey_key_spec_add_cidr(sp, cidr), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_CIDRS);
+	cr_assert_str_eq(sp->s.limits.cidrs.v[0], cidr);
+	for (i = 1; i < PROTO_MAX_CIDRS; i++)
+		cr_assert_eq(apikey_key_spec_add_cidr(sp, "192.0.2.7"), 0);
+	cr_assert_eq(sp->s.limits.cidrs.n, PROTO_MAX_CIDRS);
+	cr_assert_eq(apikey_key_spec_add_cidr(sp, "10.0.0.0/8"),
+	    APIKEY_ELIMIT);
+	cr_assert_eq(sp->s.limits.cidrs.n, PROTO_MAX_CIDRS);
+	cr_assert_str_eq(sp->s.limits.cidrs.v[PROTO_MAX_CIDRS - 1],
+	    "192.0.2.7");
+
+	cr_assert_eq(apikey_key_spec_clear_cidrs(sp), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_CIDRS);
+	cr_assert_eq(sp->s.limits.cidrs.n, 0);
+	cr_assert_str_eq(sp->s.limits.cidrs.v[0], "");
+	apikey_key_spec_free(sp);
+
+	/* Clearing alone marks the list as set, so an update empties it. */
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	cr_assert_eq(apikey_key_spec_clear_cidrs(sp), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_CIDRS);
+	cr_assert_eq(sp->s.limits.cidrs.n, 0);
+	apikey_key_spec_free(sp);
+}
+
+Test(client, verify_cost)
+{
+	struct apikey_verify_req	*req;
+
+	cr_assert_eq(apikey_verify_req_set_cost(NULL, 1), APIKEY_EINVAL);
+	cr_assert_not_null(req = apikey_verify_req_new());
+	cr_assert_eq(apikey_verify_req_set_cost(req, 0), APIKEY_EINVAL);
+	cr_assert_eq(req->q.cost, 0);	/* the daemon's default: 1 */
+	cr_assert_eq(apikey_verify_req_set_cost(req, 5), 0);
+	cr_assert_eq(req->q.cost, 5);
+	cr_assert_eq(apikey_verify_req_set_cost(req, 0), APIKEY_EINVAL);
+	cr_assert_eq(req->q.cost, 5);
+	cr_assert_eq(apikey_verify_req_set_cost(req, UINT32_MAX), 0);
+	cr_assert_eq(req->q.cost, UINT32_MAX);
+	apikey_verify_req_free(req);
+}
+
+Test(client, usage_accessors_read_what_applies)
+{
+	struct apikey_result	*res;
+	struct apikey_key	*k;
+
+	cr_assert_not_null(res = calloc(1, sizeof(*res)));
+	/* A retry time counts only with RATE_LIMITED, remaining only with
+	 * credits, whatever else the reply held. */
+	res->r.code = PROTO_USAGE_EXCEEDED;
+	res->r.retry_after_ms = 1500;
+	res->r.remaining = 9;
+	cr_assert_eq(apikey_result_retry_after_ms(res), 0);
+	cr_assert_eq(apikey_result_has_credits(res), 0);
+	cr_assert_eq(apikey_result_remaining(res), 0);
+	res->r.code = PROTO_RATE_LIMITED;
+	res->r.has_credits = 1;
+	cr_assert_eq(apikey_result_code(res), APIKEY_RATE_LIMITED);
+	cr_assert_eq(apikey_result_retry_after_ms(res), 1500);
+	cr_assert_eq(apikey_result_has_credits(res), 1);
+	cr_assert_eq(apikey_result_remaining(res), 9);
+	apikey_result_free(res);
+
+	cr_assert_not_null(k = calloc(1, sizeof(*k)));
+	k->k.limits.rate_window_ms = 60000;	/* without a max: no limit */
+	k->k.limits.remaining = 5000;
+	k->k.usage.remaining = 4321;		/* without credits: ignored */
+	k->k.limits.refill_interval = 86400;	/* without an amount */
+	cr_assert_eq(apikey_key_rate_max(k), 0);
+	cr_assert_eq(apikey_key_rate_window_ms(k), 0);
+	cr_assert_eq(apikey_key_has_credits(k), 0);
+	cr_assert_eq(apikey_key_remaining(k), 0);
+	cr_assert_eq(apikey_key_refill_amount(k), 0);
+	cr_assert_eq(apikey_key_refill_interval(k), 0);
+	cr_assert_eq(apikey_key_cidr_count(k), 0);
+	cr_assert_null(apikey_key_cidr(k, 0));
+	cr_assert_eq(apikey_key_last_used(k), 0);
+	k->k.limits.has_credits = 1;
+	cr_assert_eq(apikey_key_remaining(k), 4321);
+	apikey_key_free(k);
+
+	/* NULL is a caller's mistake, not a crash. */
+	cr_assert_eq(apikey_result_retry_after_ms(NULL), 0);
+	cr_assert_eq(apikey_result_has_credits(NULL), 0);
+	cr_assert_eq(apikey_result_remaining(NULL), 0);
+	cr_assert_eq(apikey_key_rate_max(NULL), 0);
+	cr_assert_eq(apikey_key_rate_window_ms(NULL), 0);
+	cr_assert_eq(apikey_key_has_credits(NULL), 0);
+	cr_assert_eq(apikey_key_remaining(NULL), 0);
+	cr_assert_eq(apikey_key_refill_amount(NULL), 0);
+	cr_assert_eq(apikey_key_refill_interval(NULL), 0);
+	cr_assert_eq(apikey_key_last_refill_at(NULL), 0);
+	cr_assert_eq(apikey_key_cidr_count(NULL), 0);
+	cr_assert_null(apikey_key_cidr(NULL, 0));
+	cr_assert_eq(apikey_key_last_used(NULL), 0);
+	cr_assert_eq(apikey_key_use_count(NULL), 0);
+}
+
 Test(client, strerror_and_code_names)
 {
 	cr_assert_str_eq(apikey_strerror(APIKEY_EUNAVAIL),
@@ -687,4 +901,9 @@ Test(client, strerror_and_code_names)
 	cr_assert_str_eq(apikey_strerror(-999), "unknown error");
 	cr_assert_str_eq(apikey_code_name(APIKEY_VALID), "VALID");
 	cr_assert_str_eq(apikey_code_name(APIKEY_NOT_FOUND), "NOT_FOUND");
+	cr_assert_str_eq(apikey_code_name(APIKEY_RATE_LIMITED),
+	    "RATE_LIMITED");
+	cr_assert_str_eq(apikey_code_name(APIKEY_USAGE_EXCEEDED),
+	    "USAGE_EXCEEDED");
+	cr_assert_str_eq(apikey_code_name((enum apikey_code)10), "UNKNOWN");
 }

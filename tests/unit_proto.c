@@ -63,6 +63,34 @@ fill_users(struct proto_user_list *l, unsigned int seed, int full)
 }
 
 static void
+fill_cidrs(struct proto_cidr_list *l, unsigned int seed, int full)
+{
+	fill_rows(l->v[0], sizeof l->v[0], PROTO_MAX_CIDRS, &l->n, seed, full);
+}
+
+/* Distinct non-zero values; base tells the struct's users apart. */
+static void
+fill_limits(struct proto_limits *l, uint64_t base, int full)
+{
+	l->rate_max = 0x11000000u + (uint32_t)base;
+	l->rate_window_ms = 0x12000000u + (uint32_t)base;
+	l->has_credits = 1;
+	l->remaining = 0x1300000000000000ull + base;
+	l->refill_amount = 0x1400000000000000ull + base;
+	l->refill_interval = 0x1500000000000000ull + base;
+	fill_cidrs(&l->cidrs, 900 + (unsigned int)base, full);
+}
+
+static void
+fill_usage(struct proto_usage *u)
+{
+	u->remaining = 0x1600000000000001ull;
+	u->last_refill_at = 0x1700000000000002ull;
+	u->last_used = 0x1800000000000003ull;
+	u->use_count = 0x1900000000000004ull;
+}
+
+static void
 fill_owner(struct proto_owner *o, int full)
 {
 	o->kind = PROTO_OWNER_TENANT;
@@ -92,6 +120,7 @@ fill_spec(struct proto_key_spec *s, int full)
 	fill_perms(&s->permissions, 200, full);
 	fill_users(&s->allowed_users, 300, full);
 	fill_str(s->metadata, sizeof s->metadata, 8, full);
+	fill_limits(&s->limits, 1, full);
 }
 
 /* Two small bodies without a struct in proto.h, given one for the table. */
@@ -198,6 +227,7 @@ fill_verify_req(void *p, int full)
 	fill_str(q->rhost, sizeof q->rhost, 15, full);
 	fill_str(q->tenant, sizeof q->tenant, 16, full);
 	fill_perms(&q->required, 400, full);
+	q->cost = 0x1a1b1c1du;
 }
 
 static void
@@ -217,7 +247,7 @@ fill_verify_reply(void *p, int full)
 {
 	struct proto_verify_reply	*v = p;
 
-	v->code = PROTO_INSUFFICIENT_PERMISSIONS;
+	v->code = PROTO_USAGE_EXCEEDED;
 	fill_str(v->reason, sizeof v->reason, 17, full);
 	fill_str(v->key_id, sizeof v->key_id, 18, full);
 	fill_str(v->name, sizeof v->name, 19, full);
@@ -226,6 +256,9 @@ fill_verify_reply(void *p, int full)
 	fill_users(&v->allowed_users, 550, full);
 	fill_str(v->metadata, sizeof v->metadata, 20, full);
 	v->expires_at = 0x0a0b0c0d0e0f1011ull;
+	v->retry_after_ms = 0x2021222324252627ull;
+	v->has_credits = 1;
+	v->remaining = 0x3031323334353637ull;
 }
 
 static void
@@ -287,6 +320,8 @@ fill_key(void *p, int full)
 	fill_perms(&k->permissions, 700, full);
 	fill_users(&k->allowed_users, 800, full);
 	fill_str(k->metadata, sizeof k->metadata, 27, full);
+	fill_limits(&k->limits, 2, full);
+	fill_usage(&k->usage);
 }
 
 static void
@@ -515,6 +550,9 @@ round_trip(const struct codec *c, int full)
 	c->fill(in, full);
 	len = encode_frame(c, in, frame);
 	cr_assert(len <= c->max);
+	if (full)
+		cr_log_info("%s: worst-case frame %zu of %zu bytes", c->name,
+		    len, c->max);
 
 	cr_assert_eq(proto_frame_peek(frame, len, c->max, &framelen), 0);
 	cr_assert_eq(framelen, len);
@@ -697,15 +735,29 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("key"), k), 0);
 	k->enabled = 2;
 	cr_assert_eq(reencode(codec("key"), k), PROTO_EVALUE);
+	k->enabled = 1;
+	k->limits.has_credits = 2;
+	cr_assert_eq(reencode(codec("key"), k), PROTO_EVALUE);
+	k->limits.has_credits = 0xff;
+	cr_assert_eq(reencode(codec("key"), k), PROTO_EVALUE);
+	k->limits.has_credits = 0;
+	cr_assert_eq(reencode(codec("key"), k), 0);
 
 	fill_verify_reply(v, 0);
 	v->code = PROTO_CODE_MAX + 1;
 	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
 	v->code = 0xffffffffu;
 	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
+	v->code = PROTO_CODE_MAX;
+	cr_assert_eq(reencode(codec("verify_reply"), v), 0);
 	v->code = PROTO_VALID;
 	v->owner.kind = 3;
 	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
+	v->owner.kind = PROTO_OWNER_USER;
+	v->has_credits = 2;
+	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
+	v->has_credits = 0;
+	cr_assert_eq(reencode(codec("verify_reply"), v), 0);
 
 	fill_tenant(t, 0);
 	t->enabled = 2;
@@ -731,10 +783,17 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("key_create_req"), cq), PROTO_EVALUE);
 	cq->spec.set = 0;
 	cr_assert_eq(reencode(codec("key_create_req"), cq), 0);
+	cq->spec.limits.has_credits = 2;
+	cr_assert_eq(reencode(codec("key_create_req"), cq), PROTO_EVALUE);
 
 	fill_update(uq, 0);
-	uq->spec.set = 0x0080;
+	uq->spec.set = PROTO_SET_ALL + 1;
 	cr_assert_eq(reencode(codec("key_update_req"), uq), PROTO_EVALUE);
+	uq->spec.set = PROTO_SET_CIDRS;
+	uq->spec.limits.has_credits = 2;
+	cr_assert_eq(reencode(codec("key_update_req"), uq), PROTO_EVALUE);
+	uq->spec.limits.has_credits = 1;
+	cr_assert_eq(reencode(codec("key_update_req"), uq), 0);
 
 	fill_head(h, 0);
 	h->status = PROTO_STATUS_MAX + 1;
@@ -778,13 +837,48 @@ Test(proto, wrong_tag_and_over_long_field)
 	free(a);
 }
 
+/* An update request carrying only n cidr rows from base, decoded. */
+static int
+dec_update_cidrs(struct proto_key_update_req *q, uint8_t *buf,
+    const char *base, size_t stride, uint32_t n)
+{
+	struct writer	w;
+	struct reader	r;
+
+	wr_init(&w, buf, PROTO_ADMIN_MAX);
+	wr_str(&w, "AAAAAAAAAAA");
+	wr_u32(&w, PROTO_SET_CIDRS);
+	wr_str(&w, "");
+	wr_str(&w, "");
+	wr_u64(&w, 0);
+	wr_strlist(&w, base, stride, 0);
+	wr_strlist(&w, base, stride, 0);
+	wr_strlist(&w, base, stride, 0);
+	wr_str(&w, "");
+	wr_u32(&w, 0);
+	wr_u32(&w, 0);
+	wr_u8(&w, 0);
+	wr_u64(&w, 0);
+	wr_u64(&w, 0);
+	wr_u64(&w, 0);
+	wr_strlist(&w, base, stride, n);
+	cr_assert_eq(wr_error(&w), 0);
+	rd_init(&r, buf, w.len);
+	return proto_dec_key_update_req(&r, q);
+}
+
 Test(proto, list_over_limit_is_rejected)
 {
-	static const char	 rows[PROTO_MAX_SERVICES + 1][4];
+	static const char	 rows[PROTO_MAX_CIDRS + 1][4];
+	static char		 long_cidr[2][PROTO_CIDR_MAX + 2];
 	struct proto_key_update_req *q = xcalloc(sizeof *q);
 	uint8_t			*buf = xcalloc(PROTO_ADMIN_MAX);
 	struct writer		 w;
 	struct reader		 r;
+
+	/* 50 and 49 characters. */
+	memset(long_cidr[0], '1', PROTO_CIDR_MAX + 1);
+	memset(long_cidr[1], '2', PROTO_CIDR_MAX);
 
 	/* A services list of 17 rows where the limit is 16. */
 	wr_init(&w, buf, PROTO_ADMIN_MAX);
@@ -797,6 +891,17 @@ Test(proto, list_over_limit_is_rejected)
 	cr_assert_eq(wr_error(&w), 0);
 	rd_init(&r, buf, w.len);
 	cr_assert_eq(proto_dec_key_update_req(&r, q), BUF_ETOOLONG);
+
+	/* A cidrs list of 17 rows, then one row over PROTO_CIDR_MAX. */
+	cr_assert_eq(dec_update_cidrs(q, buf, rows[0], sizeof rows[0],
+	    PROTO_MAX_CIDRS), 0);
+	cr_assert_eq(dec_update_cidrs(q, buf, rows[0], sizeof rows[0],
+	    PROTO_MAX_CIDRS + 1), BUF_ETOOLONG);
+	cr_assert_eq(dec_update_cidrs(q, buf, long_cidr[0],
+	    sizeof long_cidr[0], 1), BUF_ETOOLONG);
+	cr_assert_eq(dec_update_cidrs(q, buf, long_cidr[1],
+	    sizeof long_cidr[1], 1), 0);
+	cr_assert_eq(strlen(q->spec.limits.cidrs.v[0]), PROTO_CIDR_MAX);
 	free(q);
 	free(buf);
 }
@@ -841,6 +946,20 @@ Test(proto, encoder_refuses_what_no_decoder_accepts)
 
 	fill_key(k, 0);
 	memset(k->allowed_users.v[1], 'u', sizeof k->allowed_users.v[1]);
+	wr_init(&w, buf, PROTO_ADMIN_MAX);
+	proto_frame_begin(&w, REPLY(PROTO_OP_KEY_SHOW), 0, 1);
+	proto_enc_key(&w, k);
+	cr_assert_eq(proto_frame_end(&w), BUF_ETOOLONG);
+
+	fill_key(k, 0);
+	k->limits.cidrs.n = PROTO_MAX_CIDRS + 1;
+	wr_init(&w, buf, PROTO_ADMIN_MAX);
+	proto_frame_begin(&w, REPLY(PROTO_OP_KEY_SHOW), 0, 1);
+	proto_enc_key(&w, k);
+	cr_assert_eq(proto_frame_end(&w), BUF_ETOOLONG);
+
+	fill_key(k, 0);
+	memset(k->limits.cidrs.v[2], 'c', sizeof k->limits.cidrs.v[2]);
 	wr_init(&w, buf, PROTO_ADMIN_MAX);
 	proto_frame_begin(&w, REPLY(PROTO_OP_KEY_SHOW), 0, 1);
 	proto_enc_key(&w, k);
@@ -997,7 +1116,7 @@ Test(proto, names)
 	static const char *const codes[] = {
 		"VALID", "MALFORMED", "NOT_FOUND", "DISABLED",
 		"TENANT_DISABLED", "EXPIRED", "FORBIDDEN",
-		"INSUFFICIENT_PERMISSIONS",
+		"INSUFFICIENT_PERMISSIONS", "RATE_LIMITED", "USAGE_EXCEEDED",
 	};
 	static const char *const statuses[] = {
 		"OK", "EBADREQ", "EUNSUPPORTED", "EPERM", "ENOTFOUND",
@@ -1029,6 +1148,7 @@ Test(proto, names)
 	int		op, known;
 	size_t		j;
 
+	cr_assert_eq(sizeof codes / sizeof codes[0], PROTO_CODE_MAX + 1);
 	for (i = 0; i <= PROTO_CODE_MAX; i++)
 		cr_assert_str_eq(proto_code_name(i), codes[i]);
 	cr_assert_str_eq(proto_code_name(PROTO_CODE_MAX + 1), "UNKNOWN");

@@ -3,8 +3,10 @@
  *
  * Each test runs in a fresh temporary directory (removed afterwards) and
  * drives the store only through store.h, except where a test must plant a
- * record the store would never write (a newer schema, a damaged key): those
- * open the environment with LMDB directly while the store is closed.
+ * record the store would never write (a newer schema, a damaged key, a key
+ * record in the old version 1 format): those open the environment with LMDB
+ * directly while the store is closed. The record size bounds are checked
+ * against the record encoders of store_record.h.
  */
 #include <sys/stat.h>
 
@@ -21,6 +23,8 @@
 #include <lmdb.h>
 
 #include "../daemon/store.h"
+#include "../daemon/store_record.h"
+#include "../proto/buf.h"
 #include "../proto/token.h"
 
 #define MAP_SIZE	(16u * 1024 * 1024)
@@ -136,6 +140,20 @@ mk_key(struct store_key *k, uint64_t n, uint8_t kind, uint32_t uid,
 	strcpy(i->allowed_users.v[0], "alice");
 	snprintf(i->metadata, sizeof(i->metadata), "{\"n\":%llu}",
 	    (unsigned long long)n);
+	i->limits.rate_max = 100 + (uint32_t)n;
+	i->limits.rate_window_ms = 60000 + (uint32_t)n;
+	i->limits.has_credits = 1;
+	i->limits.remaining = 5000 + n;
+	i->limits.refill_amount = 1000 + n;
+	i->limits.refill_interval = 86400 + n;
+	i->limits.cidrs.n = 2;
+	strcpy(i->limits.cidrs.v[0], "10.0.0.0/8");
+	strcpy(i->limits.cidrs.v[1], "2001:db8::/32");
+	/* Not part of the key record: must read back as zero. */
+	i->usage.remaining = 77;
+	i->usage.last_refill_at = 1700000300ull + n;
+	i->usage.last_used = 1700000400ull + n;
+	i->usage.use_count = 99;
 }
 
 static void
@@ -207,6 +225,20 @@ assert_key_eq(const struct store_key *got, const struct store_key *want)
 	for (j = 0; j < w->allowed_users.n; j++)
 		cr_assert_str_eq(g->allowed_users.v[j], w->allowed_users.v[j]);
 	cr_assert_str_eq(g->metadata, w->metadata);
+	cr_assert_eq(g->limits.rate_max, w->limits.rate_max);
+	cr_assert_eq(g->limits.rate_window_ms, w->limits.rate_window_ms);
+	cr_assert_eq(g->limits.has_credits, w->limits.has_credits);
+	cr_assert_eq(g->limits.remaining, w->limits.remaining);
+	cr_assert_eq(g->limits.refill_amount, w->limits.refill_amount);
+	cr_assert_eq(g->limits.refill_interval, w->limits.refill_interval);
+	cr_assert_eq(g->limits.cidrs.n, w->limits.cidrs.n);
+	for (j = 0; j < w->limits.cidrs.n; j++)
+		cr_assert_str_eq(g->limits.cidrs.v[j], w->limits.cidrs.v[j]);
+	/* Usage lives in its own database, never in the key record. */
+	cr_assert_eq(g->usage.remaining, 0);
+	cr_assert_eq(g->usage.last_refill_at, 0);
+	cr_assert_eq(g->usage.last_used, 0);
+	cr_assert_eq(g->usage.use_count, 0);
 }
 
 static void
@@ -317,19 +349,30 @@ Test(store, key_roundtrip_every_field)
 	memset(k.info.prefix, 'p', TOKEN_PREFIX_MAX);
 	memset(k.info.owner.user, 'w', PROTO_ACCOUNT_MAX);
 	memset(k.info.owner.group, 'g', PROTO_ACCOUNT_MAX);
+	k.info.limits.rate_max = UINT32_MAX;
+	k.info.limits.rate_window_ms = UINT32_MAX - 1;
+	k.info.limits.remaining = UINT64_MAX;
+	k.info.limits.refill_amount = UINT64_MAX - 1;
+	k.info.limits.refill_interval = UINT64_MAX - 2;
+	k.info.limits.cidrs.n = PROTO_MAX_CIDRS;
+	for (j = 0; j < PROTO_MAX_CIDRS; j++) {
+		memset(k.info.limits.cidrs.v[j], 'c', PROTO_CIDR_MAX);
+		k.info.limits.cidrs.v[j][0] = (char)('A' + j);
+	}
 	put_key(s, &k);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
 	assert_key_eq(&got, &k);
 	store_end(t);
 
-	/* Empty lists and strings. */
+	/* Empty lists and strings, no limits. */
 	mk_key(&k, 9, PROTO_OWNER_USER, 0, NULL);
 	k.info.services.n = 0;
 	k.info.permissions.n = 0;
 	k.info.allowed_users.n = 0;
 	k.info.metadata[0] = '\0';
 	k.info.name[0] = '\0';
+	memset(&k.info.limits, 0, sizeof(k.info.limits));
 	put_key(s, &k);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
@@ -397,6 +440,16 @@ Test(store, key_put_replaces_and_rejects_bad_records)
 	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
 	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
 	memset(k2.info.services.v[1], 'x', sizeof(k2.info.services.v[1]));
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	k2.info.limits.cidrs.n = PROTO_MAX_CIDRS + 1;
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	memset(k2.info.limits.cidrs.v[1], 'x',
+	    sizeof(k2.info.limits.cidrs.v[1]));
+	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
+	mk_key(&k2, 2, PROTO_OWNER_USER, 1000, NULL);
+	k2.info.limits.has_credits = 2;
 	cr_assert_eq(store_key_put(t, &k2), STORE_ECORRUPT);
 	cr_assert_eq(store_commit(t), STORE_OK);
 
@@ -891,13 +944,16 @@ Test(store, writes_need_a_write_txn)
 	struct store_key	 k;
 	struct proto_tenant	 tn;
 	struct proto_audit	 a;
+	struct store_usage	 u;
 	uint64_t		 nk, nt;
 
 	s = open_store(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	mk_tenant(&tn, "acme", 1);
 	memset(&a, 0, sizeof(a));
+	memset(&u, 0, sizeof(u));
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_put(t, k.info.id, &u), STORE_EIO);
 	cr_assert_eq(store_key_put(t, &k), STORE_EIO);
 	cr_assert_eq(store_key_del(t, k.info.id), STORE_EIO);
 	cr_assert_eq(store_tenant_put(t, &tn), STORE_EIO);
@@ -906,6 +962,7 @@ Test(store, writes_need_a_write_txn)
 	store_end(t);
 	/* An ended txn is unusable, not a crash. */
 	cr_assert_eq(store_stat(t, &nk, &nt), STORE_EIO);
+	cr_assert_eq(store_usage_get(t, k.info.id, &u), STORE_EIO);
 	cr_assert_eq(store_commit(t), STORE_EIO);
 	store_close(s);
 }
@@ -1161,7 +1218,7 @@ Test(store, damaged_key_record)
 	struct store_key	 k, got;
 	struct idlist		 l;
 	const uint8_t		 junk[] = { BUF_T_U8, 1, 0xde, 0xad };
-	const uint8_t		 v2[] = { BUF_T_U8, 2 };
+	const uint8_t		 v3[] = { BUF_T_U8, 3 };
 	uint32_t		 n;
 
 	s = open_store(tmpdir, MAP_SIZE);
@@ -1191,10 +1248,472 @@ Test(store, damaged_key_record)
 	store_close(s);
 
 	/* A record version from the future is damage too. */
-	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, v2, sizeof(v2));
+	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, v3, sizeof(v3));
 	s = open_store(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
+	store_end(t);
+	store_close(s);
+}
+
+/* Copies out a raw record with LMDB itself (the store is closed). */
+static size_t
+raw_get(const char *dir, const char *db, const void *key, size_t klen,
+    uint8_t *out, size_t size)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	size_t	 n;
+
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	cr_assert_leq(v.mv_size, size);
+	memcpy(out, v.mv_data, v.mv_size);
+	n = v.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+/*
+ * A key record as releases before issue 4 wrote it (version 1), from the
+ * format documented in store_record.c; version 2 appends the limits. The
+ * version byte is a parameter so a test can mislabel one.
+ */
+static size_t
+enc_key_v1(const struct store_key *k, uint8_t version, uint8_t *buf,
+    size_t size)
+{
+	const struct proto_key	*i = &k->info;
+	struct writer		 w;
+	int			 tenant = i->owner.kind == PROTO_OWNER_TENANT;
+
+	wr_init(&w, buf, size);
+	wr_u8(&w, version);
+	wr_raw_bytes(&w, k->hash, STORE_HASH_LEN);
+	wr_raw_bytes(&w, k->prev_hash, STORE_HASH_LEN);
+	wr_str(&w, i->id);
+	wr_str(&w, i->prefix);
+	wr_str(&w, i->name);
+	wr_u8(&w, i->owner.kind);
+	wr_u32(&w, i->owner.uid);
+	wr_str(&w, i->owner.user);
+	wr_str(&w, i->owner.tenant);
+	wr_str(&w, tenant ? "" : i->owner.group);
+	wr_u32(&w, tenant ? 0 : i->owner.gid);
+	wr_u8(&w, i->enabled);
+	wr_u32(&w, i->created_by);
+	wr_u64(&w, i->created_at);
+	wr_u64(&w, i->updated_at);
+	wr_u64(&w, i->expires_at);
+	wr_u64(&w, i->grace_until);
+	wr_strlist(&w, &i->services.v[0][0], sizeof(i->services.v[0]),
+	    i->services.n);
+	wr_strlist(&w, &i->permissions.v[0][0], sizeof(i->permissions.v[0]),
+	    i->permissions.n);
+	wr_strlist(&w, &i->allowed_users.v[0][0],
+	    sizeof(i->allowed_users.v[0]), i->allowed_users.n);
+	wr_str(&w, i->metadata);
+	cr_assert_eq(wr_error(&w), 0);
+	return w.len;
+}
+
+Test(store, version1_key_record_reads_with_no_limits)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k[2], want, got;
+	struct idlist		 l;
+	uint8_t			 buf[KEY_REC_MAX + 16];
+	size_t			 len;
+	int			 i;
+
+	/* Through the store first, for the owner index entries. */
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k[0], 1, PROTO_OWNER_USER, 1000, NULL);
+	mk_key(&k[1], 2, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k[0]);
+	put_key(s, &k[1]);
+	store_close(s);
+	for (i = 0; i < 2; i++) {
+		len = enc_key_v1(&k[i], 1, buf, sizeof(buf));
+		raw_put(tmpdir, "keys", k[i].info.id, TOKEN_ID_LEN, buf, len);
+	}
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	for (i = 0; i < 2; i++) {
+		want = k[i];
+		memset(&want.info.limits, 0, sizeof(want.info.limits));
+		if (i == 1) {
+			want.info.owner.group[0] = '\0';
+			want.info.owner.gid = 0;
+		}
+		memset(&got, 0xa5, sizeof(got));
+		cr_assert_eq(store_key_get(t, k[i].info.id, &got), STORE_OK);
+		assert_key_eq(&got, &want);
+		/* want has them zeroed; say so plainly too. */
+		cr_assert_eq(got.info.limits.rate_max, 0);
+		cr_assert_eq(got.info.limits.has_credits, 0);
+		cr_assert_eq(got.info.limits.cidrs.n, 0);
+	}
+	/* Walks decode them too. */
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 2);
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_TENANT, 0, "acme",
+	    collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 1);
+	cr_assert_str_eq(l.ids[0], k[1].info.id);
+	store_end(t);
+
+	/* Rewriting an old record stores it as version 2, limits included. */
+	put_key(s, &k[0]);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k[0]);
+	cr_assert_eq(got.info.limits.cidrs.n, 2);
+	store_end(t);
+	store_close(s);
+	len = raw_get(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf,
+	    sizeof(buf));
+	cr_assert_geq(len, 2);
+	cr_assert_eq(buf[0], BUF_T_U8);
+	cr_assert_eq(buf[1], 2);
+
+	/* A version 1 body labelled 2 lacks the limits... */
+	len = enc_key_v1(&k[0], 2, buf, sizeof(buf));
+	raw_put(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf, len);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_ECORRUPT);
+	store_end(t);
+	store_close(s);
+
+	/* ...and a version 2 body labelled 1 has trailing fields. */
+	cr_assert_eq(rec_enc_key(&k[0], buf, sizeof(buf), &len), STORE_OK);
+	buf[1] = 1;
+	raw_put(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf, len);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_ECORRUPT);
+	store_end(t);
+	store_close(s);
+}
+
+/* Every variable field at its maximum: the record is exactly KEY_REC_MAX. */
+Test(store, key_record_bound_is_exact)
+{
+	struct store_key	 k, got;
+	uint8_t			*buf = malloc(KEY_REC_MAX + 1);
+	size_t			 len = 0;
+	uint32_t		 j;
+
+	cr_assert_not_null(buf);
+	mk_key(&k, 1, PROTO_OWNER_USER, UINT32_MAX, NULL);
+	memset(k.info.prefix, 'p', TOKEN_PREFIX_MAX);
+	memset(k.info.name, 'n', PROTO_NAME_MAX);
+	memset(k.info.owner.user, 'u', PROTO_ACCOUNT_MAX);
+	memset(k.info.owner.tenant, 't', PROTO_TENANT_MAX);
+	memset(k.info.owner.group, 'g', PROTO_ACCOUNT_MAX);
+	memset(k.info.metadata, 'm', PROTO_METADATA_MAX);
+	k.info.services.n = PROTO_MAX_SERVICES;
+	for (j = 0; j < PROTO_MAX_SERVICES; j++)
+		memset(k.info.services.v[j], 's', PROTO_SERVICE_MAX);
+	k.info.permissions.n = PROTO_MAX_PERMS;
+	for (j = 0; j < PROTO_MAX_PERMS; j++)
+		memset(k.info.permissions.v[j], 'p', PROTO_PERM_MAX);
+	k.info.allowed_users.n = PROTO_MAX_USERS;
+	for (j = 0; j < PROTO_MAX_USERS; j++)
+		memset(k.info.allowed_users.v[j], 'a', PROTO_ACCOUNT_MAX);
+	k.info.limits.cidrs.n = PROTO_MAX_CIDRS;
+	for (j = 0; j < PROTO_MAX_CIDRS; j++)
+		memset(k.info.limits.cidrs.v[j], 'c', PROTO_CIDR_MAX);
+
+	cr_assert_eq(rec_enc_key(&k, buf, KEY_REC_MAX + 1, &len), STORE_OK);
+	cr_assert_eq(len, KEY_REC_MAX, "len %zu, KEY_REC_MAX %zu", len,
+	    (size_t)KEY_REC_MAX);
+	cr_log_info("KEY_REC_MAX %zu", (size_t)KEY_REC_MAX);
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	cr_assert_eq(rec_enc_key(&k, buf, KEY_REC_MAX - 1, &len),
+	    STORE_ECORRUPT);
+	free(buf);
+}
+
+static void
+mk_usage(struct store_usage *u, uint64_t n)
+{
+	memset(u, 0, sizeof(*u));
+	u->remaining = 0x1000000000ull + n;
+	u->last_refill_at = 1700000500ull + n;
+	u->last_used = 1700000600ull + n;
+	u->use_count = 0x2000000000ull + n;
+	u->gen = 0x30000000u + (uint32_t)n;
+}
+
+static void
+put_usage(struct store *s, const char *id, const struct store_usage *u)
+{
+	struct store_txn	*t;
+	int			 rv;
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	rv = store_usage_put(t, id, u);
+	cr_assert_eq(rv, STORE_OK, "usage put: %s", store_strerror(rv));
+	cr_assert_eq(store_commit(t), STORE_OK);
+}
+
+static void
+assert_usage_eq(const struct store_usage *g, const struct store_usage *w)
+{
+	cr_assert_eq(g->remaining, w->remaining);
+	cr_assert_eq(g->last_refill_at, w->last_refill_at);
+	cr_assert_eq(g->last_used, w->last_used);
+	cr_assert_eq(g->use_count, w->use_count);
+	cr_assert_eq(g->gen, w->gen);
+}
+
+Test(store, usage_put_get_round_trip)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, kgot;
+	struct store_usage	 u, got;
+	uint8_t			 buf[USAGE_REC_MAX];
+	size_t			 len = 0;
+	uint64_t		 nk, nt;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_usage(&u, 1);
+	put_usage(s, k.info.id, &u);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&got, 0xa5, sizeof(got));
+	cr_assert_eq(store_usage_get(t, k.info.id, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
+	/* The key record is untouched and still has no usage in it. */
+	cr_assert_eq(store_key_get(t, k.info.id, &kgot), STORE_OK);
+	assert_key_eq(&kgot, &k);
+	/* Usage records are not keys. */
+	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
+	cr_assert_eq(nk, 1);
+	cr_assert_eq(nt, 0);
+	store_end(t);
+
+	/* Replaced in place; extremes survive. */
+	u.remaining = 0;
+	u.last_refill_at = UINT64_MAX;
+	u.last_used = 0;
+	u.use_count = UINT64_MAX;
+	u.gen = UINT32_MAX;
+	put_usage(s, k.info.id, &u);
+	/* A rewrite of the key leaves its usage alone. */
+	k.info.limits.remaining = 1;
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, k.info.id, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
+	store_end(t);
+
+	/* Within one write txn, a put is seen by a get. */
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	mk_usage(&u, 2);
+	cr_assert_eq(store_usage_put(t, k.info.id, &u), STORE_OK);
+	cr_assert_eq(store_usage_get(t, k.info.id, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
+	/* An id that is not one is refused, not stored. */
+	cr_assert_eq(store_usage_put(t, "short", &u), STORE_ECORRUPT);
+	cr_assert_eq(store_usage_put(t, NULL, &u), STORE_ECORRUPT);
+	cr_assert_eq(store_commit(t), STORE_OK);
+	store_close(s);
+
+	/* The record is exactly USAGE_REC_MAX bytes, in the documented form. */
+	len = raw_get(tmpdir, "usage", k.info.id, TOKEN_ID_LEN, buf,
+	    sizeof(buf));
+	cr_assert_eq(len, USAGE_REC_MAX);
+	cr_assert_eq(buf[0], BUF_T_U8);
+	cr_assert_eq(buf[1], 1);
+	cr_assert_eq(buf[2], BUF_T_U64);
+}
+
+Test(store, usage_missing_is_enotfound)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct store_usage	 got;
+	char			 id[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	/* A key that has no usage record yet. */
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_id(2, id);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&got, 0x5a, sizeof(got));
+	cr_assert_eq(store_usage_get(t, k.info.id, &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_usage_get(t, id, &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_usage_get(t, "", &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_usage_get(t, "not-an-id!!", &got),
+	    STORE_ENOTFOUND);
+	cr_assert_eq(store_usage_get(t, NULL, &got), STORE_ENOTFOUND);
+	cr_assert_eq(got.remaining, 0x5a5a5a5a5a5a5a5aull,
+	    "out written on failure");
+	cr_assert_eq(got.gen, 0x5a5a5a5au);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, key_del_removes_usage)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct store_usage	 u, got;
+	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
+	char			 id3[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
+	put_key(s, &k);
+	mk_key(&k, 3, PROTO_OWNER_TENANT, 0, "acme");
+	put_key(s, &k);
+	mk_id(1, id1);
+	mk_id(2, id2);
+	mk_id(3, id3);
+	mk_usage(&u, 1);
+	put_usage(s, id1, &u);
+	mk_usage(&u, 2);
+	put_usage(s, id2, &u);
+
+	/* With a usage record, and (key 3) without one. */
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id1), STORE_OK);
+	cr_assert_eq(store_key_del(t, id3), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id1, &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_commit(t), STORE_OK);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id1, &got), STORE_ENOTFOUND);
+	cr_assert_eq(store_usage_get(t, id3, &got), STORE_ENOTFOUND);
+	/* Another key's usage stays. */
+	cr_assert_eq(store_usage_get(t, id2, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
+	store_end(t);
+
+	/* An aborted delete keeps the usage record too. */
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id2), STORE_OK);
+	store_end(t);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id2, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
+	store_end(t);
+
+	/* A key whose record is damaged still takes its usage with it. */
+	store_close(s);
+	{
+		const uint8_t	junk[] = { BUF_T_U8, 1, 0xde, 0xad };
+
+		raw_put(tmpdir, "keys", id2, TOKEN_ID_LEN, junk,
+		    sizeof(junk));
+	}
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_del(t, id2), STORE_OK);
+	cr_assert_eq(store_commit(t), STORE_OK);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id2, &got), STORE_ENOTFOUND);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, usage_survives_reopen)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_usage	 u1, u2, got;
+	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_id(1, id1);
+	mk_id(2, id2);
+	mk_usage(&u1, 1);
+	mk_usage(&u2, 2);
+	put_usage(s, id1, &u1);
+	put_usage(s, id2, &u2);
+	store_close(s);
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id1, &got), STORE_OK);
+	assert_usage_eq(&got, &u1);
+	cr_assert_eq(store_usage_get(t, id2, &got), STORE_OK);
+	assert_usage_eq(&got, &u2);
+	store_end(t);
+	store_close(s);
+}
+
+Test(store, damaged_usage_record)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_usage	 u, got;
+	uint8_t			 buf[USAGE_REC_MAX + 1];
+	size_t			 len;
+	char			 id[TOKEN_ID_LEN + 1];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_id(1, id);
+	mk_usage(&u, 1);
+	put_usage(s, id, &u);
+	store_close(s);
+	len = raw_get(tmpdir, "usage", id, TOKEN_ID_LEN, buf, sizeof(buf));
+	cr_assert_eq(len, USAGE_REC_MAX);
+
+	/* Short by one byte, one byte too many, a version from the future. */
+	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len - 1);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&got, 0x5a, sizeof(got));
+	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
+	cr_assert_eq(got.gen, 0x5a5a5a5au, "out written on failure");
+	store_end(t);
+	store_close(s);
+
+	buf[len] = BUF_T_U8;
+	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len + 1);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
+	store_end(t);
+	store_close(s);
+
+	buf[1] = 2;
+	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
+	store_end(t);
+	/* A damaged record can be overwritten with a good one. */
+	put_usage(s, id, &u);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_usage_get(t, id, &got), STORE_OK);
+	assert_usage_eq(&got, &u);
 	store_end(t);
 	store_close(s);
 }

@@ -1,0 +1,32 @@
+/*
+ * table.h - a bounded map from short strings (key ids, sources) to
+ * fixed-size values, for the counters apikeyd keeps in memory only: rate
+ * windows, failure counts, uses not yet written. A glibc tsearch(3) tree
+ * underneath. Not thread-safe: each table belongs to one thread, or to
+ * whoever holds its owner's lock.
+ */
+#ifndef APIKEY_TABLE_H
+#define APIKEY_TABLE_H
+
+#include <stddef.h>
+
+struct table;
+
+/* Caller frees with table_free(). */
+struct table *table_new(size_t value_size, size_t max_entries);
+void	table_free(struct table *);
+/*
+ * The value stored under key. With create, a missing entry is added with
+ * a zeroed value; NULL when it is missing (and not created), or when the
+ * table is full. The pointer is valid until the entry is removed.
+ */
+void	*table_get(struct table *, const char *key, int create);
+size_t	table_count(const struct table *);
+/* Calls fn for every entry, in key order; the table must not change. */
+void	table_foreach(struct table *, void (*fn)(const char *key, void *value,
+	    void *arg), void *arg);
+/* Removes every entry for which drop(key, value, arg) returns 1. */
+void	table_prune(struct table *, int (*drop)(const char *key, void *value,
+	    void *arg), void *arg);
+
+#endif
