@@ -1,0 +1,1674 @@
+/*
+ * harness.c - shared helpers of the integration tests: nss_wrapper set-up,
+ * apikeyd start and stop in a temporary directory, apikeyctl runs (as root
+ * or, through setpriv, as a fixture user), libapikey verify helpers, token
+ * bookkeeping for the "never logged" checks, and the FIFO trick that makes
+ * NSS inside the daemon hang.
+ *
+ * Tests run one per process (Criterion), each with its own daemon, so the
+ * state below is a plain static struct. Nothing here sleeps to wait for an
+ * event: process exits are waited for on a pidfd, sockets and verify codes
+ * are polled with a deadline.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+#define MAX_ARGS	96
+#define MAX_TOKENS	256
+#define MAX_SPAWNED	8
+#define CTL_TIMEOUT_MS	30000
+
+static const char fixture_passwd[] =
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "alice:x:10001:10001:Alice:/nonexistent:/bin/sh\n"
+    "bob:x:10002:10002:Bob:/nonexistent:/bin/sh\n"
+    "carol:x:10003:20001:Carol:/nonexistent:/bin/sh\n"
+    "dave:x:10004:10004:Dave:/nonexistent:/bin/sh\n"
+    "eve:x:10005:10005:Eve:/nonexistent:/bin/sh\n";
+
+static const char fixture_group[] =
+    "root:x:0:\n"
+    "alice:x:10001:\n"
+    "bob:x:10002:\n"
+    "dave:x:10004:\n"
+    "eve:x:10005:\n"
+    "acme:x:20001:alice\n"
+    "acme-admins:x:20002:bob\n"
+    "beta:x:20003:dave\n"
+    "apikey-admins:x:20010:eve\n";
+
+static const struct {
+	const char	*name;
+	uid_t		 uid;
+	gid_t		 gid;
+} fixture_users[] = {
+	{ "root", 0, 0 },
+	{ "alice", 10001, 10001 },
+	{ "bob", 10002, 10002 },
+	{ "carol", 10003, 20001 },
+	{ "dave", 10004, 10004 },
+	{ "eve", 10005, 10005 },
+};
+
+static struct {
+	int		 ready;
+	char		 root[PATH_MAX];
+	char		 state[PATH_MAX];
+	char		 sock[PATH_MAX];
+	char		 conf[PATH_MAX];
+	char		 log[PATH_MAX];
+	char		 passwd[PATH_MAX];
+	char		 group[PATH_MAX];
+	char		 apikeyd[PATH_MAX];
+	char		 apikeyctl[PATH_MAX];
+	pid_t		 pid;
+	int		 nss_blocked;
+	int		 nbg;
+	struct apikey_client *vc;
+	struct apikey_client *ac;
+	char		*tokens[MAX_TOKENS];
+	size_t		 ntokens;
+	pid_t		 spawned[MAX_SPAWNED];
+	int		 spawned_n[MAX_SPAWNED];	/* bg-N.out */
+	size_t		 nspawned;
+	char		**pool;
+	size_t		 npool;
+	json_t		**jpool;
+	size_t		 njpool;
+} it;
+
+/* --- nss_wrapper: re-execute under it before main() --------------------- */
+
+static pid_t reexec_child;
+
+static void
+forward_signal(int sig)
+{
+	if (reexec_child > 0)
+		kill(reexec_child, sig);
+}
+
+static int
+write_file(const char *path, const char *data, mode_t mode)
+{
+	size_t len = strlen(data);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1)
+		return -1;
+	n = write(fd, data, len);
+	if (close(fd) == -1 || n < 0 || (size_t)n != len)
+		return -1;
+	return chmod(path, mode);
+}
+
+/*
+ * Runs before Criterion's main(). Without NSS_WRAPPER_PASSWD, writes the
+ * fixture files into a fresh directory, sets the nss_wrapper environment
+ * and runs this same binary again as a child, then removes the directory
+ * and exits with the child's status. Criterion's workers inherit the
+ * environment, so the constructor does nothing in them.
+ */
+__attribute__((constructor)) static void
+it_reexec(int argc, char **argv, char **envp)
+{
+	char dir[] = "/tmp/apikey-it-nss.XXXXXX";
+	char passwd[PATH_MAX], group[PATH_MAX], failures[PATH_MAX];
+	char *preload = NULL, buf[4096];
+	const char *old;
+	struct sigaction sa;
+	int status;
+	size_t n;
+	FILE *f;
+
+	(void)argc;
+	(void)envp;
+	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
+		return;
+	if (mkdtemp(dir) == NULL || chmod(dir, 0755) == -1) {
+		perror("harness: mkdtemp");
+		_exit(2);
+	}
+	snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+	snprintf(group, sizeof(group), "%s/group", dir);
+	if (write_file(passwd, fixture_passwd, 0644) == -1 ||
+	    write_file(group, fixture_group, 0644) == -1) {
+		perror("harness: fixture");
+		_exit(2);
+	}
+	old = getenv("LD_PRELOAD");
+	if (asprintf(&preload, "libnss_wrapper.so%s%s",
+	    old != NULL && *old != '\0' ? " " : "",
+	    old != NULL ? old : "") == -1)
+		_exit(2);
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("NSS_WRAPPER_PASSWD", passwd, 1);
+	setenv("NSS_WRAPPER_GROUP", group, 1);
+	snprintf(failures, sizeof(failures), "%s/teardown-failures", dir);
+	setenv("APIKEY_IT_TEARDOWN_LOG", failures, 1);
+	free(preload);
+
+	reexec_child = fork();
+	if (reexec_child == -1) {
+		perror("harness: fork");
+		_exit(2);
+	}
+	if (reexec_child == 0) {
+		execv("/proc/self/exe", argv);
+		perror("harness: exec /proc/self/exe");
+		_exit(127);
+	}
+	/* The terminal's ^C reaches the child by itself; a kill is passed on. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sa.sa_handler = forward_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	while (waitpid(reexec_child, &status, 0) == -1 && errno == EINTR)
+		;
+	status = WIFEXITED(status) ? WEXITSTATUS(status) :
+	    128 + WTERMSIG(status);
+	f = fopen(failures, "re");
+	if (f != NULL) {
+		fprintf(stderr, "harness: failures in test teardown (not in "
+		    "Criterion's count above):\n");
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, n, stderr);
+		fclose(f);
+		unlink(failures);
+		if (status == 0)
+			status = 1;
+	}
+	unlink(passwd);
+	unlink(group);
+	rmdir(dir);
+	_exit(status);
+}
+
+/* --- small things ---------------------------------------------------------- */
+
+char *
+it_keep(char *s)
+{
+	char **p;
+
+	cr_assert_not_null(s, "out of memory");
+	p = realloc(it.pool, (it.npool + 1) * sizeof(*p));
+	cr_assert_not_null(p, "out of memory");
+	it.pool = p;
+	it.pool[it.npool++] = s;
+	return s;
+}
+
+const char *
+it_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0, "out of memory");
+	return it_keep(s);
+}
+
+int64_t
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+it_msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+uid_t
+it_uid(const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fixture_users) / sizeof(fixture_users[0]); i++)
+		if (strcmp(fixture_users[i].name, user) == 0)
+			return fixture_users[i].uid;
+	cr_assert_fail("no fixture user %s", user);
+	return (uid_t)-1;
+}
+
+gid_t
+it_gid(const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fixture_users) / sizeof(fixture_users[0]); i++)
+		if (strcmp(fixture_users[i].name, user) == 0)
+			return fixture_users[i].gid;
+	cr_assert_fail("no fixture user %s", user);
+	return (gid_t)-1;
+}
+
+const char *
+it_read_file(const char *path, size_t *len)
+{
+	char *buf = NULL, *p;
+	size_t n = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert(fd != -1, "open %s: %s", path, strerror(errno));
+	for (;;) {
+		if (cap - n < 4096) {
+			cap = cap == 0 ? 65536 : cap * 2;
+			p = realloc(buf, cap + 1);
+			cr_assert_not_null(p, "out of memory");
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		cr_assert(r >= 0, "read %s: %s", path, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf == NULL)
+		buf = malloc(1);
+	cr_assert_not_null(buf, "out of memory");
+	buf[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return it_keep(buf);
+}
+
+void
+it_assert_has(const char *hay, const char *needle)
+{
+	cr_assert_not_null(hay);
+	cr_assert(strstr(hay, needle) != NULL,
+	    "expected \"%s\" in:\n%s", needle, hay);
+}
+
+void
+it_assert_lacks(const char *hay, const char *needle)
+{
+	cr_assert_not_null(hay);
+	cr_assert(strstr(hay, needle) == NULL,
+	    "did not expect \"%s\" in:\n%s", needle, hay);
+}
+
+const char *
+it_line(const char *text, size_t n)
+{
+	const char *p = text, *e;
+
+	while (n > 0 && p != NULL && *p != '\0') {
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+		n--;
+	}
+	if (p == NULL || *p == '\0')
+		return NULL;
+	e = strchr(p, '\n');
+	return it_keep(strndup(p, e != NULL ? (size_t)(e - p) : strlen(p)));
+}
+
+size_t
+it_line_count(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		if (*text == '\n')
+			n++;
+	return n;
+}
+
+const char *
+it_field(const char *text, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = text, *e;
+
+	while (p != NULL && *p != '\0') {
+		e = strchr(p, '\n');
+		if (strncmp(p, name, nl) == 0 && p[nl] == ':' &&
+		    p[nl + 1] == ' ')
+			return it_keep(strndup(p + nl + 2, e != NULL ?
+			    (size_t)(e - p) - nl - 2 : strlen(p + nl + 2)));
+		p = e != NULL ? e + 1 : NULL;
+	}
+	return NULL;
+}
+
+json_t *
+it_json(const char *text)
+{
+	json_error_t jerr;
+	json_t *j, **p;
+
+	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	cr_assert_not_null(j, "bad JSON (%s, line %d) in:\n%s", jerr.text,
+	    jerr.line, text);
+	p = realloc(it.jpool, (it.njpool + 1) * sizeof(*p));
+	cr_assert_not_null(p, "out of memory");
+	it.jpool = p;
+	it.jpool[it.njpool++] = j;
+	return j;
+}
+
+/* --- tokens ------------------------------------------------------------------ */
+
+static const char b62[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+static int
+isb62(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z');
+}
+
+static int
+isprefixc(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+}
+
+/* CRC32 as zlib computes it (reflected, polynomial 0xedb88320). */
+static uint32_t
+crc32_of(const char *s, size_t len)
+{
+	uint32_t c = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < len; i++) {
+		c ^= (unsigned char)s[i];
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+static void
+crc_encode(uint32_t v, char out[6])
+{
+	int i;
+
+	for (i = 5; i >= 0; i--) {
+		out[i] = b62[v % 62];
+		v /= 62;
+	}
+}
+
+/*
+ * Length of a token starting at s (prefix_id_secretcrc, followed by a
+ * non-base62 character), or 0.
+ */
+static size_t
+token_len_at(const char *s)
+{
+	size_t i = 0, j;
+
+	while (i < 16 && isprefixc(s[i]))
+		i++;
+	if (i == 0 || s[i] != '_')
+		return 0;
+	i++;
+	for (j = 0; j < 11; j++, i++)
+		if (!isb62(s[i]))
+			return 0;
+	if (s[i++] != '_')
+		return 0;
+	for (j = 0; j < 49; j++, i++)
+		if (!isb62(s[i]))
+			return 0;
+	if (isb62(s[i]) || s[i] == '_')
+		return 0;
+	return i;
+}
+
+/* Offset of the secret in a token. */
+static size_t
+secret_off(const char *token)
+{
+	const char *p;
+
+	p = strchr(token, '_');
+	cr_assert_not_null(p, "not a token");
+	p = strchr(p + 1, '_');
+	cr_assert_not_null(p, "not a token");
+	return (size_t)(p + 1 - token);
+}
+
+void
+it_note_token(const char *token)
+{
+	size_t i;
+
+	cr_assert(token_len_at(token) == strlen(token),
+	    "not shaped like a token (%zu characters)", strlen(token));
+	for (i = 0; i < it.ntokens; i++)
+		if (strcmp(it.tokens[i], token) == 0)
+			return;
+	cr_assert(it.ntokens < MAX_TOKENS, "too many tokens");
+	it.tokens[it.ntokens] = strdup(token);
+	cr_assert_not_null(it.tokens[it.ntokens], "out of memory");
+	it.ntokens++;
+}
+
+void
+it_note_tokens(const char *text)
+{
+	const char *p;
+	size_t n;
+	char *t;
+
+	for (p = text; *p != '\0'; p++) {
+		if (!isprefixc(*p) || (p > text && (isb62(p[-1]) ||
+		    p[-1] == '_')))
+			continue;
+		n = token_len_at(p);
+		if (n == 0)
+			continue;
+		t = strndup(p, n);
+		cr_assert_not_null(t, "out of memory");
+		it_note_token(t);
+		free(t);
+		p += n - 1;
+	}
+}
+
+const char *
+it_id(const char *token)
+{
+	const char *p;
+
+	p = strchr(token, '_');
+	cr_assert_not_null(p, "not a token");
+	return it_keep(strndup(p + 1, 11));
+}
+
+const char *
+it_wrong_secret(const char *token)
+{
+	size_t len = strlen(token), off = secret_off(token);
+	char *t, crc[6];
+
+	cr_assert(len == off + 49, "not a token");
+	crc_encode(crc32_of(token, len - 6), crc);
+	cr_assert(memcmp(crc, token + len - 6, 6) == 0,
+	    "harness CRC32 disagrees with the token's checksum");
+	t = it_keep(strdup(token));
+	/* The last secret digit: the value stays below 2^256. */
+	t[off + 42] = t[off + 42] == 'a' ? 'b' : 'a';
+	crc_encode(crc32_of(t, len - 6), t + len - 6);
+	return t;
+}
+
+const char *
+it_bad_crc(const char *token)
+{
+	char *t = it_keep(strdup(token));
+	size_t len = strlen(t);
+
+	t[len - 1] = t[len - 1] == '0' ? '1' : '0';
+	return t;
+}
+
+void
+it_assert_no_token(const char *what, const char *text)
+{
+	char secret[44];
+	size_t i, off;
+
+	for (i = 0; i < it.ntokens; i++) {
+		off = secret_off(it.tokens[i]);
+		memcpy(secret, it.tokens[i] + off, 43);
+		secret[43] = '\0';
+		cr_assert(strstr(text, secret) == NULL,
+		    "a secret (of key %.11s) appears in %s",
+		    it.tokens[i] + off - 12, what);
+	}
+}
+
+/* --- processes ----------------------------------------------------------------- */
+
+static void
+free_strv(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char **
+dup_strv(const char *const *v)
+{
+	size_t i, n = 0;
+	char **d;
+
+	while (v[n] != NULL)
+		n++;
+	d = calloc(n + 1, sizeof(*d));
+	cr_assert_not_null(d, "out of memory");
+	for (i = 0; i < n; i++) {
+		d[i] = strdup(v[i]);
+		cr_assert_not_null(d[i], "out of memory");
+	}
+	return d;
+}
+
+/*
+ * The environment with each "NAME=value" of set replacing NAME, and each
+ * bare "NAME" of set removed.
+ */
+static char **
+make_env(const char *const *set)
+{
+	size_t n = 0, i, j, k = 0, nl;
+	const char *eq;
+	char **env;
+	int drop;
+
+	while (environ[n] != NULL)
+		n++;
+	for (j = 0; set[j] != NULL; j++)
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	cr_assert_not_null(env, "out of memory");
+	for (i = 0; environ[i] != NULL; i++) {
+		drop = 0;
+		for (j = 0; set[j] != NULL; j++) {
+			eq = strchr(set[j], '=');
+			nl = eq != NULL ? (size_t)(eq - set[j]) : strlen(set[j]);
+			if (strncmp(environ[i], set[j], nl) == 0 &&
+			    environ[i][nl] == '=')
+				drop = 1;
+		}
+		if (!drop)
+			env[k++] = strdup(environ[i]);
+	}
+	for (j = 0; set[j] != NULL; j++)
+		if (strchr(set[j], '=') != NULL)
+			env[k++] = strdup(set[j]);
+	for (i = 0; i < k; i++)
+		cr_assert_not_null(env[i], "out of memory");
+	return env;
+}
+
+static int
+exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* Exit status of child pid within ms (reaped), or -1 if still running. */
+static int
+wait_pid(pid_t pid, int ms)
+{
+	struct pollfd pfd;
+	int64_t end = it_now_ms() + ms;
+	pid_t r;
+	int status, fd, left;
+
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (;;) {
+		r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r == -1 && errno != EINTR) {
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		left = (int)(end - it_now_ms());
+		if (left <= 0) {
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		if (fd != -1) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			poll(&pfd, 1, left);
+		} else
+			it_msleep(left < 10 ? left : 10);
+	}
+	if (fd != -1)
+		close(fd);
+	return exit_code(status);
+}
+
+/* A child that dies with the test process, so no daemon outlives it. */
+static void
+child_prepare(void)
+{
+	sigset_t none;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+static int
+append_fd(int fd, char **buf, size_t *len, size_t *cap)
+{
+	char tmp[4096], *p;
+	ssize_t n;
+
+	n = read(fd, tmp, sizeof(tmp));
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	if (*len + (size_t)n + 1 > *cap) {
+		*cap = (*len + (size_t)n + 1) * 2;
+		p = realloc(*buf, *cap);
+		cr_assert_not_null(p, "out of memory");
+		*buf = p;
+	}
+	memcpy(*buf + *len, tmp, (size_t)n);
+	*len += (size_t)n;
+	(*buf)[*len] = '\0';
+	return 1;
+}
+
+/*
+ * Runs argv with envp, stdin data in, capturing stdout and stderr, within
+ * timeout_ms (else kills it and fails the test).
+ */
+static void
+run_capture(char **argv, char **envp, const char *in, int timeout_ms,
+    struct it_run *r)
+{
+	int inp[2], outp[2], errp[2], nfd, left, open_out = 1, open_err = 1;
+	char *out = NULL, *err = NULL;
+	size_t olen = 0, ocap = 0, elen = 0, ecap = 0, inlen;
+	struct pollfd pfd[2];
+	int64_t end;
+	ssize_t w;
+	pid_t pid;
+	int status;
+
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
+	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+	pid = fork();
+	cr_assert(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_prepare();
+		dup2(inp[0], 0);
+		dup2(outp[1], 1);
+		dup2(errp[1], 2);
+		execve(argv[0], argv, envp);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(inp[0]);
+	close(outp[1]);
+	close(errp[1]);
+	if (in != NULL) {
+		/* Small inputs only: they fit in the pipe buffer. */
+		inlen = strlen(in);
+		w = write(inp[1], in, inlen);
+		cr_assert(w == (ssize_t)inlen || errno == EPIPE,
+		    "write stdin: %s", strerror(errno));
+	}
+	close(inp[1]);
+	end = it_now_ms() + timeout_ms;
+	while (open_out || open_err) {
+		nfd = 0;
+		if (open_out) {
+			pfd[nfd].fd = outp[0];
+			pfd[nfd].revents = 0;
+			pfd[nfd++].events = POLLIN;
+		}
+		if (open_err) {
+			pfd[nfd].fd = errp[0];
+			pfd[nfd].revents = 0;
+			pfd[nfd++].events = POLLIN;
+		}
+		left = (int)(end - it_now_ms());
+		left = left > 0 ? poll(pfd, (nfds_t)nfd, left) : 0;
+		if (left == -1 && errno == EINTR)
+			continue;
+		cr_assert(left != -1, "poll: %s", strerror(errno));
+		if (left == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			cr_assert_fail("%s did not finish within %d ms; "
+			    "stdout:\n%s\nstderr:\n%s", argv[0], timeout_ms,
+			    out != NULL ? out : "", err != NULL ? err : "");
+		}
+		for (nfd--; nfd >= 0; nfd--) {
+			if (pfd[nfd].revents == 0)
+				continue;
+			if (pfd[nfd].fd == outp[0])
+				open_out = append_fd(outp[0], &out, &olen,
+				    &ocap);
+			else
+				open_err = append_fd(errp[0], &err, &elen,
+				    &ecap);
+		}
+	}
+	close(outp[0]);
+	close(errp[0]);
+	status = wait_pid(pid, (int)(end - it_now_ms()) + 1000);
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		cr_assert_fail("%s closed its output but did not exit", argv[0]);
+	}
+	r->status = status;
+	r->out = it_keep(out != NULL ? out : strdup(""));
+	r->err = it_keep(err != NULL ? err : strdup(""));
+}
+
+/* --- paths and the daemon ------------------------------------------------------- */
+
+static void
+find_binaries(void)
+{
+	const char *b = getenv("APIKEY_BUILD");
+	char dir[PATH_MAX];
+
+	if (b == NULL || *b == '\0')
+		b = "build";
+	cr_assert_not_null(realpath(b, dir), "build directory %s: %s "
+	    "(set APIKEY_BUILD)", b, strerror(errno));
+	cr_assert(strlen(dir) < sizeof(dir) - 16, "build path too long");
+	snprintf(it.apikeyd, sizeof(it.apikeyd), "%.4000s/apikeyd", dir);
+	snprintf(it.apikeyctl, sizeof(it.apikeyctl), "%.4000s/apikeyctl",
+	    dir);
+	cr_assert(access(it.apikeyd, X_OK) == 0, "%s: %s", it.apikeyd,
+	    strerror(errno));
+	cr_assert(access(it.apikeyctl, X_OK) == 0, "%s: %s", it.apikeyctl,
+	    strerror(errno));
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+	const char *data = it_read_file(from, NULL);
+
+	cr_assert(write_file(to, data, 0644) == 0, "write %s: %s", to,
+	    strerror(errno));
+}
+
+void
+it_prepare(const char *conf_extra)
+{
+	const char *pw = getenv("NSS_WRAPPER_PASSWD");
+	const char *gr = getenv("NSS_WRAPPER_GROUP");
+	char tmpl[] = "/tmp/apikey-it.XXXXXX";
+
+	cr_assert(!it.ready, "it_prepare called twice");
+	cr_assert(pw != NULL && gr != NULL, "not running under nss_wrapper");
+	find_binaries();
+	cr_assert_not_null(mkdtemp(tmpl), "mkdtemp: %s", strerror(errno));
+	/* Non-root callers must reach the sockets and the NSS files. */
+	cr_assert(chmod(tmpl, 0755) == 0, "chmod: %s", strerror(errno));
+	snprintf(it.root, sizeof(it.root), "%s", tmpl);
+	snprintf(it.state, sizeof(it.state), "%s/state", tmpl);
+	snprintf(it.sock, sizeof(it.sock), "%s/sock", tmpl);
+	snprintf(it.conf, sizeof(it.conf), "%s/apikeyd.conf", tmpl);
+	snprintf(it.log, sizeof(it.log), "%s/apikeyd.log", tmpl);
+	snprintf(it.passwd, sizeof(it.passwd), "%s/passwd", tmpl);
+	snprintf(it.group, sizeof(it.group), "%s/group", tmpl);
+	it.ready = 1;
+	copy_file(pw, it.passwd);
+	copy_file(gr, it.group);
+	cr_assert(write_file(it.conf, it_printf("# written by tests/harness.c\n"
+	    "admin_group = apikey-admins\nlog_level = debug\n%s",
+	    conf_extra != NULL ? conf_extra : ""), 0644) == 0,
+	    "write %s: %s", it.conf, strerror(errno));
+}
+
+const char *
+it_root(void)
+{
+	return it.root;
+}
+
+const char *
+it_state_dir(void)
+{
+	return it.state;
+}
+
+const char *
+it_sock_dir(void)
+{
+	return it.sock;
+}
+
+const char *
+it_conf_path(void)
+{
+	return it.conf;
+}
+
+const char *
+it_log_path(void)
+{
+	return it.log;
+}
+
+const char *
+it_path(const char *rel)
+{
+	return it_printf("%s/%s", it.root, rel);
+}
+
+const char *
+it_log(void)
+{
+	if (access(it.log, F_OK) != 0)
+		return "";
+	return it_read_file(it.log, NULL);
+}
+
+pid_t
+it_daemon_pid(void)
+{
+	return it.pid;
+}
+
+static void
+close_clients(void)
+{
+	apikey_close(it.vc);
+	apikey_close(it.ac);
+	it.vc = NULL;
+	it.ac = NULL;
+}
+
+pid_t
+it_spawn_daemon(const char *const *args)
+{
+	const char *argv[MAX_ARGS];
+	const char *set[] = {
+		it_printf("NSS_WRAPPER_PASSWD=%s", it.passwd),
+		it_printf("NSS_WRAPPER_GROUP=%s", it.group),
+		"APIKEY_SOCKET_DIR", NULL
+	};
+	char **av, **env;
+	size_t n = 0;
+	pid_t pid;
+	int fd;
+
+	cr_assert(it.ready, "it_prepare first");
+	cr_assert(it.pid == 0, "a daemon is already running");
+	/* Connections to an earlier daemon are dead. */
+	close_clients();
+	argv[n++] = it.apikeyd;
+	while (*args != NULL && n < MAX_ARGS - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	av = dup_strv(argv);
+	env = make_env(set);
+	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
+	pid = fork();
+	cr_assert(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_prepare();
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(0);
+		if (open("/dev/null", O_RDONLY) != 0)
+			_exit(126);
+		execve(av[0], av, env);
+		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	free_strv(av);
+	free_strv(env);
+	it.pid = pid;
+	return pid;
+}
+
+static int
+can_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, ok;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return ok;
+}
+
+void
+it_wait_ready(const char *sockdir)
+{
+	const char *v = it_printf("%s/verify.sock", sockdir);
+	const char *a = it_printf("%s/admin.sock", sockdir);
+	int64_t end = it_now_ms() + IT_DEADLINE_MS;
+	int backoff = 2, st;
+
+	for (;;) {
+		if (can_connect(v) && can_connect(a))
+			return;
+		st = wait_pid(it.pid, 0);
+		if (st != -1) {
+			it.pid = 0;
+			cr_assert_fail("apikeyd exited with status %d before "
+			    "its sockets accepted; log:\n%s", st, it_log());
+		}
+		cr_assert(it_now_ms() < end, "apikeyd sockets in %s did not "
+		    "accept within %d ms; log:\n%s", sockdir, IT_DEADLINE_MS,
+		    it_log());
+		it_msleep(backoff);
+		if (backoff < 100)
+			backoff *= 2;
+	}
+}
+
+void
+it_start(void)
+{
+	const char *args[] = {
+		"-f", "-d", "-c", it.conf, "--state-dir", it.state,
+		"--socket-dir", it.sock, NULL
+	};
+
+	it_spawn_daemon(args);
+	it_wait_ready(it.sock);
+}
+
+int
+it_wait_daemon_exit(int ms)
+{
+	int st;
+
+	cr_assert(it.pid != 0, "no daemon");
+	st = wait_pid(it.pid, ms);
+	if (st != -1)
+		it.pid = 0;
+	return st;
+}
+
+/* Stops the daemon; a description of what went wrong, or NULL. */
+static const char *
+stop_daemon(int sig)
+{
+	int st;
+
+	close_clients();
+	if (it.pid == 0)
+		return NULL;
+	kill(it.pid, sig);
+	st = wait_pid(it.pid, IT_DEADLINE_MS);
+	if (st == -1) {
+		kill(it.pid, SIGKILL);
+		waitpid(it.pid, NULL, 0);
+		it.pid = 0;
+		return it_printf("apikeyd did not exit within %d ms of signal "
+		    "%d; killed", IT_DEADLINE_MS, sig);
+	}
+	it.pid = 0;
+	if (st != 0)
+		return it_printf("apikeyd exited with status %d on signal %d",
+		    st, sig);
+	if (access(it_printf("%s/verify.sock", it.sock), F_OK) == 0 ||
+	    access(it_printf("%s/admin.sock", it.sock), F_OK) == 0)
+		return "apikeyd left its sockets behind";
+	return NULL;
+}
+
+void
+it_stop_sig(int sig)
+{
+	const char *e = stop_daemon(sig);
+
+	cr_assert_null(e, "%s; log:\n%s", e, it_log());
+}
+
+void
+it_stop(void)
+{
+	it_stop_sig(SIGTERM);
+}
+
+void
+it_restart(void)
+{
+	it_stop();
+	it_start();
+}
+
+void
+it_setup(void)
+{
+	it_prepare(NULL);
+	it_start();
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+/* Appends a teardown problem to the file the supervisor checks at exit. */
+static void
+report_teardown_failure(const char *problem)
+{
+	const char *path = getenv("APIKEY_IT_TEARDOWN_LOG");
+	int fd;
+
+	cr_log_error("teardown: %s", problem);
+	if (path == NULL)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return;
+	dprintf(fd, "%s: %s", criterion_current_test != NULL &&
+	    criterion_current_test->name != NULL ?
+	    criterion_current_test->name : "?", problem);
+	close(fd);
+}
+
+/*
+ * Criterion 2.4 counts no assertion made in .fini against the test, so
+ * problems found here are collected, logged once everything is cleaned up,
+ * and reported to the supervising process, which then fails the binary.
+ */
+void
+it_teardown(void)
+{
+	static char problem[16384];
+	size_t i, off, used = 0;
+	const char *e, *log;
+	char secret[44];
+	int st;
+
+	problem[0] = '\0';
+	if (it.nss_blocked)
+		it_nss_unblock();
+	for (i = 0; i < it.nspawned; i++) {
+		st = wait_pid(it.spawned[i], 0);
+		if (st == -1) {
+			kill(it.spawned[i], SIGKILL);
+			waitpid(it.spawned[i], NULL, 0);
+		}
+	}
+	it.nspawned = 0;
+	e = stop_daemon(SIGTERM);
+	if (it.ready) {
+		log = it_log();
+		if (e != NULL)
+			used += (size_t)snprintf(problem + used,
+			    sizeof(problem) - used, "%s; log:\n%.8000s\n", e,
+			    log);
+		for (i = 0; i < it.ntokens && used < sizeof(problem); i++) {
+			off = secret_off(it.tokens[i]);
+			memcpy(secret, it.tokens[i] + off, 43);
+			secret[43] = '\0';
+			if (strstr(log, secret) != NULL)
+				used += (size_t)snprintf(problem + used,
+				    sizeof(problem) - used, "the secret of key "
+				    "%.11s appears in the daemon log\n",
+				    it.tokens[i] + off - 12);
+		}
+		/* APIKEY_IT_KEEP=1 keeps the directory for a post-mortem. */
+		if (getenv("APIKEY_IT_KEEP") == NULL)
+			nftw(it.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		else
+			fprintf(stderr, "kept %s\n", it.root);
+		it.ready = 0;
+	}
+	for (i = 0; i < it.ntokens; i++) {
+		explicit_bzero(it.tokens[i], strlen(it.tokens[i]));
+		free(it.tokens[i]);
+	}
+	it.ntokens = 0;
+	for (i = 0; i < it.njpool; i++)
+		json_decref(it.jpool[i]);
+	free(it.jpool);
+	it.jpool = NULL;
+	it.njpool = 0;
+	for (i = 0; i < it.npool; i++)
+		free(it.pool[i]);
+	free(it.pool);
+	it.pool = NULL;
+	it.npool = 0;
+	if (problem[0] != '\0')
+		report_teardown_failure(problem);
+}
+
+/* --- apikeyctl --------------------------------------------------------------- */
+
+/* argv for apikeyctl [as user via setpriv] [--socket-dir] args. */
+static char **
+ctl_argv(const struct it_ctl_opt *o, const char *const *args)
+{
+	const char *argv[MAX_ARGS];
+	size_t n = 0;
+
+	cr_assert(it.ready, "it_prepare first");
+	if (o->as != NULL && strcmp(o->as, "root") != 0) {
+		argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
+		    "/usr/bin/setpriv" : "/bin/setpriv";
+		argv[n++] = it_printf("--reuid=%u", (unsigned)it_uid(o->as));
+		argv[n++] = it_printf("--regid=%u", (unsigned)it_gid(o->as));
+		argv[n++] = "--clear-groups";
+		argv[n++] = "--";
+	}
+	argv[n++] = it.apikeyctl;
+	if (!o->no_sockdir) {
+		argv[n++] = "--socket-dir";
+		argv[n++] = it.sock;
+	}
+	while (*args != NULL) {
+		cr_assert(n < MAX_ARGS - 1, "too many arguments");
+		argv[n++] = *args++;
+	}
+	argv[n] = NULL;
+	return dup_strv(argv);
+}
+
+static char **
+ctl_env(const struct it_ctl_opt *o)
+{
+	const char *set[] = { "APIKEY_SOCKET_DIR", NULL };
+
+	if (o->sockdir_env != NULL)
+		set[0] = it_printf("APIKEY_SOCKET_DIR=%s", o->sockdir_env);
+	return make_env(set);
+}
+
+int
+it_ctlv(struct it_run *r, const struct it_ctl_opt *o,
+    const char *const *args)
+{
+	char **av = ctl_argv(o, args), **env = ctl_env(o);
+
+	run_capture(av, env, o->in, CTL_TIMEOUT_MS, r);
+	free_strv(av);
+	free_strv(env);
+	it_note_tokens(r->out);
+	return r->status;
+}
+
+static void
+collect_args(const char **args, size_t max, const char *first, va_list ap)
+{
+	const char *a;
+	size_t n = 0;
+
+	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
+		cr_assert(n < max - 1, "too many arguments");
+		args[n++] = a;
+	}
+	args[n] = NULL;
+}
+
+int
+it_ctl(struct it_run *r, const char *as, const char *in, ...)
+{
+	const char *args[MAX_ARGS];
+	struct it_ctl_opt o = { 0 };
+	va_list ap;
+
+	va_start(ap, in);
+	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	va_end(ap);
+	o.as = as;
+	o.in = in;
+	return it_ctlv(r, &o, args);
+}
+
+const char *
+it_expect(const char *as, int status, const char *errsub, ...)
+{
+	const char *args[MAX_ARGS];
+	struct it_ctl_opt o = { 0 };
+	struct it_run r;
+	va_list ap;
+	size_t i;
+	char *cmd = NULL, *p;
+
+	va_start(ap, errsub);
+	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	va_end(ap);
+	o.as = as;
+	it_ctlv(&r, &o, args);
+	if (r.status != status || (errsub != NULL &&
+	    strstr(r.err, errsub) == NULL)) {
+		for (i = 0; args[i] != NULL; i++) {
+			if (asprintf(&p, "%s %.60s%s", cmd != NULL ? cmd : "",
+			    args[i], strlen(args[i]) > 60 ? "..." : "") == -1)
+				break;
+			free(cmd);
+			cmd = p;
+		}
+		it_keep(cmd != NULL ? cmd : strdup(""));
+		cr_assert_fail("as %s: apikeyctl%s: exit %d, expected %d%s%s;"
+		    "\nstdout:\n%s\nstderr:\n%s", as != NULL ? as : "root",
+		    cmd != NULL ? cmd : "", r.status, status,
+		    errsub != NULL ? " with stderr containing " : "",
+		    errsub != NULL ? errsub : "", r.out, r.err);
+	}
+	return r.out;
+}
+
+pid_t
+it_ctl_spawn(const char *as, ...)
+{
+	const char *args[MAX_ARGS];
+	struct it_ctl_opt o = { 0 };
+	char **av, **env;
+	va_list ap;
+	pid_t pid;
+	int fo, fe;
+
+	va_start(ap, as);
+	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	va_end(ap);
+	cr_assert(it.nspawned < MAX_SPAWNED, "too many background runs");
+	o.as = as;
+	av = ctl_argv(&o, args);
+	env = ctl_env(&o);
+	fo = open(it_printf("%s/bg-%d.out", it.root, it.nbg),
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fe = open(it_printf("%s/bg-%d.err", it.root, it.nbg),
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert(fo != -1 && fe != -1, "open: %s", strerror(errno));
+	it.nbg++;
+	pid = fork();
+	cr_assert(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_prepare();
+		dup2(fo, 1);
+		dup2(fe, 2);
+		close(0);
+		if (open("/dev/null", O_RDONLY) != 0)
+			_exit(126);
+		execve(av[0], av, env);
+		_exit(127);
+	}
+	close(fo);
+	close(fe);
+	free_strv(av);
+	free_strv(env);
+	it.spawned_n[it.nspawned] = it.nbg - 1;
+	it.spawned[it.nspawned++] = pid;
+	return pid;
+}
+
+int
+it_ctl_reap(pid_t pid, int ms)
+{
+	size_t i;
+	int st;
+
+	st = wait_pid(pid, ms);
+	if (st == -1)
+		return -1;
+	for (i = 0; i < it.nspawned; i++) {
+		if (it.spawned[i] != pid)
+			continue;
+		it_note_tokens(it_read_file(it_printf("%s/bg-%d.out", it.root,
+		    it.spawned_n[i]), NULL));
+		it.nspawned--;
+		it.spawned[i] = it.spawned[it.nspawned];
+		it.spawned_n[i] = it.spawned_n[it.nspawned];
+		break;
+	}
+	return st;
+}
+
+/* --- keys and tenants ------------------------------------------------------ */
+
+const char *
+it_key(const char *as, ...)
+{
+	const char *args[MAX_ARGS];
+	struct it_ctl_opt o = { 0 };
+	struct it_run r;
+	va_list ap;
+	size_t n;
+
+	args[0] = "key";
+	args[1] = "create";
+	args[2] = "-q";
+	va_start(ap, as);
+	collect_args(args + 3, MAX_ARGS - 3, va_arg(ap, const char *), ap);
+	va_end(ap);
+	o.as = as;
+	it_ctlv(&r, &o, args);
+	cr_assert_eq(r.status, 0, "key create as %s: exit %d: %s",
+	    as != NULL ? as : "root", r.status, r.err);
+	n = strlen(r.out);
+	cr_assert(n > 1 && r.out[n - 1] == '\n' && it_line_count(r.out) == 1,
+	    "key create -q printed more than a token line");
+	r.out = it_keep(strndup(r.out, n - 1));
+	it_note_token(r.out);
+	return r.out;
+}
+
+struct apikey_client *
+it_vclient(void)
+{
+	int rc;
+
+	if (it.vc == NULL) {
+		rc = apikey_open(it.sock, 2000, &it.vc);
+		cr_assert_eq(rc, 0, "apikey_open: %s", apikey_strerror(rc));
+	}
+	return it.vc;
+}
+
+struct apikey_client *
+it_aclient(void)
+{
+	int rc;
+
+	if (it.ac == NULL) {
+		rc = apikey_open_admin(it.sock, 5000, &it.ac);
+		cr_assert_eq(rc, 0, "apikey_open_admin: %s",
+		    apikey_strerror(rc));
+	}
+	return it.ac;
+}
+
+const char *
+it_key_lib(enum apikey_owner_kind kind, const char *owner,
+    const struct apikey_key_spec *spec, struct apikey_key **key_out)
+{
+	struct apikey_key *key = NULL;
+	char *token = NULL;
+	const char *t;
+	int rc;
+
+	rc = apikey_key_create(it_aclient(), kind, owner, spec, &key, &token);
+	cr_assert_eq(rc, 0, "apikey_key_create: %s: %s", apikey_strerror(rc),
+	    apikey_last_error(it.ac));
+	it_note_token(token);
+	t = it_printf("%s", token);
+	apikey_token_free(token);
+	if (key_out != NULL)
+		*key_out = key;
+	else
+		apikey_key_free(key);
+	return t;
+}
+
+void
+it_tenant(const char *name, const char *group, const char *admin_group)
+{
+	struct apikey_tenant *t = NULL;
+	int rc;
+
+	rc = apikey_tenant_add(it_aclient(), name, group, admin_group, &t);
+	cr_assert_eq(rc, 0, "apikey_tenant_add %s: %s: %s", name,
+	    apikey_strerror(rc), apikey_last_error(it.ac));
+	apikey_tenant_free(t);
+}
+
+/* --- verify ----------------------------------------------------------------- */
+
+static struct apikey_verify_req *
+make_req(const char *ctx)
+{
+	struct apikey_verify_req *req;
+	char *copy, *save = NULL, *w;
+	int rc = 0;
+
+	if (ctx == NULL)
+		return NULL;
+	req = apikey_verify_req_new();
+	cr_assert_not_null(req, "out of memory");
+	copy = strdup(ctx);
+	cr_assert_not_null(copy, "out of memory");
+	for (w = strtok_r(copy, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save)) {
+		if (strncmp(w, "svc=", 4) == 0)
+			rc = apikey_verify_req_set_service(req, w + 4);
+		else if (strncmp(w, "user=", 5) == 0)
+			rc = apikey_verify_req_set_user(req, w + 5);
+		else if (strncmp(w, "tenant=", 7) == 0)
+			rc = apikey_verify_req_set_tenant(req, w + 7);
+		else if (strncmp(w, "rhost=", 6) == 0)
+			rc = apikey_verify_req_set_rhost(req, w + 6);
+		else if (strncmp(w, "perm=", 5) == 0)
+			rc = apikey_verify_req_add_permission(req, w + 5);
+		else
+			cr_assert_fail("bad verify context word %s", w);
+		cr_assert_eq(rc, 0, "verify request %s: %s", w,
+		    apikey_strerror(rc));
+	}
+	free(copy);
+	return req;
+}
+
+struct apikey_result *
+it_verify(const char *token, const char *ctx)
+{
+	struct apikey_verify_req *req = make_req(ctx);
+	struct apikey_result *res = NULL;
+	int rc;
+
+	rc = apikey_verify(it_vclient(), token, req, &res);
+	apikey_verify_req_free(req);
+	cr_assert_eq(rc, 0, "apikey_verify: %s (%s)", apikey_strerror(rc),
+	    apikey_last_error(it.vc));
+	return res;
+}
+
+enum apikey_code
+it_code(const char *token, const char *ctx)
+{
+	struct apikey_result *res = it_verify(token, ctx);
+	enum apikey_code c = apikey_result_code(res);
+
+	apikey_result_free(res);
+	return c;
+}
+
+void
+it_wait_code(const char *token, const char *ctx, enum apikey_code want)
+{
+	int64_t end = it_now_ms() + IT_DEADLINE_MS;
+	enum apikey_code c;
+
+	for (;;) {
+		c = it_code(token, ctx);
+		if (c == want)
+			return;
+		cr_assert(it_now_ms() < end, "verify still answers %s after "
+		    "%d ms, expected %s", apikey_code_name(c), IT_DEADLINE_MS,
+		    apikey_code_name(want));
+		it_msleep(50);
+	}
+}
+
+/* --- NSS inside the daemon ---------------------------------------------------- */
+
+/*
+ * nss_wrapper keeps its files open and reopens one only once the open file
+ * has no link left (st_nlink == 0). So the original goes away entirely
+ * (its content is kept in a copy) and a FIFO takes its name; the next
+ * lookup in the daemon then blocks in open() until a writer appears.
+ */
+static void
+swap_in_fifo(const char *path)
+{
+	const char *fifo = it_printf("%s.fifo", path);
+	const char *tmp = it_printf("%s.new", path);
+
+	copy_file(path, it_printf("%s.orig", path));
+	cr_assert(mkfifo(fifo, 0644) == 0, "mkfifo: %s", strerror(errno));
+	cr_assert(link(fifo, tmp) == 0, "link: %s", strerror(errno));
+	cr_assert(rename(tmp, path) == 0, "rename: %s", strerror(errno));
+}
+
+void
+it_nss_block(void)
+{
+	cr_assert(!it.nss_blocked, "already blocked");
+	swap_in_fifo(it.passwd);
+	swap_in_fifo(it.group);
+	it.nss_blocked = 1;
+}
+
+/* Number of daemon threads blocked in open(2)/openat(2). */
+static int
+threads_in_open(void)
+{
+	const char *dir = it_printf("/proc/%d/task", (int)it.pid);
+	char buf[64];
+	struct dirent *de;
+	long nr;
+	int n = 0, fd;
+	ssize_t r;
+	DIR *d;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		fd = open(it_printf("%s/%s/syscall", dir, de->d_name),
+		    O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		r = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		buf[r] = '\0';
+		nr = strtol(buf, NULL, 10);
+		if (buf[0] >= '0' && buf[0] <= '9' && (nr == SYS_openat
+#ifdef SYS_open
+		    || nr == SYS_open
+#endif
+		    ))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+void
+it_nss_wait_blocked(void)
+{
+	int64_t end = it_now_ms() + IT_DEADLINE_MS;
+
+	while (threads_in_open() == 0) {
+		cr_assert(it_now_ms() < end, "no apikeyd thread blocked in "
+		    "an NSS file within %d ms", IT_DEADLINE_MS);
+		it_msleep(10);
+	}
+}
+
+static void
+wake_fifo(const char *path)
+{
+	int fd;
+
+	/* Succeeds only while some reader waits in open(); that wakes it. */
+	fd = open(it_printf("%s.fifo", path), O_WRONLY | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd != -1)
+		close(fd);
+}
+
+/* Puts a copy of the regular file back under its name. */
+static void
+restore_file(const char *path)
+{
+	const char *tmp = it_printf("%s.back", path);
+
+	copy_file(it_printf("%s.orig", path), tmp);
+	rename(tmp, path);
+}
+
+void
+it_nss_unblock(void)
+{
+	int64_t end = it_now_ms() + IT_DEADLINE_MS;
+
+	if (!it.nss_blocked)
+		return;
+	it.nss_blocked = 0;
+	restore_file(it.passwd);
+	restore_file(it.group);
+	do {
+		wake_fifo(it.passwd);
+		wake_fifo(it.group);
+		if (it.pid == 0 || threads_in_open() == 0)
+			break;
+		it_msleep(10);
+	} while (it_now_ms() < end);
+	/* A FIFO without links makes nss_wrapper reopen the real file. */
+	unlink(it_printf("%s.fifo", it.passwd));
+	unlink(it_printf("%s.fifo", it.group));
+}

@@ -1,0 +1,190 @@
+/*
+ * harness.h - shared helpers of the integration tests (tests/it_*.c).
+ *
+ * Each test starts the real apikeyd in its own temporary directory and
+ * drives it through libapikey and the apikeyctl binary. Users and groups
+ * come from nss_wrapper with the fixture below, never from the machine:
+ * the test binary re-executes itself under nss_wrapper before main(), and
+ * passes the same environment to apikeyctl; the daemon gets its own copy of
+ * the fixture files, so a test can make its NSS lookups hang.
+ *
+ * Fixture users (name uid:gid, extra groups):
+ *   root 0:0 | alice 10001:10001, acme | bob 10002:10002, acme-admins |
+ *   carol 10003:20001 (primary group acme) | dave 10004:10004, beta |
+ *   eve 10005:10005, apikey-admins (the daemon's admin_group)
+ * Groups: acme 20001, acme-admins 20002, beta 20003, apikey-admins 20010.
+ *
+ * Criterion runs every test in a process of its own, so the state behind
+ * these functions (one daemon, its directory, the tokens seen) is per test.
+ * Strings and JSON documents the helpers return are owned by the harness
+ * and freed by it_teardown(); the functions assert (and so end the test)
+ * instead of returning errors. With APIKEY_IT_KEEP=1 in the environment
+ * the temporary directories are kept (and named on stderr).
+ */
+#ifndef APIKEY_TEST_HARNESS_H
+#define APIKEY_TEST_HARNESS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../libclient/apikey.h"
+
+#define IT_SENTINEL	__attribute__((sentinel))
+
+/* Deadline for anything the daemon must do "soon", in milliseconds. */
+#define IT_DEADLINE_MS	10000
+
+/* --- daemon ------------------------------------------------------------ */
+
+/*
+ * it_setup() is it_prepare(NULL) then it_start(); it_teardown() stops the
+ * daemon (asserting a clean exit), checks that no token the test saw is in
+ * the daemon's log, and removes the directory. Use them as .init/.fini.
+ */
+void	it_setup(void);
+void	it_teardown(void);
+/*
+ * Makes the temporary root (mode 0755) and writes the config file:
+ * "admin_group = apikey-admins", "log_level = debug", then conf_extra
+ * (whole lines, may be NULL). The state and socket directories are not
+ * created: the daemon creates them.
+ */
+void	it_prepare(const char *conf_extra);
+/* Starts apikeyd -f -d -c CONF --state-dir STATE --socket-dir SOCK and
+ * waits until both sockets accept a connection. */
+void	it_start(void);
+/* Starts apikeyd with exactly these arguments (NULL-terminated, after the
+ * program name), output appended to the log; does not wait. */
+pid_t	it_spawn_daemon(const char *const *args);
+/* Waits for both sockets in dir; fails if the daemon exits first. */
+void	it_wait_ready(const char *sockdir);
+/* Waits up to ms for the spawned daemon to exit; returns its exit status
+ * (128 + signal when killed), or -1 if it is still running. */
+int	it_wait_daemon_exit(int ms);
+/* Sends sig, waits IT_DEADLINE_MS, asserts exit status 0 and that both
+ * sockets are gone. */
+void	it_stop_sig(int sig);
+void	it_stop(void);
+void	it_restart(void);
+pid_t	it_daemon_pid(void);
+
+const char *it_root(void);
+const char *it_state_dir(void);
+const char *it_sock_dir(void);
+const char *it_conf_path(void);
+const char *it_log_path(void);
+/* root/rel, owned by the harness. */
+const char *it_path(const char *rel);
+/* The daemon's log so far. */
+const char *it_log(void);
+
+/* --- fixture users ------------------------------------------------------ */
+
+uid_t	it_uid(const char *user);
+gid_t	it_gid(const char *user);
+
+/* --- apikeyctl ---------------------------------------------------------- */
+
+struct it_run {
+	int		 status;	/* exit status; 128 + signal if killed */
+	const char	*out;		/* stdout, harness-owned */
+	const char	*err;		/* stderr, harness-owned */
+};
+
+struct it_ctl_opt {
+	const char	*as;		/* fixture user; NULL or "root": as root */
+	const char	*in;		/* stdin data; NULL: /dev/null */
+	int		 no_sockdir;	/* do not add --socket-dir */
+	const char	*sockdir_env;	/* APIKEY_SOCKET_DIR for the child */
+};
+
+/*
+ * Runs apikeyctl --socket-dir SOCK ARGS... as user as (through setpriv,
+ * with no supplementary groups) with stdin data in, and returns the exit
+ * status. Output and status land in *r. Tokens in the output are noted.
+ */
+int	it_ctl(struct it_run *r, const char *as, const char *in, ...)
+	    IT_SENTINEL;
+int	it_ctlv(struct it_run *r, const struct it_ctl_opt *o,
+	    const char *const *args);
+/* Runs it_ctl and asserts the exit status and, when errsub is not NULL, that
+ * stderr contains errsub. Returns stdout. */
+const char *it_expect(const char *as, int status, const char *errsub, ...)
+	    IT_SENTINEL;
+/* Starts apikeyctl in the background (output to files in the root). */
+pid_t	it_ctl_spawn(const char *as, ...) IT_SENTINEL;
+/* Exit status of a spawned apikeyctl within ms, or -1 if still running. */
+int	it_ctl_reap(pid_t pid, int ms);
+
+/* --- keys ---------------------------------------------------------------- */
+
+/* `key create -q ARGS` as user as; asserts success; returns the token. */
+const char *it_key(const char *as, ...) IT_SENTINEL;
+/* apikey_key_create as root through libapikey; *key_out optional. */
+const char *it_key_lib(enum apikey_owner_kind kind, const char *owner,
+	    const struct apikey_key_spec *spec, struct apikey_key **key_out);
+/* apikey_tenant_add as root through libapikey; asserts success. */
+void	it_tenant(const char *name, const char *group, const char *admin_group);
+
+/* Records a token so the log and outputs are checked for it. */
+void	it_note_token(const char *token);
+/* Notes every token-shaped string in text. */
+void	it_note_tokens(const char *text);
+/* The key id of a token. */
+const char *it_id(const char *token);
+/* The same id with another secret and a valid checksum. */
+const char *it_wrong_secret(const char *token);
+/* The token with a broken checksum. */
+const char *it_bad_crc(const char *token);
+/* Asserts that no noted token or secret occurs in text. */
+void	it_assert_no_token(const char *what, const char *text);
+
+/* --- verify through libapikey --------------------------------------------- */
+
+/* Shared clients as root, opened on first use, closed by it_stop(). */
+struct apikey_client *it_vclient(void);
+struct apikey_client *it_aclient(void);
+/*
+ * ctx is NULL or space-separated settings of the request:
+ * "svc=sshd user=alice tenant=acme rhost=10.0.0.1 perm=doc:read perm=x:y".
+ * it_verify asserts apikey_verify() returned 0; caller frees the result.
+ */
+struct apikey_result *it_verify(const char *token, const char *ctx);
+enum apikey_code it_code(const char *token, const char *ctx);
+/* Polls verify (every ~50 ms, IT_DEADLINE_MS) until it answers want. */
+void	it_wait_code(const char *token, const char *ctx, enum apikey_code want);
+
+/* --- text and files ------------------------------------------------------- */
+
+void	it_assert_has(const char *hay, const char *needle);
+void	it_assert_lacks(const char *hay, const char *needle);
+/* Line n (0-based) of text without its newline, or NULL. */
+const char *it_line(const char *text, size_t n);
+size_t	it_line_count(const char *text);
+/* The value of the "name: value" line, or NULL. */
+const char *it_field(const char *text, const char *name);
+/* Parses JSON; asserts it parses. Harness-owned (borrowed reference). */
+json_t	*it_json(const char *text);
+/* The whole file; *len optional. Harness-owned, NUL-terminated. */
+const char *it_read_file(const char *path, size_t *len);
+char	*it_keep(char *s);
+const char *it_printf(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+int64_t	it_now_ms(void);
+/* Poll spacing only, never a wait for an event. */
+void	it_msleep(int ms);
+
+/* --- NSS inside the daemon ------------------------------------------------- */
+
+/* Replaces the daemon's passwd and group files with FIFOs, so that any NSS
+ * lookup in the daemon blocks in open(). */
+void	it_nss_block(void);
+/* Waits until some daemon thread is blocked opening a file. */
+void	it_nss_wait_blocked(void);
+/* Restores the files and wakes blocked openers (it_teardown does it). */
+void	it_nss_unblock(void);
+
+#endif
