@@ -17,7 +17,8 @@ TestSuite(cli, .init = it_setup, .fini = it_teardown, .timeout = 90);
 static const char *const key_fields[] = {
 	"id", "prefix", "name", "owner", "enabled", "created_by", "created_at",
 	"updated_at", "expires_at", "grace_until", "services", "permissions",
-	"allowed_users", "metadata", NULL
+	"allowed_users", "metadata", "rate_limit", "credits", "allowed_cidrs",
+	"last_used", "use_count", NULL
 };
 
 /* Asserts that j has exactly the documented fields of a key. */

@@ -322,9 +322,12 @@ Test(verify, cli_json)
 	cr_assert_eq(it_ctl(&r, NULL, it_printf("%s\n", tok), "--json",
 	    "verify", NULL), 0, "%s", r.err);
 	j = it_json(r.out);
-	cr_assert_eq(json_object_size(j), 5, "%s", r.out);
+	cr_assert_eq(json_object_size(j), 7, "%s", r.out);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "code")),
 	    "VALID");
+	cr_assert_eq(json_integer_value(json_object_get(j, "retry_after_ms")),
+	    0);
+	cr_assert(json_is_null(json_object_get(j, "remaining")));
 	cr_assert(json_is_true(json_object_get(j, "valid")));
 	cr_assert_str_eq(json_string_value(json_object_get(j, "reason")), "");
 	cr_assert(json_is_null(json_object_get(j, "authorized")));
