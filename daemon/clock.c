@@ -1,4 +1,4 @@
-/* clock.c - wall-clock seconds; see clock.h. */
+/* clock.c - wall-clock seconds and monotonic milliseconds; see clock.h. */
 #include <time.h>
 
 #include "clock.h"
@@ -17,7 +17,7 @@ clock_now_ms(void)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (ts.tv_sec < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;

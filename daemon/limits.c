@@ -89,8 +89,9 @@ limits_rate_take(struct limits *l, const char *key_id, uint32_t max,
 		*retry_ms = window_ms;
 		return PROTO_RATE_LIMITED;
 	}
+	/* now before the start: the wall clock was set back. */
 	if (w->len_ms == 0 || now_ms >= w->start_ms + w->len_ms ||
-	    w->len_ms != window_ms) {
+	    now_ms < w->start_ms || w->len_ms != window_ms) {
 		w->start_ms = now_ms;
 		w->len_ms = window_ms;
 		w->count = 0;
@@ -130,6 +131,14 @@ limits_throttled(struct limits *l, uid_t uid, const char *rhost,
 	for (i = 0; i < n; i++) {
 		f = table_get(l->fail, keys[i], 0);
 		if (f != NULL && f->blocked_until_ms > now_ms) {
+			/* Never longer than configured, even when the wall
+			 * clock was set back. */
+			if (f->blocked_until_ms - now_ms >
+			    l->conf.fail_backoff_ms) {
+				f->blocked_until_ms = now_ms +
+				    l->conf.fail_backoff_ms;
+				f->start_ms = f->blocked_until_ms;
+			}
 			*retry_ms = f->blocked_until_ms - now_ms;
 			return 1;
 		}
@@ -173,7 +182,13 @@ limits_failed(struct limits *l, uid_t uid, const char *rhost,
 			l->fail_full_logged = 1;
 			continue;
 		}
-		if (now_ms >= f->start_ms + l->conf.fail_window_ms) {
+		/*
+		 * A window starts in the future only while backing off (it
+		 * starts when the backoff ends); otherwise the wall clock
+		 * was set back.
+		 */
+		if (now_ms >= f->start_ms + l->conf.fail_window_ms ||
+		    (now_ms < f->start_ms && now_ms >= f->blocked_until_ms)) {
 			f->start_ms = now_ms;
 			f->count = 0;
 		}

@@ -149,7 +149,7 @@ verify_run(const struct verifier *v, const struct peer *p,
 {
 	struct token	 tok;
 	const struct proto_tenant *t;
-	uint64_t	 now_ms = clock_now_ms(), now = now_ms / 1000;
+	uint64_t	 now_ms = clock_now_ms(), now = clock_now();
 	int		 rc;
 
 	memset(&rep, 0, sizeof(rep));

@@ -486,3 +486,154 @@ Test(config, config_set_directly)
 	cr_expect_str_eq(err, "socket_dir must be an absolute path");
 	cr_expect_str_eq(c->socket_dir, "/run/apikeyd");
 }
+
+/* ------------------------------------------------------------------ */
+/* Failure throttling and usage flushing (issue 4) */
+
+static const char dur_tail[] = " must be a duration from 1ms to 24h "
+    "(e.g. 250ms, 30s, 5m)";
+
+Test(config, throttle_defaults)
+{
+	struct config	*d = malloc(sizeof(*d));
+
+	cr_assert_not_null(d);
+	memset(d, 0xa5, sizeof(*d));
+	config_defaults(d);
+	cr_expect_eq(d->throttle_failures, 20);
+	cr_expect_eq(d->throttle_window_ms, 60000);
+	cr_expect_eq(d->throttle_backoff_ms, 60000);
+	cr_expect_eq(d->usage_flush_ms, 10000);
+	free(d);
+}
+
+Test(config, throttle_defaults_survive_other_keys)
+{
+	load_ok("max_connections = 5\n");
+	cr_expect_eq(c->throttle_failures, 20);
+	cr_expect_eq(c->throttle_window_ms, 60000);
+	cr_expect_eq(c->throttle_backoff_ms, 60000);
+	cr_expect_eq(c->usage_flush_ms, 10000);
+}
+
+Test(config, throttle_every_key)
+{
+	load_ok("throttle_failures = 5\n"
+	    "throttle_window = 250ms\n"
+	    "throttle_backoff = 5m\n"
+	    "usage_flush_interval = 30\n");
+	cr_expect_eq(c->throttle_failures, 5);
+	cr_expect_eq(c->throttle_window_ms, 250);
+	cr_expect_eq(c->throttle_backoff_ms, 300000);
+	cr_expect_eq(c->usage_flush_ms, 30000);
+	/* The other settings keep their defaults. */
+	expect_defaults(c);
+}
+
+/* Sets key = value through the file and returns the milliseconds. */
+static uint64_t
+duration(const char *key, const char *value)
+{
+	char	 text[256];
+
+	snprintf(text, sizeof(text), "%s = %s\n", key, value);
+	load_ok(text);
+	if (strcmp(key, "throttle_window") == 0)
+		return c->throttle_window_ms;
+	if (strcmp(key, "throttle_backoff") == 0)
+		return c->throttle_backoff_ms;
+	return c->usage_flush_ms;
+}
+
+Test(config, duration_units)
+{
+	const char	*keys[] = { "throttle_window", "throttle_backoff",
+	    "usage_flush_interval" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		cr_expect_eq(duration(keys[i], "250ms"), 250, "%s", keys[i]);
+		cr_expect_eq(duration(keys[i], "1ms"), 1, "%s", keys[i]);
+		cr_expect_eq(duration(keys[i], "30s"), 30000, "%s", keys[i]);
+		cr_expect_eq(duration(keys[i], "30"), 30000, "%s", keys[i]);
+		cr_expect_eq(duration(keys[i], "5m"), 300000, "%s", keys[i]);
+		cr_expect_eq(duration(keys[i], "1h"), 3600000, "%s", keys[i]);
+	}
+}
+
+Test(config, duration_upper_edge)
+{
+	/* 24 h in every unit is accepted; a millisecond more is not. */
+	cr_expect_eq(duration("throttle_window", "24h"), 86400000);
+	cr_expect_eq(duration("throttle_window", "1440m"), 86400000);
+	cr_expect_eq(duration("throttle_window", "86400"), 86400000);
+	cr_expect_eq(duration("throttle_window", "86400s"), 86400000);
+	cr_expect_eq(duration("throttle_window", "86400000ms"), 86400000);
+}
+
+Test(config, duration_rejected)
+{
+	const char	*keys[] = { "throttle_window", "throttle_backoff",
+	    "usage_flush_interval" };
+	const char	*bad[] = { "0", "0ms", "0s", "0h", "25h", "1d", "abc",
+	    "10x", "", "-1", "+5", "1.5s", "1 s", "5 m", "10S", "10MS", "1H",
+	    "ms", "s", "1441m", "86401", "86401s", "86400001ms",
+	    "99999999999999999999", "18446744073709551615ms", "0x10", "5ms5",
+	    "1hh" };
+	char		 text[256], msg[256];
+	size_t		 i, j;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(msg, sizeof(msg), "%s%s", keys[i], dur_tail);
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			/* A line before the bad one: the line number counts. */
+			snprintf(text, sizeof(text), "# ok\n%s = %s\n",
+			    keys[i], bad[j]);
+			load_fails(text, 2, msg);
+		}
+	}
+	/* Rejected values leave the defaults. */
+	cr_expect_eq(c->throttle_window_ms, 60000);
+	cr_expect_eq(c->throttle_backoff_ms, 60000);
+	cr_expect_eq(c->usage_flush_ms, 10000);
+}
+
+Test(config, duration_failure_keeps_value)
+{
+	cr_expect_eq(config_set(c, "throttle_backoff", "90s", err,
+	    sizeof(err)), 0);
+	cr_expect_eq(c->throttle_backoff_ms, 90000);
+	cr_expect_eq(config_set(c, "throttle_backoff", "25h", err,
+	    sizeof(err)), -1);
+	cr_expect_str_eq(err, "throttle_backoff must be a duration from 1ms "
+	    "to 24h (e.g. 250ms, 30s, 5m)");
+	cr_expect_eq(c->throttle_backoff_ms, 90000);
+	/* Each key sets only its own field. */
+	cr_expect_eq(c->throttle_window_ms, 60000);
+	cr_expect_eq(c->usage_flush_ms, 10000);
+}
+
+static const char fail_msg[] = "throttle_failures must be 0-1000000 "
+    "(0 turns throttling off)";
+
+Test(config, throttle_failures_range)
+{
+	load_ok("throttle_failures = 0\n");
+	cr_expect_eq(c->throttle_failures, 0);
+	load_ok("throttle_failures = 1\n");
+	cr_expect_eq(c->throttle_failures, 1);
+	load_ok("throttle_failures = 1000000\n");
+	cr_expect_eq(c->throttle_failures, 1000000);
+}
+
+Test(config, throttle_failures_bad)
+{
+	load_fails("\n\nthrottle_failures = 1000001\n", 3, fail_msg);
+	load_fails("throttle_failures = -1\n", 1, fail_msg);
+	load_fails("throttle_failures = abc\n", 1, fail_msg);
+	load_fails("throttle_failures =\n", 1, fail_msg);
+	load_fails("throttle_failures = 10x\n", 1, fail_msg);
+	load_fails("throttle_failures = 4294967316\n", 1, fail_msg);
+	load_fails("throttle_failures = 20s\n", 1, fail_msg);
+	cr_expect_eq(c->throttle_failures, 20);
+}

@@ -752,3 +752,487 @@ Test(policy, spec_unset_fields_not_checked)
 	spec_ok(sp, PROTO_OWNER_TENANT);
 	free(sp);
 }
+
+/* ------------------------------------------------------------------ */
+/* Source address ranges (issue 4) */
+
+static void
+add_cidr(struct proto_cidr_list *l, const char *s)
+{
+	cr_assert_lt(l->n, PROTO_MAX_CIDRS);
+	cr_assert_lt(strlen(s), sizeof(l->v[0]));
+	strcpy(l->v[l->n++], s);
+}
+
+/* 1 when rhost is inside the single range cidr. */
+static int
+match1(const char *cidr, const char *rhost)
+{
+	struct proto_cidr_list	 l;
+
+	memset(&l, 0, sizeof(l));
+	add_cidr(&l, cidr);
+	return policy_cidr_match(&l, rhost);
+}
+
+static void
+expect_match(const char *cidr, const char *rhost, int want)
+{
+	cr_expect_eq(match1(cidr, rhost), want, "%s in %s: %d, want %d",
+	    rhost, cidr, !want, want);
+}
+
+Test(policy, cidr_valid_accepts)
+{
+	const char	*ok[] = {
+		"10.0.0.0/8", "192.0.2.7", "0.0.0.0/0", "192.0.2.7/32",
+		"2001:db8::/32", "::/0", "::1/128", "::ffff:10.0.0.0/104",
+		"::", "::1", "2001:db8::1", "192.0.2.0/24", "10.16.0.0/20",
+		"2001:db8::/65", "255.255.255.255/32", "fe80::/10",
+		/* Host bits set under the prefix are allowed. */
+		"10.1.2.3/8",
+		/* The longest form: exactly PROTO_CIDR_MAX characters. */
+		"0000:0000:0000:0000:0000:ffff:255.255.255.255/128",
+	};
+	size_t		 i;
+
+	cr_expect_eq(strlen(ok[sizeof(ok) / sizeof(ok[0]) - 1]),
+	    PROTO_CIDR_MAX);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		cr_expect_eq(policy_cidr_valid(ok[i]), 1, "rejected %s", ok[i]);
+}
+
+Test(policy, cidr_valid_rejects)
+{
+	const char	*bad[] = {
+		"10.0.0.0/33", "::/129", "10.0.0.0/", "/8", "10.0.0.0/08",
+		"10.0.0.0/-1", "300.0.0.0/8", "host.example", "", "10.0.0.0/8/8",
+		"/", "10.0.0.0/+8", "10.0.0.0/ 8", " 10.0.0.0/8", "10.0.0.0/8 ",
+		"10.0.0.0/8x", "10.0.0/8", "10.0.0.0.0/8", "010.0.0.0/8",
+		"10.0.0.0/00", "::/0129", "2001:db8:::/32", "2001:db8::/32/",
+		"10.0.0.0/99999999999999999999", "10.0.0.0/4294967304",
+		"fe80::1%eth0", "fe80::1%eth0/64", "localhost", "10.0.0.0\n",
+		"0x0a000000/8",
+	};
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(policy_cidr_valid(bad[i]), 0, "accepted '%s'",
+		    bad[i]);
+}
+
+Test(policy, cidr_valid_rejects_too_long)
+{
+	char	 s[1024];
+
+	/* One character past the maximum, in a form that is otherwise good. */
+	strcpy(s, "0000:0000:0000:0000:0000:ffff:255.255.255.255/128");
+	memmove(s + 1, s, strlen(s) + 1);
+	s[0] = '0';
+	cr_expect_eq(strlen(s), PROTO_CIDR_MAX + 1);
+	cr_expect_eq(policy_cidr_valid(s), 0);
+	/* Far longer than any buffer in the parser. */
+	memset(s, '1', sizeof(s) - 1);
+	s[sizeof(s) - 1] = '\0';
+	cr_expect_eq(policy_cidr_valid(s), 0);
+	strcpy(s, "10.0.0.0/");
+	memset(s + 9, '0', 500);
+	strcpy(s + 509, "8");
+	cr_expect_eq(policy_cidr_valid(s), 0);
+}
+
+Test(policy, cidr_match_v4_zero_prefix)
+{
+	expect_match("0.0.0.0/0", "1.2.3.4", 1);
+	expect_match("0.0.0.0/0", "0.0.0.0", 1);
+	expect_match("0.0.0.0/0", "255.255.255.255", 1);
+	expect_match("0.0.0.0/0", "::ffff:10.1.2.3", 1);
+	expect_match("0.0.0.0/0", "::ffff:0:0", 1);
+	/* An IPv4 range never covers native IPv6. */
+	expect_match("0.0.0.0/0", "2001:db8::1", 0);
+	expect_match("0.0.0.0/0", "::1", 0);
+	expect_match("0.0.0.0/0", "::", 0);
+	expect_match("0.0.0.0/0", "::10.1.2.3", 0);
+	/* Nor does a different-but-nonzero /0 network. */
+	expect_match("10.0.0.0/0", "192.0.2.1", 1);
+	expect_match("10.0.0.0/0", "2001:db8::1", 0);
+}
+
+Test(policy, cidr_match_v6_zero_prefix)
+{
+	expect_match("::/0", "2001:db8::1", 1);
+	expect_match("::/0", "::", 1);
+	expect_match("::/0", "::1", 1);
+	expect_match("::/0", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 1);
+	expect_match("::/0", "1.2.3.4", 1);
+	expect_match("::/0", "::ffff:1.2.3.4", 1);
+	expect_match("2001:db8::/0", "10.0.0.1", 1);
+}
+
+Test(policy, cidr_match_host_ranges)
+{
+	expect_match("192.0.2.7/32", "192.0.2.7", 1);
+	expect_match("192.0.2.7/32", "::ffff:192.0.2.7", 1);
+	expect_match("192.0.2.7/32", "192.0.2.6", 0);
+	expect_match("192.0.2.7/32", "192.0.2.8", 0);
+	expect_match("192.0.2.7/32", "193.0.2.7", 0);
+	/* Without a prefix: a single address. */
+	expect_match("192.0.2.7", "192.0.2.7", 1);
+	expect_match("192.0.2.7", "192.0.2.6", 0);
+	expect_match("2001:db8::1/128", "2001:db8::1", 1);
+	expect_match("2001:db8::1/128", "2001:db8:0:0:0:0:0:1", 1);
+	expect_match("2001:db8::1/128", "2001:DB8::1", 1);
+	expect_match("2001:db8::1/128", "2001:db8::2", 0);
+	expect_match("2001:db8::1/128", "2001:db8::", 0);
+	expect_match("2001:db8::1/128", "3001:db8::1", 0);
+	expect_match("2001:db8::1", "2001:db8::1", 1);
+	expect_match("2001:db8::1", "2001:db8::1:1", 0);
+	expect_match("::1/128", "::1", 1);
+	expect_match("::1/128", "127.0.0.1", 0);
+	expect_match("127.0.0.1", "::1", 0);
+}
+
+Test(policy, cidr_match_31_and_127)
+{
+	expect_match("192.0.2.4/31", "192.0.2.4", 1);
+	expect_match("192.0.2.4/31", "192.0.2.5", 1);
+	expect_match("192.0.2.4/31", "192.0.2.3", 0);
+	expect_match("192.0.2.4/31", "192.0.2.6", 0);
+	expect_match("2001:db8::4/127", "2001:db8::4", 1);
+	expect_match("2001:db8::4/127", "2001:db8::5", 1);
+	expect_match("2001:db8::4/127", "2001:db8::3", 0);
+	expect_match("2001:db8::4/127", "2001:db8::6", 0);
+}
+
+Test(policy, cidr_match_non_octet_prefixes)
+{
+	expect_match("10.16.0.0/20", "10.16.0.0", 1);
+	expect_match("10.16.0.0/20", "10.16.15.255", 1);
+	expect_match("10.16.0.0/20", "10.16.16.0", 0);
+	expect_match("10.16.0.0/20", "10.15.255.255", 0);
+	expect_match("10.16.0.0/20", "::ffff:10.16.7.1", 1);
+	expect_match("128.0.0.0/1", "200.1.1.1", 1);
+	expect_match("128.0.0.0/1", "127.255.255.255", 0);
+	expect_match("2001:db8::8000:0:0:0/65", "2001:db8::8000:0:0:0", 1);
+	expect_match("2001:db8::8000:0:0:0/65",
+	    "2001:db8::ffff:ffff:ffff:ffff", 1);
+	expect_match("2001:db8::8000:0:0:0/65",
+	    "2001:db8::7fff:ffff:ffff:ffff", 0);
+	expect_match("2001:db8::8000:0:0:0/65", "2001:db8:0:1:8000::", 0);
+	expect_match("2001:db8::/32", "2001:db8:ffff::1", 1);
+	expect_match("2001:db8::/32", "2001:db9::1", 0);
+}
+
+Test(policy, cidr_match_v4_mapped)
+{
+	expect_match("10.0.0.0/8", "::ffff:10.1.2.3", 1);
+	expect_match("10.0.0.0/8", "::FFFF:10.1.2.3", 1);
+	expect_match("10.0.0.0/8", "::ffff:a01:203", 1);
+	expect_match("10.0.0.0/8", "::ffff:11.1.2.3", 0);
+	expect_match("10.0.0.0/8", "10.1.2.3", 1);
+	expect_match("10.0.0.0/8", "11.1.2.3", 0);
+	/* The same bytes outside ::ffff:0:0/96 are not IPv4. */
+	expect_match("10.0.0.0/8", "::10.1.2.3", 0);
+	expect_match("10.0.0.0/8", "a00::", 0);
+	/* A mapped range written in IPv6 covers both spellings. */
+	expect_match("::ffff:10.0.0.0/104", "10.1.2.3", 1);
+	expect_match("::ffff:10.0.0.0/104", "::ffff:10.1.2.3", 1);
+	expect_match("::ffff:10.0.0.0/104", "11.1.2.3", 0);
+	expect_match("::ffff:0:0/96", "198.51.100.1", 1);
+	expect_match("::ffff:0:0/96", "2001:db8::1", 0);
+	/* A native IPv6 range does not cover IPv4. */
+	expect_match("2001:db8::/32", "32.1.13.184", 0);
+}
+
+Test(policy, cidr_match_hostnames_and_empty_never)
+{
+	const char	*ranges[] = { "0.0.0.0/0", "::/0", "127.0.0.1",
+	    "::1" };
+	const char	*hosts[] = { "", "localhost", "host.example",
+	    "192.0.2.1.example", "192.0.2.1 ", " 192.0.2.1", "192.0.2",
+	    "fe80::1%eth0", "[::1]", "192.0.2.1/32" };
+	size_t		 i, j;
+
+	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		for (j = 0; j < sizeof(hosts) / sizeof(hosts[0]); j++)
+			expect_match(ranges[i], hosts[j], 0);
+}
+
+Test(policy, cidr_match_lists)
+{
+	struct proto_cidr_list	 l;
+
+	memset(&l, 0, sizeof(l));
+	/* An empty list matches nothing (policy_verify skips the check). */
+	cr_expect_eq(policy_cidr_match(&l, "10.0.0.1"), 0);
+	add_cidr(&l, "192.0.2.0/24");
+	add_cidr(&l, "2001:db8::/32");
+	add_cidr(&l, "10.0.0.0/8");
+	cr_expect_eq(policy_cidr_match(&l, "10.0.0.1"), 1);
+	cr_expect_eq(policy_cidr_match(&l, "192.0.2.200"), 1);
+	cr_expect_eq(policy_cidr_match(&l, "2001:db8::7"), 1);
+	cr_expect_eq(policy_cidr_match(&l, "198.51.100.1"), 0);
+	cr_expect_eq(policy_cidr_match(&l, "2001:db9::7"), 0);
+	/* Only the first n entries count. */
+	l.n = 1;
+	cr_expect_eq(policy_cidr_match(&l, "10.0.0.1"), 0);
+}
+
+Test(policy, verify_cidr_outside)
+{
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+	add_cidr(&k->info.limits.cidrs, "2001:db8::/32");
+	strcpy(req->rhost, "198.51.100.7");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address '198.51.100.7' is not allowed");
+	strcpy(req->rhost, "2001:db9::1");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address '2001:db9::1' is not allowed");
+	strcpy(req->rhost, "gateway.example");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address 'gateway.example' is not allowed");
+}
+
+Test(policy, verify_cidr_without_rhost)
+{
+	add_cidr(&k->info.limits.cidrs, "0.0.0.0/0");
+	add_cidr(&k->info.limits.cidrs, "::/0");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "key is limited to certain source addresses and no remote host "
+	    "was given");
+}
+
+Test(policy, verify_cidr_inside)
+{
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+	add_cidr(&k->info.limits.cidrs, "2001:db8::/32");
+	strcpy(req->rhost, "10.9.8.7");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+	strcpy(req->rhost, "::ffff:10.9.8.7");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+	strcpy(req->rhost, "2001:db8::42");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, verify_no_cidrs_any_rhost)
+{
+	strcpy(req->rhost, "not even an address");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+	req->rhost[0] = '\0';
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, verify_cidr_tenant_key)
+{
+	make_tenant_key("acme");
+	add_cidr(&k->info.limits.cidrs, "192.0.2.0/24");
+	strcpy(req->rhost, "192.0.3.1");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "source address '192.0.3.1' is not allowed");
+	strcpy(req->rhost, "192.0.2.1");
+	expect(verify(t, NOW), PROTO_VALID, "");
+}
+
+Test(policy, check_order_restrictions_before_cidr)
+{
+	add_service(&k->info.services, "sshd");
+	strcpy(req->service, "ftp");
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+	strcpy(req->rhost, "198.51.100.7");
+
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "service 'ftp' is not allowed");
+	req->service[0] = '\0';
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "key is limited to certain services and no service was given");
+	strcpy(req->service, "sshd");
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address '198.51.100.7' is not allowed");
+	strcpy(req->rhost, "10.0.0.7");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, check_order_users_and_tenant_before_cidr)
+{
+	make_tenant_key("acme");
+	add_user(&k->info.allowed_users, "bob");
+	strcpy(req->user, "mallory");
+	strcpy(req->tenant, "other");
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "key does not belong to tenant 'other'");
+	strcpy(req->tenant, "acme");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "user 'mallory' is not allowed");
+	strcpy(req->user, "bob");
+	expect(verify(t, NOW), PROTO_FORBIDDEN,
+	    "key is limited to certain source addresses and no remote host "
+	    "was given");
+}
+
+Test(policy, check_order_cidr_before_permissions)
+{
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+	strcpy(req->rhost, "198.51.100.7");
+	add_perm(&req->required, "repo:write");
+
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address '198.51.100.7' is not allowed");
+	req->rhost[0] = '\0';
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "key is limited to certain source addresses and no remote host "
+	    "was given");
+	strcpy(req->rhost, "10.1.1.1");
+	expect(verify(NULL, NOW), PROTO_INSUFFICIENT_PERMISSIONS,
+	    "permission 'repo:write' not granted");
+	add_perm(&k->info.permissions, "repo:*");
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+Test(policy, check_order_state_before_cidr)
+{
+	add_cidr(&k->info.limits.cidrs, "10.0.0.0/8");
+	strcpy(req->rhost, "198.51.100.7");
+	k->info.enabled = 0;
+	k->info.expires_at = NOW;
+
+	expect(verify(NULL, NOW), PROTO_DISABLED, "key is disabled");
+	k->info.enabled = 1;
+	expect(verify(NULL, NOW), PROTO_EXPIRED, "key expired");
+	k->info.expires_at = 0;
+	expect(verify(NULL, NOW), PROTO_FORBIDDEN,
+	    "source address '198.51.100.7' is not allowed");
+}
+
+Test(policy, verify_ignores_rate_and_credits)
+{
+	/* Stateful limits are verify.c's; the pure policy passes them. */
+	k->info.limits.rate_max = 1;
+	k->info.limits.rate_window_ms = 1000;
+	k->info.limits.has_credits = 1;
+	k->info.limits.remaining = 0;
+	expect(verify(NULL, NOW), PROTO_VALID, "");
+}
+
+/* ------------------------------------------------------------------ */
+/* policy_spec_valid: usage limits */
+
+Test(policy, spec_bad_cidr)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	add_cidr(&sp->limits.cidrs, "10.0.0.0/8");
+	add_cidr(&sp->limits.cidrs, "2001:db8::/32");
+	spec_ok(sp, PROTO_OWNER_USER);
+	add_cidr(&sp->limits.cidrs, "10.0.0.0/33");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "'10.0.0.0/33' is not an IPv4 or IPv6 address or range");
+	strcpy(sp->limits.cidrs.v[2], "host.example");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "'host.example' is not an IPv4 or IPv6 address or range");
+	strcpy(sp->limits.cidrs.v[2], "");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "'' is not an IPv4 or IPv6 address or range");
+	/* Without the bit, the list is not looked at. */
+	sp->set &= ~(uint32_t)PROTO_SET_CIDRS;
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
+
+Test(policy, spec_full_cidr_list)
+{
+	struct proto_key_spec *sp = good_spec();
+	char		 s[32];
+	int		 i;
+
+	for (i = 0; i < PROTO_MAX_CIDRS; i++) {
+		snprintf(s, sizeof(s), "10.%d.0.0/16", i);
+		add_cidr(&sp->limits.cidrs, s);
+	}
+	spec_ok(sp, PROTO_OWNER_USER);
+	strcpy(sp->limits.cidrs.v[PROTO_MAX_CIDRS - 1], "10.0.0.0/08");
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "'10.0.0.0/08' is not an IPv4 or IPv6 address or range");
+	free(sp);
+}
+
+static const char rate_msg[] = "rate limit window must be between 1 ms and "
+    "1 day";
+
+Test(policy, spec_rate_window)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	sp->limits.rate_max = 100;
+	sp->limits.rate_window_ms = 0;
+	spec_fails(sp, PROTO_OWNER_USER, rate_msg);
+	sp->limits.rate_window_ms = 24U * 3600 * 1000 + 1;
+	spec_fails(sp, PROTO_OWNER_USER, rate_msg);
+	sp->limits.rate_window_ms = UINT32_MAX;
+	spec_fails(sp, PROTO_OWNER_USER, rate_msg);
+	sp->limits.rate_window_ms = 24U * 3600 * 1000;
+	spec_ok(sp, PROTO_OWNER_USER);
+	sp->limits.rate_window_ms = 1;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* rate_max 0 removes the limit: the window does not matter. */
+	sp->limits.rate_max = 0;
+	sp->limits.rate_window_ms = 0;
+	spec_ok(sp, PROTO_OWNER_USER);
+	sp->limits.rate_window_ms = UINT32_MAX;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* Without the bit, not checked. */
+	sp->limits.rate_max = 5;
+	sp->set &= ~(uint32_t)PROTO_SET_RATE;
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
+
+static const char refill_msg[] = "refill interval must be between 1 second "
+    "and 100 years";
+
+Test(policy, spec_refill_interval)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	sp->limits.has_credits = 1;
+	sp->limits.remaining = 10;
+	sp->limits.refill_amount = 10;
+	sp->limits.refill_interval = 0;
+	spec_fails(sp, PROTO_OWNER_USER, refill_msg);
+	sp->limits.refill_interval = UINT64_MAX;
+	spec_fails(sp, PROTO_OWNER_USER, refill_msg);
+	sp->limits.refill_interval = 101ULL * 366 * 24 * 3600;
+	spec_fails(sp, PROTO_OWNER_USER, refill_msg);
+	sp->limits.refill_interval = 1;
+	spec_ok(sp, PROTO_OWNER_USER);
+	sp->limits.refill_interval = 100ULL * 366 * 24 * 3600;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* refill_amount 0 removes the refill: the interval does not matter. */
+	sp->limits.refill_amount = 0;
+	sp->limits.refill_interval = 0;
+	spec_ok(sp, PROTO_OWNER_USER);
+	/* Without the bit, not checked. */
+	sp->limits.refill_amount = 10;
+	sp->set &= ~(uint32_t)PROTO_SET_REFILL;
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
+
+Test(policy, spec_limit_checks_in_order)
+{
+	struct proto_key_spec *sp = good_spec();
+
+	add_cidr(&sp->limits.cidrs, "nope");
+	sp->limits.rate_max = 1;
+	sp->limits.refill_amount = 1;
+	spec_fails(sp, PROTO_OWNER_USER,
+	    "'nope' is not an IPv4 or IPv6 address or range");
+	sp->limits.cidrs.n = 0;
+	spec_fails(sp, PROTO_OWNER_USER, rate_msg);
+	sp->limits.rate_window_ms = 1000;
+	spec_fails(sp, PROTO_OWNER_USER, refill_msg);
+	sp->limits.refill_interval = 3600;
+	spec_ok(sp, PROTO_OWNER_USER);
+	free(sp);
+}
