@@ -135,6 +135,16 @@ $(B)/tests/unit_cli_args: $(B)/obj/tests/unit_cli_args.o $(B)/obj/cli/args.o
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_TEST))
 
+# The PAM tests' application (tests/pam_driver.c), run by tests/it_pam*.c
+# under pam_wrapper and never as a test itself; built like the tests, with
+# the module's sanitizers, since it loads pam_apikey.so.
+$(B)/tests/pam_driver: $(B)/obj/tests/pam_driver.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ -lpam
+
+$(B)/tests/it_pam $(B)/tests/it_pam_phases: $(B)/tests/pam_driver \
+    $(B)/pam_apikey.so
+
 $(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $(filter %.o,$^) \

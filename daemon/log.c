@@ -59,8 +59,10 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	/* One write per line, so lines from the two threads never mix. */
-	(void)write(STDERR_FILENO, line, (size_t)n);
+	/* One write per line, so lines from the threads never mix. A failed
+	 * write to stderr has nowhere to be reported. */
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
 }
 
 void
