@@ -1474,11 +1474,12 @@ it_tenant(const char *name, const char *group, const char *admin_group)
 
 /* --- verify ----------------------------------------------------------------- */
 
-static struct apikey_verify_req *
-make_req(const char *ctx)
+struct apikey_verify_req *
+it_req(const char *ctx)
 {
 	struct apikey_verify_req *req;
-	char *copy, *save = NULL, *w;
+	char *copy, *save = NULL, *w, *end;
+	unsigned long long cost;
 	int rc = 0;
 
 	if (ctx == NULL)
@@ -1499,7 +1500,12 @@ make_req(const char *ctx)
 			rc = apikey_verify_req_set_rhost(req, w + 6);
 		else if (strncmp(w, "perm=", 5) == 0)
 			rc = apikey_verify_req_add_permission(req, w + 5);
-		else
+		else if (strncmp(w, "cost=", 5) == 0) {
+			cost = strtoull(w + 5, &end, 10);
+			cr_assert(*end == '\0' && cost <= UINT32_MAX,
+			    "bad cost in %s", w);
+			rc = apikey_verify_req_set_cost(req, (uint32_t)cost);
+		} else
 			cr_assert_fail("bad verify context word %s", w);
 		cr_assert_eq(rc, 0, "verify request %s: %s", w,
 		    apikey_strerror(rc));
@@ -1509,17 +1515,25 @@ make_req(const char *ctx)
 }
 
 struct apikey_result *
-it_verify(const char *token, const char *ctx)
+it_verify_on(struct apikey_client *c, const char *token, const char *ctx)
 {
-	struct apikey_verify_req *req = make_req(ctx);
+	struct apikey_verify_req *req = it_req(ctx);
 	struct apikey_result *res = NULL;
 	int rc;
 
-	rc = apikey_verify(it_vclient(), token, req, &res);
+	if (c == NULL)
+		c = it_vclient();
+	rc = apikey_verify(c, token, req, &res);
 	apikey_verify_req_free(req);
 	cr_assert_eq(rc, 0, "apikey_verify: %s (%s)", apikey_strerror(rc),
-	    apikey_last_error(it.vc));
+	    apikey_last_error(c));
 	return res;
+}
+
+struct apikey_result *
+it_verify(const char *token, const char *ctx)
+{
+	return it_verify_on(NULL, token, ctx);
 }
 
 enum apikey_code

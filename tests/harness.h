@@ -149,10 +149,16 @@ struct apikey_client *it_vclient(void);
 struct apikey_client *it_aclient(void);
 /*
  * ctx is NULL or space-separated settings of the request:
- * "svc=sshd user=alice tenant=acme rhost=10.0.0.1 perm=doc:read perm=x:y".
- * it_verify asserts apikey_verify() returned 0; caller frees the result.
+ * "svc=sshd user=alice tenant=acme rhost=10.0.0.1 perm=doc:read perm=x:y
+ * cost=3". it_req builds the request (NULL for a NULL ctx; caller frees it
+ * with apikey_verify_req_free()). it_verify asserts apikey_verify()
+ * returned 0; caller frees the result. it_verify_on uses client c (NULL:
+ * it_vclient()).
  */
+struct apikey_verify_req *it_req(const char *ctx);
 struct apikey_result *it_verify(const char *token, const char *ctx);
+struct apikey_result *it_verify_on(struct apikey_client *c,
+	    const char *token, const char *ctx);
 enum apikey_code it_code(const char *token, const char *ctx);
 /* Polls verify (every ~50 ms, IT_DEADLINE_MS) until it answers want. */
 void	it_wait_code(const char *token, const char *ctx, enum apikey_code want);

@@ -17,72 +17,10 @@
 
 #define MAX_ARGS	64
 
-struct apikey_verify_req *
-itu_req(const char *ctx)
-{
-	struct apikey_verify_req *req;
-	char *copy, *save = NULL, *w, *end;
-	unsigned long long cost;
-	int rc = 0;
-
-	if (ctx == NULL)
-		return NULL;
-	req = apikey_verify_req_new();
-	cr_assert_not_null(req, "out of memory");
-	copy = strdup(ctx);
-	cr_assert_not_null(copy, "out of memory");
-	for (w = strtok_r(copy, " ", &save); w != NULL;
-	    w = strtok_r(NULL, " ", &save)) {
-		if (strncmp(w, "svc=", 4) == 0)
-			rc = apikey_verify_req_set_service(req, w + 4);
-		else if (strncmp(w, "user=", 5) == 0)
-			rc = apikey_verify_req_set_user(req, w + 5);
-		else if (strncmp(w, "tenant=", 7) == 0)
-			rc = apikey_verify_req_set_tenant(req, w + 7);
-		else if (strncmp(w, "rhost=", 6) == 0)
-			rc = apikey_verify_req_set_rhost(req, w + 6);
-		else if (strncmp(w, "perm=", 5) == 0)
-			rc = apikey_verify_req_add_permission(req, w + 5);
-		else if (strncmp(w, "cost=", 5) == 0) {
-			cost = strtoull(w + 5, &end, 10);
-			cr_assert(*end == '\0' && cost <= UINT32_MAX,
-			    "bad cost in %s", w);
-			rc = apikey_verify_req_set_cost(req, (uint32_t)cost);
-		} else
-			cr_assert_fail("bad verify context word %s", w);
-		cr_assert_eq(rc, 0, "verify request %s: %s", w,
-		    apikey_strerror(rc));
-	}
-	free(copy);
-	return req;
-}
-
-struct apikey_result *
-itu_verify_on(struct apikey_client *c, const char *token, const char *ctx)
-{
-	struct apikey_verify_req *req = itu_req(ctx);
-	struct apikey_result *res = NULL;
-	int rc;
-
-	if (c == NULL)
-		c = it_vclient();
-	rc = apikey_verify(c, token, req, &res);
-	apikey_verify_req_free(req);
-	cr_assert_eq(rc, 0, "apikey_verify: %s (%s)", apikey_strerror(rc),
-	    apikey_last_error(c));
-	return res;
-}
-
-struct apikey_result *
-itu_verify(const char *token, const char *ctx)
-{
-	return itu_verify_on(NULL, token, ctx);
-}
-
 enum apikey_code
 itu_code(const char *token, const char *ctx)
 {
-	struct apikey_result *res = itu_verify(token, ctx);
+	struct apikey_result *res = it_verify(token, ctx);
 	enum apikey_code c = apikey_result_code(res);
 
 	apikey_result_free(res);
@@ -93,7 +31,7 @@ void
 itu_expect(const char *token, const char *ctx, enum apikey_code want,
     int64_t want_remaining)
 {
-	struct apikey_result *res = itu_verify(token, ctx);
+	struct apikey_result *res = it_verify(token, ctx);
 	enum apikey_code c = apikey_result_code(res);
 	int has = apikey_result_has_credits(res);
 	uint64_t left = apikey_result_remaining(res);
@@ -123,7 +61,7 @@ itu_wait_result(const char *token, const char *ctx, enum apikey_code want)
 	enum apikey_code c;
 
 	for (;;) {
-		res = itu_verify(token, ctx);
+		res = it_verify(token, ctx);
 		c = apikey_result_code(res);
 		if (c == want)
 			return res;

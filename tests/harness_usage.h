@@ -17,17 +17,6 @@
 
 #include "harness.h"
 
-/*
- * A verify request from ctx: the words of it_verify() ("svc=", "user=",
- * "tenant=", "rhost=", "perm=") and "cost=N". NULL ctx: no request
- * (NULL). Caller frees with apikey_verify_req_free().
- */
-struct apikey_verify_req *itu_req(const char *ctx);
-/* it_verify() with itu_req(ctx) on client c (NULL: it_vclient()). Caller
- * frees the result with apikey_result_free(). */
-struct apikey_result *itu_verify_on(struct apikey_client *c,
-	    const char *token, const char *ctx);
-struct apikey_result *itu_verify(const char *token, const char *ctx);
 enum apikey_code itu_code(const char *token, const char *ctx);
 /*
  * Asserts the code of a verify and, when want_remaining is not -1, that

@@ -63,7 +63,7 @@ TestSuite(use, .fini = it_teardown, .timeout = 90);
 static uint64_t
 limited(const char *token, const char *ctx)
 {
-	struct apikey_result *res = itu_verify(token, ctx);
+	struct apikey_result *res = it_verify(token, ctx);
 	enum apikey_code c = apikey_result_code(res);
 	uint64_t retry = apikey_result_retry_after_ms(res);
 
@@ -527,7 +527,7 @@ source_ok(const char *tok, const char *rhost)
 static void
 source_refused(const char *tok, const char *rhost)
 {
-	struct apikey_result *res = itu_verify(tok, it_printf("rhost=%s",
+	struct apikey_result *res = it_verify(tok, it_printf("rhost=%s",
 	    rhost));
 	enum apikey_code c = apikey_result_code(res);
 
@@ -627,7 +627,7 @@ Test(cidr, no_remote_host_is_forbidden)
 	const char *tok = it_key(NULL, "--allow-cidr", "10.0.0.0/8", NULL);
 	struct apikey_result *res;
 
-	res = itu_verify(tok, NULL);
+	res = it_verify(tok, NULL);
 	cr_assert_eq(apikey_result_code(res), APIKEY_FORBIDDEN);
 	it_assert_has(apikey_result_reason(res), "no remote host");
 	apikey_result_free(res);
