@@ -1,7 +1,7 @@
 /*
- * harness_usage.c - the helpers of harness_usage.h: verify requests with a
- * cost, polls that return the answer they waited for, and reads of a
- * key's stored credits and use counters through libapikey and apikeyctl.
+ * harness_usage.c - the helpers of harness_usage.h: polls that return the
+ * answer they waited for, and reads of a key's stored credits and use
+ * counters through libapikey and apikeyctl.
  *
  * Everything runs in the test's own process against the daemon of
  * harness.c; like there, nothing sleeps to wait for an event (polls have

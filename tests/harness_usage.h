@@ -1,7 +1,7 @@
 /*
  * harness_usage.h - helpers of the usage-policy integration tests
- * (it_usage.c, it_crash.c) on top of harness.h: verifies with a cost,
- * polls that hand back the answer they waited for, the key's stored
+ * (it_usage.c, it_crash.c) on top of harness.h (whose it_verify() takes
+ * "cost=N" too): polls that hand back the answer they waited for, the key's stored
  * credits and use counters, and apikeyctl verify as a fixture user.
  *
  * Like harness.h, every function asserts instead of returning an error,
