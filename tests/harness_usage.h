@@ -1,8 +1,9 @@
 /*
  * harness_usage.h - helpers of the usage-policy integration tests
- * (it_usage.c, it_crash.c) on top of harness.h (whose it_verify() takes
- * "cost=N" too): polls that hand back the answer they waited for, the key's stored
- * credits and use counters, and apikeyctl verify as a fixture user.
+ * (it_usage.c, it_crash.c) on top of harness.h, whose it_verify() takes
+ * "cost=N" too: polls that hand back the answer they waited for, the
+ * key's stored credits and use counters, and apikeyctl verify as a
+ * fixture user.
  *
  * Like harness.h, every function asserts instead of returning an error,
  * and what it returns is owned by the caller only where it says so.
