@@ -1,6 +1,8 @@
 /*
- * admin_key.c - key management: create, list, show, enable/disable,
- * revoke, update, rotate and purge-expired.
+ * admin_key.c - key management: create, list and show, and the pieces
+ * every key request shares (admin_key.h): loading and authorizing a key,
+ * checking and applying settings, and sending a key back. The requests
+ * that change an existing key are in admin_key_change.c.
  *
  * Everything that needs NSS (owner and allowed-user names) is resolved
  * before the write transaction begins. A new token exists only in this
@@ -14,6 +16,7 @@
 
 #include "../common/account.h"
 #include "admin_int.h"
+#include "admin_key.h"
 #include "clock.h"
 #include "metadata.h"
 #include "policy.h"
@@ -21,12 +24,9 @@
 
 #define ID_ATTEMPTS	4
 
-static void	fill_usage(struct store_txn *, struct store_key *);
-#define MAX_GRACE	(366ULL * 24 * 3600)
-
 /* Sends k (owner group from t) as a reply, with the token when given. */
-static int
-send_key(struct areq *r, const struct store_key *k,
+int
+akey_send(struct areq *r, const struct store_key *k,
     const struct proto_tenant *t, char *token, int more)
 {
 	struct proto_key info = k->info;
@@ -50,8 +50,8 @@ send_key(struct areq *r, const struct store_key *k,
 
 /* Reads id's key and tenant in txn, and checks the caller may manage it.
  * Replies and returns 1 when not. *tp is NULL for user keys. */
-static int
-load_key(struct areq *r, struct store_txn *txn, const char *id,
+int
+akey_load(struct areq *r, struct store_txn *txn, const char *id,
     struct store_key *k, struct proto_tenant *t,
     const struct proto_tenant **tp)
 {
@@ -66,7 +66,7 @@ load_key(struct areq *r, struct store_txn *txn, const char *id,
 			admin_store_fail(r, rc, "key lookup");
 		return 1;
 	}
-	fill_usage(txn, k);
+	akey_fill_usage(txn, k);
 	if (k->info.owner.kind == PROTO_OWNER_TENANT) {
 		rc = store_tenant_get(txn, k->info.owner.tenant, t);
 		if (rc == 0)
@@ -80,8 +80,8 @@ load_key(struct areq *r, struct store_txn *txn, const char *id,
 }
 
 /* Checks names that need NSS (allowed users); replies and returns 1. */
-static int
-check_users(struct areq *r, const struct proto_key_spec *sp)
+int
+akey_check_users(struct areq *r, const struct proto_key_spec *sp)
 {
 	uid_t		 uid;
 	gid_t		 gid;
@@ -103,8 +103,9 @@ check_users(struct areq *r, const struct proto_key_spec *sp)
 }
 
 /* Syntax checks that do not depend on the owner; replies, returns 1. */
-static int
-check_spec(struct areq *r, const struct proto_key_spec *sp, uint8_t kind)
+int
+akey_check_spec(struct areq *r, const struct proto_key_spec *sp,
+    uint8_t kind)
 {
 	char	 msg[PROTO_MESSAGE_MAX];
 
@@ -117,8 +118,8 @@ check_spec(struct areq *r, const struct proto_key_spec *sp, uint8_t kind)
 	return 0;
 }
 
-static void
-apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
+void
+akey_apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
     uint64_t now)
 {
 	if (sp->set & PROTO_SET_NAME)
@@ -156,8 +157,8 @@ apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
 }
 
 /* A refill without credits would do nothing; say so. Replies, returns 1. */
-static int
-check_limits(struct areq *r, const struct proto_key *k)
+int
+akey_check_limits(struct areq *r, const struct proto_key *k)
 {
 	if (k->limits.refill_amount > 0 && !k->limits.has_credits) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "a refill needs usage "
@@ -172,8 +173,8 @@ check_limits(struct areq *r, const struct proto_key *k)
  * record, so that consumption counted against the old credits is dropped.
  * Use counts are kept.
  */
-static int
-reset_credits(struct store_txn *txn, const struct proto_key *k,
+int
+akey_reset_credits(struct store_txn *txn, const struct proto_key *k,
     uint64_t now)
 {
 	struct store_usage u;
@@ -190,8 +191,8 @@ reset_credits(struct store_txn *txn, const struct proto_key *k,
 }
 
 /* Shows what the store has counted for k (writes may lag; see ledger.h). */
-static void
-fill_usage(struct store_txn *txn, struct store_key *k)
+void
+akey_fill_usage(struct store_txn *txn, struct store_key *k)
 {
 	struct store_usage u;
 
@@ -313,12 +314,12 @@ admin_key_create(struct areq *r)
 		return 0;
 	}
 	if (resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
-	    check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
-	    check_users(r, &req.spec) != 0)
+	    akey_check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
+	    akey_check_users(r, &req.spec) != 0)
 		return 0;
 	strcpy(k.info.prefix, TOKEN_DEFAULT_PREFIX);
-	apply_spec(&k.info, &req.spec, now);
-	if (check_limits(r, &k.info) != 0)
+	akey_apply_spec(&k.info, &req.spec, now);
+	if (akey_check_limits(r, &k.info) != 0)
 		return 0;
 	k.info.enabled = 1;
 	k.info.created_by = (uint32_t)r->who.uid;
@@ -341,10 +342,10 @@ admin_key_create(struct areq *r)
 	if (rc == 0 && (rc = new_key_material(r, txn, &k, token,
 	    sizeof(token))) == 0 && (rc = store_key_put(txn, &k)) == 0 &&
 	    (!k.info.limits.has_credits ||
-	    (rc = reset_credits(txn, &k.info, now)) == 0) &&
+	    (rc = akey_reset_credits(txn, &k.info, now)) == 0) &&
 	    (rc = admin_audit(r, txn, "key.create", k.info.id, "owner %s, "
 	    "name '%s'", owner, k.info.name)) == 0) {
-		fill_usage(txn, &k);
+		akey_fill_usage(txn, &k);
 		rc = store_commit(txn);
 	}
 	else
@@ -354,7 +355,7 @@ admin_key_create(struct areq *r)
 		keys_wipe(token, sizeof(token));
 		return admin_store_fail(r, rc, "key create");
 	}
-	return send_key(r, &k, tp, token, 0);
+	return akey_send(r, &k, tp, token, 0);
 }
 
 struct key_walk {
@@ -370,8 +371,8 @@ list_one(const struct store_key *k, void *arg)
 	struct key_walk	*kw = arg;
 
 	kw->k = *k;
-	fill_usage(kw->txn, &kw->k);
-	(void)send_key(kw->r, &kw->k, kw->t, NULL, 1);
+	akey_fill_usage(kw->txn, &kw->k);
+	(void)akey_send(kw->r, &kw->k, kw->t, NULL, 1);
 	return 0;
 }
 
@@ -423,303 +424,9 @@ admin_key_show(struct areq *r)
 		return admin_bad_request(r, rc);
 	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "key show");
-	rc = load_key(r, txn, id, &k, &t, &tp);
+	rc = akey_load(r, txn, id, &k, &t, &tp);
 	store_end(txn);
 	if (rc != 0)
 		return 0;
-	return send_key(r, &k, tp, NULL, 0);
-}
-
-/*
- * One change to one key: load and authorize it in a write transaction,
- * let change() edit the record (it replies and returns 1 to refuse), then
- * store, audit and commit together. A NULL change deletes the key.
- */
-struct change {
-	const char	*action;
-	int		(*fn)(struct areq *, struct store_txn *,
-			    struct store_key *, void *arg, char *detail,
-			    size_t detailsz);
-	void		*arg;
-	char		*token;		/* rotate: the new token to send */
-};
-
-static int
-change_key(struct areq *r, const char *id, struct change *ch)
-{
-	struct proto_tenant t;
-	const struct proto_tenant *tp;
-	struct store_key k;
-	struct store_txn *txn;
-	char		 detail[PROTO_DETAIL_MAX + 1] = "deleted";
-	int		 rc;
-
-	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, ch->action);
-	if (load_key(r, txn, id, &k, &t, &tp) != 0 ||
-	    (ch->fn != NULL && ch->fn(r, txn, &k, ch->arg, detail,
-	    sizeof(detail)) != 0)) {
-		store_end(txn);
-		if (ch->token != NULL)
-			keys_wipe(ch->token, TOKEN_MAX + 1);
-		return 0;
-	}
-	if ((rc = ch->fn != NULL ? store_key_put(txn, &k) :
-	    store_key_del(txn, id)) == 0 &&
-	    (rc = admin_audit(r, txn, ch->action, id, "%s", detail)) == 0) {
-		fill_usage(txn, &k);
-		rc = store_commit(txn);
-	}
-	else
-		store_end(txn);
-	keys_wipe(k.hash, sizeof(k.hash));
-	keys_wipe(k.prev_hash, sizeof(k.prev_hash));
-	if (rc != 0) {
-		if (ch->token != NULL)
-			keys_wipe(ch->token, TOKEN_MAX + 1);
-		return admin_store_fail(r, rc, ch->action);
-	}
-	if (ch->fn != NULL)
-		return send_key(r, &k, tp, ch->token, 0);
-	reply_begin(r->h, 0);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
-}
-
-static int
-set_enabled(struct areq *r, struct store_txn *txn, struct store_key *k,
-    void *arg, char *detail, size_t detailsz)
-{
-	(void)r;
-	(void)txn;
-	k->info.enabled = *(uint8_t *)arg;
-	k->info.updated_at = clock_now();
-	snprintf(detail, detailsz, "%s", k->info.enabled ? "enabled" :
-	    "disabled");
-	return 0;
-}
-
-int
-admin_key_set_enabled(struct areq *r)
-{
-	struct change	 ch = { NULL, set_enabled, NULL, NULL };
-	char		 id[TOKEN_ID_LEN + 1];
-	uint8_t		 en;
-	int		 rc;
-
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u8(r->body, &en)) != 0 || (rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	if (en > 1)
-		return admin_bad_request(r, PROTO_EVALUE);
-	ch.action = en ? "key.enable" : "key.disable";
-	ch.arg = &en;
-	return change_key(r, id, &ch);
-}
-
-int
-admin_key_revoke(struct areq *r)
-{
-	struct change	 ch = { "key.revoke", NULL, NULL, NULL };
-	char		 id[TOKEN_ID_LEN + 1];
-	int		 rc;
-
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	return change_key(r, id, &ch);
-}
-
-static int
-update(struct areq *r, struct store_txn *txn, struct store_key *k,
-    void *arg, char *detail, size_t detailsz)
-{
-	const struct proto_key_spec *sp = arg;
-	uint64_t	 now = clock_now();
-	int		 rc;
-
-	/* Allowed users depend on the owner kind, known only now. */
-	if (check_spec(r, sp, k->info.owner.kind) != 0)
-		return 1;
-	apply_spec(&k->info, sp, now);
-	if (check_limits(r, &k->info) != 0)
-		return 1;
-	if ((sp->set & PROTO_SET_CREDITS) && k->info.limits.has_credits &&
-	    (rc = reset_credits(txn, &k->info, now)) != 0) {
-		admin_store_fail(r, rc, "key update");
-		return 1;
-	}
-	snprintf(detail, detailsz, "changed%s%s%s%s%s%s%s%s%s%s",
-	    sp->set & PROTO_SET_NAME ? " name" : "",
-	    sp->set & PROTO_SET_EXPIRES ? " expiry" : "",
-	    sp->set & PROTO_SET_SERVICES ? " services" : "",
-	    sp->set & PROTO_SET_PERMISSIONS ? " permissions" : "",
-	    sp->set & PROTO_SET_USERS ? " allowed-users" : "",
-	    sp->set & PROTO_SET_METADATA ? " metadata" : "",
-	    sp->set & PROTO_SET_RATE ? " rate-limit" : "",
-	    sp->set & PROTO_SET_CREDITS ? " credits" : "",
-	    sp->set & PROTO_SET_REFILL ? " refill" : "",
-	    sp->set & PROTO_SET_CIDRS ? " allowed-cidrs" : "");
-	return 0;
-}
-
-int
-admin_key_update(struct areq *r)
-{
-	struct proto_key_update_req req;
-	struct change	 ch = { "key.update", update, NULL, NULL };
-	int		 rc;
-
-	if ((rc = proto_dec_key_update_req(r->body, &req)) != 0)
-		return admin_bad_request(r, rc);
-	if (!token_id_valid(req.id)) {
-		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a key id",
-		    req.id);
-		return 0;
-	}
-	if (req.spec.set == 0 || (req.spec.set & PROTO_SET_PREFIX)) {
-		reply_error(r->c, r->h, PROTO_EINVAL, "%s", req.spec.set == 0 ?
-		    "nothing to update" : "the prefix of a key cannot change");
-		return 0;
-	}
-	if (check_spec(r, &req.spec, PROTO_OWNER_TENANT) != 0 ||
-	    check_users(r, &req.spec) != 0)
-		return 0;
-	ch.arg = &req.spec;
-	return change_key(r, req.id, &ch);
-}
-
-struct rotation {
-	uint64_t	 grace;
-	char		*token;
-	size_t		 tokensz;
-};
-
-static int
-rotate(struct areq *r, struct store_txn *txn, struct store_key *k,
-    void *arg, char *detail, size_t detailsz)
-{
-	struct rotation	*ro = arg;
-	uint8_t		 hash[KEYS_HASH_LEN];
-	uint64_t	 now = clock_now();
-
-	(void)txn;
-	if (keys_new_secret(r->a->pepper, k->info.prefix, k->info.id,
-	    ro->token, ro->tokensz, hash) != 0) {
-		reply_error(r->c, r->h, PROTO_EINTERNAL, "cannot draw a new "
-		    "secret");
-		return 1;
-	}
-	if (ro->grace > 0) {
-		memcpy(k->prev_hash, k->hash, sizeof(k->prev_hash));
-		k->info.grace_until = now + ro->grace;
-	} else {
-		memset(k->prev_hash, 0, sizeof(k->prev_hash));
-		k->info.grace_until = 0;
-	}
-	memcpy(k->hash, hash, sizeof(k->hash));
-	keys_wipe(hash, sizeof(hash));
-	k->info.updated_at = now;
-	snprintf(detail, detailsz, "grace %llus",
-	    (unsigned long long)ro->grace);
-	return 0;
-}
-
-int
-admin_key_rotate(struct areq *r)
-{
-	char		 id[TOKEN_ID_LEN + 1], token[TOKEN_MAX + 1];
-	struct rotation	 ro = { 0, token, sizeof(token) };
-	struct change	 ch = { "key.rotate", rotate, &ro, token };
-	int		 rc;
-
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u64(r->body, &ro.grace)) != 0 ||
-	    (rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	if (ro.grace > MAX_GRACE) {
-		reply_error(r->c, r->h, PROTO_EINVAL, "grace period is longer "
-		    "than a year");
-		return 0;
-	}
-	memset(token, 0, sizeof(token));
-	return change_key(r, id, &ch);
-}
-
-/* Expired keys; the owner and tenant decide who may purge each. */
-struct expired {
-	struct store_key *v;
-	size_t		 n;
-	size_t		 cap;
-	uint64_t	 now;
-};
-
-static int
-collect_expired(const struct store_key *k, void *arg)
-{
-	struct expired	*e = arg;
-	void		*p;
-
-	if (k->info.expires_at == 0 || k->info.expires_at > e->now)
-		return 0;
-	if (e->n == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 16;
-		if ((p = reallocarray(e->v, e->cap, sizeof(*e->v))) == NULL)
-			return STORE_EIO;
-		e->v = p;
-	}
-	e->v[e->n++] = *k;
-	return 0;
-}
-
-static int
-may_purge(struct areq *r, struct store_txn *txn, const struct store_key *k)
-{
-	struct proto_tenant t;
-
-	if (r->who.admin)
-		return 1;
-	if (k->info.owner.kind == PROTO_OWNER_USER)
-		return k->info.owner.uid == r->who.uid;
-	return store_tenant_get(txn, k->info.owner.tenant, &t) == 0 &&
-	    t.admin_group[0] != '\0' && authz_in_group(&r->who, t.admin_gid);
-}
-
-int
-admin_key_purge_expired(struct areq *r)
-{
-	struct expired	 e = { NULL, 0, 0, clock_now() };
-	struct store_txn *txn;
-	struct writer	*w;
-	uint32_t	 purged = 0;
-	size_t		 i;
-	int		 rc;
-
-	if ((rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, "purge");
-	rc = store_key_foreach(txn, collect_expired, &e);
-	for (i = 0; rc == 0 && i < e.n; i++) {
-		if (!may_purge(r, txn, &e.v[i]))
-			continue;
-		if ((rc = store_key_del(txn, e.v[i].info.id)) == 0)
-			rc = admin_audit(r, txn, "key.purge", e.v[i].info.id,
-			    "expired");
-		purged++;
-	}
-	if (rc == 0)
-		rc = store_commit(txn);
-	else
-		store_end(txn);
-	if (e.v != NULL)
-		keys_wipe(e.v, e.cap * sizeof(*e.v));
-	free(e.v);
-	if (rc != 0)
-		return admin_store_fail(r, rc, "purge");
-	w = reply_begin(r->h, 0);
-	wr_u32(w, purged);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	return akey_send(r, &k, tp, NULL, 0);
 }
