@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,13 +117,53 @@ set_path(const char *key, char *dst, size_t dstsz, const char *value,
 	return -1;
 }
 
+/* Options that are a count: the smallest value, where it goes, and what
+ * the error message adds. */
+static const struct count_opt {
+	const char	*name;
+	unsigned	 min;
+	size_t		 offset;
+	const char	*hint;
+} count_opts[] = {
+	{ "max_connections", 1, offsetof(struct config, max_connections), "" },
+	{ "max_connections_per_uid", 1,
+	    offsetof(struct config, max_connections_per_uid), "" },
+	{ "throttle_failures", 0, offsetof(struct config, throttle_failures),
+	    " (0 turns throttling off)" },
+};
+
+static const struct count_opt *
+find_count(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(count_opts) / sizeof(count_opts[0]); i++)
+		if (strcmp(count_opts[i].name, key) == 0)
+			return &count_opts[i];
+	return NULL;
+}
+
+/* Options that are a duration in milliseconds. */
+static uint64_t *
+find_duration(struct config *c, const char *key)
+{
+	if (strcmp(key, "throttle_window") == 0)
+		return &c->throttle_window_ms;
+	if (strcmp(key, "throttle_backoff") == 0)
+		return &c->throttle_backoff_ms;
+	if (strcmp(key, "usage_flush_interval") == 0)
+		return &c->usage_flush_ms;
+	return NULL;
+}
+
 int
 config_set(struct config *c, const char *key, const char *value, char *err,
     size_t errsz)
 {
+	const struct count_opt *n;
+	uint64_t	*d;
 	unsigned	 u;
 	size_t		 size;
-	uint64_t	 ms;
 
 	if (strcmp(key, "state_dir") == 0)
 		return set_path(key, c->state_dir, sizeof(c->state_dir), value,
@@ -149,38 +190,16 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		}
 		snprintf(err, errsz, "map_size must be a size of at least 1M "
 		    "(e.g. 512M, 4G)");
-	} else if (strcmp(key, "max_connections") == 0) {
-		if (parse_uint(value, 1, 1000000, &u) == 0) {
-			c->max_connections = u;
+	} else if ((n = find_count(key)) != NULL) {
+		if (parse_uint(value, n->min, 1000000, &u) == 0) {
+			*(unsigned *)(void *)((char *)c + n->offset) = u;
 			return 0;
 		}
-		snprintf(err, errsz, "max_connections must be 1-1000000");
-	} else if (strcmp(key, "max_connections_per_uid") == 0) {
-		if (parse_uint(value, 1, 1000000, &u) == 0) {
-			c->max_connections_per_uid = u;
+		snprintf(err, errsz, "%s must be %u-1000000%s", key, n->min,
+		    n->hint);
+	} else if ((d = find_duration(c, key)) != NULL) {
+		if (parse_duration(value, d) == 0)
 			return 0;
-		}
-		snprintf(err, errsz, "max_connections_per_uid must be "
-		    "1-1000000");
-	} else if (strcmp(key, "throttle_failures") == 0) {
-		if (parse_uint(value, 0, 1000000, &u) == 0) {
-			c->throttle_failures = u;
-			return 0;
-		}
-		snprintf(err, errsz, "throttle_failures must be 0-1000000 "
-		    "(0 turns throttling off)");
-	} else if (strcmp(key, "throttle_window") == 0 ||
-	    strcmp(key, "throttle_backoff") == 0 ||
-	    strcmp(key, "usage_flush_interval") == 0) {
-		if (parse_duration(value, &ms) == 0) {
-			if (strcmp(key, "throttle_window") == 0)
-				c->throttle_window_ms = ms;
-			else if (strcmp(key, "throttle_backoff") == 0)
-				c->throttle_backoff_ms = ms;
-			else
-				c->usage_flush_ms = ms;
-			return 0;
-		}
 		snprintf(err, errsz, "%s must be a duration from 1ms to 24h "
 		    "(e.g. 250ms, 30s, 5m)", key);
 	} else
