@@ -588,20 +588,33 @@ visit_owned_key(struct walk *w)
 	return key_to_cb(w, &val);
 }
 
-int
-store_key_get(struct store_txn *t, const char *id, struct store_key *out)
+/* The key or usage record stored under key id; val points into the map.
+ * The database is picked only once the txn is known to be good. */
+static int
+get_by_id(struct store_txn *t, int usage, const char *id, MDB_val *val)
 {
-	struct store_key	 k;
-	MDB_val			 key, val;
-	int			 rc, rv;
+	MDB_val		 key;
+	int		 rc, rv;
 
 	if (!txn_ok(t))
 		return STORE_EIO;
 	if ((rv = id_key(id, &key)) != 0)
 		return rv;
-	if ((rc = mdb_get(t->txn, t->slot->s->keys, &key, &val)) != 0)
+	if ((rc = mdb_get(t->txn, usage ? t->slot->s->usage :
+	    t->slot->s->keys, &key, val)) != 0)
 		return map_err(rc);
-	if ((rv = rec_dec_key(val.mv_data, val.mv_size, &k)) != 0)
+	return STORE_OK;
+}
+
+int
+store_key_get(struct store_txn *t, const char *id, struct store_key *out)
+{
+	struct store_key	 k;
+	MDB_val			 val;
+	int			 rv;
+
+	if ((rv = get_by_id(t, 0, id, &val)) != 0 ||
+	    (rv = rec_dec_key(val.mv_data, val.mv_size, &k)) != 0)
 		return rv;
 	*out = k;
 	return STORE_OK;
@@ -726,16 +739,11 @@ int
 store_usage_get(struct store_txn *t, const char *id, struct store_usage *out)
 {
 	struct store_usage	u;
-	MDB_val			key, val;
-	int			rc, rv;
+	MDB_val			val;
+	int			rv;
 
-	if (!txn_ok(t))
-		return STORE_EIO;
-	if ((rv = id_key(id, &key)) != 0)
-		return rv;
-	if ((rc = mdb_get(t->txn, t->slot->s->usage, &key, &val)) != 0)
-		return map_err(rc);
-	if ((rv = rec_dec_usage(val.mv_data, val.mv_size, &u)) != 0)
+	if ((rv = get_by_id(t, 1, id, &val)) != 0 ||
+	    (rv = rec_dec_usage(val.mv_data, val.mv_size, &u)) != 0)
 		return rv;
 	*out = u;
 	return STORE_OK;
