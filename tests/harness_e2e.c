@@ -228,21 +228,47 @@ deny_as_limit(void)
 
 /*
  * In a child: a mount namespace of its own whose /tmp is an empty tmpfs
- * holding only root (a directory directly in /tmp), bind-mounted. Our
- * servers run under pam_wrapper, which copies the PAM files into
- * /tmp/pam.X, X one of 62 characters, and two processes starting at the
- * same time can pick the same X: then one reads the other's PAM files,
- * and so another test's socket. With /tmp private, the copies of one
- * server never meet another's, and vanish with it. Without the rights
- * to do so (a container), the server shares /tmp; says so on stderr.
+ * holding only the directories the server needs, bind-mounted: the test
+ * root and, when it lies in /tmp (a CI clone may), the directory of
+ * pam_apikey.so. Our servers run under pam_wrapper, which copies the PAM
+ * files into /tmp/pam.X, X one of 62 characters, and two processes
+ * starting at the same time can pick the same X: then one reads the
+ * other's PAM files, and so another test's socket. With /tmp private, the
+ * copies of one server never meet another's, and vanish with it. Without
+ * the rights to do so (a container), the server shares /tmp; says so on
+ * stderr.
  */
-static void
-private_tmp(const char *root)
+static int
+mkdir_p(char *path)
 {
-	char fdpath[64];
-	int fd;
+	char	*p;
 
-	if (strncmp(root, "/tmp/", 5) != 0 || strchr(root + 5, '/') != NULL) {
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return mkdir(path, 0755) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+static void
+private_tmp(const char *root, const char *module)
+{
+	char		 fdpath[64], dirs[2][PATH_MAX], *slash;
+	int		 fd[2] = { -1, -1 }, n = 0, i, ok = 1;
+
+	snprintf(dirs[n++], PATH_MAX, "%s", root);
+	snprintf(dirs[n], PATH_MAX, "%s", module);
+	if ((slash = strrchr(dirs[n], '/')) != NULL)
+		*slash = '\0';
+	if (strncmp(dirs[n], "/tmp/", 5) == 0 && strcmp(dirs[n], root) != 0)
+		n++;
+	if (strncmp(root, "/tmp/", 5) != 0) {
 		dprintf(2, "harness_e2e: %s is not in /tmp; /tmp stays "
 		    "shared\n", root);
 		return;
@@ -253,28 +279,39 @@ private_tmp(const char *root)
 		return;
 	}
 	/*
-	 * Nothing mounted here may reach the machine's namespace. root is
-	 * opened in the new namespace: a bind mount's source must be in it.
+	 * Nothing mounted here may reach the machine's namespace. The kept
+	 * directories are opened in the new namespace before /tmp is
+	 * covered: a bind mount's source must be in it.
 	 */
-	fd = -1;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
-	    (fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-	    "mode=1777,size=64m") == -1) {
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
+		ok = 0;
+	for (i = 0; ok && i < n; i++)
+		if ((fd[i] = open(dirs[i], O_PATH | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			ok = 0;
+	if (ok && mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+	    "mode=1777,size=64m") == -1)
+		ok = 0;
+	if (!ok) {
 		dprintf(2, "harness_e2e: private /tmp: %s; /tmp stays shared\n",
 		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+		for (i = 0; i < n; i++)
+			if (fd[i] != -1)
+				close(fd[i]);
 		return;
 	}
-	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	if (mkdir(root, 0755) == -1 ||
-	    mount(fdpath, root, NULL, MS_BIND | MS_REC, NULL) == -1) {
-		dprintf(2, "harness_e2e: bind %s: %s; /tmp stays shared\n",
-		    root, strerror(errno));
-		umount2("/tmp", MNT_DETACH);
+	for (i = 0; i < n; i++) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd[i]);
+		if (mkdir_p(dirs[i]) == -1 ||
+		    mount(fdpath, dirs[i], NULL, MS_BIND | MS_REC, NULL) == -1) {
+			dprintf(2, "harness_e2e: bind %s: %s; /tmp stays "
+			    "shared\n", dirs[i], strerror(errno));
+			umount2("/tmp", MNT_DETACH);
+			break;
+		}
 	}
-	close(fd);
+	for (i = 0; i < n; i++)
+		close(fd[i]);
 }
 
 #define SPAWN_NO_AS_LIMIT	0x1	/* deny_as_limit() */
@@ -290,6 +327,7 @@ spawn(char **argv, char **env, const char *out, const char *err, int in,
     int flags)
 {
 	sigset_t none;
+	const char *module;
 	pid_t pid;
 	int fo, fe, fi;
 
@@ -299,6 +337,8 @@ spawn(char **argv, char **env, const char *out, const char *err, int in,
 	cr_assert(fe != -1, "open %s: %s", err, strerror(errno));
 	fi = in != -1 ? in : open("/dev/null", O_RDONLY | O_CLOEXEC);
 	cr_assert(fi != -1, "open /dev/null: %s", strerror(errno));
+	/* Resolved here: the child must not assert. */
+	module = (flags & SPAWN_PRIVATE_TMP) ? ite_module() : NULL;
 	pid = fork();
 	cr_assert(pid != -1, "fork: %s", strerror(errno));
 	if (pid == 0) {
@@ -311,7 +351,7 @@ spawn(char **argv, char **env, const char *out, const char *err, int in,
 		    dup2(fe, 2) == -1)
 			_exit(126);
 		if (flags & SPAWN_PRIVATE_TMP)
-			private_tmp(it_root());
+			private_tmp(it_root(), module);
 		if ((flags & SPAWN_NO_AS_LIMIT) && deny_as_limit() == -1) {
 			dprintf(2, "seccomp: %s\n", strerror(errno));
 			_exit(126);
