@@ -604,12 +604,8 @@ dup_strv(const char *const *v)
 	return d;
 }
 
-/*
- * The environment with each "NAME=value" of set replacing NAME, and each
- * bare "NAME" of set removed.
- */
-static char **
-make_env(const char *const *set)
+char **
+it_make_env(const char *const *set)
 {
 	size_t n = 0, i, j, k = 0, nl;
 	const char *eq;
@@ -640,6 +636,18 @@ make_env(const char *const *set)
 	for (i = 0; i < k; i++)
 		cr_assert_not_null(env[i], "out of memory");
 	return env;
+}
+
+void
+it_free_env(char **env)
+{
+	size_t i;
+
+	for (i = 0; env[i] != NULL; i++) {
+		explicit_bzero(env[i], strlen(env[i]));
+		free(env[i]);
+	}
+	free(env);
 }
 
 static int
@@ -957,7 +965,7 @@ it_spawn_daemon(const char *const *args)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	av = dup_strv(argv);
-	env = make_env(set);
+	env = it_make_env(set);
 	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
 	pid = fork();
@@ -1240,7 +1248,7 @@ ctl_env(const struct it_ctl_opt *o)
 
 	if (o->sockdir_env != NULL)
 		set[0] = it_printf("APIKEY_SOCKET_DIR=%s", o->sockdir_env);
-	return make_env(set);
+	return it_make_env(set);
 }
 
 int

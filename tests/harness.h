@@ -163,6 +163,16 @@ enum apikey_code it_code(const char *token, const char *ctx);
 /* Polls verify (every ~50 ms, IT_DEADLINE_MS) until it answers want. */
 void	it_wait_code(const char *token, const char *ctx, enum apikey_code want);
 
+/* --- environments for children ------------------------------------------ */
+
+/*
+ * This process's environment with each "NAME=value" of set replacing NAME
+ * and each bare "NAME" of set removed. Free with it_free_env(), which
+ * wipes it: children's environments may carry tokens.
+ */
+char	**it_make_env(const char *const *set);
+void	it_free_env(char **env);
+
 /* --- text and files ------------------------------------------------------- */
 
 void	it_assert_has(const char *hay, const char *needle);

@@ -119,58 +119,6 @@ wait_pid(pid_t pid, int ms)
 	return rc;
 }
 
-/*
- * The environment with each "NAME=value" of set replacing NAME and each
- * bare "NAME" of set removed. Freed with free_env(), which wipes it: the
- * clients' environments carry tokens.
- */
-static char **
-make_env(const char *const *set)
-{
-	size_t n = 0, i, j, k = 0, nl;
-	const char *eq;
-	char **env;
-	int drop;
-
-	while (environ[n] != NULL)
-		n++;
-	for (j = 0; set[j] != NULL; j++)
-		n++;
-	env = calloc(n + 1, sizeof(*env));
-	cr_assert_not_null(env, "out of memory");
-	for (i = 0; environ[i] != NULL; i++) {
-		drop = 0;
-		for (j = 0; set[j] != NULL; j++) {
-			eq = strchr(set[j], '=');
-			nl = eq != NULL ? (size_t)(eq - set[j]) :
-			    strlen(set[j]);
-			if (strncmp(environ[i], set[j], nl) == 0 &&
-			    environ[i][nl] == '=')
-				drop = 1;
-		}
-		if (!drop)
-			env[k++] = strdup(environ[i]);
-	}
-	for (j = 0; set[j] != NULL; j++)
-		if (strchr(set[j], '=') != NULL)
-			env[k++] = strdup(set[j]);
-	for (i = 0; i < k; i++)
-		cr_assert_not_null(env[i], "out of memory");
-	return env;
-}
-
-static void
-free_env(char **env)
-{
-	size_t i;
-
-	for (i = 0; env[i] != NULL; i++) {
-		explicit_bzero(env[i], strlen(env[i]));
-		free(env[i]);
-	}
-	free(env);
-}
-
 #if defined(__x86_64__)
 #define SECCOMP_ARCH	AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -916,7 +864,7 @@ server_env(const struct ite_server *s)
 		    "halt_on_error=1:log_path=%s/san/ubsan", it_root());
 	}
 	set[n] = NULL;
-	return make_env(set);
+	return it_make_env(set);
 }
 
 /* Under make asan, the server must really run with the ASan runtime. */
@@ -955,7 +903,7 @@ ite_server_start(const struct ite_server *s)
 		    (s->deny_as_limit && ite_san_runtime() != NULL ?
 		    SPAWN_NO_AS_LIMIT : 0));
 		free_argv(av);
-		free_env(env);
+		it_free_env(env);
 		end = it_now_ms() + ITE_SERVER_MS;
 		backoff = 2;
 		for (;;) {
@@ -1057,14 +1005,14 @@ ite_client(struct ite_run *r, const char *label, const char *in,
 	}
 	cset[n] = NULL;
 	av = dup_argv(argv);
-	env = make_env(cset);
+	env = it_make_env(cset);
 	if (in != NULL)
 		cr_assert(pipe2(p, O_CLOEXEC) == 0, "pipe: %s",
 		    strerror(errno));
 	start = it_now_ms();
 	pid = spawn(av, env, out, err, p[0], 0);
 	free_argv(av);
-	free_env(env);
+	it_free_env(env);
 	if (in != NULL) {
 		/* Small inputs only: they fit in the pipe buffer. */
 		signal(SIGPIPE, SIG_IGN);
