@@ -709,8 +709,8 @@ child_prepare(void)
 	signal(SIGPIPE, SIG_DFL);
 }
 
-static int
-append_fd(int fd, char **buf, size_t *len, size_t *cap)
+int
+it_append_fd(int fd, char **buf, size_t *len, size_t *cap)
 {
 	char tmp[4096], *p;
 	ssize_t n;
@@ -803,10 +803,10 @@ run_capture(char **argv, char **envp, const char *in, int timeout_ms,
 			if (pfd[nfd].revents == 0)
 				continue;
 			if (pfd[nfd].fd == outp[0])
-				open_out = append_fd(outp[0], &out, &olen,
+				open_out = it_append_fd(outp[0], &out, &olen,
 				    &ocap);
 			else
-				open_err = append_fd(errp[0], &err, &elen,
+				open_err = it_append_fd(errp[0], &err, &elen,
 				    &ecap);
 		}
 	}

@@ -175,6 +175,10 @@ void	it_free_env(char **env);
 
 /* --- text and files ------------------------------------------------------- */
 
+/* Appends what one read(2) of fd gives to the growing, NUL-terminated
+ * *buf. Returns 0 at EOF or on error, 1 otherwise (EINTR/EAGAIN too). */
+int	it_append_fd(int fd, char **buf, size_t *len, size_t *cap);
+
 void	it_assert_has(const char *hay, const char *needle);
 void	it_assert_lacks(const char *hay, const char *needle);
 /* Line n (0-based) of text without its newline, or NULL. */

@@ -409,29 +409,6 @@ itp_spawn(const char *const *argv, char **envp, const char *secret)
 	return d;
 }
 
-static int
-itp_append(int fd, char **buf, size_t *len, size_t *cap)
-{
-	char	 tmp[4096], *p;
-	ssize_t	 n;
-
-	n = read(fd, tmp, sizeof(tmp));
-	if (n == -1 && (errno == EINTR || errno == EAGAIN))
-		return 1;
-	if (n <= 0)
-		return 0;
-	if (*len + (size_t)n + 1 > *cap) {
-		*cap = (*len + (size_t)n + 1) * 2;
-		p = realloc(*buf, *cap);
-		cr_assert_not_null(p, "out of memory");
-		*buf = p;
-	}
-	memcpy(*buf + *len, tmp, (size_t)n);
-	*len += (size_t)n;
-	(*buf)[*len] = '\0';
-	return 1;
-}
-
 static void
 itp_kill(struct itp_drv *d)
 {
@@ -473,12 +450,12 @@ itp_pump(struct itp_drv *d, int (*stop)(struct itp_drv *))
 			if (pfd[i].revents == 0)
 				continue;
 			if (pfd[i].fd == d->out) {
-				if (!itp_append(d->out, &d->obuf, &d->olen,
+				if (!it_append_fd(d->out, &d->obuf, &d->olen,
 				    &d->ocap)) {
 					close(d->out);
 					d->out = -1;
 				}
-			} else if (!itp_append(d->err, &d->ebuf, &d->elen,
+			} else if (!it_append_fd(d->err, &d->ebuf, &d->elen,
 			    &d->ecap)) {
 				close(d->err);
 				d->err = -1;
