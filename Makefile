@@ -145,6 +145,17 @@ $(B)/tests/pam_driver: $(B)/obj/tests/pam_driver.o
 $(B)/tests/it_pam $(B)/tests/it_pam_phases: $(B)/tests/pam_driver \
     $(B)/pam_apikey.so
 
+# The connection tests' misbehaving client (tests/hostile.c), run by
+# tests/it_connections.c as a fixture user and never as a test itself; it
+# speaks the wire protocol through proto/'s objects.
+$(B)/tests/hostile: $(B)/obj/tests/hostile.o $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
+	    $(call pc_libs,$(PKG_CLIENT))
+
+$(B)/tests/it_connections: $(B)/tests/hostile $(B)/tests/pam_driver \
+    $(B)/pam_apikey.so
+
 $(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $(filter %.o,$^) \

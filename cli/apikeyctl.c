@@ -36,7 +36,8 @@ struct command {
 static const struct command commands[] = {
 	{ NULL, "status", "status", cmd_status },
 	{ "tenant", "add",
-	    "tenant add NAME --group GROUP [--admin-group GROUP]",
+	    "tenant add NAME --group GROUP [--admin-group GROUP] "
+	    "[--allow-privileged]",
 	    cmd_tenant_add },
 	{ "tenant", "list", "tenant list", cmd_tenant_list },
 	{ "tenant", "show", "tenant show NAME", cmd_tenant_show },
@@ -44,6 +45,10 @@ static const struct command commands[] = {
 	{ "tenant", "disable", "tenant disable NAME", cmd_tenant_disable },
 	{ "tenant", "remove", "tenant remove NAME [--force]",
 	    cmd_tenant_remove },
+	{ "tenant", "allow-privileged", "tenant allow-privileged NAME",
+	    cmd_tenant_allow_privileged },
+	{ "tenant", "deny-privileged", "tenant deny-privileged NAME",
+	    cmd_tenant_deny_privileged },
 	{ "key", "create", "key create [--user USER | --tenant NAME] "
 	    "[--name TEXT] [--prefix P]\n"
 	    "        [--expires DURATION] [--service SVC]... "
@@ -308,6 +313,7 @@ ctl_exit_status(int err)
 		return CTL_EXIT_OK;
 	case APIKEY_EUNAVAIL:
 	case APIKEY_EBUSY:
+	case APIKEY_EUNTRUSTED:	/* no daemon we may talk to */
 		return CTL_EXIT_UNAVAIL;
 	case APIKEY_EPERM:
 		return CTL_EXIT_PERM;

@@ -69,6 +69,8 @@ int	cmd_tenant_show(struct ctl *, int, char **);
 int	cmd_tenant_enable(struct ctl *, int, char **);
 int	cmd_tenant_disable(struct ctl *, int, char **);
 int	cmd_tenant_remove(struct ctl *, int, char **);
+int	cmd_tenant_allow_privileged(struct ctl *, int, char **);
+int	cmd_tenant_deny_privileged(struct ctl *, int, char **);
 
 int	cmd_key_create(struct ctl *, int, char **);
 int	cmd_key_list(struct ctl *, int, char **);

@@ -1,5 +1,6 @@
 /*
- * cmd_tenant.c - apikeyctl tenant add|list|show|enable|disable|remove.
+ * cmd_tenant.c - apikeyctl tenant add|list|show|enable|disable|remove and
+ * allow-privileged|deny-privileged.
  *
  * Tenants map a name onto a local group; the daemon checks the group and
  * who may manage it, so these commands only carry the request and print
@@ -13,16 +14,17 @@
 int
 cmd_tenant_add(struct ctl *ctl, int argc, char **argv)
 {
-	enum { OPT_GROUP = ARGS_OPT_BASE, OPT_ADMIN_GROUP };
+	enum { OPT_GROUP = ARGS_OPT_BASE, OPT_ADMIN_GROUP, OPT_PRIVILEGED };
 	static const struct option opts[] = {
 		{ "group",	 required_argument, NULL, OPT_GROUP },
 		{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
+		{ "allow-privileged", no_argument,  NULL, OPT_PRIVILEGED },
 		{ NULL,		 0,		    NULL, 0 }
 	};
 	struct apikey_tenant	*t = NULL;
 	struct args		 a;
 	const char		*group = NULL, *admin_group = NULL;
-	int			 ch, rc, err;
+	int			 ch, rc, err, privileged = 0;
 
 	args_init(&a, ctl, argc, argv, 0, NULL, opts);
 	while ((ch = args_next(&a)) > 0) {
@@ -30,6 +32,8 @@ cmd_tenant_add(struct ctl *ctl, int argc, char **argv)
 			group = a.arg;
 		else if (ch == OPT_ADMIN_GROUP)
 			admin_group = a.arg;
+		else if (ch == OPT_PRIVILEGED)
+			privileged = 1;
 	}
 	if (ch != ARGS_END)
 		return args_finish(&a, ch);
@@ -43,6 +47,14 @@ cmd_tenant_add(struct ctl *ctl, int argc, char **argv)
 	if ((err = apikey_tenant_add(ctl->client, a.pos[0], group,
 	    admin_group, &t)) != 0)
 		return ctl_fail(ctl, err);
+	/* A second request: until it lands the tenant is the safer kind. */
+	if (privileged) {
+		apikey_tenant_free(t);
+		t = NULL;
+		if ((err = apikey_tenant_set_privileged(ctl->client, a.pos[0],
+		    1, &t)) != 0)
+			return ctl_fail(ctl, err);
+	}
 	rc = ctl_printed(out_tenant(ctl->json, t));
 	apikey_tenant_free(t);
 	return rc;
@@ -96,6 +108,37 @@ tenant_set_enabled(struct ctl *ctl, int argc, char **argv, int enabled)
 	    enabled ? "enabled" : "disabled", t));
 	apikey_tenant_free(t);
 	return rc;
+}
+
+static int
+tenant_set_privileged(struct ctl *ctl, int argc, char **argv, int allowed)
+{
+	struct apikey_tenant	*t = NULL;
+	struct args		 a;
+	int			 rc, err;
+
+	if ((rc = ctl_admin_only(&a, ctl, argc, argv, 1, "NAME")) != -1)
+		return rc;
+	if ((err = apikey_tenant_set_privileged(ctl->client, a.pos[0],
+	    allowed, &t)) != 0)
+		return ctl_fail(ctl, err);
+	rc = ctl_printed(out_tenant_done(ctl->json, allowed ?
+	    "allowed privileged logins for" : "denied privileged logins for",
+	    t));
+	apikey_tenant_free(t);
+	return rc;
+}
+
+int
+cmd_tenant_allow_privileged(struct ctl *ctl, int argc, char **argv)
+{
+	return tenant_set_privileged(ctl, argc, argv, 1);
+}
+
+int
+cmd_tenant_deny_privileged(struct ctl *ctl, int argc, char **argv)
+{
+	return tenant_set_privileged(ctl, argc, argv, 0);
 }
 
 int

@@ -194,7 +194,7 @@ tenant_json(const struct apikey_tenant *t)
 	const char	*admin = apikey_tenant_admin_group(t);
 	int		 has_admin = *admin != '\0';
 
-	return json_pack("{s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:o, s:I}",
+	return json_pack("{s:s, s:s, s:I, s:o, s:o, s:b, s:b, s:I, s:o, s:I}",
 	    "name", apikey_tenant_name(t),
 	    "group", apikey_tenant_group(t),
 	    "gid", (json_int_t)apikey_tenant_gid(t),
@@ -202,6 +202,7 @@ tenant_json(const struct apikey_tenant *t)
 	    "admin_gid", has_admin ?
 	    json_integer((json_int_t)apikey_tenant_admin_gid(t)) : json_null(),
 	    "enabled", apikey_tenant_enabled(t) != 0,
+	    "allow_privileged", apikey_tenant_allow_privileged(t) != 0,
 	    "created_by", (json_int_t)apikey_tenant_created_by(t),
 	    "created_at", time_json(apikey_tenant_created_at(t)),
 	    "keys", (json_int_t)apikey_tenant_key_count(t));
@@ -296,14 +297,20 @@ jout_tenant_removed(const char *name, unsigned keys_revoked)
 int
 jout_status(const struct apikey_status *s)
 {
-	return emit(json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:b}",
+	return emit(json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:b, s:I, s:I, "
+	    "s:I, s:I, s:I}",
 	    "version", apikey_status_version(s),
 	    "pid", (json_int_t)apikey_status_pid(s),
 	    "started_at", time_json(apikey_status_started_at(s)),
 	    "keys", (json_int_t)apikey_status_keys(s),
 	    "tenants", (json_int_t)apikey_status_tenants(s),
 	    "caller_uid", (json_int_t)apikey_status_caller_uid(s),
-	    "caller_admin", apikey_status_caller_admin(s) != 0));
+	    "caller_admin", apikey_status_caller_admin(s) != 0,
+	    "map_size", (json_int_t)apikey_status_map_size(s),
+	    "map_used", (json_int_t)apikey_status_map_used(s),
+	    "map_limit", (json_int_t)apikey_status_map_limit(s),
+	    "audit_entries", (json_int_t)apikey_status_audit_entries(s),
+	    "audit_pruned", (json_int_t)apikey_status_audit_pruned(s)));
 }
 
 int

@@ -4,13 +4,14 @@
  * Single objects print as `field: value` lines, field names as in the JSON
  * documents and `-` for none; listings print as tables (table.c). Times
  * are UTC, ISO 8601. Names and details come from other users through the
- * daemon, so control characters are shown as '?' rather than sent to a
- * terminal.
+ * daemon, so anything but printable UTF-8 is shown as \xNN rather than
+ * sent to a terminal.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "../common/text.h"
 #include "../libclient/apikey.h"
 #include "json.h"
 #include "output.h"
@@ -23,16 +24,26 @@
 
 /* --- text primitives ----------------------------------------------- */
 
-/* Writes s, "-" when empty, with control characters shown as '?'. */
+/*
+ * Writes s, "-" when empty. Names come from other users: anything that is
+ * not printable UTF-8 (controls, C1, bidi overrides, broken sequences) is
+ * shown as \xNN, as the daemon's log shows it, never sent to the terminal.
+ */
 static void
 put_text(const char *s)
 {
-	const unsigned char *p;
+	size_t	 len;
 
 	if (s == NULL || *s == '\0')
 		s = "-";
-	for (p = (const unsigned char *)s; *p != '\0'; p++)
-		putchar(*p < 0x20 || *p == 0x7f ? '?' : *p);
+	while (*s != '\0') {
+		if ((len = text_char_len(s)) == 0) {
+			printf("\\x%02x", (unsigned)(unsigned char)*s++);
+			continue;
+		}
+		fwrite(s, 1, len, stdout);
+		s += len;
+	}
 }
 
 static const char *
@@ -202,6 +213,7 @@ print_tenant(const struct apikey_tenant *t)
 	else
 		field("admin_gid", NULL);
 	field_yesno("enabled", apikey_tenant_enabled(t));
+	field_yesno("allow_privileged", apikey_tenant_allow_privileged(t));
 	field_num("created_by", apikey_tenant_created_by(t));
 	field_time("created_at", apikey_tenant_created_at(t), "-");
 	field_num("keys", apikey_tenant_key_count(t));
@@ -364,6 +376,9 @@ out_tenant_removed(int json, const char *name, unsigned keys_revoked)
 int
 out_status(int json, const struct apikey_status *s)
 {
+	uint64_t	used, size;
+	char		buf[64];
+
 	if (json)
 		return jout_status(s);
 	field("version", apikey_status_version(s));
@@ -373,6 +388,15 @@ out_status(int json, const struct apikey_status *s)
 	field_num("tenants", apikey_status_tenants(s));
 	field_num("caller_uid", apikey_status_caller_uid(s));
 	field_yesno("caller_admin", apikey_status_caller_admin(s));
+	used = apikey_status_map_used(s);
+	size = apikey_status_map_size(s);
+	field_num("map_size", size);
+	snprintf(buf, sizeof(buf), "%ju (%ju%%)", (uintmax_t)used,
+	    size > 0 ? (uintmax_t)(used * 100 / size) : (uintmax_t)0);
+	field("map_used", buf);
+	field_num("map_limit", apikey_status_map_limit(s));
+	field_num("audit_entries", apikey_status_audit_entries(s));
+	field_num("audit_pruned", apikey_status_audit_pruned(s));
 	return 0;
 }
 

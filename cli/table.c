@@ -2,20 +2,23 @@
  * table.c - the tables of apikeyctl's listings (key list, tenant list,
  * audit). Cells are copied in, columns are as wide as their widest cell so
  * nothing is ever cut, two spaces separate them, and the last column is not
- * padded. Control characters in a cell show as '?': cells come from other
- * users through the daemon and must not drive the terminal.
+ * padded. Cells come from other users through the daemon and must not
+ * drive the terminal: what is not printable UTF-8 shows as \xNN
+ * (common/text.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/text.h"
 #include "table.h"
 
 int
 table_add(struct table *t, const char *const *row)
 {
-	char	**cells, *c, *p;
-	size_t	  i;
+	const char *src;
+	char	**cells, *c;
+	size_t	  i, size;
 
 	if (t->ncols > TABLE_COLS)	/* a caller's bug */
 		abort();
@@ -26,15 +29,14 @@ table_add(struct table *t, const char *const *row)
 	t->cells = cells;
 	cells += t->nrows * t->ncols;
 	for (i = 0; i < t->ncols; i++) {
-		c = strdup(row[i] != NULL && *row[i] != '\0' ? row[i] : "-");
-		if (c == NULL) {
+		src = row[i] != NULL && *row[i] != '\0' ? row[i] : "-";
+		size = strlen(src) * 4 + 1;	/* every byte may be \xNN */
+		if ((c = malloc(size)) == NULL) {
 			while (i > 0)
 				free(cells[--i]);
 			return -1;
 		}
-		for (p = c; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
+		text_escape(c, size, src);
 		cells[i] = c;
 		if (strlen(c) > t->width[i])
 			t->width[i] = strlen(c);

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin_int.h"
@@ -24,6 +25,7 @@ static const struct route routes[] = {
 	{ PROTO_OP_TENANT_SHOW, admin_tenant_show },
 	{ PROTO_OP_TENANT_SET_ENABLED, admin_tenant_set_enabled },
 	{ PROTO_OP_TENANT_REMOVE, admin_tenant_remove },
+	{ PROTO_OP_TENANT_SET_PRIVILEGED, admin_tenant_set_privileged },
 	{ PROTO_OP_KEY_CREATE, admin_key_create },
 	{ PROTO_OP_KEY_LIST, admin_key_list },
 	{ PROTO_OP_KEY_SHOW, admin_key_show },
@@ -62,16 +64,30 @@ admin_handle(void *arg, struct conn *c, const struct peer *p,
 		return 0;
 	}
 	rc = routes[i].fn(&r);
+	admin_drop_logs(&r);
 	authz_free(&r.who);
 	return rc;
+}
+
+void
+admin_drop_logs(struct areq *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nlogs; i++)
+		free(r->logs[i]);
+	free(r->logs);
+	r->logs = NULL;
+	r->nlogs = r->caplogs = r->lostlogs = 0;
 }
 
 int
 admin_bad_request(struct areq *r, int rc)
 {
-	log_warnx("admin: malformed %s from uid %u pid %d: %s",
-	    proto_op_name(r->h->opcode), (unsigned)r->who.uid,
-	    (int)r->who.pid, proto_strerror(rc));
+	if (conn_log_ok(r->c))
+		log_warnx("admin: malformed %s from uid %u pid %d: %s",
+		    proto_op_name(r->h->opcode), (unsigned)r->who.uid,
+		    (int)r->who.pid, proto_strerror(rc));
 	reply_error(r->c, r->h, PROTO_EBADREQ, "malformed %s request: %s",
 	    proto_op_name(r->h->opcode), proto_strerror(rc));
 	return -1;
@@ -93,12 +109,38 @@ admin_store_fail(struct areq *r, int rc, const char *what)
 	return 0;
 }
 
+/* Keeps a log line until the commit; counts it when memory is short. */
+static void
+keep_log(struct areq *r, const char *line)
+{
+	char	**v;
+	size_t	  cap;
+
+	if (r->nlogs == r->caplogs) {
+		cap = r->caplogs ? r->caplogs * 2 : 4;
+		if ((v = reallocarray(r->logs, cap, sizeof(*v))) == NULL) {
+			r->lostlogs++;
+			return;
+		}
+		r->logs = v;
+		r->caplogs = cap;
+	}
+	if ((r->logs[r->nlogs] = strdup(line)) == NULL)
+		r->lostlogs++;
+	else
+		r->nlogs++;
+}
+
 int
 admin_audit(struct areq *r, struct store_txn *txn, const char *action,
     const char *target, const char *fmt, ...)
 {
 	struct proto_audit a;
+	char		 line[PROTO_ACTION_MAX + PROTO_TARGET_MAX +
+			    PROTO_DETAIL_MAX + 64];
+	uint32_t	 n;
 	va_list		 ap;
+	int		 rc;
 
 	memset(&a, 0, sizeof(a));
 	a.time = clock_now();
@@ -109,9 +151,92 @@ admin_audit(struct areq *r, struct store_txn *txn, const char *action,
 	va_start(ap, fmt);
 	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
 	va_end(ap);
-	log_info("%s %s by uid %u pid %d: %s", action, target,
-	    (unsigned)r->who.uid, (int)r->who.pid, a.detail);
-	return store_audit_append(txn, &a);
+	if (r->tight && (rc = store_audit_prune(txn, 0, UINT64_MAX, 1,
+	    &n)) != 0)
+		return rc;
+	if ((rc = store_audit_append(txn, &a)) != 0)
+		return rc;
+	/* Within the count limit at every append, not only at maintenance. */
+	if (r->a->cfg->audit_max_entries > 0 && (rc = store_audit_prune(txn,
+	    r->a->cfg->audit_max_entries, 0, 2, &n)) != 0)
+		return rc;
+	snprintf(line, sizeof(line), "%s %s by uid %u pid %d: %s", action,
+	    target, (unsigned)r->who.uid, (int)r->who.pid, a.detail);
+	keep_log(r, line);
+	return 0;
+}
+
+int
+admin_commit(struct areq *r, struct store_txn *txn)
+{
+	size_t	 i;
+	int	 rc;
+
+	rc = store_commit(txn);
+	if (rc == 0) {
+		for (i = 0; i < r->nlogs; i++)
+			log_info("%s", r->logs[i]);
+		if (r->lostlogs > 0)
+			log_info("(and %zu more changes by uid %u)",
+			    r->lostlogs, (unsigned)r->who.uid);
+	} else if (r->nlogs > 0)
+		log_warnx("not done, the commit failed (%s): %s%s",
+		    store_strerror(rc), r->logs[0], r->nlogs + r->lostlogs > 1 ?
+		    " (and the rest of the request)" : "");
+	admin_drop_logs(r);
+	return rc;
+}
+
+void
+admin_abort(struct areq *r, struct store_txn *txn)
+{
+	store_end(txn);
+	admin_drop_logs(r);
+}
+
+/* At least this much of the map is kept for deletes and admins. */
+#define RESERVE_MIN	(256 * 1024)
+
+int
+admin_map_usage(struct admin *a, uint64_t *size, uint64_t *used,
+    uint64_t *limit)
+{
+	uint64_t	 reserve;
+	int		 rc;
+
+	if ((rc = store_map_usage(a->store, size, used)) != 0)
+		return rc;
+	reserve = *size / 100 * a->cfg->map_reserve_pct;
+	if (reserve < RESERVE_MIN)
+		reserve = RESERVE_MIN;
+	if (reserve > *size / 2)
+		reserve = *size / 2;
+	*limit = *size - reserve;
+	return 0;
+}
+
+int
+admin_space_check(struct areq *r, int ordinary)
+{
+	uint64_t	 size, used, limit;
+	int		 rc;
+
+	if ((rc = admin_map_usage(r->a, &size, &used, &limit)) != 0) {
+		admin_store_fail(r, rc, "map usage");
+		return 1;
+	}
+	r->tight = used >= limit;
+	if (!r->tight || !ordinary || r->who.admin)
+		return 0;
+	if (conn_log_ok(r->c))
+		log_warnx("admin: %s by uid %u refused: the key store is %llu%% "
+		    "full", proto_op_name(r->h->opcode), (unsigned)r->who.uid,
+		    (unsigned long long)(used * 100 / size));
+	reply_error(r->c, r->h, PROTO_ELIMIT, "the key store is %llu%% full: "
+	    "until an administrator frees space or raises map_size, only "
+	    "deletes, disables and administrators may write",
+	    (unsigned long long)(used * 100 / size));
+	return 1;
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * admin_key.c - key management: create, list and show, and the pieces
+ * admin_key.c - key management: create and show, and the pieces
  * every key request shares (admin_key.h): loading and authorizing a key,
  * checking and applying settings, and sending a key back. The requests
  * that change an existing key are in admin_key_change.c.
@@ -215,9 +215,9 @@ describe_owner(const struct proto_owner *o, char *buf, size_t sz)
 		    "-", o->uid);
 }
 
-/* Fills the owner of a new key from the request; replies, returns 1. */
-static int
-resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
+/* Fills the owner a request names; replies, returns 1. */
+int
+akey_resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
     struct proto_owner *o)
 {
 	struct store_txn *txn;
@@ -292,6 +292,37 @@ new_key_material(struct areq *r, struct store_txn *txn, struct store_key *k,
 	return 0;
 }
 
+/*
+ * Keys per owner are limited (max_keys_per_user, max_keys_per_tenant) for
+ * everyone but root and the admin group, so one user cannot fill the
+ * store. Counted in the write transaction. Replies and returns 1 when
+ * full; a store error is returned negative, unreplied.
+ */
+static int
+owner_has_room(struct areq *r, struct store_txn *txn,
+    const struct proto_owner *o)
+{
+	const struct config *cfg = r->a->cfg;
+	unsigned	 max;
+	uint32_t	 n;
+	int		 rc, tenant = o->kind == PROTO_OWNER_TENANT;
+
+	max = tenant ? cfg->max_keys_per_tenant : cfg->max_keys_per_user;
+	if (r->who.admin || max == 0)
+		return 0;
+	if ((rc = store_key_count_owner(txn, o->kind, o->uid, o->tenant,
+	    &n)) != 0)
+		return rc;
+	if (n < max)
+		return 0;
+	reply_error(r->c, r->h, PROTO_ELIMIT, "%s %s already owns %u keys, "
+	    "the most %s (revoke some, or ask an administrator)",
+	    tenant ? "tenant" : "user", tenant ? o->tenant : o->user[0] ?
+	    o->user : "(this uid)", (unsigned)n, tenant ?
+	    "max_keys_per_tenant allows" : "max_keys_per_user allows");
+	return 1;
+}
+
 int
 admin_key_create(struct areq *r)
 {
@@ -313,7 +344,7 @@ admin_key_create(struct areq *r)
 		    "tenant name", req.owner.tenant);
 		return 0;
 	}
-	if (resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
+	if (akey_resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
 	    akey_check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
 	    akey_check_users(r, &req.spec) != 0)
 		return 0;
@@ -325,19 +356,25 @@ admin_key_create(struct areq *r)
 	k.info.created_by = (uint32_t)r->who.uid;
 	k.info.created_at = now;
 	describe_owner(&k.info.owner, owner, sizeof(owner));
+	if (admin_space_check(r, 1))
+		return 0;
 
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "key create");
 	if (k.info.owner.kind == PROTO_OWNER_TENANT) {
-		/* It may have gone since resolve_owner looked. */
+		/* It may have gone since akey_resolve_owner looked. */
 		if ((rc = store_tenant_get(txn, k.info.owner.tenant, &t)) ==
 		    STORE_ENOTFOUND) {
-			store_end(txn);
+			admin_abort(r, txn);
 			reply_error(r->c, r->h, PROTO_ENOTFOUND, "tenant '%s' "
 			    "not found", k.info.owner.tenant);
 			return 0;
 		}
 		tp = &t;
+	}
+	if (rc == 0 && (rc = owner_has_room(r, txn, &k.info.owner)) != 0) {
+		admin_abort(r, txn);
+		return rc < 0 ? admin_store_fail(r, rc, "key create") : 0;
 	}
 	if (rc == 0 && (rc = new_key_material(r, txn, &k, token,
 	    sizeof(token))) == 0 && (rc = store_key_put(txn, &k)) == 0 &&
@@ -346,66 +383,16 @@ admin_key_create(struct areq *r)
 	    (rc = admin_audit(r, txn, "key.create", k.info.id, "owner %s, "
 	    "name '%s'", owner, k.info.name)) == 0) {
 		akey_fill_usage(txn, &k);
-		rc = store_commit(txn);
+		rc = admin_commit(r, txn);
 	}
 	else
-		store_end(txn);
+		admin_abort(r, txn);
 	keys_wipe(k.hash, sizeof(k.hash));
 	if (rc != 0) {
 		keys_wipe(token, sizeof(token));
 		return admin_store_fail(r, rc, "key create");
 	}
 	return akey_send(r, &k, tp, token, 0);
-}
-
-struct key_walk {
-	struct areq			*r;
-	const struct proto_tenant	*t;
-	struct store_txn		*txn;
-	struct store_key		 k;
-};
-
-static int
-list_one(const struct store_key *k, void *arg)
-{
-	struct key_walk	*kw = arg;
-
-	kw->k = *k;
-	akey_fill_usage(kw->txn, &kw->k);
-	(void)akey_send(kw->r, &kw->k, kw->t, NULL, 1);
-	return 0;
-}
-
-int
-admin_key_list(struct areq *r)
-{
-	struct proto_owner_sel sel;
-	struct proto_owner o;
-	struct proto_tenant t;
-	struct key_walk	 kw;
-	struct store_txn *txn;
-	int		 rc;
-
-	memset(&kw, 0, sizeof(kw));
-	kw.r = r;
-	if ((rc = proto_dec_owner_sel(r->body, &sel)) != 0)
-		return admin_bad_request(r, rc);
-	memset(&o, 0, sizeof(o));
-	if (resolve_owner(r, &sel, &o) != 0)
-		return 0;
-	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, "key list");
-	kw.txn = txn;
-	if (o.kind == PROTO_OWNER_TENANT &&
-	    (rc = store_tenant_get(txn, o.tenant, &t)) == 0)
-		kw.t = &t;
-	rc = store_key_foreach_owner(txn, o.kind, o.uid, o.tenant, list_one,
-	    &kw);
-	store_end(txn);
-	if (rc != 0)
-		return admin_store_fail(r, rc, "key list");
-	reply_begin(r->h, 0);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }
 
 int

@@ -1,7 +1,8 @@
 /*
- * admin_key.h - shared by admin_key.c and admin_key_change.c only: the
- * steps every key request is made of. Functions taking an areq reply to
- * the caller themselves when they refuse, and then return 1.
+ * admin_key.h - shared by the admin_key*.c, admin_list.c and admin_purge.c
+ * handlers only: the steps every key request is made of. Functions taking
+ * an areq reply to the caller themselves when they refuse, and then
+ * return 1.
  */
 #ifndef APIKEY_ADMIN_KEY_H
 #define APIKEY_ADMIN_KEY_H
@@ -29,6 +30,10 @@ void	akey_apply_spec(struct proto_key *, const struct proto_key_spec *,
 /* New credits: a new generation of the key's usage record. */
 int	akey_reset_credits(struct store_txn *, const struct proto_key *,
 	    uint64_t now);
+/* The owner a create or list request names (kind NONE: the caller),
+ * checked against what the caller may manage. */
+int	akey_resolve_owner(struct areq *, const struct proto_owner_sel *,
+	    struct proto_owner *);
 /* Copies what the store has counted into k->info.usage. */
 void	akey_fill_usage(struct store_txn *, struct store_key *);
 

@@ -1,6 +1,6 @@
 /*
  * admin_key_change.c - the management requests that change one existing
- * key: enable/disable, revoke, update and rotate, and purge-expired. Each
+ * key: enable/disable, revoke, update and rotate. Each
  * is one write transaction that loads and authorizes the key, changes
  * it, stores it and appends the audit record, so a change is never half
  * done and never unaudited.
@@ -23,6 +23,7 @@
  */
 struct change {
 	const char	*action;
+	int		 ordinary;	/* refused when the map is tight */
 	int		(*fn)(struct areq *, struct store_txn *,
 			    struct store_key *, void *arg, char *detail,
 			    size_t detailsz);
@@ -40,12 +41,14 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	char		 detail[PROTO_DETAIL_MAX + 1] = "deleted";
 	int		 rc;
 
+	if (admin_space_check(r, ch->ordinary))
+		return 0;
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, ch->action);
 	if (akey_load(r, txn, id, &k, &t, &tp) != 0 ||
 	    (ch->fn != NULL && ch->fn(r, txn, &k, ch->arg, detail,
 	    sizeof(detail)) != 0)) {
-		store_end(txn);
+		admin_abort(r, txn);
 		if (ch->token != NULL)
 			keys_wipe(ch->token, TOKEN_MAX + 1);
 		return 0;
@@ -54,10 +57,10 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	    store_key_del(txn, id)) == 0 &&
 	    (rc = admin_audit(r, txn, ch->action, id, "%s", detail)) == 0) {
 		akey_fill_usage(txn, &k);
-		rc = store_commit(txn);
+		rc = admin_commit(r, txn);
 	}
 	else
-		store_end(txn);
+		admin_abort(r, txn);
 	keys_wipe(k.hash, sizeof(k.hash));
 	keys_wipe(k.prev_hash, sizeof(k.prev_hash));
 	if (rc != 0) {
@@ -87,7 +90,7 @@ set_enabled(struct areq *r, struct store_txn *txn, struct store_key *k,
 int
 admin_key_set_enabled(struct areq *r)
 {
-	struct change	 ch = { NULL, set_enabled, NULL, NULL };
+	struct change	 ch = { NULL, 0, set_enabled, NULL, NULL };
 	char		 id[TOKEN_ID_LEN + 1];
 	uint8_t		 en;
 	int		 rc;
@@ -99,6 +102,8 @@ admin_key_set_enabled(struct areq *r)
 	if (en > 1)
 		return admin_bad_request(r, PROTO_EVALUE);
 	ch.action = en ? "key.enable" : "key.disable";
+	/* Disabling must always be possible; enabling is an ordinary write. */
+	ch.ordinary = en;
 	ch.arg = &en;
 	return change_key(r, id, &ch);
 }
@@ -106,7 +111,7 @@ admin_key_set_enabled(struct areq *r)
 int
 admin_key_revoke(struct areq *r)
 {
-	struct change	 ch = { "key.revoke", NULL, NULL, NULL };
+	struct change	 ch = { "key.revoke", 0, NULL, NULL, NULL };
 	char		 id[TOKEN_ID_LEN + 1];
 	int		 rc;
 
@@ -154,7 +159,7 @@ int
 admin_key_update(struct areq *r)
 {
 	struct proto_key_update_req req;
-	struct change	 ch = { "key.update", update, NULL, NULL };
+	struct change	 ch = { "key.update", 1, update, NULL, NULL };
 	int		 rc;
 
 	if ((rc = proto_dec_key_update_req(r->body, &req)) != 0)
@@ -217,7 +222,7 @@ admin_key_rotate(struct areq *r)
 {
 	char		 id[TOKEN_ID_LEN + 1], token[TOKEN_MAX + 1];
 	struct rotation	 ro = { 0, token, sizeof(token) };
-	struct change	 ch = { "key.rotate", rotate, &ro, token };
+	struct change	 ch = { "key.rotate", 1, rotate, &ro, token };
 	int		 rc;
 
 	if ((rc = admin_read_id(r, id)) != 0)
@@ -232,80 +237,4 @@ admin_key_rotate(struct areq *r)
 	}
 	memset(token, 0, sizeof(token));
 	return change_key(r, id, &ch);
-}
-
-/* Expired keys; the owner and tenant decide who may purge each. */
-struct expired {
-	struct store_key *v;
-	size_t		 n;
-	size_t		 cap;
-	uint64_t	 now;
-};
-
-static int
-collect_expired(const struct store_key *k, void *arg)
-{
-	struct expired	*e = arg;
-	void		*p;
-
-	if (k->info.expires_at == 0 || k->info.expires_at > e->now)
-		return 0;
-	if (e->n == e->cap) {
-		e->cap = e->cap ? e->cap * 2 : 16;
-		if ((p = reallocarray(e->v, e->cap, sizeof(*e->v))) == NULL)
-			return STORE_EIO;
-		e->v = p;
-	}
-	e->v[e->n++] = *k;
-	return 0;
-}
-
-static int
-may_purge(struct areq *r, struct store_txn *txn, const struct store_key *k)
-{
-	struct proto_tenant t;
-
-	if (r->who.admin)
-		return 1;
-	if (k->info.owner.kind == PROTO_OWNER_USER)
-		return k->info.owner.uid == r->who.uid;
-	return store_tenant_get(txn, k->info.owner.tenant, &t) == 0 &&
-	    t.admin_group[0] != '\0' && authz_in_group(&r->who, t.admin_gid);
-}
-
-int
-admin_key_purge_expired(struct areq *r)
-{
-	struct expired	 e = { NULL, 0, 0, clock_now() };
-	struct store_txn *txn;
-	struct writer	*w;
-	uint32_t	 purged = 0;
-	size_t		 i;
-	int		 rc;
-
-	if ((rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, "purge");
-	rc = store_key_foreach(txn, collect_expired, &e);
-	for (i = 0; rc == 0 && i < e.n; i++) {
-		if (!may_purge(r, txn, &e.v[i]))
-			continue;
-		if ((rc = store_key_del(txn, e.v[i].info.id)) == 0)
-			rc = admin_audit(r, txn, "key.purge", e.v[i].info.id,
-			    "expired");
-		purged++;
-	}
-	if (rc == 0)
-		rc = store_commit(txn);
-	else
-		store_end(txn);
-	if (e.v != NULL)
-		keys_wipe(e.v, e.cap * sizeof(*e.v));
-	free(e.v);
-	if (rc != 0)
-		return admin_store_fail(r, rc, "purge");
-	w = reply_begin(r->h, 0);
-	wr_u32(w, purged);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }

@@ -3,6 +3,7 @@
  * group, resolved through NSS when the tenant is added (before the write
  * transaction begins, so a slow directory never holds the write lock).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ admin_tenant_add(struct areq *r)
 		return admin_store_fail(r, rc, "tenant add");
 	rc = store_tenant_get(txn, t.name, &old);
 	if (rc == 0) {
-		store_end(txn);
+		admin_abort(r, txn);
 		reply_error(r->c, r->h, PROTO_EEXIST, "tenant '%s' already "
 		    "exists", t.name);
 		return 0;
@@ -113,48 +114,12 @@ admin_tenant_add(struct areq *r)
 	    (rc = admin_audit(r, txn, "tenant.add", t.name, "group %s (gid "
 	    "%u) admin group %s", t.group, t.gid, t.admin_group[0] ?
 	    t.admin_group : "-")) == 0))
-		rc = store_commit(txn);
+		rc = admin_commit(r, txn);
 	else
-		store_end(txn);
+		admin_abort(r, txn);
 	if (rc != 0)
 		return admin_store_fail(r, rc, "tenant add");
 	return send_tenant(r, &t, 0);
-}
-
-struct tenant_walk {
-	struct areq	*r;
-};
-
-static int
-list_one(const struct proto_tenant *t, void *arg)
-{
-	struct tenant_walk *tw = arg;
-	const struct caller *who = &tw->r->who;
-
-	/* Others see only the tenants whose keys they manage. */
-	if (who->admin || (t->admin_group[0] != '\0' &&
-	    authz_in_group(who, t->admin_gid)))
-		(void)send_tenant(tw->r, t, 1);
-	return 0;
-}
-
-int
-admin_tenant_list(struct areq *r)
-{
-	struct tenant_walk tw = { r };
-	struct store_txn *txn;
-	int		 rc;
-
-	if ((rc = rd_end(r->body)) != 0)
-		return admin_bad_request(r, rc);
-	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, "tenant list");
-	rc = store_tenant_foreach(txn, list_one, &tw);
-	store_end(txn);
-	if (rc != 0)
-		return admin_store_fail(r, rc, "tenant list");
-	reply_begin(r->h, 0);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }
 
 int
@@ -178,40 +143,65 @@ admin_tenant_show(struct areq *r)
 	return send_tenant(r, &t, 0);
 }
 
-int
-admin_tenant_set_enabled(struct areq *r)
+/*
+ * One switch of a tenant, admins only: enabled, or allow_privileged. Loads
+ * the tenant in a write transaction, sets the flag, audits and commits.
+ */
+static int
+tenant_switch(struct areq *r, const char *what, const char *action_on,
+    const char *action_off, size_t offset)
 {
 	struct proto_tenant t;
 	struct store_txn *txn;
 	char		 name[PROTO_TENANT_MAX + 1];
-	uint8_t		 en;
+	uint8_t		 on;
 	int		 rc;
 
 	if ((rc = read_name(r, name)) != 0)
 		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u8(r->body, &en)) != 0 || (rc = rd_end(r->body)) != 0)
+	if ((rc = rd_u8(r->body, &on)) != 0 || (rc = rd_end(r->body)) != 0)
 		return admin_bad_request(r, rc);
-	if (en > 1)
+	if (on > 1)
 		return admin_bad_request(r, PROTO_EVALUE);
-	if (authz_require_admin(r, en ? "enabling a tenant" :
-	    "disabling a tenant"))
+	if (authz_require_admin(r, what))
 		return 0;
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
-		return admin_store_fail(r, rc, "tenant enable/disable");
+		return admin_store_fail(r, rc, what);
 	if (load_tenant(r, txn, name, &t) != 0) {
-		store_end(txn);
+		admin_abort(r, txn);
 		return 0;
 	}
-	t.enabled = en;
+	*((uint8_t *)&t + offset) = on;
 	if ((rc = store_tenant_put(txn, &t)) == 0 &&
-	    (rc = admin_audit(r, txn, en ? "tenant.enable" : "tenant.disable",
-	    t.name, "%s", en ? "enabled" : "disabled")) == 0)
-		rc = store_commit(txn);
+	    (rc = admin_audit(r, txn, on ? action_on : action_off, t.name,
+	    "%s", on ? action_on : action_off)) == 0)
+		rc = admin_commit(r, txn);
 	else
-		store_end(txn);
+		admin_abort(r, txn);
 	if (rc != 0)
-		return admin_store_fail(r, rc, "tenant enable/disable");
+		return admin_store_fail(r, rc, what);
 	return send_tenant(r, &t, 0);
+}
+
+int
+admin_tenant_set_enabled(struct areq *r)
+{
+	return tenant_switch(r, "enabling or disabling a tenant",
+	    "tenant.enable", "tenant.disable",
+	    offsetof(struct proto_tenant, enabled));
+}
+
+/*
+ * Whether the tenant's keys may log in root and admin_group's members.
+ * Off by default: otherwise a tenant admin who got root into the tenant's
+ * group could mint a root login.
+ */
+int
+admin_tenant_set_privileged(struct areq *r)
+{
+	return tenant_switch(r, "allowing or denying privileged logins",
+	    "tenant.allow-privileged", "tenant.deny-privileged",
+	    offsetof(struct proto_tenant, allow_privileged));
 }
 
 struct id_list {
@@ -259,11 +249,11 @@ admin_tenant_remove(struct areq *r)
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "tenant remove");
 	if (load_tenant(r, txn, name, &t) != 0) {
-		store_end(txn);
+		admin_abort(r, txn);
 		return 0;
 	}
 	if (t.keys > 0 && !force) {
-		store_end(txn);
+		admin_abort(r, txn);
 		reply_error(r->c, r->h, PROTO_EINVAL, "tenant '%s' still owns "
 		    "%u key%s; revoke them first or use --force", t.name,
 		    t.keys, t.keys == 1 ? "" : "s");
@@ -279,9 +269,9 @@ admin_tenant_remove(struct areq *r)
 	if (rc == 0 && (rc = store_tenant_del(txn, t.name)) == 0 &&
 	    (rc = admin_audit(r, txn, "tenant.remove", t.name, "%zu key%s "
 	    "revoked", ids.n, ids.n == 1 ? "" : "s")) == 0)
-		rc = store_commit(txn);
+		rc = admin_commit(r, txn);
 	else
-		store_end(txn);
+		admin_abort(r, txn);
 	free(ids.ids);
 	if (rc != 0)
 		return admin_store_fail(r, rc, "tenant remove");

@@ -5,6 +5,11 @@
  *   any local user                       their own user keys
  *   a member of a tenant's admin group   that tenant's keys
  *
+ * A user key is the caller's when the uid matches and so does the name
+ * recorded at creation: an account deleted and its uid given to another
+ * leaves the old keys to the administrators. A key the caller may not
+ * manage is "not found", never "not yours".
+ *
  * The caller's groups are resolved once per request, before any write
  * transaction begins, so a slow directory never holds the store's write
  * lock. Every denial names the rule that was not met.
@@ -28,13 +33,13 @@ authz_caller(const struct config *cfg, const struct peer *p,
 	memset(who, 0, sizeof(*who));
 	who->uid = p->uid;
 	who->pid = p->pid;
-	who->pw_gid = p->gid;
 	rc = account_user_by_uid(p->uid, who->name, sizeof(who->name),
 	    &who->pw_gid);
-	if (rc == ACCOUNT_OK)
+	if (rc == ACCOUNT_OK) {
+		who->known = 1;
 		rc = account_grouplist(who->name, who->pw_gid, &who->groups,
 		    &who->ngroups);
-	else if (rc == ACCOUNT_ENOTFOUND)
+	} else if (rc == ACCOUNT_ENOTFOUND)
 		rc = ACCOUNT_OK;	/* a uid without a name: no groups */
 	if (rc != ACCOUNT_OK) {
 		log_warnx("admin: cannot resolve uid %u through NSS",
@@ -66,6 +71,9 @@ authz_in_group(const struct caller *who, gid_t gid)
 {
 	int	 i;
 
+	/* The socket's gid of an unknown uid proves nothing. */
+	if (!who->known)
+		return 0;
 	if (who->pw_gid == gid)
 		return 1;
 	for (i = 0; i < who->ngroups; i++)
@@ -96,17 +104,24 @@ authz_require_admin(struct areq *r, const char *what)
 	return 1;
 }
 
-static int
-tenant_admin(const struct caller *who, const struct proto_tenant *t)
+int
+authz_tenant_admin(const struct caller *who, const struct proto_tenant *t)
 {
 	return who->admin || (t->admin_group[0] != '\0' &&
 	    authz_in_group(who, t->admin_gid));
 }
 
 int
+authz_owns(const struct caller *who, const struct proto_owner *o)
+{
+	return o->kind == PROTO_OWNER_USER && o->uid == (uint32_t)who->uid &&
+	    (o->user[0] == '\0' || strcmp(o->user, who->name) == 0);
+}
+
+int
 authz_tenant(struct areq *r, const struct proto_tenant *t)
 {
-	if (tenant_admin(&r->who, t))
+	if (authz_tenant_admin(&r->who, t))
 		return 0;
 	if (t->admin_group[0] == '\0')
 		reply_error(r->c, r->h, PROTO_EPERM, "permission denied: "
@@ -119,6 +134,10 @@ authz_tenant(struct areq *r, const struct proto_tenant *t)
 	return 1;
 }
 
+/*
+ * A key the caller may not manage is answered exactly like a key that
+ * does not exist, so key ids reveal nothing to those who may not see them.
+ */
 int
 authz_key(struct areq *r, const struct store_key *k,
     const struct proto_tenant *t)
@@ -127,16 +146,10 @@ authz_key(struct areq *r, const struct store_key *k,
 
 	if (r->who.admin)
 		return 0;
-	if (o->kind == PROTO_OWNER_USER) {
-		if (o->uid == r->who.uid)
-			return 0;
-		reply_error(r->c, r->h, PROTO_EPERM, "permission denied: key "
-		    "%s belongs to another user; only its owner or %s may "
-		    "manage it", k->info.id, admins(r));
-		return 1;
-	}
-	if (t == NULL)
-		return authz_require_admin(r, "managing a key of a removed "
-		    "tenant");
-	return authz_tenant(r, t);
+	if (o->kind == PROTO_OWNER_USER ? authz_owns(&r->who, o) :
+	    t != NULL && authz_tenant_admin(&r->who, t))
+		return 0;
+	reply_error(r->c, r->h, PROTO_ENOTFOUND, "no key with id %s",
+	    k->info.id);
+	return 1;
 }

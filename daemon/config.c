@@ -14,6 +14,7 @@
 #include "config.h"
 
 #define CONFIG_LINE_MAX	4096
+#define DAY_MS		(24ULL * 3600 * 1000)
 
 void
 config_defaults(struct config *c)
@@ -28,12 +29,43 @@ config_defaults(struct config *c)
 	c->throttle_window_ms = 60 * 1000;
 	c->throttle_backoff_ms = 60 * 1000;
 	c->usage_flush_ms = 10 * 1000;
+	c->max_keys_per_user = 1000;
+	c->max_keys_per_tenant = 1000;
+	c->map_reserve_pct = 10;
+	c->audit_max_entries = 100000;
+	c->audit_max_age_ms = 365ULL * DAY_MS;
+	c->expired_grace_ms = 30ULL * DAY_MS;
+	c->maintenance_ms = 60 * 1000;
+	c->read_timeout_ms = 5 * 1000;
+	c->idle_timeout_ms = 60 * 1000;
+	c->reserved_connections = CONFIG_AUTO;
+	c->rate_windows = 256 * 1024;
+	c->throttle_sources = 64 * 1024;
+	c->log_lines = 20;
+	c->log_window_ms = 60 * 1000;
 }
 
-/* Parses "250ms", "30s", "5m", "1h" (a bare number is seconds) into
- * milliseconds between 1 ms and a day. */
+int
+config_finish(struct config *c, char *err, size_t errsz)
+{
+	if (c->reserved_connections == CONFIG_AUTO)
+		c->reserved_connections = c->max_connections / 16;
+	else if (c->reserved_connections >= c->max_connections) {
+		snprintf(err, errsz, "reserved_connections (%u) must be below "
+		    "max_connections (%u)", c->reserved_connections,
+		    c->max_connections);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Parses "250ms", "30s", "5m", "1h" (a bare number is seconds), and with
+ * days also "30d" and "2w", into milliseconds from min to max.
+ */
 static int
-parse_duration(const char *s, uint64_t *out)
+parse_duration(const char *s, int days, uint64_t min, uint64_t max,
+    uint64_t *out)
 {
 	char			*end;
 	unsigned long long	 v, mult;
@@ -52,9 +84,13 @@ parse_duration(const char *s, uint64_t *out)
 		mult = 60 * 1000;
 	else if (strcmp(end, "h") == 0)
 		mult = 3600 * 1000;
+	else if (days && strcmp(end, "d") == 0)
+		mult = DAY_MS;
+	else if (days && strcmp(end, "w") == 0)
+		mult = 7 * DAY_MS;
 	else
 		return -1;
-	if (v == 0 || v > 24ULL * 3600 * 1000 / mult)
+	if (v > max / mult || v * mult < min)
 		return -1;
 	*out = v * mult;
 	return 0;
@@ -122,14 +158,31 @@ set_path(const char *key, char *dst, size_t dstsz, const char *value,
 static const struct count_opt {
 	const char	*name;
 	unsigned	 min;
+	unsigned	 max;
 	size_t		 offset;
 	const char	*hint;
 } count_opts[] = {
-	{ "max_connections", 1, offsetof(struct config, max_connections), "" },
-	{ "max_connections_per_uid", 1,
+	{ "max_connections", 1, 1000000,
+	    offsetof(struct config, max_connections), "" },
+	{ "max_connections_per_uid", 1, 1000000,
 	    offsetof(struct config, max_connections_per_uid), "" },
-	{ "throttle_failures", 0, offsetof(struct config, throttle_failures),
+	{ "throttle_failures", 0, 1000000,
+	    offsetof(struct config, throttle_failures),
 	    " (0 turns throttling off)" },
+	{ "max_keys_per_user", 0, 1000000,
+	    offsetof(struct config, max_keys_per_user), " (0: no limit)" },
+	{ "max_keys_per_tenant", 0, 1000000,
+	    offsetof(struct config, max_keys_per_tenant), " (0: no limit)" },
+	{ "audit_max_entries", 0, 100000000,
+	    offsetof(struct config, audit_max_entries), " (0: no limit)" },
+	{ "reserved_connections", 0, 1000000,
+	    offsetof(struct config, reserved_connections), "" },
+	{ "rate_windows", 16, 16 * 1024 * 1024,
+	    offsetof(struct config, rate_windows), "" },
+	{ "throttle_sources", 16, 16 * 1024 * 1024,
+	    offsetof(struct config, throttle_sources), "" },
+	{ "log_lines_per_uid", 0, 1000000,
+	    offsetof(struct config, log_lines), " (0: no limit)" },
 };
 
 static const struct count_opt *
@@ -143,17 +196,135 @@ find_count(const char *key)
 	return NULL;
 }
 
-/* Options that are a duration in milliseconds. */
-static uint64_t *
-find_duration(struct config *c, const char *key)
+/*
+ * Options that are a duration in milliseconds: short ones from 1 ms to a
+ * day (idle_timeout may also be 0), long ones in days up to ten years,
+ * or "off".
+ */
+enum { DUR_SHORT, DUR_SHORT_OR_0, DUR_LONG };
+
+static const struct duration_opt {
+	const char	*name;
+	int		 kind;
+	uint64_t	 min;		/* DUR_LONG: smallest value but off */
+	size_t		 offset;
+	const char	*off;		/* DUR_LONG: what "off" means */
+} duration_opts[] = {
+	{ "throttle_window", DUR_SHORT, 1,
+	    offsetof(struct config, throttle_window_ms), NULL },
+	{ "throttle_backoff", DUR_SHORT, 1,
+	    offsetof(struct config, throttle_backoff_ms), NULL },
+	{ "usage_flush_interval", DUR_SHORT, 1,
+	    offsetof(struct config, usage_flush_ms), NULL },
+	{ "read_timeout", DUR_SHORT, 1,
+	    offsetof(struct config, read_timeout_ms), NULL },
+	{ "idle_timeout", DUR_SHORT_OR_0, 1,
+	    offsetof(struct config, idle_timeout_ms), NULL },
+	{ "maintenance_interval", DUR_SHORT, 1,
+	    offsetof(struct config, maintenance_ms), NULL },
+	{ "log_window", DUR_SHORT, 1,
+	    offsetof(struct config, log_window_ms), NULL },
+	{ "audit_max_age", DUR_LONG, 3600 * 1000,
+	    offsetof(struct config, audit_max_age_ms), "keep forever" },
+	{ "expired_key_grace", DUR_LONG, 1000,
+	    offsetof(struct config, expired_grace_ms),
+	    "never purge automatically" },
+};
+
+static const struct duration_opt *
+find_duration(const char *key)
 {
-	if (strcmp(key, "throttle_window") == 0)
-		return &c->throttle_window_ms;
-	if (strcmp(key, "throttle_backoff") == 0)
-		return &c->throttle_backoff_ms;
-	if (strcmp(key, "usage_flush_interval") == 0)
-		return &c->usage_flush_ms;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(duration_opts) / sizeof(duration_opts[0]); i++)
+		if (strcmp(duration_opts[i].name, key) == 0)
+			return &duration_opts[i];
 	return NULL;
+}
+
+static int
+set_duration(struct config *c, const struct duration_opt *d,
+    const char *value, char *err, size_t errsz)
+{
+	uint64_t	*dst = (uint64_t *)(void *)((char *)c + d->offset);
+	uint64_t	 v;
+
+	switch (d->kind) {
+	case DUR_LONG:
+		if (strcmp(value, "off") == 0) {
+			*dst = 0;
+			return 0;
+		}
+		if (parse_duration(value, 1, d->min, 3650 * DAY_MS, &v) == 0) {
+			*dst = v;
+			return 0;
+		}
+		snprintf(err, errsz, "%s must be off (%s) or a duration from "
+		    "%s to 3650d (e.g. 12h, 30d, 52w)", d->name, d->off,
+		    d->min >= 3600 * 1000 ? "1h" : "1s");
+		return -1;
+	case DUR_SHORT_OR_0:
+		if (strcmp(value, "0") == 0) {
+			*dst = 0;
+			return 0;
+		}
+		/* FALLTHROUGH */
+	default:
+		if (parse_duration(value, 0, d->min, DAY_MS, &v) == 0) {
+			*dst = v;
+			return 0;
+		}
+		snprintf(err, errsz, "%s must be a duration from 1ms to 24h%s "
+		    "(e.g. 250ms, 30s, 5m)", d->name,
+		    d->kind == DUR_SHORT_OR_0 ? ", or 0 for none" : "");
+		return -1;
+	}
+}
+
+/* "10" or "10%": a share of the map from 1 to 50 percent. */
+static int
+parse_percent(const char *s, unsigned *out)
+{
+	char		 buf[16];
+	size_t		 n = strlen(s);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n + 1);
+	if (buf[n - 1] == '%')
+		buf[n - 1] = '\0';
+	return parse_uint(buf, 1, 50, out);
+}
+
+/* Names or uids separated by spaces or commas, each a plausible name. */
+static int
+set_service_users(struct config *c, const char *value, char *err,
+    size_t errsz)
+{
+	const char	*p = value;
+	size_t		 n, count = 0;
+
+	while (*p != '\0') {
+		n = strcspn(p, " \t,");
+		if (n > PROTO_ACCOUNT_MAX) {
+			snprintf(err, errsz, "service_users: a name is longer "
+			    "than %d bytes", PROTO_ACCOUNT_MAX);
+			return -1;
+		}
+		if (n > 0 && ++count > CONFIG_SERVICE_USERS_MAX) {
+			snprintf(err, errsz, "service_users: at most %d names",
+			    CONFIG_SERVICE_USERS_MAX);
+			return -1;
+		}
+		p += n;
+		p += strspn(p, " \t,");
+	}
+	if (strlen(value) >= sizeof(c->service_users)) {
+		snprintf(err, errsz, "service_users is too long");
+		return -1;
+	}
+	strcpy(c->service_users, value);
+	return 0;
 }
 
 int
@@ -161,7 +332,7 @@ config_set(struct config *c, const char *key, const char *value, char *err,
     size_t errsz)
 {
 	const struct count_opt *n;
-	uint64_t	*d;
+	const struct duration_opt *d;
 	unsigned	 u;
 	size_t		 size;
 
@@ -190,18 +361,24 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		}
 		snprintf(err, errsz, "map_size must be a size of at least 1M "
 		    "(e.g. 512M, 4G)");
+	} else if (strcmp(key, "map_reserve") == 0) {
+		if (parse_percent(value, &u) == 0) {
+			c->map_reserve_pct = u;
+			return 0;
+		}
+		snprintf(err, errsz, "map_reserve must be a percentage from 1%% "
+		    "to 50%%");
+	} else if (strcmp(key, "service_users") == 0) {
+		return set_service_users(c, value, err, errsz);
 	} else if ((n = find_count(key)) != NULL) {
-		if (parse_uint(value, n->min, 1000000, &u) == 0) {
+		if (parse_uint(value, n->min, n->max, &u) == 0) {
 			*(unsigned *)(void *)((char *)c + n->offset) = u;
 			return 0;
 		}
-		snprintf(err, errsz, "%s must be %u-1000000%s", key, n->min,
+		snprintf(err, errsz, "%s must be %u-%u%s", key, n->min, n->max,
 		    n->hint);
-	} else if ((d = find_duration(c, key)) != NULL) {
-		if (parse_duration(value, d) == 0)
-			return 0;
-		snprintf(err, errsz, "%s must be a duration from 1ms to 24h "
-		    "(e.g. 250ms, 30s, 5m)", key);
+	} else if ((d = find_duration(key)) != NULL) {
+		return set_duration(c, d, value, err, errsz);
 	} else
 		snprintf(err, errsz, "unknown option '%s'", key);
 	return -1;

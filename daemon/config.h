@@ -13,6 +13,8 @@
 #include "../proto/proto.h"
 
 #define CONFIG_DEFAULT_FILE	"/etc/apikeyd/apikeyd.conf"
+#define CONFIG_SERVICE_USERS_MAX 16	/* names in service_users */
+#define CONFIG_AUTO		UINT_MAX	/* a count derived from others */
 #define CONFIG_DEFAULT_STATE	"/var/lib/apikeyd"
 #define CONFIG_DEFAULT_SOCKETS	"/run/apikeyd"
 
@@ -28,9 +30,30 @@ struct config {
 	uint64_t throttle_window_ms;
 	uint64_t throttle_backoff_ms;
 	uint64_t usage_flush_ms;	/* last-used and use count writes */
+
+	/* Limits that keep one local user from starving the others. */
+	unsigned max_keys_per_user;	/* 0: no limit; root, admins exempt */
+	unsigned max_keys_per_tenant;	/* 0: no limit; root, admins exempt */
+	unsigned map_reserve_pct;	/* map share only deletes and admins use */
+	unsigned audit_max_entries;	/* 0: no limit */
+	uint64_t audit_max_age_ms;	/* 0: keep forever */
+	uint64_t expired_grace_ms;	/* 0: never purge expired keys */
+	uint64_t maintenance_ms;	/* how often purges and pruning run */
+	uint64_t read_timeout_ms;	/* to finish a frame once begun */
+	uint64_t idle_timeout_ms;	/* 0: idle connections stay */
+	unsigned reserved_connections;	/* per socket, for root and services;
+					   CONFIG_AUTO: max_connections / 16 */
+	char	 service_users[1024];	/* names or uids, space/comma separated */
+	unsigned rate_windows;		/* in-memory rate windows, all keys */
+	unsigned throttle_sources;	/* in-memory failure counters */
+	unsigned log_lines;		/* per uid and log_window; 0: no limit */
+	uint64_t log_window_ms;
 };
 
 void	config_defaults(struct config *);
+/* Checks options against each other once all are set, and fills in the
+ * derived ones. Returns 0, or -1 with a message in err. */
+int	config_finish(struct config *c, char *err, size_t errsz);
 /*
  * Reads path into c. A missing file is an error only when required (given
  * with -c). On error, writes a message naming the file and line into err

@@ -278,8 +278,13 @@ complete(void *arg)
 	for (; o != NULL; o = next) {
 		next = o->next;
 		in = table_get(l->pending, o->id, 0);
-		if (in != NULL && in->gen == o->gen)
+		if (in != NULL && in->gen == o->gen) {
 			in->cost = in->cost >= o->cost ? in->cost - o->cost : 0;
+			/* Only credits in flight are kept: the table stays
+			 * as small as the verifies awaiting a commit. */
+			if (in->cost == 0)
+				table_del(l->pending, o->id);
+		}
 		if (o->result == 0)
 			(void)conn_send(o->conn, o->frame, o->len);
 		else
@@ -290,16 +295,6 @@ complete(void *arg)
 		conn_unref(o->conn);
 		op_free(o);
 	}
-}
-
-static int
-settled(const char *key, void *v, void *arg)
-{
-	const struct inflight *in = v;
-
-	(void)key;
-	(void)arg;
-	return in->cost == 0;
 }
 
 uint64_t
@@ -318,11 +313,10 @@ ledger_consume(struct ledger *l, const char *id, uint32_t gen,
 	struct inflight	*in;
 	struct op	*o;
 
-	if ((in = table_get(l->pending, id, 1)) == NULL) {
-		table_prune(l->pending, settled, NULL);
-		in = table_get(l->pending, id, 1);
-	}
-	if (in == NULL || (o = calloc(1, sizeof(*o))) == NULL) {
+	/* Full means USE_ENTRIES keys awaiting a commit at once: refuse. */
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (in = table_get(l->pending, id, 1)) == NULL) {
+		free(o);
 		free(frame);
 		return -1;
 	}

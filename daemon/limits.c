@@ -1,21 +1,26 @@
 /*
- * limits.c - rate windows and failure throttling, kept in two tables that
- * only the verify thread touches. Both are bounded: a full table is pruned
- * of entries whose windows have passed; a rate table still full after that
- * refuses the verify (a limit is never silently lifted), a throttle table
- * still full stops counting (throttling is a defence, not a guarantee).
+ * limits.c - rate windows and failure throttling, kept in two ttables that
+ * only the verify thread touches, so every verify costs O(log n) here
+ * however full they are. A rate window is the entry of a key in the group
+ * of its owner; a failure count is the entry of a (uid, remote host) pair
+ * in the group of its uid. The tables drop an entry once its window (or
+ * backoff) is over, and a full table takes room only from the owner
+ * holding the most: so a full rate table refuses that owner's new keys
+ * (a limit is never silently lifted), and a full failure table stops
+ * counting that uid's new sources (throttling is a defence, not a
+ * guarantee). Nothing is logged here: callers log what the return values
+ * say, through their own rate-limited logger.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "limits.h"
-#include "log.h"
-#include "table.h"
+#include "ttable.h"
 
-#define RATE_ENTRIES	(256 * 1024)
-#define FAIL_ENTRIES	(64 * 1024)
-#define SOURCE_MAX	(PROTO_RHOST_MAX + 3)
+/* "<uid>|<remote host>": the uid has no '|', so the split is unique. */
+#define SOURCE_MAX	(10 + 1 + PROTO_RHOST_MAX + 1)
+#define UID_GROUP_MAX	16
 
 struct window {
 	uint64_t	start_ms;
@@ -31,10 +36,15 @@ struct failures {
 
 struct limits {
 	struct limits_conf conf;
-	struct table	*rate;
-	struct table	*fail;
-	int		 fail_full_logged;
+	struct ttable	*rate;
+	struct ttable	*fail;
 };
+
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
 
 int
 limits_new(const struct limits_conf *conf, struct limits **out)
@@ -44,8 +54,12 @@ limits_new(const struct limits_conf *conf, struct limits **out)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -1;
 	l->conf = *conf;
-	l->rate = table_new(sizeof(struct window), RATE_ENTRIES);
-	l->fail = table_new(sizeof(struct failures), FAIL_ENTRIES);
+	if (l->conf.rate_entries == 0)
+		l->conf.rate_entries = LIMITS_RATE_ENTRIES;
+	if (l->conf.fail_entries == 0)
+		l->conf.fail_entries = LIMITS_FAIL_ENTRIES;
+	l->rate = ttable_new(sizeof(struct window), l->conf.rate_entries);
+	l->fail = ttable_new(sizeof(struct failures), l->conf.fail_entries);
 	if (l->rate == NULL || l->fail == NULL) {
 		limits_free(l);
 		return -1;
@@ -59,150 +73,126 @@ limits_free(struct limits *l)
 {
 	if (l == NULL)
 		return;
-	table_free(l->rate);
-	table_free(l->fail);
+	ttable_free(l->rate);
+	ttable_free(l->fail);
 	free(l);
 }
 
-static int
-window_over(const char *key, void *v, void *arg)
+const char *
+limits_owner(const struct proto_owner *o, char buf[LIMITS_OWNER_MAX])
 {
-	const struct window *w = v;
-	uint64_t	 now = *(uint64_t *)arg;
-
-	(void)key;
-	return now >= w->start_ms + w->len_ms;
+	if (o->kind == PROTO_OWNER_TENANT)
+		snprintf(buf, LIMITS_OWNER_MAX, "t:%s", o->tenant);
+	else
+		snprintf(buf, LIMITS_OWNER_MAX, "u:%u", (unsigned)o->uid);
+	return buf;
 }
 
 int
-limits_rate_take(struct limits *l, const char *key_id, uint32_t max,
-    uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms)
+limits_rate_take(struct limits *l, const char *key_id, const char *owner,
+    uint32_t max, uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms)
 {
 	struct window	*w;
+	void		*v;
+	int		 rc;
 
-	if ((w = table_get(l->rate, key_id, 1)) == NULL) {
-		table_prune(l->rate, window_over, &now_ms);
-		w = table_get(l->rate, key_id, 1);
-	}
-	if (w == NULL) {
-		log_warnx("rate limit table full; refusing key %s", key_id);
+	if ((rc = ttable_get(l->rate, key_id, owner, now_ms, &v)) < 0) {
 		*retry_ms = window_ms;
-		return PROTO_RATE_LIMITED;
+		return LIMITS_EFULL;
 	}
+	w = v;
 	/* now before the start: the wall clock was set back. */
-	if (w->len_ms == 0 || now_ms >= w->start_ms + w->len_ms ||
+	if (rc == 1 || now_ms >= add_sat(w->start_ms, w->len_ms) ||
 	    now_ms < w->start_ms || w->len_ms != window_ms) {
 		w->start_ms = now_ms;
 		w->len_ms = window_ms;
 		w->count = 0;
+		ttable_set_expiry(l->rate, w, add_sat(now_ms, window_ms));
 	}
 	if (w->count >= max) {
-		*retry_ms = w->start_ms + w->len_ms - now_ms;
+		*retry_ms = add_sat(w->start_ms, w->len_ms) - now_ms;
 		return PROTO_RATE_LIMITED;
 	}
 	w->count++;
 	return 0;
 }
 
-/* The sources of a request: up to two table keys. */
+/* Returns 0, or -1 for a remote host longer than the protocol allows. */
 static int
-sources(uid_t uid, const char *rhost, char keys[2][SOURCE_MAX + 16])
+source_key(uid_t uid, const char *rhost, char key[SOURCE_MAX])
 {
-	int	 n = 0;
+	int	 n;
 
-	if (uid != 0 || rhost[0] == '\0')
-		snprintf(keys[n++], sizeof(keys[0]), "u:%u", (unsigned)uid);
-	if (rhost[0] != '\0')
-		snprintf(keys[n++], sizeof(keys[0]), "h:%s", rhost);
-	return n;
+	n = snprintf(key, SOURCE_MAX, "%u|%s", (unsigned)uid, rhost);
+	return n >= 0 && n < SOURCE_MAX ? 0 : -1;
+}
+
+/* The entry is garbage once both its window and its backoff are over. */
+static void
+failures_expire(struct limits *l, struct failures *f)
+{
+	uint64_t	 end = add_sat(f->start_ms, l->conf.fail_window_ms);
+
+	ttable_set_expiry(l->fail, f, end > f->blocked_until_ms ? end :
+	    f->blocked_until_ms);
 }
 
 int
 limits_throttled(struct limits *l, uid_t uid, const char *rhost,
     uint64_t now_ms, uint64_t *retry_ms)
 {
-	char		 keys[2][SOURCE_MAX + 16];
+	char		 key[SOURCE_MAX];
 	struct failures	*f;
-	int		 i, n;
 
-	if (l->conf.fail_max == 0)
+	if (l->conf.fail_max == 0 || source_key(uid, rhost, key) != 0)
 		return 0;
-	n = sources(uid, rhost, keys);
-	for (i = 0; i < n; i++) {
-		f = table_get(l->fail, keys[i], 0);
-		if (f != NULL && f->blocked_until_ms > now_ms) {
-			/* Never longer than configured, even when the wall
-			 * clock was set back. */
-			if (f->blocked_until_ms - now_ms >
-			    l->conf.fail_backoff_ms) {
-				f->blocked_until_ms = now_ms +
-				    l->conf.fail_backoff_ms;
-				f->start_ms = f->blocked_until_ms;
-			}
-			*retry_ms = f->blocked_until_ms - now_ms;
-			return 1;
-		}
+	if ((f = ttable_find(l->fail, key)) == NULL ||
+	    f->blocked_until_ms <= now_ms)
+		return 0;
+	/* Never longer than configured, even when the wall clock was set
+	 * back. */
+	if (f->blocked_until_ms - now_ms > l->conf.fail_backoff_ms) {
+		f->blocked_until_ms = now_ms + l->conf.fail_backoff_ms;
+		f->start_ms = f->blocked_until_ms;
+		failures_expire(l, f);
 	}
-	return 0;
+	*retry_ms = f->blocked_until_ms - now_ms;
+	return 1;
 }
 
-static int
-failures_over(const char *key, void *v, void *arg)
-{
-	const struct failures *f = v;
-	const struct limits *l = ((void **)arg)[0];
-	uint64_t	 now = *(uint64_t *)((void **)arg)[1];
-
-	(void)key;
-	return now >= f->blocked_until_ms &&
-	    now >= f->start_ms + l->conf.fail_window_ms;
-}
-
-void
+int
 limits_failed(struct limits *l, uid_t uid, const char *rhost,
     uint64_t now_ms)
 {
-	char		 keys[2][SOURCE_MAX + 16];
+	char		 key[SOURCE_MAX], group[UID_GROUP_MAX];
 	struct failures	*f;
-	void		*arg[2] = { l, &now_ms };
-	int		 i, n;
+	void		*v;
+	int		 rc, started = 0;
 
-	if (l->conf.fail_max == 0)
-		return;
-	n = sources(uid, rhost, keys);
-	for (i = 0; i < n; i++) {
-		if ((f = table_get(l->fail, keys[i], 1)) == NULL) {
-			table_prune(l->fail, failures_over, arg);
-			f = table_get(l->fail, keys[i], 1);
-		}
-		if (f == NULL) {
-			if (!l->fail_full_logged)
-				log_warnx("failure table full: not counting "
-				    "failures until entries expire");
-			l->fail_full_logged = 1;
-			continue;
-		}
-		/*
-		 * A window starts in the future only while backing off (it
-		 * starts when the backoff ends); otherwise the wall clock
-		 * was set back.
-		 */
-		if (now_ms >= f->start_ms + l->conf.fail_window_ms ||
-		    (now_ms < f->start_ms && now_ms >= f->blocked_until_ms)) {
-			f->start_ms = now_ms;
-			f->count = 0;
-		}
-		if (++f->count >= l->conf.fail_max) {
-			f->blocked_until_ms = now_ms + l->conf.fail_backoff_ms;
-			f->start_ms = f->blocked_until_ms;
-			f->count = 0;
-			log_warnx("throttling %s source %s for %llu ms after "
-			    "%u failed verifies", keys[i][0] == 'u' ? "uid" :
-			    "remote host", keys[i] + 2,
-			    (unsigned long long)l->conf.fail_backoff_ms,
-			    l->conf.fail_max);
-		}
+	if (l->conf.fail_max == 0 || source_key(uid, rhost, key) != 0)
+		return 0;
+	snprintf(group, sizeof(group), "u:%u", (unsigned)uid);
+	if ((rc = ttable_get(l->fail, key, group, now_ms, &v)) < 0)
+		return 0;
+	f = v;
+	/*
+	 * A window starts in the future only while backing off (it starts
+	 * when the backoff ends); otherwise the wall clock was set back.
+	 */
+	if (rc == 1 ||
+	    now_ms >= add_sat(f->start_ms, l->conf.fail_window_ms) ||
+	    (now_ms < f->start_ms && now_ms >= f->blocked_until_ms)) {
+		f->start_ms = now_ms;
+		f->count = 0;
 	}
+	if (++f->count >= l->conf.fail_max) {
+		f->blocked_until_ms = add_sat(now_ms, l->conf.fail_backoff_ms);
+		f->start_ms = f->blocked_until_ms;
+		f->count = 0;
+		started = 1;
+	}
+	failures_expire(l, f);
+	return started;
 }
 
 uint64_t

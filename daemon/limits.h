@@ -3,46 +3,77 @@
  * thread: per-key rate windows and the throttling of sources that keep
  * failing. A restart resets both (documented). Also the credit arithmetic,
  * which is pure so that refill timing is tested with any clock.
+ *
+ * Both tables are bounded and shared fairly between owners (ttable.h): an
+ * owner that fills one can only displace or be refused its own entries.
+ * Nothing here logs; the return values tell the caller what to log.
  */
 #ifndef APIKEY_LIMITS_H
 #define APIKEY_LIMITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "../proto/proto.h"
 #include "store.h"
 
+#define LIMITS_EFULL	-1	/* the table refused this owner a new entry */
+
+#define LIMITS_RATE_ENTRIES	(256 * 1024)
+#define LIMITS_FAIL_ENTRIES	(64 * 1024)
+
+/* "u:4294967295", "t:" and a tenant name, and the NUL. */
+#define LIMITS_OWNER_MAX	(PROTO_TENANT_MAX + 3)
+
 struct limits_conf {
 	uint32_t	fail_max;	/* failures per window; 0: no throttle */
 	uint64_t	fail_window_ms;
 	uint64_t	fail_backoff_ms;
+	size_t		rate_entries;	/* 0: LIMITS_RATE_ENTRIES */
+	size_t		fail_entries;	/* 0: LIMITS_FAIL_ENTRIES */
 };
 
 struct limits;
 
-/* Caller frees with limits_free(). */
+/* Returns 0, or -1 when out of memory. Caller frees with limits_free(). */
 int	limits_new(const struct limits_conf *, struct limits **out);
 void	limits_free(struct limits *);
 
 /*
- * Takes one slot of key_id's fixed window (max per window_ms, the window
- * starting at its first verify). Returns 0, or PROTO_RATE_LIMITED with the
- * milliseconds until the window ends in *retry_ms.
+ * The name of a key's owner as limits_rate_take() wants it: "u:<uid>" or
+ * "t:<tenant>". Returns buf.
  */
-int	limits_rate_take(struct limits *, const char *key_id, uint32_t max,
-	    uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms);
+const char *limits_owner(const struct proto_owner *,
+	    char buf[LIMITS_OWNER_MAX]);
 
 /*
- * Failure throttling. A source is the peer uid, and the remote host when
- * the request names one; the uid of root is counted only for requests
- * without a remote host, because root services (sshd) verify for many
- * remote hosts. limits_throttled() returns 1 with *retry_ms while any
- * source of the request is backing off.
+ * Takes one slot of key_id's fixed window (max per window_ms, the window
+ * starting at its first verify). owner is the key's, from limits_owner().
+ * Returns 0; PROTO_RATE_LIMITED with the milliseconds until the window
+ * ends in *retry_ms; or LIMITS_EFULL, with window_ms in *retry_ms, when
+ * the table is full and owner already holds the most windows (or memory
+ * ran out): the verify is refused, never let through unlimited.
+ */
+int	limits_rate_take(struct limits *, const char *key_id,
+	    const char *owner, uint32_t max, uint32_t window_ms,
+	    uint64_t now_ms, uint64_t *retry_ms);
+
+/*
+ * Failure throttling. A source is the pair of the peer uid and the remote
+ * host the request names (empty when it names none), so a service failing
+ * for one remote host never throttles itself for others. Root is counted
+ * like any uid. limits_throttled() returns 1 with *retry_ms while the
+ * source backs off, else 0.
+ *
+ * limits_failed() counts a failure and returns 1 exactly when it started a
+ * backoff (for the caller to log), else 0. The sources of one uid share
+ * its part of the table: a uid naming endless remote hosts displaces only
+ * its own. When the table refuses a source, its failure is not counted.
  */
 int	limits_throttled(struct limits *, uid_t uid, const char *rhost,
 	    uint64_t now_ms, uint64_t *retry_ms);
-void	limits_failed(struct limits *, uid_t uid, const char *rhost,
+int	limits_failed(struct limits *, uid_t uid, const char *rhost,
 	    uint64_t now_ms);
 
 /*

@@ -2,9 +2,18 @@
  * log.c - where apikeyd's messages go. Set once at start-up, before any
  * thread exists; afterwards only read, so both loops may log freely (each
  * line is one write(2) to stderr, or one syslog(3) call).
+ *
+ * Messages carry names, services, users and hosts that clients chose, and
+ * the log is read on terminals. So every line, strerror suffix included, is
+ * passed through text_escape (common/text.h) before it is written: a byte
+ * that is not part of a printable UTF-8 character becomes \xNN, so a line
+ * can never end early, move the cursor, reorder the text after it or be
+ * invalid UTF-8. The same rule decides which names policy_text_valid
+ * accepts, so an accepted name is always logged exactly as it was given.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/text.h"
 #include "log.h"
 
 static int log_foreground = 1;
@@ -38,30 +48,70 @@ log_debug_enabled(void)
 	return log_debugging;
 }
 
+/*
+ * The longest line written, newline included. Under PIPE_BUF, so that one
+ * write(2) to a pipe (a service manager's stderr) is atomic as well. It
+ * holds a full formatted message of printable text; lines mostly escaped
+ * are cut, at a character or escape boundary.
+ */
+#define LOG_LINE_MAX	2048
+
+/*
+ * vsnprintf cuts at a byte count. Drop a UTF-8 sequence it cut in half, so
+ * a long line ends in text rather than in escapes of the pieces.
+ */
+static void
+drop_cut_sequence(char *s, size_t len)
+{
+	size_t		 i = len, need;
+	unsigned char	 c;
+
+	while (i > 0 && len - i < 3 &&
+	    ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (need > len - i + 1)
+		s[i - 1] = '\0';
+}
+
 static void
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
 	char	 msg[1024];
-	char	 line[1100];
-	int	 n;
+	char	 tail[256];		/* ": " and strerror, always short */
+	char	 line[LOG_LINE_MAX];
+	/* Room for everything but the newline, which is always written. */
+	size_t	 room = sizeof(line) - 1, n = 0, tlen = 0;
+	int	 len;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(msg))
+		drop_cut_sequence(msg, sizeof(msg) - 1);
+	/* The strerror text is made first, so that a long message is cut
+	 * to leave room for it rather than the other way round. */
+	if (suffix != NULL) {
+		tlen = text_escape(tail, sizeof(tail), ": ");
+		tlen += text_escape(tail + tlen, sizeof(tail) - tlen, suffix);
+	}
+	if (log_foreground)
+		n += text_escape(line, room, "apikeyd: ");
+	n += text_escape(line + n, room - n - tlen, msg);
+	/* tail is clean already, so this copies it whole into its room. */
+	if (suffix != NULL)
+		n += text_escape(line + n, room - n, tail);
 	if (!log_foreground) {
-		if (suffix != NULL)
-			syslog(pri, "%s: %s", msg, suffix);
-		else
-			syslog(pri, "%s", msg);
+		syslog(pri, "%s", line);
 		return;
 	}
-	n = snprintf(line, sizeof(line), "apikeyd: %s%s%s\n", msg,
-	    suffix != NULL ? ": " : "", suffix != NULL ? suffix : "");
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
+	line[n++] = '\n';
 	/* One write per line, so lines from the threads never mix. A failed
 	 * write to stderr has nowhere to be reported. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	if (write(STDERR_FILENO, line, n) < 0)
 		return;
 }
 

@@ -4,12 +4,14 @@
  * exit(1); they are for start-up failures and broken invariants only, never
  * for bad input from a socket.
  *
+ * Every line is made safe to show before it is written (common/text.h).
  * Never pass a key token to any of these functions.
  */
 #ifndef APIKEY_LOG_H
 #define APIKEY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 void	log_init(int foreground, int debug);
 void	log_set_debug(int debug);

@@ -14,21 +14,26 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/account.h"
 #include "admin.h"
 #include "clock.h"
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
+#include "listener.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
 #include "verify.h"
+
+static const char *absolute(const char *, char *, size_t);
 
 static void
 usage(FILE *f)
@@ -77,46 +82,80 @@ parse_args(int argc, char **argv, struct config *cfg, int *foreground)
 	config_defaults(cfg);
 	if (config_load(cfg, file, required, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	/* Relative directories on the command line are taken from cwd. */
-	if (state != NULL && (realpath(state, abspath) != NULL ||
-	    (errno == ENOENT && state[0] == '/' && strlen(state) < PATH_MAX &&
-	    strcpy(abspath, state))))
-		state = abspath;
-	if (state != NULL && config_set(cfg, "state_dir", state, err,
+	if (state != NULL && config_set(cfg, "state_dir",
+	    absolute(state, abspath, sizeof(abspath)), err, sizeof(err)) != 0)
+		fatalx("--state-dir: %s", err);
+	if (sockets != NULL && config_set(cfg, "socket_dir",
+	    absolute(sockets, abspath, sizeof(abspath)), err,
 	    sizeof(err)) != 0)
-		fatalx("--state-dir: %s (and must exist if relative)", err);
-	if (sockets != NULL && (realpath(sockets, abspath) != NULL ||
-	    (errno == ENOENT && sockets[0] == '/' &&
-	    strlen(sockets) < PATH_MAX && strcpy(abspath, sockets))))
-		sockets = abspath;
-	if (sockets != NULL && config_set(cfg, "socket_dir", sockets, err,
-	    sizeof(err)) != 0)
-		fatalx("--socket-dir: %s (and must exist if relative)", err);
+		fatalx("--socket-dir: %s", err);
+	if (config_finish(cfg, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	cfg->debug |= debug;
 }
 
-/* Makes dir with mode if missing; tightens an existing state dir. */
-static void
-ensure_dir(const char *dir, mode_t mode, int strict)
+/*
+ * A relative directory from the command line, taken from the working
+ * directory. Links are not resolved here: listener_dir() refuses a link
+ * where a directory should be, and checks every directory above.
+ */
+static const char *
+absolute(const char *dir, char *buf, size_t size)
 {
-	struct stat	 st;
+	char	 cwd[PATH_MAX];
 
-	if (mkdir(dir, mode) == 0) {
-		/* umask(077) is in force; the mode asked for is meant. */
-		if (chmod(dir, mode) == -1)
-			fatal("chmod %s", dir);
-	} else if (errno != EEXIST)
-		fatal("mkdir %s", dir);
-	if (stat(dir, &st) == -1)
-		fatal("stat %s", dir);
-	if (!S_ISDIR(st.st_mode))
-		fatalx("%s is not a directory", dir);
-	if (strict && (st.st_mode & 077) != 0) {
-		log_warnx("%s was mode %03o; setting 0700", dir,
-		    (unsigned)(st.st_mode & 0777));
-		if (chmod(dir, 0700) == -1)
-			fatal("chmod %s", dir);
+	if (dir[0] == '/')
+		return dir;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	if ((size_t)snprintf(buf, size, "%s/%s", cwd, dir) >= size)
+		fatalx("%s/%s: path too long", cwd, dir);
+	return buf;
+}
+
+static void
+ensure_dir(const char *what, const char *dir, mode_t mode, int private)
+{
+	char	 err[PATH_MAX + 256];
+
+	if (listener_dir(dir, mode, private, err, sizeof(err)) != 0)
+		fatalx("%s: %s", what, err);
+}
+
+/* The uids of service_users: names through NSS (at start-up only), or
+ * numbers. An unknown name stops the daemon, as a typo must. */
+static size_t
+service_uids(const char *list, uid_t *out, size_t max)
+{
+	char		 name[PROTO_ACCOUNT_MAX + 1], *end;
+	const char	*p = list;
+	unsigned long	 v;
+	gid_t		 gid;
+	size_t		 n, count = 0;
+	int		 rc;
+
+	for (p += strspn(p, " \t,"); *p != '\0' && count < max;
+	    p += strspn(p, " \t,")) {
+		n = strcspn(p, " \t,");
+		memcpy(name, p, n);	/* config.c bounds every name */
+		name[n] = '\0';
+		p += n;
+		errno = 0;
+		v = strtoul(name, &end, 10);
+		if (name[0] >= '0' && name[0] <= '9' && *end == '\0' &&
+		    errno == 0 && v < (uid_t)-1) {
+			out[count++] = (uid_t)v;
+			continue;
+		}
+		rc = account_user_by_name(name, &out[count], &gid);
+		if (rc == ACCOUNT_ENOTFOUND)
+			fatalx("service_users: no user '%s'", name);
+		if (rc != ACCOUNT_OK)
+			fatalx("service_users: cannot look up '%s' through NSS",
+			    name);
+		count++;
 	}
+	return count;
 }
 
 /* Forks; the parent waits on a pipe for the child to say it is serving. */
@@ -173,6 +212,9 @@ main(int argc, char **argv)
 	struct limits_conf lconf;
 	struct limits	*limits = NULL;
 	struct ledger	*ledger = NULL;
+	_Atomic uint64_t admin_gid = 0;
+	uid_t		 reserved[CONFIG_SERVICE_USERS_MAX];
+	size_t		 nreserved;
 	int		 foreground = 0, readyfd = -1, rc;
 
 	log_init(1, 0);
@@ -181,8 +223,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 
-	ensure_dir(cfg.state_dir, 0700, 1);
-	ensure_dir(cfg.socket_dir, 0755, 0);
+	ensure_dir("state_dir", cfg.state_dir, 0700, 1);
+	ensure_dir("socket_dir", cfg.socket_dir, 0755, 0);
+	nreserved = service_uids(cfg.service_users, reserved,
+	    CONFIG_SERVICE_USERS_MAX);
 	if (!foreground)
 		readyfd = daemonize();
 
@@ -198,20 +242,32 @@ main(int argc, char **argv)
 	lconf.fail_max = cfg.throttle_failures;
 	lconf.fail_window_ms = cfg.throttle_window_ms;
 	lconf.fail_backoff_ms = cfg.throttle_backoff_ms;
+	lconf.rate_entries = cfg.rate_windows;
+	lconf.fail_entries = cfg.throttle_sources;
 	if (limits_new(&lconf, &limits) != 0)
 		fatalx("out of memory");
 	verifier.store = store;
 	verifier.pepper = pepper;
 	verifier.limits = limits;
+	verifier.admin_gid = &admin_gid;
+	verifier.throttle_backoff_ms = cfg.throttle_backoff_ms;
+	memset(&admin, 0, sizeof(admin));
 	admin.store = store;
 	admin.pepper = pepper;
 	admin.cfg = &cfg;
 	admin.started_at = clock_now();
-	if (server_open(&cfg, verify_handle, &verifier, admin_handle, &admin,
-	    &srv) != 0)
+	admin.admin_gid = &admin_gid;
+	admin_refresh_gid(&admin);
+	if (cfg.admin_group[0] != '\0' && atomic_load(&admin_gid) == 0)
+		log_warnx("admin_group '%s' is unknown to NSS; only root may "
+		    "administer until it exists", cfg.admin_group);
+	if (server_open(&cfg, reserved, nreserved, verify_handle, &verifier,
+	    admin_handle, &admin, &srv) != 0)
 		fatalx("cannot open the sockets in %s", cfg.socket_dir);
 	if (ledger_open(store, srv, cfg.usage_flush_ms, &ledger) != 0)
 		fatalx("cannot start the usage writer");
+	if (server_every(srv, cfg.maintenance_ms, admin_maintain, &admin) != 0)
+		fatalx("cannot schedule maintenance");
 	verifier.ledger = ledger;
 
 	log_info("apikeyd %s serving %s (state in %s)", APIKEY_VERSION,

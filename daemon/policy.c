@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/text.h"
 #include "policy.h"
 
 #define MAX_EXPIRES_IN	(100ULL * 366 * 24 * 3600)
@@ -301,11 +302,19 @@ policy_service_valid(const char *s)
 	return len > 0 && len <= PROTO_SERVICE_MAX && chars_in(s, UPPER "._@+-");
 }
 
+/*
+ * Free text from clients (key names, and the service, user, host and
+ * permission strings of a verify request) ends up in the log and on other
+ * users' terminals through apikeyctl. The rule for it is log.c's, so that
+ * whatever is accepted here is logged unchanged, never escaped.
+ */
 int
 policy_text_valid(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	size_t	 len;
+
+	for (; *s != '\0'; s += len)
+		if ((len = text_char_len(s)) == 0)
 			return 0;
 	return 1;
 }
@@ -317,7 +326,8 @@ policy_spec_valid(const struct proto_key_spec *sp, uint8_t owner_kind,
 	uint32_t	 i;
 
 	if ((sp->set & PROTO_SET_NAME) && !policy_text_valid(sp->name)) {
-		snprintf(msg, msgsz, "key name contains control characters");
+		snprintf(msg, msgsz, "key name is not valid UTF-8 or "
+		    "contains control characters");
 		return -1;
 	}
 	if ((sp->set & PROTO_SET_PREFIX) && !token_prefix_valid(sp->prefix)) {

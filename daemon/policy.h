@@ -37,7 +37,15 @@ int	policy_permission_granted(const struct proto_perm_list *have,
 int	policy_tenant_name_valid(const char *);	/* [a-z0-9][a-z0-9._-]{0,31} */
 int	policy_permission_valid(const char *);	/* res:act, parts [A-Za-z0-9._-]+, act may be * */
 int	policy_service_valid(const char *);	/* [A-Za-z0-9._@+-]{1,64} */
-int	policy_text_valid(const char *);	/* no control characters */
+/*
+ * 1 when s is well-formed UTF-8 (no overlong form, surrogate, code point
+ * past U+10FFFF, cut or stray sequence) without C0 controls, DEL, C1
+ * controls, bidi embeddings, overrides or isolates (U+202A-202E,
+ * U+2066-2069) or U+2028/2029; "" is valid. The marks LRM, RLM and ALM
+ * (U+200E/200F/061C) are allowed: they open nothing, so they cannot
+ * reorder the text after them. Text accepted here is logged unchanged.
+ */
+int	policy_text_valid(const char *s);
 
 /* Checks every setting of a create or update spec; 0 or -1 with msg. */
 int	policy_spec_valid(const struct proto_key_spec *, uint8_t owner_kind,

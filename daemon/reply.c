@@ -62,20 +62,43 @@ reply_copy(size_t *len)
 	return copy;
 }
 
+static size_t
+error_frame(uint8_t *buf, size_t size, const struct proto_hdr *req,
+    uint32_t status, const char *fmt, va_list ap)
+{
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	struct writer	 w;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	wr_init(&w, buf, size);
+	proto_frame_begin(&w, req->opcode | PROTO_REPLY, 0, req->id);
+	proto_enc_reply_head(&w, status, msg);
+	return proto_frame_end(&w) == 0 ? w.len : 0;
+}
+
+size_t
+reply_error_frame(uint8_t *buf, size_t size, const struct proto_hdr *req,
+    uint32_t status, const char *fmt, ...)
+{
+	va_list		 ap;
+	size_t		 len;
+
+	va_start(ap, fmt);
+	len = error_frame(buf, size, req, status, fmt, ap);
+	va_end(ap);
+	return len;
+}
+
 void
 reply_error(struct conn *c, const struct proto_hdr *req, uint32_t status,
     const char *fmt, ...)
 {
-	char		 msg[PROTO_MESSAGE_MAX + 1];
-	struct writer	 w;
 	va_list		 ap;
+	size_t		 len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = error_frame(scratch, sizeof(scratch), req, status, fmt, ap);
 	va_end(ap);
-	wr_init(&w, scratch, sizeof(scratch));
-	proto_frame_begin(&w, req->opcode | PROTO_REPLY, 0, req->id);
-	proto_enc_reply_head(&w, status, msg);
-	if (proto_frame_end(&w) == 0)
-		(void)conn_send(c, scratch, w.len);
+	if (len > 0)
+		(void)conn_send(c, scratch, len);
 }

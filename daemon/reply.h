@@ -7,6 +7,7 @@
 #ifndef APIKEY_REPLY_H
 #define APIKEY_REPLY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../proto/proto.h"
@@ -24,5 +25,12 @@ uint8_t	*reply_copy(size_t *len);
 void	reply_error(struct conn *, const struct proto_hdr *req,
 	    uint32_t status, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
+
+/* Writes the same error reply into buf (size bytes) without a connection,
+ * for peers refused before they got one; returns its length, 0 if it does
+ * not fit. */
+size_t	reply_error_frame(uint8_t *buf, size_t size,
+	    const struct proto_hdr *req, uint32_t status, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
 
 #endif

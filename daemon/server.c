@@ -10,11 +10,18 @@
  * read are flushed with one write, so pipelined requests cost one syscall.
  *
  * Back-pressure: a peer that stops reading its replies stops being read
- * once its output passes a high-water mark. Connections are capped in
- * total and per uid; when the process runs out of descriptors, accepting
- * pauses for a second instead of spinning.
+ * once its output passes a high-water mark, and a listing (conn_stream)
+ * produces its next item only when the output has drained below a
+ * low-water mark, so memory per connection stays bounded whatever the
+ * peer does. Connections are capped in total and per uid, with a reserve
+ * for root and the service users; a refused peer gets an EBUSY frame
+ * first. A once-a-while sweep closes connections that sat on a partial
+ * frame past read_timeout or did nothing past idle_timeout. When the
+ * process runs out of descriptors, accepting pauses for a second instead
+ * of spinning.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +40,11 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "clock.h"
 #include "keys.h"
+#include "listener.h"
 #include "log.h"
+#include "loglimit.h"
 #include "reply.h"
 #include "server.h"
 
@@ -41,8 +52,19 @@
 #define SERVER_ACCEPT_BATCH	64
 #define SERVER_READ_BATCH	16
 #define SERVER_JOIN_TIMEOUT	5	/* seconds to wait for the admin thread */
+#define SERVER_LOG_SOURCES	4096	/* uids the log limiter tracks */
+/* Output marks: verify replies are small, listings are streamed. */
+#define VERIFY_OUT_HIGH		(256 * 1024)
+#define ADMIN_OUT_HIGH		(256 * 1024)
+#define STREAM_LOW		(64 * 1024)
 
 struct loop;
+
+struct stream {
+	int		(*fn)(struct conn *, void *);
+	void		(*free_fn)(void *);
+	void		*arg;
+};
 
 struct conn {
 	TAILQ_ENTRY(conn) entry;
@@ -58,6 +80,9 @@ struct conn {
 	int		 paused;
 	int		 refs;		/* held replies still to come */
 	int		 dead;		/* closed, kept for its refs */
+	uint64_t	 active_ms;	/* last byte read or written */
+	uint64_t	 partial_ms;	/* a frame began arriving; 0: none */
+	struct stream	*stream;	/* a listing being produced */
 };
 
 struct uidcount {
@@ -74,6 +99,8 @@ struct loop {
 	struct event	*accept_ev;
 	struct event	*pause_ev;
 	struct event	*stop_ev;
+	struct event	*sweep_ev;
+	struct loglimit	*logs;
 	size_t		 frame_max;
 	size_t		 out_high;
 	server_handler	 handler;
@@ -92,9 +119,19 @@ struct server_signal {
 	struct server_signal *next;
 };
 
+struct server_timer {
+	struct event	*ev;
+	void		(*fn)(void *);
+	void		*arg;
+	struct server_timer *next;
+};
+
 struct server {
 	const struct config *cfg;
+	uid_t		 reserved[CONFIG_SERVICE_USERS_MAX];
+	size_t		 nreserved;
 	struct server_signal *signals;
+	struct server_timer *timers;
 	struct loop	 verify;
 	struct loop	 admin;
 	pthread_t	 admin_thread;
@@ -131,16 +168,108 @@ uid_slot(struct loop *l, uid_t uid, int create)
 	return &l->uids[l->nuids++];
 }
 
+/* Forgets an unused count (n == 0), keeping the array dense. */
+static void
+uid_release_slot(struct loop *l, struct uidcount *u)
+{
+	*u = l->uids[--l->nuids];
+}
+
 static void
 uid_release(struct loop *l, uid_t uid)
 {
 	struct uidcount	*u = uid_slot(l, uid, 0);
 
 	if (u != NULL && --u->n == 0)
-		*u = l->uids[--l->nuids];
+		uid_release_slot(l, u);
 }
 
 /* --- connections ---------------------------------------------------------- */
+
+static void
+stream_end(struct conn *c)
+{
+	struct stream	*st = c->stream;
+
+	if (st == NULL)
+		return;
+	c->stream = NULL;
+	if (st->free_fn != NULL)
+		st->free_fn(st->arg);
+	free(st);
+}
+
+int
+conn_stream(struct conn *c, int (*fn)(struct conn *, void *),
+    void (*free_fn)(void *), void *arg)
+{
+	struct stream	*st;
+
+	if (c->dead || c->closing || c->stream != NULL ||
+	    (st = calloc(1, sizeof(*st))) == NULL) {
+		if (free_fn != NULL)
+			free_fn(arg);
+		if (!c->dead)
+			c->closing = 1;
+		return -1;
+	}
+	st->fn = fn;
+	st->free_fn = free_fn;
+	st->arg = arg;
+	c->stream = st;
+	return 0;
+}
+
+int
+conn_full(const struct conn *c)
+{
+	return c->dead || evbuffer_get_length(c->out) >= STREAM_LOW;
+}
+
+/* Lets a stream queue frames while the output is below its mark. */
+static void
+stream_pump(struct conn *c)
+{
+	int	 rc;
+
+	while (c->stream != NULL && !c->closing && !conn_full(c)) {
+		rc = c->stream->fn(c, c->stream->arg);
+		if (rc == 1)
+			continue;
+		stream_end(c);
+		if (rc < 0)
+			c->closing = 1;
+		else if (!c->paused) {
+			event_add(c->rev, NULL);
+			/* Requests that came behind the listing. */
+			if (c->inlen > 0)
+				event_active(c->rev, EV_READ, 0);
+		}
+	}
+}
+
+/* Whether a line about uid fits its budget on this loop's socket. */
+static int
+log_ok(struct loop *l, uid_t uid)
+{
+	uint64_t	 suppressed = 0;
+
+	if (l->logs == NULL)
+		return 1;
+	if (!loglimit_allow(l->logs, uid, clock_now_ms(), &suppressed))
+		return 0;
+	if (suppressed > 0)
+		log_warnx("%s: %llu log lines about uid %u suppressed "
+		    "(log_lines_per_uid)", l->name,
+		    (unsigned long long)suppressed, (unsigned)uid);
+	return 1;
+}
+
+int
+conn_log_ok(struct conn *c)
+{
+	return log_ok(c->loop, c->peer.uid);
+}
 
 static void
 conn_free(struct conn *c)
@@ -149,6 +278,7 @@ conn_free(struct conn *c)
 
 	if (c->dead)
 		return;
+	stream_end(c);
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
 	uid_release(l, c->peer.uid);
@@ -191,10 +321,15 @@ conn_flush(struct conn *c)
 	size_t		 left;
 	int		 n;
 
+	stream_pump(c);
 	while ((left = evbuffer_get_length(c->out)) > 0) {
 		n = evbuffer_write(c->out, c->fd);
-		if (n > 0)
+		if (n > 0) {
+			c->active_ms = clock_now_ms();
+			/* Drained below the mark: the listing goes on. */
+			stream_pump(c);
 			continue;
+		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		log_debug("%s: uid %u pid %d: write failed, dropping",
@@ -210,7 +345,8 @@ conn_flush(struct conn *c)
 		conn_free(c);
 		return -1;
 	}
-	if (c->paused && left < l->out_high / 2 && !c->closing) {
+	if (c->paused && left < l->out_high / 2 && !c->closing &&
+	    c->stream == NULL) {
 		c->paused = 0;
 		event_add(c->rev, NULL);
 		/* Buffered frames will not make the socket readable. */
@@ -235,6 +371,28 @@ send_ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
 	return reply_send(c, 0) == 0 ? 0 : -1;
 }
 
+/*
+ * Answers a frame that cannot be decoded with EBADREQ, as proto.h
+ * promises, echoing its opcode and id when the header is there.
+ */
+static void
+bad_frame(struct conn *c, const uint8_t *p, size_t avail, int rc)
+{
+	struct proto_hdr h;
+	struct reader	 r;
+	uint32_t	 len;
+	uint8_t		 ver;
+
+	memset(&h, 0, sizeof(h));
+	rd_init(&r, p, avail);
+	if (avail >= PROTO_HDR_LEN && rd_raw_u32(&r, &len) == 0 &&
+	    rd_raw_u8(&r, &ver) == 0 && rd_raw_u8(&r, &h.opcode) == 0 &&
+	    rd_raw_u16(&r, &h.flags) == 0 && rd_raw_u32(&r, &h.id) == 0)
+		h.opcode &= (uint8_t)~PROTO_REPLY;
+	reply_error(c, &h, PROTO_EBADREQ, "undecodable frame: %s",
+	    proto_strerror(rc));
+}
+
 /* Handles every complete frame in the input buffer. */
 static void
 conn_frames(struct conn *c)
@@ -245,7 +403,7 @@ conn_frames(struct conn *c)
 	size_t		 off = 0, flen;
 	int		 rc;
 
-	while (!c->closing && !c->paused) {
+	while (!c->closing && !c->paused && c->stream == NULL) {
 		rc = proto_frame_peek(c->in + off, c->inlen - off,
 		    l->frame_max, &flen);
 		if (rc == 1)
@@ -254,9 +412,11 @@ conn_frames(struct conn *c)
 			rc = proto_frame_open(c->in + off, flen, &h, &body);
 		if (rc != 0) {
 			/* Framing is lost: nothing after this can be read. */
-			log_warnx("%s: uid %u pid %d: bad frame (%s); closing",
-			    l->name, (unsigned)c->peer.uid, (int)c->peer.pid,
-			    proto_strerror(rc));
+			if (conn_log_ok(c))
+				log_warnx("%s: uid %u pid %d: bad frame (%s); "
+				    "closing", l->name, (unsigned)c->peer.uid,
+				    (int)c->peer.pid, proto_strerror(rc));
+			bad_frame(c, c->in + off, c->inlen - off, rc);
 			c->closing = 1;
 			break;
 		}
@@ -270,6 +430,9 @@ conn_frames(struct conn *c)
 		} else if (l->handler(l->arg, c, &c->peer, &h, &body) != 0)
 			c->closing = 1;
 		off += flen;
+		/* A listing answers first: read nothing more until it ends. */
+		if (c->stream != NULL)
+			event_del(c->rev);
 		if (evbuffer_get_length(c->out) > l->out_high) {
 			c->paused = 1;
 			event_del(c->rev);
@@ -281,6 +444,12 @@ conn_frames(struct conn *c)
 		keys_wipe(c->in + (c->inlen - off), off);
 		c->inlen -= off;
 	}
+	/* What is left is the start of a frame still on its way, unless it
+	 * waits behind a pause or a listing: that is the daemon's doing. */
+	if (c->inlen == 0 || c->paused || c->stream != NULL)
+		c->partial_ms = 0;
+	else if (c->partial_ms == 0)
+		c->partial_ms = clock_now_ms();
 }
 
 static void
@@ -294,7 +463,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->inlen > 0)
 		conn_frames(c);		/* frames left over from a pause */
-	for (i = 0; i < SERVER_READ_BATCH && !c->closing && !c->paused; i++) {
+	for (i = 0; i < SERVER_READ_BATCH && !c->closing && !c->paused &&
+	    c->stream == NULL; i++) {
 		n = read(fd, c->in + c->inlen, l->frame_max - c->inlen);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -307,6 +477,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		c->inlen += (size_t)n;
+		c->active_ms = clock_now_ms();
 		conn_frames(c);
 	}
 	if (c->closing)
@@ -382,32 +553,95 @@ peer_creds(int fd, struct peer *p)
 	return 0;
 }
 
+static int
+reserved_uid(const struct server *s, uid_t uid)
+{
+	size_t	 i;
+
+	if (uid == 0)
+		return 1;
+	for (i = 0; i < s->nreserved; i++)
+		if (s->reserved[i] == uid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a new connection from p may stay. On refusal, writes the reason
+ * into why. The last reserved_connections slots are only for root and the
+ * service users, so that no number of other users can keep a PAM login
+ * from reaching the daemon.
+ */
+static int
+admit(struct loop *l, const struct peer *p, const struct uidcount *u,
+    char *why, size_t whysz)
+{
+	const struct config *cfg = l->srv->cfg;
+	unsigned	 max = cfg->max_connections;
+	unsigned	 open = max - (cfg->reserved_connections < max ?
+			    cfg->reserved_connections : max);
+
+	if (l->nconns >= max) {
+		snprintf(why, whysz, "apikeyd has reached max_connections "
+		    "(%u) on %s.sock", max, l->name);
+		return 0;
+	}
+	if (l->nconns >= open && !reserved_uid(l->srv, p->uid)) {
+		snprintf(why, whysz, "apikeyd's last %u connections on "
+		    "%s.sock are reserved for root and service_users",
+		    max - open, l->name);
+		return 0;
+	}
+	if (u == NULL || u->n >= cfg->max_connections_per_uid) {
+		snprintf(why, whysz, "too many connections from uid %u to "
+		    "%s.sock (max_connections_per_uid = %u)",
+		    (unsigned)p->uid, l->name, cfg->max_connections_per_uid);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Tells a refused peer why, in a reply frame with request id 0 (as
+ * proto.h specifies), then closes. The socket is new and its buffer
+ * empty, so the one small write cannot block.
+ */
+static void
+refuse(struct loop *l, int fd, const struct peer *p, const char *why)
+{
+	struct proto_hdr h;
+	uint8_t		 frame[PROTO_HDR_LEN + PROTO_MESSAGE_MAX + 16];
+	size_t		 len;
+
+	memset(&h, 0, sizeof(h));
+	len = reply_error_frame(frame, sizeof(frame), &h, PROTO_EBUSY, "%s",
+	    why);
+	if (len > 0)
+		(void)send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	if (log_ok(l, p->uid))
+		log_warnx("%s: refusing uid %u pid %d: %s", l->name,
+		    (unsigned)p->uid, (int)p->pid, why);
+}
+
 static void
 conn_new(struct loop *l, int fd)
 {
-	const struct config *cfg = l->srv->cfg;
 	struct uidcount	*u;
 	struct conn	*c;
 	struct peer	 p;
+	char		 why[PROTO_MESSAGE_MAX + 1];
 
 	if (peer_creds(fd, &p) == -1) {
 		log_warn("%s: SO_PEERCRED", l->name);
 		close(fd);
 		return;
 	}
-	if (l->nconns >= cfg->max_connections) {
-		log_warnx("%s: max_connections (%u) reached; refusing uid %u "
-		    "pid %d", l->name, cfg->max_connections, (unsigned)p.uid,
-		    (int)p.pid);
-		close(fd);
-		return;
-	}
 	u = uid_slot(l, p.uid, 1);
-	if (u == NULL || u->n >= cfg->max_connections_per_uid) {
-		log_warnx("%s: max_connections_per_uid (%u) reached; "
-		    "refusing uid %u pid %d", l->name,
-		    cfg->max_connections_per_uid, (unsigned)p.uid, (int)p.pid);
-		close(fd);
+	if (!admit(l, &p, u, why, sizeof(why))) {
+		if (u != NULL && u->n == 0)
+			uid_release_slot(l, u);
+		refuse(l, fd, &p, why);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -426,6 +660,8 @@ conn_new(struct loop *l, int fd)
 			free(c->in);
 			free(c);
 		}
+		if (u->n == 0)
+			uid_release_slot(l, u);
 		close(fd);
 		return;
 	}
@@ -433,9 +669,57 @@ conn_new(struct loop *l, int fd)
 	c->loop = l;
 	c->fd = fd;
 	c->peer = p;
+	c->active_ms = clock_now_ms();
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
 	l->nconns++;
 	event_add(c->rev, NULL);
+}
+
+/* A request arrived that the loop has not read yet: the peer is not idle,
+ * and closing now would lose its request. */
+static int
+input_waiting(const struct conn *c)
+{
+	int	 n = 0;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/*
+ * Closes connections that hold a slot without using it: a frame begun and
+ * not finished within read_timeout (a peer that sent three bytes), or no
+ * byte either way within idle_timeout. A connection waiting for a held
+ * reply (credits being committed) is the daemon's doing and stays.
+ */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop	*l = arg;
+	const struct config *cfg = l->srv->cfg;
+	struct conn	*c, *next;
+	uint64_t	 now = clock_now_ms();
+	const char	*why;
+
+	(void)fd;
+	(void)what;
+	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->refs > 0)
+			continue;
+		if (c->partial_ms != 0 &&
+		    now - c->partial_ms >= cfg->read_timeout_ms)
+			why = "frame not finished within read_timeout";
+		else if (cfg->idle_timeout_ms != 0 &&
+		    now - c->active_ms >= cfg->idle_timeout_ms &&
+		    !input_waiting(c))
+			why = "idle past idle_timeout";
+		else
+			continue;
+		if (conn_log_ok(c))
+			log_info("%s: uid %u pid %d: %s; closing", l->name,
+			    (unsigned)c->peer.uid, (int)c->peer.pid, why);
+		conn_free(c);
+	}
 }
 
 static void
@@ -485,58 +769,23 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- sockets ---------------------------------------------------------- */
 
-static int
-listen_unix(const char *path, int *out)
+/* Often enough to keep both timeouts to within a quarter, at most 1 s. */
+static struct timeval
+sweep_period(const struct config *cfg)
 {
-	struct sockaddr_un sun;
-	mode_t		 old;
-	int		 fd;
+	struct timeval	 tv;
+	uint64_t	 ms = cfg->read_timeout_ms;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("%s: socket path too long", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-
-	/* A live daemon answers; a stale socket file refuses. */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("socket");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(fd);
-		log_warnx("%s: another apikeyd is already listening", path);
-		return -1;
-	}
-	close(fd);
-	if (unlink(path) == -1 && errno != ENOENT) {
-		log_warn("unlink %s", path);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd == -1) {
-		log_warn("socket");
-		return -1;
-	}
-	/* Everyone may connect: authorization is by SO_PEERCRED. */
-	old = umask(0111);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("bind %s", path);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (chmod(path, 0666) == -1 || listen(fd, SERVER_BACKLOG) == -1) {
-		log_warn("%s", path);
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	*out = fd;
-	return 0;
+	if (cfg->idle_timeout_ms != 0 && cfg->idle_timeout_ms < ms)
+		ms = cfg->idle_timeout_ms;
+	ms /= 4;
+	if (ms > 1000)
+		ms = 1000;
+	if (ms < 10)
+		ms = 10;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
 }
 
 static int
@@ -544,6 +793,8 @@ loop_open(struct server *s, struct loop *l, const char *name,
     const char *file, size_t frame_max, size_t out_high, server_handler h,
     void *arg)
 {
+	struct timeval	 sweep;
+
 	l->srv = s;
 	l->name = name;
 	l->lfd = -1;
@@ -562,15 +813,23 @@ loop_open(struct server *s, struct loop *l, const char *name,
 		log_warnx("event_base_new failed");
 		return -1;
 	}
-	if (listen_unix(l->path, &l->lfd) == -1)
+	if (listener_open(l->path, SERVER_BACKLOG, &l->lfd) == -1)
 		return -1;
 	l->accept_ev = event_new(l->base, l->lfd, EV_READ | EV_PERSIST,
 	    accept_cb, l);
 	l->pause_ev = evtimer_new(l->base, resume_cb, l);
 	l->stop_ev = event_new(l->base, -1, 0, stop_cb, l->base);
+	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
+	sweep = sweep_period(s->cfg);
 	if (l->accept_ev == NULL || l->pause_ev == NULL || l->stop_ev == NULL ||
-	    event_add(l->accept_ev, NULL) != 0) {
+	    l->sweep_ev == NULL || event_add(l->accept_ev, NULL) != 0 ||
+	    event_add(l->sweep_ev, &sweep) != 0) {
 		log_warnx("%s: cannot set up events", name);
+		return -1;
+	}
+	if (s->cfg->log_lines > 0 && loglimit_new(s->cfg->log_lines,
+	    s->cfg->log_window_ms, SERVER_LOG_SOURCES, &l->logs) != 0) {
+		log_warnx("%s: out of memory", name);
 		return -1;
 	}
 	return 0;
@@ -587,6 +846,9 @@ loop_close(struct loop *l)
 		event_free(l->pause_ev);
 	if (l->stop_ev != NULL)
 		event_free(l->stop_ev);
+	if (l->sweep_ev != NULL)
+		event_free(l->sweep_ev);
+	loglimit_free(l->logs);
 	if (l->lfd != -1) {
 		close(l->lfd);
 		unlink(l->path);
@@ -597,8 +859,9 @@ loop_close(struct loop *l)
 }
 
 int
-server_open(const struct config *cfg, server_handler verify, void *varg,
-    server_handler admin, void *aarg, struct server **out)
+server_open(const struct config *cfg, const uid_t *reserved, size_t n,
+    server_handler verify, void *varg, server_handler admin, void *aarg,
+    struct server **out)
 {
 	struct server	*s;
 
@@ -609,11 +872,17 @@ server_open(const struct config *cfg, server_handler verify, void *varg,
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
+	/* server_close() may meet a loop that was never opened. */
+	s->verify.lfd = s->admin.lfd = -1;
 	s->cfg = cfg;
+	if (n > CONFIG_SERVICE_USERS_MAX)
+		n = CONFIG_SERVICE_USERS_MAX;
+	memcpy(s->reserved, reserved, n * sizeof(*reserved));
+	s->nreserved = n;
 	if (loop_open(s, &s->verify, "verify", "verify.sock",
-	    PROTO_VERIFY_REQ_MAX, 1 << 20, verify, varg) == -1 ||
+	    PROTO_VERIFY_REQ_MAX, VERIFY_OUT_HIGH, verify, varg) == -1 ||
 	    loop_open(s, &s->admin, "admin", "admin.sock", PROTO_ADMIN_MAX,
-	    8 << 20, admin, aarg) == -1) {
+	    ADMIN_OUT_HIGH, admin, aarg) == -1) {
 		server_close(s);
 		return -1;
 	}
@@ -659,6 +928,41 @@ server_signal_raise(struct server_signal *sg)
 {
 	/* Thread-safe: the bases were made after evthread_use_pthreads(). */
 	event_active(sg->ev, EV_READ, 0);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_timer *t = arg;
+
+	(void)fd;
+	(void)what;
+	t->fn(t->arg);
+}
+
+int
+server_every(struct server *s, uint64_t period_ms, void (*fn)(void *),
+    void *arg)
+{
+	struct server_timer *t;
+	struct timeval	 tv;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->fn = fn;
+	t->arg = arg;
+	tv.tv_sec = (time_t)(period_ms / 1000);
+	tv.tv_usec = (suseconds_t)(period_ms % 1000) * 1000;
+	if ((t->ev = event_new(s->admin.base, -1, EV_PERSIST, timer_cb,
+	    t)) == NULL || event_add(t->ev, &tv) != 0) {
+		if (t->ev != NULL)
+			event_free(t->ev);
+		free(t);
+		return -1;
+	}
+	t->next = s->timers;
+	s->timers = t;
+	return 0;
 }
 
 /* --- running ---------------------------------------------------------- */
@@ -750,6 +1054,13 @@ server_close(struct server *s)
 		s->signals = sg->next;
 		event_free(sg->ev);
 		free(sg);
+	}
+	while (s->timers != NULL) {
+		struct server_timer *t = s->timers;
+
+		s->timers = t->next;
+		event_free(t->ev);
+		free(t);
 	}
 	loop_close(&s->verify);
 	if (!s->admin_running)

@@ -7,6 +7,12 @@
  * management requests resolve users and groups through NSS, which may
  * block. Each thread owns its connections, so handlers run without locks.
  * Handlers get whole, length-checked frames and answer with conn_send().
+ *
+ * Connections are held to account: a frame must be finished within
+ * read_timeout, an idle connection goes after idle_timeout, each uid has
+ * max_connections_per_uid, and the last reserved_connections slots are
+ * kept for root and the service users. A refused connection is told why in
+ * an EBUSY frame (request id 0) before it is closed.
  */
 #ifndef APIKEY_SERVER_H
 #define APIKEY_SERVER_H
@@ -35,9 +41,14 @@ struct peer {
 typedef int (*server_handler)(void *arg, struct conn *, const struct peer *,
     const struct proto_hdr *, struct reader *body);
 
-/* Binds both sockets (refusing if a live daemon answers on one). */
-int	server_open(const struct config *, server_handler verify, void *varg,
-	    server_handler admin, void *aarg, struct server **out);
+/*
+ * Binds both sockets (refusing if a live daemon answers on one). Root and
+ * the uids in reserved (n of them, copied) may use the connection slots
+ * that config's reserved_connections keeps from everyone else.
+ */
+int	server_open(const struct config *, const uid_t *reserved, size_t n,
+	    server_handler verify, void *varg, server_handler admin,
+	    void *aarg, struct server **out);
 /* Runs until SIGTERM or SIGINT. Returns 0 on a clean stop. */
 int	server_run(struct server *);
 /* Unlinks the sockets and frees everything. */
@@ -59,6 +70,36 @@ struct server_signal;
 int	server_signal_new(struct server *, void (*fn)(void *), void *arg,
 	    struct server_signal **out);
 void	server_signal_raise(struct server_signal *);
+
+/*
+ * Runs fn(arg) on the admin thread every period_ms (first after one
+ * period), for maintenance that must not race management requests.
+ */
+int	server_every(struct server *, uint64_t period_ms, void (*fn)(void *),
+	    void *arg);
+
+/*
+ * A reply of many frames, produced as the peer reads them: fn(c, arg)
+ * queues some frames and returns 1 while more remain, 0 when it sent the
+ * last one, or -1 to close the connection. It is called whenever the
+ * connection's output is below its low-water mark, so a peer that stops
+ * reading holds a bounded amount of memory. No further request of the
+ * connection is read until the stream ends. free_fn(arg) runs once, when
+ * the stream ends or the connection goes. Returns -1 (free_fn called) if
+ * the connection is closing.
+ */
+int	conn_stream(struct conn *, int (*fn)(struct conn *, void *),
+	    void (*free_fn)(void *), void *arg);
+/* 1 while the connection's output is at or above the low-water mark: a
+ * stream should return and wait to be called again. */
+int	conn_full(const struct conn *);
+
+/*
+ * 1 when a line about this connection's peer may be logged now: each uid
+ * gets log_lines_per_uid lines per log_window on each socket, so one user
+ * cannot flood the log. A suppressed count is reported first.
+ */
+int	conn_log_ok(struct conn *);
 
 /* Queues bytes for the peer; the data is copied. -1 if the peer is gone. */
 int	conn_send(struct conn *, const void *, size_t);

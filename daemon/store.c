@@ -50,57 +50,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lmdb.h>
-
 #include "../proto/token.h"
-#include "store.h"
+#include "store_int.h"
 #include "store_record.h"
 
 #define STORE_SCHEMA	1	/* layout of the databases */
 #define STORE_MAXDBS	8	/* six in use, room to grow */
 
-/* "t:" + tenant name, or "u:" + a u32 in decimal. */
-#define OWNER_KEY_MAX	(2 + PROTO_TENANT_MAX + 1)
-
-struct slot;
-
-struct store_txn {
-	struct slot	*slot;
-	MDB_txn		*txn;
-	int		 write;
-};
-
-/*
- * One thread's state for one store. rtxn is the cached read transaction,
- * reset while no read is in progress; busy is set while t is handed out.
- * rcur is a cached owner-index cursor for read transactions (a tenant
- * lookup counts the tenant's keys), renewed on its first use in each one.
- */
-struct slot {
-	struct slot	*prev;
-	struct slot	*next;
-	struct store	*s;
-	MDB_txn		*rtxn;
-	MDB_cursor	*rcur;
-	int		 rcur_live;
-	int		 busy;
-	struct store_txn t;
-};
-
-struct store {
-	MDB_env		*env;
-	MDB_dbi		 meta;
-	MDB_dbi		 tenants;
-	MDB_dbi		 keys;
-	MDB_dbi		 owners;
-	MDB_dbi		 audit;
-	MDB_dbi		 usage;
-	pthread_key_t	 tls;
-	pthread_mutex_t	 lock;		/* protects slots */
-	struct slot	*slots;
-};
-
-static int
+int
 map_err(int rc)
 {
 	switch (rc) {
@@ -122,7 +79,7 @@ map_err(int rc)
 	}
 }
 
-static void
+void
 set_val(MDB_val *v, const void *p, size_t n)
 {
 	v->mv_data = (void *)(uintptr_t)p;	/* LMDB does not write keys */
@@ -145,7 +102,7 @@ tenant_name_len(const char *name)
  * Builds the owner index key. A selector that cannot name an owner (bad
  * kind, empty or over-long tenant name) owns nothing: STORE_ENOTFOUND.
  */
-static int
+int
 owner_key(uint8_t kind, uint32_t uid, const char *tenant,
     char buf[OWNER_KEY_MAX], MDB_val *k)
 {
@@ -170,7 +127,7 @@ owner_key(uint8_t kind, uint32_t uid, const char *tenant,
 }
 
 /* Key ids are the LMDB key; anything that is not one is not stored. */
-static int
+int
 id_key(const char *id, MDB_val *k)
 {
 	if (id == NULL || !token_id_valid(id))
@@ -179,7 +136,7 @@ id_key(const char *id, MDB_val *k)
 	return STORE_OK;
 }
 
-static int
+int
 tenant_key(const char *name, MDB_val *k)
 {
 	size_t	n;
@@ -485,107 +442,17 @@ store_end(struct store_txn *t)
 	t->write = 0;
 }
 
-static int
+int
 txn_ok(const struct store_txn *t)
 {
 	return t != NULL && t->slot->busy && t->txn != NULL;
 }
 
 /* Writes need a write transaction; LMDB would say EACCES, we say EIO. */
-static int
+int
 txn_writable(const struct store_txn *t)
 {
 	return txn_ok(t) && t->write;
-}
-
-/*
- * A cursor walk: each entry goes to a visit function, which decodes it and
- * calls the caller's callback. The union holds that callback, typed.
- */
-struct walk {
-	struct store_txn	*t;
-	MDB_cursor		*c;
-	MDB_val			 k, v;
-	union {
-		store_key_cb	 key;
-		store_tenant_cb	 tenant;
-		store_audit_cb	 audit;
-	} cb;
-	void			*arg;
-};
-
-typedef int (*visit_fn)(struct walk *);
-
-static int
-walk_open(struct store_txn *t, MDB_dbi dbi, struct walk *w)
-{
-	int	rc;
-
-	w->t = t;
-	if ((rc = mdb_cursor_open(t->txn, dbi, &w->c)) != 0)
-		return map_err(rc);
-	return STORE_OK;
-}
-
-/*
- * Visits the entry the cursor was just placed on (rc: how that went) and
- * each one after it in direction op, then closes the cursor. Running off
- * the end is success; otherwise the first nonzero visit or LMDB error.
- */
-static int
-walk_run(struct walk *w, int rc, MDB_cursor_op op, visit_fn visit)
-{
-	int	rv;
-
-	for (; rc == 0; rc = mdb_cursor_get(w->c, &w->k, &w->v, op))
-		if ((rv = visit(w)) != 0)
-			goto out;
-	rv = rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
-out:
-	mdb_cursor_close(w->c);
-	return rv;
-}
-
-/* Walks a whole database in key order. */
-static int
-walk_all(struct store_txn *t, MDB_dbi dbi, struct walk *w, visit_fn visit)
-{
-	int	rv;
-
-	if ((rv = walk_open(t, dbi, w)) != 0)
-		return rv;
-	return walk_run(w, mdb_cursor_get(w->c, &w->k, &w->v, MDB_FIRST),
-	    MDB_NEXT, visit);
-}
-
-static int
-key_to_cb(struct walk *w, const MDB_val *v)
-{
-	struct store_key	rec;
-	int			rv;
-
-	if ((rv = rec_dec_key(v->mv_data, v->mv_size, &rec)) != 0)
-		return rv;
-	return w->cb.key(&rec, w->arg);
-}
-
-static int
-visit_key(struct walk *w)
-{
-	return key_to_cb(w, &w->v);
-}
-
-/* An owner index entry: its value is the id of the key to visit. */
-static int
-visit_owned_key(struct walk *w)
-{
-	MDB_val	val;
-	int	rc;
-
-	/* The index and the keys change in one txn: a miss is damage. */
-	if ((rc = mdb_get(w->t->txn, w->t->slot->s->keys, &w->v, &val)) != 0)
-		return rc == MDB_NOTFOUND ? STORE_ECORRUPT : map_err(rc);
-	return key_to_cb(w, &val);
 }
 
 /* The key or usage record stored under key id; val points into the map.
@@ -774,32 +641,12 @@ store_usage_put(struct store_txn *t, const char *id,
 	return map_err(mdb_put(t->txn, t->slot->s->usage, &key, &val, 0));
 }
 
-int
-store_key_foreach_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
-    const char *tenant, store_key_cb cb, void *arg)
-{
-	struct walk	w;
-	char		okbuf[OWNER_KEY_MAX];
-	int		rv;
-
-	if (!txn_ok(t))
-		return STORE_EIO;
-	if ((rv = owner_key(kind, uid, tenant, okbuf, &w.k)) != 0)
-		return rv;
-	w.cb.key = cb;
-	w.arg = arg;
-	if ((rv = walk_open(t, t->slot->s->owners, &w)) != 0)
-		return rv;
-	return walk_run(&w, mdb_cursor_get(w.c, &w.k, &w.v, MDB_SET),
-	    MDB_NEXT_DUP, visit_owned_key);
-}
-
 /*
  * Counts the index entries of one owner. In a read transaction it uses the
  * slot's cached cursor, so a verify that looks up a tenant does not
  * allocate; write transactions open and close their own.
  */
-static int
+int
 count_owner(struct store_txn *t, const MDB_val *okey, uint32_t *count)
 {
 	struct slot	*sl = t->slot;
@@ -852,18 +699,6 @@ store_key_count_owner(struct store_txn *t, uint8_t kind, uint32_t uid,
 	return count_owner(t, &ok, count);
 }
 
-int
-store_key_foreach(struct store_txn *t, store_key_cb cb, void *arg)
-{
-	struct walk	w;
-
-	if (!txn_ok(t))
-		return STORE_EIO;
-	w.cb.key = cb;
-	w.arg = arg;
-	return walk_all(t, t->slot->s->keys, &w, visit_key);
-}
-
 /* Fills out->keys from the owner index. */
 static int
 tenant_fill_count(struct store_txn *t, struct proto_tenant *tn)
@@ -877,7 +712,7 @@ tenant_fill_count(struct store_txn *t, struct proto_tenant *tn)
 }
 
 /* Decodes a tenant record and counts its keys. */
-static int
+int
 tenant_load(struct store_txn *t, const MDB_val *v, struct proto_tenant *tn)
 {
 	int	rv;
@@ -885,17 +720,6 @@ tenant_load(struct store_txn *t, const MDB_val *v, struct proto_tenant *tn)
 	if ((rv = rec_dec_tenant(v->mv_data, v->mv_size, tn)) != 0)
 		return rv;
 	return tenant_fill_count(t, tn);
-}
-
-static int
-visit_tenant(struct walk *w)
-{
-	struct proto_tenant	tn;
-	int			rv;
-
-	if ((rv = tenant_load(w->t, &w->v, &tn)) != 0)
-		return rv;
-	return w->cb.tenant(&tn, w->arg);
 }
 
 int
@@ -952,97 +776,6 @@ store_tenant_del(struct store_txn *t, const char *name)
 }
 
 int
-store_tenant_foreach(struct store_txn *t, store_tenant_cb cb, void *arg)
-{
-	struct walk	w;
-
-	if (!txn_ok(t))
-		return STORE_EIO;
-	w.cb.tenant = cb;
-	w.arg = arg;
-	return walk_all(t, t->slot->s->tenants, &w, visit_tenant);
-}
-
-/* a->seq is set once the record is in the txn (it is lost with the txn). */
-int
-store_audit_append(struct store_txn *t, struct proto_audit *a)
-{
-	uint8_t		 buf[AUDIT_REC_MAX], seqb[SEQ_KEY_LEN];
-	MDB_cursor	*c;
-	MDB_val		 k, v;
-	size_t		 len;
-	uint64_t	 seq;
-	int		 rc, rv;
-
-	if (!txn_writable(t))
-		return STORE_EIO;
-	if ((rv = rec_enc_audit(a, buf, sizeof(buf), &len)) != 0)
-		return rv;
-
-	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
-		return map_err(rc);
-	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND) {
-		seq = 1;
-		rv = STORE_OK;
-	} else if (rc != 0)
-		rv = map_err(rc);
-	else if ((rv = rec_dec_seq(k.mv_data, k.mv_size, &seq)) == 0)
-		seq++;
-	if (rv == 0) {
-		rec_enc_seq(seq, seqb);
-		set_val(&k, seqb, sizeof(seqb));
-		set_val(&v, buf, len);
-		rv = map_err(mdb_cursor_put(c, &k, &v, MDB_APPEND));
-	}
-	mdb_cursor_close(c);
-	if (rv != 0)
-		return rv;
-	a->seq = seq;
-	return STORE_OK;
-}
-
-static int
-visit_audit(struct walk *w)
-{
-	struct proto_audit	a;
-	int			rv;
-
-	if ((rv = rec_dec_audit(w->k.mv_data, w->k.mv_size, w->v.mv_data,
-	    w->v.mv_size, &a)) != 0)
-		return rv;
-	return w->cb.audit(&a, w->arg);
-}
-
-int
-store_audit_foreach(struct store_txn *t, uint32_t limit, store_audit_cb cb,
-    void *arg)
-{
-	struct walk	w;
-	uint32_t	i;
-	int		rc, rv;
-
-	if (!txn_ok(t))
-		return STORE_EIO;
-	w.cb.audit = cb;
-	w.arg = arg;
-	if (limit == 0)
-		return walk_all(t, t->slot->s->audit, &w, visit_audit);
-	if ((rv = walk_open(t, t->slot->s->audit, &w)) != 0)
-		return rv;
-	/* Step back from the newest entry to the first one to show. */
-	rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_LAST);
-	for (i = 1; rc == 0 && i < limit; i++) {
-		rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_PREV);
-		if (rc == MDB_NOTFOUND) {
-			rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_FIRST);
-			break;
-		}
-	}
-	return walk_run(&w, rc, MDB_NEXT, visit_audit);
-}
-
-int
 store_stat(struct store_txn *t, uint64_t *keys, uint64_t *tenants)
 {
 	MDB_stat	ks, ts;
@@ -1055,6 +788,45 @@ store_stat(struct store_txn *t, uint64_t *keys, uint64_t *tenants)
 		return map_err(rc);
 	*keys = ks.ms_entries;
 	*tenants = ts.ms_entries;
+	return STORE_OK;
+}
+
+int
+store_map_usage(struct store *s, uint64_t *size, uint64_t *used)
+{
+	MDB_envinfo	 info;
+	MDB_stat	 st;
+	MDB_txn		*txn;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	uint64_t	 pages, freepg = 0;
+	size_t		 n;
+	int		 rc;
+
+	if ((rc = mdb_env_info(s->env, &info)) != 0 ||
+	    (rc = mdb_env_stat(s->env, &st)) != 0)
+		return map_err(rc);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return map_err(rc);
+	/* Database 0 is LMDB's free list: each value is a list of page
+	 * numbers whose first word is their count (as mdb_stat -f reads). */
+	if ((rc = mdb_cursor_open(txn, 0, &c)) == 0) {
+		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+			if (v.mv_size < sizeof(n)) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			memcpy(&n, v.mv_data, sizeof(n));
+			freepg += n;
+		}
+		mdb_cursor_close(c);
+	}
+	mdb_txn_abort(txn);
+	if (rc != MDB_NOTFOUND)
+		return map_err(rc);
+	pages = (uint64_t)info.me_last_pgno + 1;
+	*size = info.me_mapsize;
+	*used = (pages > freepg ? pages - freepg : 0) * st.ms_psize;
 	return STORE_OK;
 }
 

@@ -85,7 +85,8 @@ int	store_usage_put(struct store_txn *, const char *id,
 	    const struct store_usage *);
 
 /* Callbacks return 0 to go on; any other value stops the walk and is
- * returned. The record is only valid during the call. Do not modify the
+ * returned (a positive one can mean "enough for now": store errors are
+ * negative). The record is only valid during the call. Do not modify the
  * store from inside a walk: collect ids, then act. */
 typedef int (*store_key_cb)(const struct store_key *, void *arg);
 typedef int (*store_tenant_cb)(const struct proto_tenant *, void *arg);
@@ -97,6 +98,16 @@ int	store_key_foreach_owner(struct store_txn *, uint8_t kind, uint32_t uid,
 int	store_key_count_owner(struct store_txn *, uint8_t kind, uint32_t uid,
 	    const char *tenant, uint32_t *count);
 int	store_key_foreach(struct store_txn *, store_key_cb, void *arg);
+/*
+ * The same walks, starting after the entry named by after (a key id, or a
+ * tenant name; NULL or "" for the beginning), so a long walk can go on in
+ * a later transaction where an earlier one stopped.
+ */
+int	store_key_foreach_owner_after(struct store_txn *, uint8_t kind,
+	    uint32_t uid, const char *tenant, const char *after, store_key_cb,
+	    void *arg);
+int	store_key_foreach_after(struct store_txn *, const char *after,
+	    store_key_cb, void *arg);
 
 /* store_tenant_get fills info.keys from the owner index. */
 int	store_tenant_get(struct store_txn *, const char *name,
@@ -104,14 +115,40 @@ int	store_tenant_get(struct store_txn *, const char *name,
 int	store_tenant_put(struct store_txn *, const struct proto_tenant *);
 int	store_tenant_del(struct store_txn *, const char *name);
 int	store_tenant_foreach(struct store_txn *, store_tenant_cb, void *arg);
+int	store_tenant_foreach_after(struct store_txn *, const char *after,
+	    store_tenant_cb, void *arg);
 
 /* Appends a; the store assigns a->seq. */
 int	store_audit_append(struct store_txn *, struct proto_audit *a);
 /* Walks the newest limit entries (0: all), oldest first. */
 int	store_audit_foreach(struct store_txn *, uint32_t limit, store_audit_cb,
 	    void *arg);
+/* Walks the entries from sequence number seq on. */
+int	store_audit_foreach_from(struct store_txn *, uint64_t seq,
+	    store_audit_cb, void *arg);
+
+struct store_audit_info {
+	uint64_t	entries;
+	uint64_t	first_seq;	/* 0 when the log is empty */
+	uint64_t	last_seq;
+	uint64_t	pruned;		/* entries retention has deleted */
+};
+int	store_audit_stat(struct store_txn *, struct store_audit_info *out);
+/*
+ * Retention: deletes the oldest entries while more than max_entries (0: no
+ * limit) are kept or they are older than before (seconds; 0: no age
+ * limit), at most batch of them, counting them as pruned. *n: how many.
+ */
+int	store_audit_prune(struct store_txn *, uint64_t max_entries,
+	    uint64_t before, uint32_t batch, uint32_t *n);
 
 int	store_stat(struct store_txn *, uint64_t *keys, uint64_t *tenants);
+/*
+ * The map's size and the bytes in use: every page up to the last one
+ * written, less the pages on LMDB's free list (which writers reuse).
+ * Opens a read transaction of its own; any thread.
+ */
+int	store_map_usage(struct store *, uint64_t *size, uint64_t *used);
 const char *store_strerror(int);
 
 #endif

@@ -23,7 +23,9 @@
 #define KEY_REC_V1		1	/* up to issue 4: no limits */
 #define KEY_REC_V2		2	/* limits appended */
 #define KEY_REC_VERSION		KEY_REC_V2
-#define TENANT_REC_VERSION	1
+#define TENANT_REC_V1		1	/* up to issue 7 */
+#define TENANT_REC_V2		2	/* allow_privileged appended */
+#define TENANT_REC_VERSION	TENANT_REC_V2
 #define AUDIT_REC_VERSION	1
 #define USAGE_REC_VERSION	1
 
@@ -247,9 +249,12 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 }
 
 /*
- * Tenant record, version 1:
+ * Tenant record, version 2:
  *   u8 version, str name, str group, u32 gid, str admin_group,
- *   u32 admin_gid, u8 enabled, u32 created_by, u64 created_at
+ *   u32 admin_gid, u8 enabled, u32 created_by, u64 created_at,
+ *   u8 allow_privileged
+ * Version 1 lacks allow_privileged and reads back as 0: a tenant of an
+ * older release never lets its keys log in root or admins.
  * The key count is not stored; it comes from the owner index.
  */
 int
@@ -271,6 +276,7 @@ rec_enc_tenant(const struct proto_tenant *t, uint8_t *buf, size_t size,
 	wr_u8(&w, t->enabled);
 	wr_u32(&w, t->created_by);
 	wr_u64(&w, t->created_at);
+	wr_u8(&w, t->allow_privileged != 0);
 	return rec_finish(&w, len);
 }
 
@@ -278,9 +284,10 @@ int
 rec_dec_tenant(const void *p, size_t n, struct proto_tenant *out)
 {
 	struct reader	r;
+	uint8_t		ver;
 
 	memset(out, 0, sizeof(*out));
-	if (rec_open(&r, p, n, TENANT_REC_VERSION, NULL) != 0 ||
+	if (rec_open(&r, p, n, TENANT_REC_VERSION, &ver) != 0 ||
 	    rd_str(&r, out->name, PROTO_TENANT_MAX) != 0 ||
 	    rd_str(&r, out->group, PROTO_ACCOUNT_MAX) != 0 ||
 	    rd_u32(&r, &out->gid) != 0 ||
@@ -288,8 +295,12 @@ rec_dec_tenant(const void *p, size_t n, struct proto_tenant *out)
 	    rd_u32(&r, &out->admin_gid) != 0 ||
 	    rd_u8(&r, &out->enabled) != 0 ||
 	    rd_u32(&r, &out->created_by) != 0 ||
-	    rd_u64(&r, &out->created_at) != 0 ||
-	    rd_end(&r) != 0)
+	    rd_u64(&r, &out->created_at) != 0)
+		return STORE_ECORRUPT;
+	if (ver >= TENANT_REC_V2 && (rd_u8(&r, &out->allow_privileged) != 0 ||
+	    out->allow_privileged > 1))
+		return STORE_ECORRUPT;
+	if (rd_end(&r) != 0)
 		return STORE_ECORRUPT;
 	return STORE_OK;
 }
@@ -402,6 +413,30 @@ rec_dec_schema(const void *p, size_t n, uint32_t *out)
 	if (rd_u32(&r, &schema) != 0 || rd_end(&r) != 0)
 		return STORE_ECORRUPT;
 	*out = schema;
+	return STORE_OK;
+}
+
+/* Meta record "audit_pruned": a bare typed u64. */
+int
+rec_enc_counter(uint64_t n, uint8_t *buf, size_t size, size_t *len)
+{
+	struct writer	w;
+
+	wr_init(&w, buf, size);
+	wr_u64(&w, n);
+	return rec_finish(&w, len);
+}
+
+int
+rec_dec_counter(const void *p, size_t n, uint64_t *out)
+{
+	struct reader	r;
+	uint64_t	v;
+
+	rd_init(&r, p, n);
+	if (rd_u64(&r, &v) != 0 || rd_end(&r) != 0)
+		return STORE_ECORRUPT;
+	*out = v;
 	return STORE_OK;
 }
 

@@ -32,12 +32,13 @@
 	F_LIST(PROTO_MAX_CIDRS, PROTO_CIDR_MAX))
 #define TENANT_REC_MAX	(F_U8 + F_STR(PROTO_TENANT_MAX) + \
 	F_STR(PROTO_ACCOUNT_MAX) + F_U32 + F_STR(PROTO_ACCOUNT_MAX) + F_U32 + \
-	F_U8 + F_U32 + F_U64)
+	F_U8 + F_U32 + F_U64 + F_U8)
 #define AUDIT_REC_MAX	(F_U8 + F_U64 + 2 * F_U32 + \
 	F_STR(PROTO_ACTION_MAX) + F_STR(PROTO_TARGET_MAX) + \
 	F_STR(PROTO_DETAIL_MAX))
 #define USAGE_REC_MAX	(F_U8 + 4 * F_U64 + F_U32)
 #define SCHEMA_REC_MAX	F_U32
+#define COUNTER_REC_MAX	F_U64
 #define SEQ_KEY_LEN	8	/* u64 audit sequence number, big-endian */
 
 /*
@@ -56,6 +57,8 @@ int	rec_enc_usage(const struct store_usage *, uint8_t *buf, size_t size,
 int	rec_enc_schema(uint32_t schema, uint8_t *buf, size_t size,
 	    size_t *len);
 void	rec_enc_seq(uint64_t seq, uint8_t out[SEQ_KEY_LEN]);
+/* A meta counter (audit entries pruned): a bare typed u64, like schema. */
+int	rec_enc_counter(uint64_t n, uint8_t *buf, size_t size, size_t *len);
 
 /*
  * Decoders: any failure is STORE_ECORRUPT. The record decoders zero *out
@@ -70,5 +73,6 @@ int	rec_dec_audit(const void *key, size_t keylen, const void *, size_t,
 int	rec_dec_usage(const void *, size_t, struct store_usage *out);
 int	rec_dec_schema(const void *, size_t, uint32_t *out);
 int	rec_dec_seq(const void *, size_t, uint64_t *out);
+int	rec_dec_counter(const void *, size_t, uint64_t *out);
 
 #endif

@@ -86,50 +86,24 @@ table_get(struct table *t, const char *key, int create)
 	return e->value;
 }
 
+void
+table_del(struct table *t, const char *key)
+{
+	struct tnode	 probe, *e, **found;
+
+	probe.key = (char *)(uintptr_t)key;
+	if ((found = tfind(&probe, &t->root, cmp)) == NULL)
+		return;
+	e = *found;
+	tdelete(&probe, &t->root, cmp);
+	free_entry(e);
+	t->count--;
+}
+
 size_t
 table_count(const struct table *t)
 {
 	return t->count;
-}
-
-struct prune {
-	int		(*drop)(const char *, void *, void *);
-	void		*arg;
-	struct tnode	**victims;
-	size_t		 n;
-};
-
-static void
-visit(const void *node, VISIT which, void *arg)
-{
-	struct prune	*p = arg;
-	struct tnode	*e = *(struct tnode *const *)node;
-
-	if (which != postorder && which != leaf)
-		return;
-	if (p->drop(e->key, e->value, p->arg))
-		p->victims[p->n++] = e;
-}
-
-void
-table_prune(struct table *t, int (*drop)(const char *, void *, void *),
-    void *arg)
-{
-	struct prune	 p = { drop, arg, NULL, 0 };
-	size_t		 i;
-
-	if (t->count == 0)
-		return;
-	/* Collect first: the tree must not change under twalk_r. */
-	if ((p.victims = calloc(t->count, sizeof(*p.victims))) == NULL)
-		return;
-	twalk_r(t->root, visit, &p);
-	for (i = 0; i < p.n; i++) {
-		tdelete(p.victims[i], &t->root, cmp);
-		free_entry(p.victims[i]);
-		t->count--;
-	}
-	free(p.victims);
 }
 
 struct each {

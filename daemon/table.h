@@ -1,7 +1,8 @@
 /*
- * table.h - a bounded map from short strings (key ids, sources) to
- * fixed-size values, for the counters apikeyd keeps in memory only: rate
- * windows, failure counts, uses not yet written. A glibc tsearch(3) tree
+ * table.h - a bounded map from key ids to fixed-size values, for the
+ * ledger's counters: uses not yet written and credits in flight. The
+ * tables that others could fill (rate windows, failures, log budgets) are
+ * ttables, shared fairly between owners. A glibc tsearch(3) tree
  * underneath. Not thread-safe: each table belongs to one thread, or to
  * whoever holds its owner's lock.
  */
@@ -21,12 +22,11 @@ void	table_free(struct table *);
  * table is full. The pointer is valid until the entry is removed.
  */
 void	*table_get(struct table *, const char *key, int create);
+/* Removes key's entry, if any. */
+void	table_del(struct table *, const char *key);
 size_t	table_count(const struct table *);
 /* Calls fn for every entry, in key order; the table must not change. */
 void	table_foreach(struct table *, void (*fn)(const char *key, void *value,
-	    void *arg), void *arg);
-/* Removes every entry for which drop(key, value, arg) returns 1. */
-void	table_prune(struct table *, int (*drop)(const char *key, void *value,
 	    void *arg), void *arg);
 
 #endif

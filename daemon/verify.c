@@ -4,16 +4,29 @@
  * string compares. The request, reply and record are thread-local rather
  * than on the stack because together they are about 40 KiB.
  *
- * A wrong secret answers NOT_FOUND, exactly like an unknown id, so a
- * caller cannot learn which key ids exist. Check order: failure throttle
- * (before the store is touched), format, lookup, secret, the checks of
- * policy.c, then the rate limit and the credits, the only checks with
- * state; a verify refused earlier takes no rate slot and no credit. Nothing derived from a token
- * that failed to parse is ever logged: it may be a mistyped password.
+ * A wrong secret, or the right one under another prefix, answers
+ * NOT_FOUND exactly like an unknown id, and costs the same keyed hash, so
+ * a caller cannot learn which key ids exist. Check order: format, lookup,
+ * secret and prefix, the checks of policy.c, then the rate limit and the
+ * credits, the only checks with state; a verify refused earlier takes no
+ * rate slot and no credit.
+ *
+ * Failure throttling comes last and only ever turns a failure into
+ * RATE_LIMITED: a source (the peer uid with the remote host it names)
+ * that failed too often gets RATE_LIMITED for failing tokens while it
+ * backs off, but a token that verifies is answered as always. A 256-bit
+ * secret cannot be guessed, so the throttle is there for the daemon's
+ * logs, not against guessing, and nobody's failures (a user naming root's
+ * remote host, failed su attempts, a relay for many clients) can refuse
+ * somebody else's valid key. Log lines about a peer go through its
+ * budget (conn_log_ok). Nothing derived from a token that failed to parse
+ * is ever logged: it may be a mistyped password.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "clock.h"
 #include "log.h"
 #include "policy.h"
@@ -52,10 +65,26 @@ secret_matches(const struct verifier *v, const struct token *tok,
 	return ok;
 }
 
+/*
+ * An unknown id costs the keyed hash that a wrong secret costs, so the
+ * time of a NOT_FOUND does not tell the two apart.
+ */
 static void
-fill_reply(const struct proto_tenant *t)
+dummy_hash(const struct verifier *v, const struct token *tok)
+{
+	static const uint8_t	 none[KEYS_HASH_LEN];
+	uint8_t			 h[KEYS_HASH_LEN];
+
+	keys_hash(v->pepper, tok, h);
+	(void)keys_equal(h, none);
+	keys_wipe(h, sizeof(h));
+}
+
+static void
+fill_reply(const struct verifier *v, const struct proto_tenant *t)
 {
 	const struct proto_key *k = &key.info;
+	uint64_t	 admin_gid;
 
 	memcpy(rep.key_id, k->id, sizeof(rep.key_id));
 	memcpy(rep.name, k->name, sizeof(rep.name));
@@ -68,6 +97,12 @@ fill_reply(const struct proto_tenant *t)
 	rep.allowed_users = k->allowed_users;
 	memcpy(rep.metadata, k->metadata, sizeof(rep.metadata));
 	rep.expires_at = k->expires_at;
+	/* What apikey_authorize_user needs to keep root and the admins out
+	 * of tenant keys that were not meant for them. */
+	admin_gid = atomic_load(v->admin_gid);
+	rep.allow_privileged = t != NULL && t->allow_privileged;
+	rep.has_admin_gid = (admin_gid & ADMIN_GID_KNOWN) != 0;
+	rep.admin_gid = (uint32_t)admin_gid;
 }
 
 /* The stateful checks, after policy_verify said VALID. */
@@ -78,12 +113,20 @@ limits_check(const struct verifier *v, uint64_t now, uint64_t now_ms,
 	const struct proto_limits *lim = &key.info.limits;
 	uint64_t	 avail, pending, refill_at;
 
-	if (lim->rate_max > 0 && limits_rate_take(v->limits, key.info.id,
-	    lim->rate_max, lim->rate_window_ms, now_ms,
-	    &rep.retry_after_ms) != 0) {
+	char		 owner[LIMITS_OWNER_MAX];
+	int		 rc;
+
+	if (lim->rate_max > 0 && (rc = limits_rate_take(v->limits,
+	    key.info.id, limits_owner(&key.info.owner, owner), lim->rate_max,
+	    lim->rate_window_ms, now_ms, &rep.retry_after_ms)) != 0) {
 		rep.code = PROTO_RATE_LIMITED;
-		snprintf(rep.reason, sizeof(rep.reason), "rate limit of %u per "
-		    "%u ms reached", lim->rate_max, lim->rate_window_ms);
+		if (rc == LIMITS_EFULL)
+			snprintf(rep.reason, sizeof(rep.reason), "too many rate "
+			    "windows in use by this key's owner; retry later");
+		else
+			snprintf(rep.reason, sizeof(rep.reason), "rate limit "
+			    "of %u per %u ms reached", lim->rate_max,
+			    lim->rate_window_ms);
 		return;
 	}
 	if (!lim->has_credits)
@@ -120,7 +163,12 @@ load(const struct verifier *v, const struct token *tok, uint64_t now,
 	if ((rc = store_read_begin(v->store, &txn)) != 0)
 		return rc;
 	rc = store_key_get(txn, tok->id, &key);
-	match = rc == 0 && secret_matches(v, tok, now);
+	if (rc == STORE_ENOTFOUND)
+		dummy_hash(v, tok);
+	/* The prefix is part of the key: "prod_" re-labelled "ak_" with a
+	 * new checksum is not the same key. */
+	match = rc == 0 && secret_matches(v, tok, now) &&
+	    strcmp(tok->prefix, key.info.prefix) == 0;
 	if (rc == 0 && !match)
 		rc = STORE_ENOTFOUND;
 	if (rc == 0 && key.info.owner.kind == PROTO_OWNER_TENANT) {
@@ -141,10 +189,41 @@ load(const struct verifier *v, const struct token *tok, uint64_t now,
 	return rc;
 }
 
+/*
+ * Failure throttling, after the verify ran (see the file comment): a
+ * source backing off gets RATE_LIMITED for a failing token, and its
+ * failures are not counted again; a token that verifies always passes,
+ * so no party's failures can refuse another party's valid key.
+ */
+static void
+throttle(const struct verifier *v, struct conn *c, const struct peer *p,
+    uint64_t now_ms)
+{
+	uint64_t	 retry;
+
+	/* Refusals of a valid secret by rate or credits are not failures. */
+	if (rep.code == PROTO_VALID || rep.code == PROTO_RATE_LIMITED ||
+	    rep.code == PROTO_USAGE_EXCEEDED)
+		return;
+	if (limits_throttled(v->limits, p->uid, req.rhost, now_ms, &retry)) {
+		memset(&rep, 0, sizeof(rep));
+		rep.code = PROTO_RATE_LIMITED;
+		rep.retry_after_ms = retry;
+		snprintf(rep.reason, sizeof(rep.reason), "too many failed "
+		    "verifies from this source; retry later");
+		return;
+	}
+	if (limits_failed(v->limits, p->uid, req.rhost, now_ms) &&
+	    conn_log_ok(c))
+		log_warnx("verify: throttling failures of uid %u for remote "
+		    "host '%s' for %llu ms", (unsigned)p->uid, req.rhost,
+		    (unsigned long long)v->throttle_backoff_ms);
+}
+
 /* Fills rep (and hold); returns a proto_status, not OK only for store
  * failures. */
 static int
-verify_run(const struct verifier *v, const struct peer *p,
+verify_run(const struct verifier *v, struct conn *c, const struct peer *p,
     struct hold *hold)
 {
 	struct token	 tok;
@@ -155,18 +234,11 @@ verify_run(const struct verifier *v, const struct peer *p,
 	memset(&rep, 0, sizeof(rep));
 	memset(hold, 0, sizeof(*hold));
 	strcpy(log_id, "-");
-	if (limits_throttled(v->limits, p->uid, req.rhost, now_ms,
-	    &rep.retry_after_ms)) {
-		rep.code = PROTO_RATE_LIMITED;
-		snprintf(rep.reason, sizeof(rep.reason), "too many failed "
-		    "verifies from this source; retry later");
-		return PROTO_OK;
-	}
 	if ((rc = token_parse(req.token, strlen(req.token), &tok)) != 0) {
 		rep.code = PROTO_MALFORMED;
 		snprintf(rep.reason, sizeof(rep.reason), "%s",
 		    token_strerror(rc));
-		goto counted;
+		goto out;
 	}
 	memcpy(log_id, tok.id, sizeof(log_id));
 	rc = load(v, &tok, now, &t);
@@ -174,7 +246,7 @@ verify_run(const struct verifier *v, const struct peer *p,
 	if (rc == STORE_ENOTFOUND) {
 		rep.code = PROTO_NOT_FOUND;
 		snprintf(rep.reason, sizeof(rep.reason), "no such key");
-		goto counted;
+		goto out;
 	}
 	if (rc != 0) {
 		log_warnx("verify: key %s: %s", log_id, store_strerror(rc));
@@ -182,16 +254,13 @@ verify_run(const struct verifier *v, const struct peer *p,
 	}
 	rep.code = (uint32_t)policy_verify(&key, t, &req, now, rep.reason,
 	    sizeof(rep.reason));
-	fill_reply(t);
+	fill_reply(v, t);
 	if (rep.code == PROTO_VALID)
 		limits_check(v, now, now_ms, hold);
 	if (rep.code == PROTO_VALID)
 		ledger_note_use(v->ledger, key.info.id, now);
-counted:
-	/* Refusals of a valid secret by rate or credits are not failures. */
-	if (rep.code != PROTO_VALID && rep.code != PROTO_RATE_LIMITED &&
-	    rep.code != PROTO_USAGE_EXCEEDED)
-		limits_failed(v->limits, p->uid, req.rhost, now_ms);
+out:
+	throttle(v, c, p, now_ms);
 	return PROTO_OK;
 }
 
@@ -210,7 +279,7 @@ request_printable(void)
 }
 
 static void
-log_outcome(const struct peer *p)
+log_outcome(struct conn *c, const struct peer *p)
 {
 	if (rep.code == PROTO_VALID) {
 		log_debug("verify: VALID key %s peer uid %u pid %d service "
@@ -219,7 +288,9 @@ log_outcome(const struct peer *p)
 		return;
 	}
 	/* log_id stays "-" for a token that did not parse: it may be a
-	 * mistyped password. */
+	 * mistyped password. Each uid gets a budget of these lines. */
+	if (!conn_log_ok(c))
+		return;
 	log_info("verify: %s key %s peer uid %u pid %d service '%s' user '%s' "
 	    "rhost '%s': %s", proto_code_name(rep.code), log_id,
 	    (unsigned)p->uid,
@@ -233,6 +304,7 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 	const struct verifier *v = arg;
 	struct writer	*w;
 	struct hold	 hold;
+	const char	*why;
 	uint8_t		*frame;
 	size_t		 len;
 	int		 rc;
@@ -243,24 +315,26 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		return 0;
 	}
 	rc = proto_dec_verify_req(body, &req);
-	if (rc == 0 && !request_printable())
-		rc = PROTO_EVALUE;
-	if (rc != 0) {
+	why = rc != 0 ? proto_strerror(rc) : !request_printable() ?
+	    "a text field is not valid UTF-8 or holds control characters" :
+	    NULL;
+	if (why != NULL) {
 		keys_wipe(&req, sizeof(req));
-		log_warnx("verify: malformed request from uid %u pid %d: %s",
-		    (unsigned)p->uid, (int)p->pid, proto_strerror(rc));
+		if (conn_log_ok(c))
+			log_warnx("verify: malformed request from uid %u pid "
+			    "%d: %s", (unsigned)p->uid, (int)p->pid, why);
 		reply_error(c, h, PROTO_EBADREQ, "malformed VERIFY request: %s",
-		    proto_strerror(rc));
+		    why);
 		return -1;
 	}
-	rc = verify_run(v, p, &hold);
+	rc = verify_run(v, c, p, &hold);
 	keys_wipe(req.token, sizeof(req.token));
 	if (rc != PROTO_OK) {
 		reply_error(c, h, (uint32_t)rc, "key store failure; see the "
 		    "apikeyd log");
 		return 0;
 	}
-	log_outcome(p);
+	log_outcome(c, p);
 	w = reply_begin(h, 0);
 	proto_enc_verify_reply(w, &rep);
 	if (!hold.needed)

@@ -8,6 +8,9 @@
 #ifndef APIKEY_VERIFY_H
 #define APIKEY_VERIFY_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
@@ -19,6 +22,8 @@ struct verifier {
 	const struct pepper	*pepper;	/* borrowed */
 	struct limits		*limits;	/* borrowed; verify thread's */
 	struct ledger		*ledger;	/* borrowed */
+	_Atomic uint64_t	*admin_gid;	/* borrowed; see admin.h */
+	uint64_t		 throttle_backoff_ms;	/* for the log */
 };
 
 /* A server_handler; arg is a struct verifier. */

@@ -238,6 +238,22 @@ apikey_tenant_set_enabled(struct apikey_client *c, const char *name,
 }
 
 APIKEY_EXPORT int
+apikey_tenant_set_privileged(struct apikey_client *c, const char *name,
+    int allowed, struct apikey_tenant **out)
+{
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SET_PRIVILEGED, name,
+	    &w)) != 0)
+		return rc;
+	wr_u8(w, allowed != 0);
+	return call_tenant(c, out);
+}
+
+APIKEY_EXPORT int
 apikey_tenant_remove(struct apikey_client *c, const char *name, int force,
     unsigned *keys_revoked)
 {

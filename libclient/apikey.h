@@ -29,6 +29,8 @@ extern "C" {
 
 #define APIKEY_DEFAULT_SOCKET_DIR	"/run/apikeyd"
 #define APIKEY_DEFAULT_TIMEOUT_MS	2000
+/* The user apikeyd runs as; $APIKEY_DAEMON_USER overrides it. */
+#define APIKEY_DEFAULT_DAEMON_USER	"apikeyd"
 
 #define APIKEY_OK		0
 #define APIKEY_EUNAVAIL		(-1)	/* daemon absent, refusing or too slow */
@@ -44,6 +46,7 @@ extern "C" {
 #define APIKEY_ENOUSER		(-11)	/* authorize: user unknown to NSS */
 #define APIKEY_EDENIED		(-12)	/* authorize: user may not use the key */
 #define APIKEY_ENSS		(-13)	/* authorize: NSS lookup failed */
+#define APIKEY_EUNTRUSTED	(-14)	/* untrusted server on the socket */
 
 /* Verify outcomes, in the order the daemon checks them. */
 enum apikey_code {
@@ -78,6 +81,17 @@ struct apikey_client;
  * else APIKEY_DEFAULT_SOCKET_DIR. timeout_ms bounds the connect and every
  * later call; 0 or less means APIKEY_DEFAULT_TIMEOUT_MS.
  * Caller frees with apikey_close().
+ *
+ * Every new connection, at open and at every reconnect, is checked before
+ * a byte is sent: the process listening on the socket (SO_PEERCRED) must
+ * be root, the owner of the socket's directory when that directory is not
+ * writable by group or others, or the daemon user ($APIKEY_DAEMON_USER,
+ * which setuid programs ignore, else APIKEY_DEFAULT_DAEMON_USER). Any
+ * other gives APIKEY_EUNTRUSTED; apikey_last_error() then names the socket
+ * and the server's uid (on a reconnect: a failed open returns no client,
+ * so it gives the code alone). A daemon over its connection limits
+ * refuses the connection with a reason: the first call gives APIKEY_EBUSY
+ * and apikey_last_error() the reason.
  */
 int	apikey_open(const char *path, int timeout_ms,
 	    struct apikey_client **out);
@@ -138,9 +152,12 @@ uint64_t apikey_result_remaining(const struct apikey_result *);
 
 /*
  * May the local user username use this verified key? A user key: only its
- * owner uid. A tenant key: members of the tenant's group by primary gid, by
- * the group's member list or by getgrouplist(), narrowed by the key's
- * allowed-users list. Runs NSS in the calling process.
+ * owner, by uid and by the user name recorded when the key was made (a
+ * reused uid does not inherit keys). A tenant key: members of the tenant's
+ * group by primary gid, by the group's member list or by getgrouplist(),
+ * narrowed by the key's allowed-users list; never root or a member of the
+ * daemon's admin_group unless the tenant allows privileged logins
+ * (apikeyctl tenant allow-privileged). Runs NSS in the calling process.
  * Returns 0, APIKEY_EDENIED, APIKEY_ENOUSER, APIKEY_ENSS, or APIKEY_EINVAL
  * when the result is not APIKEY_VALID.
  */
@@ -165,6 +182,14 @@ uint64_t apikey_status_keys(const struct apikey_status *);
 uint64_t apikey_status_tenants(const struct apikey_status *);
 uid_t	apikey_status_caller_uid(const struct apikey_status *);
 int	apikey_status_caller_admin(const struct apikey_status *);
+/* The key store's map: its size, the bytes in use, and the use above which
+ * only deletes and administrators may write (map_reserve). */
+uint64_t apikey_status_map_size(const struct apikey_status *);
+uint64_t apikey_status_map_used(const struct apikey_status *);
+uint64_t apikey_status_map_limit(const struct apikey_status *);
+/* Audit log entries kept, and those dropped by retention since creation. */
+uint64_t apikey_status_audit_entries(const struct apikey_status *);
+uint64_t apikey_status_audit_pruned(const struct apikey_status *);
 
 /* Tenants. admin_group may be NULL. */
 int	apikey_tenant_add(struct apikey_client *, const char *name,
@@ -176,6 +201,13 @@ int	apikey_tenant_show(struct apikey_client *, const char *name,
 	    struct apikey_tenant **out);
 int	apikey_tenant_set_enabled(struct apikey_client *, const char *name,
 	    int enabled, struct apikey_tenant **out);
+/*
+ * Whether the tenant's keys may log in root and members of the daemon's
+ * admin group (by default they may not, even when those are members of the
+ * tenant's group): apikey_authorize_user() refuses them otherwise.
+ */
+int	apikey_tenant_set_privileged(struct apikey_client *, const char *name,
+	    int allowed, struct apikey_tenant **out);
 /* Without force, a tenant that still owns keys is not removed. */
 int	apikey_tenant_remove(struct apikey_client *, const char *name,
 	    int force, unsigned *keys_revoked);
@@ -187,6 +219,7 @@ gid_t	apikey_tenant_gid(const struct apikey_tenant *);
 const char *apikey_tenant_admin_group(const struct apikey_tenant *); /* "" */
 gid_t	apikey_tenant_admin_gid(const struct apikey_tenant *);
 int	apikey_tenant_enabled(const struct apikey_tenant *);
+int	apikey_tenant_allow_privileged(const struct apikey_tenant *);
 uid_t	apikey_tenant_created_by(const struct apikey_tenant *);
 time_t	apikey_tenant_created_at(const struct apikey_tenant *);
 unsigned apikey_tenant_key_count(const struct apikey_tenant *);

@@ -12,6 +12,12 @@
  * group's member list, then getgrouplist(), as linux-pam's
  * pam_modutil_user_in_group does. It uses only the reentrant NSS calls, so
  * this check is thread-safe and keeps no state.
+ *
+ * Two rules guard against keys reaching the wrong account. A user key also
+ * needs the user name recorded when it was made, since a deleted account's
+ * uid may be given to someone else. And a tenant key never serves root or
+ * a member of the daemon's admin group unless root allowed that on the
+ * tenant (the verify reply says so, and carries the admin group's gid).
  */
 #include <string.h>
 
@@ -29,6 +35,23 @@ is_allowed_user(const struct proto_user_list *l, const char *username)
 		if (strcmp(l->v[i], username) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * 1 when the user is root or a member of the daemon's admin group, 0 when
+ * not, <0 when NSS failed. A tenant's keys serve such users only when root
+ * allowed it on the tenant: otherwise a tenant admin who got root into the
+ * tenant's group would hold a root login.
+ */
+static int
+privileged(const struct proto_verify_reply *r, const char *username,
+    uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return 1;
+	if (!r->has_admin_gid)
+		return 0;
+	return account_in_group(username, gid, (gid_t)r->admin_gid);
 }
 
 APIKEY_EXPORT int
@@ -52,10 +75,18 @@ apikey_authorize_user(const struct apikey_result *res, const char *username)
 
 	switch (r->owner.kind) {
 	case PROTO_OWNER_USER:
-		return uid == (uid_t)r->owner.uid ? 0 : APIKEY_EDENIED;
+		/* The name recorded at creation must match too: an account
+		 * that got a deleted account's uid is not its owner. */
+		if (uid != (uid_t)r->owner.uid || (r->owner.user[0] != '\0' &&
+		    strcmp(r->owner.user, username) != 0))
+			return APIKEY_EDENIED;
+		return 0;
 	case PROTO_OWNER_TENANT:
 		if (!is_allowed_user(&r->allowed_users, username))
 			return APIKEY_EDENIED;
+		if (!r->allow_privileged &&
+		    (rc = privileged(r, username, uid, gid)) != 0)
+			return rc == 1 ? APIKEY_EDENIED : APIKEY_ENSS;
 		rc = account_in_group(username, gid, (gid_t)r->owner.gid);
 		if (rc == 1)
 			return 0;

@@ -1,7 +1,8 @@
 /*
  * client.c - libapikey's connection to apikeyd: socket path resolution,
- * connect with a deadline, and the request/reply round trip; also the
- * bounded string copies with which every call fills its request fields.
+ * connect with a deadline, the check of who serves the socket, and the
+ * request/reply round trip; also the bounded string copies with which every
+ * call fills its request fields.
  *
  * The expected workload is a PAM module or a service doing one verify at a
  * time per client, each a small frame, so a call is blocking and strictly
@@ -11,6 +12,22 @@
  * receive alike. Any timeout, I/O error or protocol confusion drops the
  * connection, so a late reply can never be taken for the answer to a later
  * request; the next call reconnects.
+ *
+ * Requests carry tokens, so every new connection (at open and at every
+ * reconnect) is checked before its first byte is sent: the process that
+ * listens on the socket, as SO_PEERCRED reports it, must be root; or own
+ * the socket's directory, when that directory is not writable by group or
+ * others (the packaged daemon owns its RuntimeDirectory); or be the daemon
+ * user, $APIKEY_DAEMON_USER (ignored by setuid programs) else "apikeyd".
+ * Anyone else may have bound the socket in a badly configured directory,
+ * and gets APIKEY_EUNTRUSTED and not a byte.
+ *
+ * A daemon over its connection limits answers the connection itself: one
+ * error frame with request id 0, written right after accept(), then it
+ * hangs up. Id 0 is never a request's, so such a frame is reported as the
+ * refusal it is, whether it is found waiting on an idle connection, read
+ * after a send failed because the daemon had already gone, or read as the
+ * reply.
  *
  * The library runs inside other programs: it never raises SIGPIPE
  * (MSG_NOSIGNAL), keeps its socket off fds 0-2 and close-on-exec, and keeps
@@ -24,6 +41,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +51,8 @@
 
 #define VERIFY_SOCK_NAME	"verify.sock"
 #define ADMIN_SOCK_NAME		"admin.sock"
+/* Largest getpwnam_r buffer tried; entries are far smaller. */
+#define PW_BUF_MAX		(1024 * 1024)
 
 static int64_t
 now_ms(void)
@@ -92,6 +113,124 @@ disconnect(struct apikey_client *c)
 	c->rxlen = 0;
 }
 
+/*
+ * The directory the socket is in: path up to its last slash, without
+ * trailing slashes ("/" for "/x.sock", "." for a bare name). Trailing
+ * slashes would make lstat() follow a symbolic link.
+ */
+static void
+socket_dir(const char *path, char dir[AKC_PATH_MAX])
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 n;
+
+	if (slash == NULL) {
+		memcpy(dir, ".", 2);
+		return;
+	}
+	n = (size_t)(slash - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		n = 1;		/* the root directory */
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+}
+
+/*
+ * Looks up the daemon user: $APIKEY_DAEMON_USER, else
+ * APIKEY_DEFAULT_DAEMON_USER. secure_getenv() keeps a setuid program's
+ * caller from naming a user of their own. Returns 0 with *uid set,
+ * APIKEY_ENOTFOUND when there is no such user or NSS failed (either way
+ * nobody is trusted by name), or APIKEY_ENOMEM.
+ */
+static int
+daemon_uid(uid_t *uid)
+{
+	struct passwd	 pw, *res = NULL;
+	const char	*name;
+	char		*buf = NULL, *nbuf;
+	size_t		 size = 1024;
+	int		 err, rc;
+
+	name = secure_getenv("APIKEY_DAEMON_USER");
+	if (name == NULL || *name == '\0')
+		name = APIKEY_DEFAULT_DAEMON_USER;
+	for (;;) {
+		if ((nbuf = realloc(buf, size)) == NULL) {
+			rc = APIKEY_ENOMEM;
+			goto out;
+		}
+		buf = nbuf;
+		err = getpwnam_r(name, &pw, buf, size, &res);
+		if (err != ERANGE || size >= PW_BUF_MAX)
+			break;
+		size *= 2;
+	}
+	if (err == ENOMEM) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+	if (err != 0 || res == NULL) {
+		rc = APIKEY_ENOTFOUND;
+		goto out;
+	}
+	*uid = res->pw_uid;
+	rc = 0;
+ out:
+	free(buf);
+	return rc;
+}
+
+/*
+ * May the process listening on fd, c's new connection, hear our requests?
+ * On a connected Unix stream socket SO_PEERCRED gives the credentials the
+ * server had when it called listen(). Checks go from cheap to dear: root
+ * costs nothing, the directory one lstat(), and the daemon user a lookup
+ * through NSS, which most connections (to a root daemon, or to one owning
+ * its directory) never need. Returns 0, APIKEY_EUNTRUSTED with c's last
+ * error naming the socket and the server's uid, or APIKEY_ENOMEM.
+ */
+static int
+check_server(struct apikey_client *c, int fd)
+{
+	struct ucred	cred;
+	struct stat	st;
+	socklen_t	len;
+	char		dir[AKC_PATH_MAX];
+	uid_t		duid;
+	int		rc;
+
+	len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    len != sizeof(cred)) {
+		(void)snprintf(c->last_error, sizeof(c->last_error),
+		    "cannot tell which process serves %s", c->path);
+		return APIKEY_EUNTRUSTED;
+	}
+	if (cred.uid == 0)
+		return 0;
+	/*
+	 * Only the owner (and root) can create a socket in a directory that
+	 * group and others may not write, so its owner is who serves it.
+	 * lstat: a symbolic link is no such directory; its target could
+	 * change after the connect.
+	 */
+	socket_dir(c->path, dir);
+	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && st.st_uid == cred.uid)
+		return 0;
+	rc = daemon_uid(&duid);
+	if (rc == APIKEY_ENOMEM)
+		return rc;
+	if (rc == 0 && duid == cred.uid)
+		return 0;
+	(void)snprintf(c->last_error, sizeof(c->last_error),
+	    "%s is served by uid %u, not root or the daemon user", c->path,
+	    (unsigned)cred.uid);
+	return APIKEY_EUNTRUSTED;
+}
+
 static int
 do_connect(struct apikey_client *c, int64_t deadline)
 {
@@ -143,61 +282,15 @@ do_connect(struct apikey_client *c, int64_t deadline)
 		goto fail;
 	}
  done:
+	/* Before a single byte goes out: requests may hold tokens. */
+	if ((rc = check_server(c, fd)) != 0)
+		goto fail;
 	c->fd = fd;
 	c->rxlen = 0;
 	return 0;
  fail:
 	close(fd);
 	return rc;
-}
-
-/*
- * An idle connection should have nothing to read. If the daemon closed it
- * (restart, idle timeout) or sent something unasked, drop it now rather
- * than fail the request we are about to send.
- */
-static void
-drop_if_stale(struct apikey_client *c)
-{
-	struct pollfd	pfd;
-	int		n;
-
-	if (c->fd == -1)
-		return;
-	pfd.fd = c->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	do {
-		n = poll(&pfd, 1, 0);
-	} while (n == -1 && errno == EINTR);
-	if (n != 0)
-		disconnect(c);
-}
-
-static int
-send_all(struct apikey_client *c, const uint8_t *p, size_t len,
-    int64_t deadline)
-{
-	size_t	off = 0;
-	ssize_t	n;
-	int	rc;
-
-	while (off < len) {
-		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
-		if (n > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = wait_fd(c->fd, POLLOUT, deadline)) != 0)
-				return rc;
-			continue;
-		}
-		return APIKEY_EUNAVAIL;
-	}
-	return 0;
 }
 
 /*
@@ -277,6 +370,122 @@ status_error(uint32_t status)
 }
 
 /*
+ * Is frame the daemon's refusal of the whole connection: a final error
+ * reply with request id 0, which no request of ours has (akc_begin skips
+ * it)? Returns its APIKEY_E* code with the daemon's message in
+ * c->last_error, or 0 for any other frame, leaving c->last_error alone.
+ */
+static int
+conn_refusal(struct apikey_client *c, const uint8_t *frame, size_t len)
+{
+	struct proto_hdr	hdr;
+	struct reader		body;
+	uint32_t		status;
+	char			msg[PROTO_MESSAGE_MAX + 1];
+
+	if (proto_frame_open(frame, len, &hdr, &body) != 0 || hdr.id != 0 ||
+	    !(hdr.opcode & PROTO_REPLY) || (hdr.flags & PROTO_F_MORE) ||
+	    proto_dec_reply_head(&body, &status, msg) != 0 ||
+	    status == PROTO_OK)
+		return 0;
+	akc_set_error(c, msg);
+	return status_error(status);
+}
+
+/*
+ * An idle connection should have nothing to read: no request is
+ * outstanding on it. If the daemon refused the connection, its id-0 error
+ * frame is waiting; report that. If it closed the connection for any other
+ * reason (restart, idle timeout) or sent something unasked, drop it now
+ * rather than fail the request we are about to send. Only looks at what is
+ * already there, never waits. Returns 0 (connection kept, or dropped for
+ * the next connect to replace) or the refusal's APIKEY_E* code, the
+ * connection dropped.
+ */
+static int
+check_idle(struct apikey_client *c)
+{
+	struct pollfd	pfd;
+	size_t		flen;
+	ssize_t		n;
+	int		rc = 0;
+
+	if (c->fd == -1)
+		return 0;
+	pfd.fd = c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	do {
+		n = poll(&pfd, 1, 0);
+	} while (n == -1 && errno == EINTR);
+	if (n == 0)
+		return 0;
+	/* The socket is nonblocking: read what is there and stop. */
+	while (c->rxlen < c->rxcap) {
+		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
+		if (n > 0)
+			c->rxlen += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			break;
+	}
+	if (proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen) == 0)
+		rc = conn_refusal(c, c->rx, flen);
+	disconnect(c);
+	return rc;
+}
+
+/*
+ * The daemon closed the connection before our request was through. A
+ * daemon refusing the connection said why first, and what it wrote stays
+ * queued for us after it hung up (recv reports the reset only once the
+ * queue is empty); read it, within the call's deadline. Nothing else it
+ * could have sent answers this request, which it never read whole.
+ * Returns the refusal's APIKEY_E* code, or APIKEY_EUNAVAIL.
+ */
+static int
+hung_up(struct apikey_client *c, int64_t deadline)
+{
+	size_t	flen;
+	int	rc;
+
+	if (recv_frame(c, deadline, &flen) != 0)
+		return APIKEY_EUNAVAIL;
+	if ((rc = conn_refusal(c, c->rx, flen)) == 0)
+		return APIKEY_EUNAVAIL;
+	return rc;
+}
+
+static int
+send_all(struct apikey_client *c, const uint8_t *p, size_t len,
+    int64_t deadline)
+{
+	size_t	off = 0;
+	ssize_t	n;
+	int	rc;
+
+	while (off < len) {
+		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_fd(c->fd, POLLOUT, deadline)) != 0)
+				return rc;
+			continue;
+		}
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			return hung_up(c, deadline);
+		return APIKEY_EUNAVAIL;
+	}
+	return 0;
+}
+
+/*
  * Handles one reply frame. Returns 0 when the exchange is complete, 1 when
  * more frames of a listing follow, or an APIKEY_E* code; *drop says the
  * connection must not be reused.
@@ -291,6 +500,12 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 	int			more, rc;
 
 	*drop = 1;
+	/*
+	 * A daemon that refuses a whole connection, at its limit or on a
+	 * broken frame, answers with id 0 and hangs up: report what it said.
+	 */
+	if ((rc = conn_refusal(c, frame, len)) != 0)
+		return rc;
 	if (proto_frame_open(frame, len, &hdr, &body) != 0)
 		return APIKEY_EPROTO;
 	if (proto_dec_reply_head(&body, &status, c->last_error) != 0) {
@@ -298,14 +513,6 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 		return APIKEY_EPROTO;
 	}
 	more = (hdr.flags & PROTO_F_MORE) != 0;
-	/*
-	 * Id 0 is never ours (akc_begin skips it): a daemon that refuses a
-	 * whole connection, at its limit or on a broken frame, answers with
-	 * id 0 and hangs up. Report what it said.
-	 */
-	if (hdr.id == 0 && (hdr.opcode & PROTO_REPLY) && status != PROTO_OK &&
-	    !more)
-		return status_error(status);
 	if (hdr.id != c->id || hdr.opcode != (c->op | PROTO_REPLY)) {
 		c->last_error[0] = '\0';
 		return APIKEY_EPROTO;
@@ -383,7 +590,7 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 {
 	int64_t	deadline;
 	size_t	flen, items = 0;
-	int	rc, drop = 1;
+	int	rc, drop = 1, reused;
 
 	deadline = now_ms() + c->timeout_ms;
 	if (proto_frame_end(&c->w) != 0) {
@@ -392,10 +599,22 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 		drop = 0;
 		goto out;
 	}
-	drop_if_stale(c);
+	if ((rc = check_idle(c)) != 0)
+		goto out;
+	reused = c->fd != -1;
 	if (c->fd == -1 && (rc = do_connect(c, deadline)) != 0)
 		goto out;
 	rc = send_all(c, c->tx, c->w.len, deadline);
+	/*
+	 * The daemon closed an idle connection (idle_timeout) just as we
+	 * sent: the request never got through, so it goes once more on a new
+	 * connection rather than failing.
+	 */
+	if (rc == APIKEY_EUNAVAIL && reused) {
+		disconnect(c);
+		if ((rc = do_connect(c, deadline)) == 0)
+			rc = send_all(c, c->tx, c->w.len, deadline);
+	}
 	/* The request may hold a token: gone as soon as it is sent. */
 	explicit_bzero(c->tx, c->w.len);
 	if (rc != 0)
@@ -536,6 +755,9 @@ client_open(const char *path, int timeout_ms, int admin,
 		rc = APIKEY_ENOMEM;
 		goto out;
 	}
+	/* A daemon refusing the connection says why in a frame that the
+	 * first call reports, with the reason in apikey_last_error(): open
+	 * has no client to leave the reason in. */
 	if ((rc = do_connect(c, now_ms() + c->timeout_ms)) != 0)
 		goto out;
 	*out = c;
@@ -615,6 +837,8 @@ apikey_strerror(int err)
 		return "this user may not use this key";
 	case APIKEY_ENSS:
 		return "user or group lookup failed";
+	case APIKEY_EUNTRUSTED:
+		return "apikeyd's socket is served by an untrusted process";
 	default:
 		return "unknown error";
 	}

@@ -136,8 +136,10 @@ struct writer *akc_begin(struct apikey_client *c, uint8_t opcode);
  * Sends the request built since akc_begin and reads its reply, within one
  * timeout. On an OK reply calls fn on the body (fn NULL: the body must be
  * empty); with AKC_LIST calls fn once per item. Returns 0 or an APIKEY_E*
- * code; the daemon's message is left in c->last_error. Both buffers are
- * wiped before it returns, so tokens do not linger in them.
+ * code; the daemon's message is left in c->last_error (for
+ * APIKEY_EUNTRUSTED, one naming the socket and its server's uid). A
+ * (re)connect checks the server before the request goes out. Both buffers
+ * are wiped before it returns, so tokens do not linger in them.
  */
 int	akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg,
 	    int flags);

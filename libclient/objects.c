@@ -71,6 +71,36 @@ apikey_status_caller_admin(const struct apikey_status *st)
 	return st == NULL ? 0 : st->s.caller_admin != 0;
 }
 
+APIKEY_EXPORT uint64_t
+apikey_status_map_size(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.map_size;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_map_used(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.map_used;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_map_limit(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.map_limit;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_audit_entries(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.audit_entries;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_audit_pruned(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.audit_pruned;
+}
+
 APIKEY_EXPORT void
 apikey_tenant_free(struct apikey_tenant *t)
 {
@@ -111,6 +141,12 @@ APIKEY_EXPORT int
 apikey_tenant_enabled(const struct apikey_tenant *t)
 {
 	return t == NULL ? 0 : t->t.enabled != 0;
+}
+
+APIKEY_EXPORT int
+apikey_tenant_allow_privileged(const struct apikey_tenant *t)
+{
+	return t == NULL ? 0 : t->t.allow_privileged != 0;
 }
 
 APIKEY_EXPORT uid_t

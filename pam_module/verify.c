@@ -47,7 +47,12 @@ lib_error_to_pam(int err)
 	case APIKEY_EBUSY:
 	case APIKEY_EPERM:
 	case APIKEY_EINTERNAL:
-		/* Missing, refusing, busy or failing: ask again later. */
+	case APIKEY_EUNTRUSTED:
+		/*
+		 * Missing, refusing, busy or failing: ask again later. A
+		 * socket served by an impostor is no daemon at all; its
+		 * answer, whatever it would be, must never log anyone in.
+		 */
 		return PAM_AUTHINFO_UNAVAIL;
 	case APIKEY_ENOMEM:
 		return PAM_BUF_ERR;

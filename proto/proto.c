@@ -416,6 +416,11 @@ proto_enc_status_info(struct writer *w, const struct proto_status_info *s)
 	wr_u64(w, s->tenants);
 	wr_u32(w, s->caller_uid);
 	wr_u8(w, s->caller_admin);
+	wr_u64(w, s->map_size);
+	wr_u64(w, s->map_used);
+	wr_u64(w, s->map_limit);
+	wr_u64(w, s->audit_entries);
+	wr_u64(w, s->audit_pruned);
 }
 
 int
@@ -430,7 +435,12 @@ proto_dec_status_info(struct reader *r, struct proto_status_info *s)
 	    (rv = rd_u64(r, &s->keys)) != 0 ||
 	    (rv = rd_u64(r, &s->tenants)) != 0 ||
 	    (rv = rd_u32(r, &s->caller_uid)) != 0 ||
-	    (rv = get_u8_max(r, &s->caller_admin, 1)) != 0)
+	    (rv = get_u8_max(r, &s->caller_admin, 1)) != 0 ||
+	    (rv = rd_u64(r, &s->map_size)) != 0 ||
+	    (rv = rd_u64(r, &s->map_used)) != 0 ||
+	    (rv = rd_u64(r, &s->map_limit)) != 0 ||
+	    (rv = rd_u64(r, &s->audit_entries)) != 0 ||
+	    (rv = rd_u64(r, &s->audit_pruned)) != 0)
 		return rv;
 	return rd_end(r);
 }
@@ -487,6 +497,9 @@ proto_enc_verify_reply(struct writer *w, const struct proto_verify_reply *v)
 	wr_u64(w, v->retry_after_ms);
 	wr_u8(w, v->has_credits);
 	wr_u64(w, v->remaining);
+	wr_u8(w, v->allow_privileged);
+	wr_u8(w, v->has_admin_gid);
+	wr_u32(w, v->admin_gid);
 }
 
 int
@@ -506,7 +519,10 @@ proto_dec_verify_reply(struct reader *r, struct proto_verify_reply *v)
 	    (rv = rd_u64(r, &v->expires_at)) != 0 ||
 	    (rv = rd_u64(r, &v->retry_after_ms)) != 0 ||
 	    (rv = get_u8_max(r, &v->has_credits, 1)) != 0 ||
-	    (rv = rd_u64(r, &v->remaining)) != 0)
+	    (rv = rd_u64(r, &v->remaining)) != 0 ||
+	    (rv = get_u8_max(r, &v->allow_privileged, 1)) != 0 ||
+	    (rv = get_u8_max(r, &v->has_admin_gid, 1)) != 0 ||
+	    (rv = rd_u32(r, &v->admin_gid)) != 0)
 		return rv;
 	return rd_end(r);
 }
@@ -523,6 +539,7 @@ proto_enc_tenant(struct writer *w, const struct proto_tenant *t)
 	wr_u32(w, t->created_by);
 	wr_u64(w, t->created_at);
 	wr_u32(w, t->keys);
+	wr_u8(w, t->allow_privileged);
 }
 
 int
@@ -539,7 +556,8 @@ proto_dec_tenant(struct reader *r, struct proto_tenant *t)
 	    (rv = get_u8_max(r, &t->enabled, 1)) != 0 ||
 	    (rv = rd_u32(r, &t->created_by)) != 0 ||
 	    (rv = rd_u64(r, &t->created_at)) != 0 ||
-	    (rv = rd_u32(r, &t->keys)) != 0)
+	    (rv = rd_u32(r, &t->keys)) != 0 ||
+	    (rv = get_u8_max(r, &t->allow_privileged, 1)) != 0)
 		return rv;
 	return rd_end(r);
 }
@@ -779,6 +797,8 @@ proto_op_name(uint8_t opcode)
 		return "TENANT_SET_ENABLED";
 	case PROTO_OP_TENANT_REMOVE:
 		return "TENANT_REMOVE";
+	case PROTO_OP_TENANT_SET_PRIVILEGED:
+		return "TENANT_SET_PRIVILEGED";
 	case PROTO_OP_KEY_CREATE:
 		return "KEY_CREATE";
 	case PROTO_OP_KEY_LIST:

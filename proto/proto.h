@@ -44,6 +44,7 @@
  *   TENANT_SHOW        str name -> proto_tenant
  *   TENANT_SET_ENABLED str name, u8 enabled -> proto_tenant
  *   TENANT_REMOVE      str name, u8 force -> u32 keys revoked
+ *   TENANT_SET_PRIVILEGED str name, u8 allowed -> proto_tenant
  *   KEY_CREATE         proto_key_create_req -> proto_key, str token
  *   KEY_LIST           proto_owner_sel -> one proto_key per MORE frame
  *   KEY_SHOW           str id -> proto_key
@@ -103,6 +104,7 @@ enum proto_op {
 	PROTO_OP_TENANT_SHOW = 0x22,
 	PROTO_OP_TENANT_SET_ENABLED = 0x23,
 	PROTO_OP_TENANT_REMOVE = 0x24,
+	PROTO_OP_TENANT_SET_PRIVILEGED = 0x25,
 	PROTO_OP_KEY_CREATE = 0x30,
 	PROTO_OP_KEY_LIST = 0x31,
 	PROTO_OP_KEY_SHOW = 0x32,
@@ -289,6 +291,7 @@ struct proto_tenant {
 	uint32_t	created_by;
 	uint64_t	created_at;
 	uint32_t	keys;		/* number of keys it owns */
+	uint8_t		allow_privileged; /* its keys may log in root and admins */
 };
 
 /* The request carries the token: wipe the struct after use. */
@@ -319,6 +322,14 @@ struct proto_verify_reply {
 	uint64_t	retry_after_ms;	/* RATE_LIMITED */
 	uint8_t		has_credits;
 	uint64_t	remaining;	/* credits left after this verify */
+	/*
+	 * For the caller's authorization check (apikey_authorize_user): a
+	 * tenant key serves root and members of the daemon's admin group only
+	 * when its tenant allows it.
+	 */
+	uint8_t		allow_privileged;
+	uint8_t		has_admin_gid;	/* admin_group is configured and known */
+	uint32_t	admin_gid;
 };
 
 struct proto_status_info {
@@ -329,6 +340,11 @@ struct proto_status_info {
 	uint64_t	tenants;
 	uint32_t	caller_uid;
 	uint8_t		caller_admin;
+	uint64_t	map_size;	/* bytes the store may grow to */
+	uint64_t	map_used;	/* bytes in use (pages not on the free list) */
+	uint64_t	map_limit;	/* above this only deletes and admins write */
+	uint64_t	audit_entries;
+	uint64_t	audit_pruned;	/* entries dropped by retention so far */
 };
 
 struct proto_audit {

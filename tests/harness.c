@@ -548,6 +548,20 @@ it_wrong_secret(const char *token)
 }
 
 const char *
+it_with_prefix(const char *token, const char *prefix)
+{
+	const char *rest = strchr(token, '_');
+	char *t;
+	size_t len;
+
+	cr_assert_not_null(rest, "not a token");
+	t = it_keep(strdup(it_printf("%s%s", prefix, rest)));
+	len = strlen(t);
+	crc_encode(crc32_of(t, len - 6), t + len - 6);
+	return t;
+}
+
+const char *
 it_bad_crc(const char *token)
 {
 	char *t = it_keep(strdup(token));
@@ -1220,11 +1234,13 @@ ctl_argv(const struct it_ctl_opt *o, const char *const *args)
 	size_t n = 0;
 
 	cr_assert(it.ready, "it_prepare first");
-	if (o->as != NULL && strcmp(o->as, "root") != 0) {
+	if (o->ids || (o->as != NULL && strcmp(o->as, "root") != 0)) {
 		argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
 		    "/usr/bin/setpriv" : "/bin/setpriv";
-		argv[n++] = it_printf("--reuid=%u", (unsigned)it_uid(o->as));
-		argv[n++] = it_printf("--regid=%u", (unsigned)it_gid(o->as));
+		argv[n++] = it_printf("--reuid=%u", o->ids ?
+		    (unsigned)o->uid : (unsigned)it_uid(o->as));
+		argv[n++] = it_printf("--regid=%u", o->ids ?
+		    (unsigned)o->gid : (unsigned)it_gid(o->as));
 		argv[n++] = "--clear-groups";
 		argv[n++] = "--";
 	}
@@ -1592,6 +1608,22 @@ swap_in_fifo(const char *path)
 }
 
 void
+it_nss_edit(const char *which, const char *from, const char *to)
+{
+	const char *path = strcmp(which, "group") == 0 ? it.group : it.passwd;
+	const char *tmp = it_printf("%s.edit", path);
+	const char *cur = it_read_file(path, NULL), *p = strstr(cur, from);
+
+	cr_assert_not_null(p, "\"%s\" is not in %s:\n%s", from, path, cur);
+	cr_assert(write_file(tmp, it_printf("%.*s%s%s", (int)(p - cur), cur,
+	    to, p + strlen(from)), 0644) == 0, "write %s: %s", tmp,
+	    strerror(errno));
+	/* A new file under the old name: nss_wrapper sees the old one lose
+	 * its last link and reopens. */
+	cr_assert(rename(tmp, path) == 0, "rename: %s", strerror(errno));
+}
+
+void
 it_nss_block(void)
 {
 	cr_assert(!it.nss_blocked, "already blocked");
@@ -1693,4 +1725,320 @@ it_nss_unblock(void)
 	/* A FIFO without links makes nss_wrapper reopen the real file. */
 	unlink(it_printf("%s.fifo", it.passwd));
 	unlink(it_printf("%s.fifo", it.group));
+}
+
+/* --- dirs and trust ------------------------------------------------------------ */
+
+/*
+ * apikeyd as a fixture user, for the tests of a daemon that is not root
+ * (tests/it_dirs.c). setgroups() is declared in <grp.h>, which the rest of
+ * this file does not need.
+ */
+#include <grp.h>
+
+pid_t
+it_spawn_daemon_as(const char *user, const char *const *args)
+{
+	const char *argv[MAX_ARGS];
+	const char *set[] = {
+		it_printf("NSS_WRAPPER_PASSWD=%s", it.passwd),
+		it_printf("NSS_WRAPPER_GROUP=%s", it.group),
+		"APIKEY_SOCKET_DIR", NULL
+	};
+	uid_t uid = it_uid(user);
+	gid_t gid = it_gid(user);
+	pid_t pid, parent = getpid();
+	char **av, **env;
+	size_t n = 0;
+	int fd;
+
+	cr_assert(it.ready, "it_prepare first");
+	cr_assert(it.pid == 0, "a daemon is already running");
+	close_clients();
+	argv[n++] = it.apikeyd;
+	while (*args != NULL && n < MAX_ARGS - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	av = dup_strv(argv);
+	env = it_make_env(set);
+	/* Opened here, as root: the user need not be able to write there. */
+	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
+	pid = fork();
+	cr_assert(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_prepare();
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(0);
+		if (open("/dev/null", O_RDONLY) != 0)
+			_exit(126);
+		if (setgroups(0, NULL) == -1 ||
+		    setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1) {
+			dprintf(2, "harness: cannot become %s: %s\n", user,
+			    strerror(errno));
+			_exit(126);
+		}
+		/* The uid change cleared child_prepare()'s death signal. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(126);
+		execve(av[0], av, env);
+		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	free_strv(av);
+	free_strv(env);
+	it.pid = pid;
+	return pid;
+}
+
+void
+it_start_as(const char *user)
+{
+	const char *args[] = {
+		"-f", "-d", "-c", it.conf, "--state-dir", it.state,
+		"--socket-dir", it.sock, NULL
+	};
+
+	it_spawn_daemon_as(user, args);
+	it_wait_ready(it.sock);
+}
+
+/* --- connections -------------------------------------------------------------- */
+
+/*
+ * Helper programs run as fixture users, for tests/it_connections.c. A
+ * program's output is read with poll() against a deadline and its exit is
+ * waited for on a pidfd (wait_pid), as for apikeyctl.
+ */
+
+#define MAX_PROGS	16
+
+struct it_prog {
+	pid_t		 pid;
+	int		 in;		/* write end of its stdin, or -1 */
+	int		 out;		/* read end of its stdout+stderr, or -1 */
+	char		*buf;
+	size_t		 len, cap;
+	size_t		 mark;		/* returned to the test so far */
+};
+
+static struct it_prog *progs[MAX_PROGS];
+
+struct it_prog *
+it_prog_start(const char *as, const char *prog, ...)
+{
+	const char *argv[MAX_ARGS], *b = getenv("APIKEY_BUILD");
+	const char *set[] = { "APIKEY_SOCKET_DIR", NULL };
+	struct it_prog *p;
+	char dir[PATH_MAX], **av, **env;
+	int inp[2], outp[2];
+	size_t n = 0, slot;
+	va_list ap;
+
+	cr_assert(it.ready, "it_prepare first");
+	for (slot = 0; slot < MAX_PROGS && progs[slot] != NULL; slot++)
+		;
+	cr_assert(slot < MAX_PROGS, "too many helper programs");
+	if (as != NULL && strcmp(as, "root") != 0) {
+		argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
+		    "/usr/bin/setpriv" : "/bin/setpriv";
+		argv[n++] = it_printf("--reuid=%u", (unsigned)it_uid(as));
+		argv[n++] = it_printf("--regid=%u", (unsigned)it_gid(as));
+		argv[n++] = "--clear-groups";
+		argv[n++] = "--";
+	}
+	if (prog[0] == '/')
+		argv[n++] = prog;
+	else {
+		cr_assert_not_null(realpath(b != NULL && *b != '\0' ? b :
+		    "build", dir), "build directory: %s", strerror(errno));
+		argv[n++] = it_printf("%s/%s", dir, prog);
+	}
+	cr_assert(access(argv[n - 1], X_OK) == 0, "%s: %s", argv[n - 1],
+	    strerror(errno));
+	va_start(ap, prog);
+	collect_args(argv + n, MAX_ARGS - n, va_arg(ap, const char *), ap);
+	va_end(ap);
+	av = dup_strv(argv);
+	env = it_make_env(set);
+	p = calloc(1, sizeof(*p));
+	cr_assert_not_null(p, "out of memory");
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0,
+	    "pipe: %s", strerror(errno));
+	p->pid = fork();
+	cr_assert(p->pid != -1, "fork: %s", strerror(errno));
+	if (p->pid == 0) {
+		child_prepare();
+		dup2(inp[0], 0);
+		dup2(outp[1], 1);
+		dup2(outp[1], 2);
+		execve(av[0], av, env);
+		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
+		_exit(127);
+	}
+	close(inp[0]);
+	close(outp[1]);
+	p->in = inp[1];
+	p->out = outp[0];
+	free_strv(av);
+	it_free_env(env);
+	progs[slot] = p;
+	return p;
+}
+
+pid_t
+it_prog_pid(const struct it_prog *p)
+{
+	return p->pid;
+}
+
+const char *
+it_prog_until(struct it_prog *p, const char *line, int ms)
+{
+	int64_t end = it_now_ms() + ms;
+	size_t n = strlen(line), scan = p->mark;
+	struct pollfd pfd;
+	const char *text;
+	char *nl;
+	int left;
+
+	for (;;) {
+		while (p->buf != NULL && scan < p->len &&
+		    (nl = memchr(p->buf + scan, '\n', p->len - scan)) !=
+		    NULL) {
+			if ((size_t)(nl - (p->buf + scan)) == n &&
+			    memcmp(p->buf + scan, line, n) == 0) {
+				text = it_keep(strndup(p->buf + p->mark,
+				    scan - p->mark));
+				p->mark = (size_t)(nl + 1 - p->buf);
+				return text;
+			}
+			scan = (size_t)(nl + 1 - p->buf);
+		}
+		left = (int)(end - it_now_ms());
+		cr_assert(left > 0 && p->out != -1, "pid %d: no line \"%s\" "
+		    "%s; output:\n%s", (int)p->pid, line, p->out == -1 ?
+		    "before end of output" : it_printf("within %d ms", ms),
+		    p->buf != NULL ? p->buf + p->mark : "");
+		pfd.fd = p->out;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, left) > 0 &&
+		    !it_append_fd(p->out, &p->buf, &p->len, &p->cap)) {
+			close(p->out);
+			p->out = -1;
+		}
+	}
+}
+
+void
+it_prog_say(struct it_prog *p, const char *fmt, ...)
+{
+	char *line = NULL;
+	va_list ap;
+	ssize_t w;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	cr_assert(n >= 0 && p->in != -1, "it_prog_say");
+	line = it_keep(line);
+	/* Short lines to a program waiting for them: no partial writes. */
+	w = write(p->in, it_printf("%s\n", line), (size_t)n + 1);
+	cr_assert(w == n + 1, "pid %d: write: %s", (int)p->pid,
+	    strerror(errno));
+}
+
+/* Forgets p; kills it when it is still running after ms. Returns its exit
+ * status (-1 when it had to be killed). */
+static int
+prog_release(struct it_prog *p, int ms)
+{
+	size_t i;
+	int st;
+
+	if (p->in != -1)
+		close(p->in);
+	st = wait_pid(p->pid, ms);
+	if (st == -1) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+	}
+	if (p->out != -1) {
+		/* Whatever it said last (sanitizer reports) for the log. */
+		while (it_append_fd(p->out, &p->buf, &p->len, &p->cap))
+			;
+		close(p->out);
+	}
+	if (p->buf != NULL && p->mark < p->len)
+		cr_log_info("pid %d, last output:\n%s", (int)p->pid,
+		    p->buf + p->mark);
+	for (i = 0; i < MAX_PROGS; i++)
+		if (progs[i] == p)
+			progs[i] = NULL;
+	free(p->buf);
+	free(p);
+	return st;
+}
+
+int
+it_prog_end(struct it_prog *p, int ms)
+{
+	pid_t pid = p->pid;
+	int st = prog_release(p, ms);
+
+	cr_assert_neq(st, -1, "pid %d did not exit within %d ms of the end "
+	    "of its input; killed", (int)pid, ms);
+	return st;
+}
+
+void
+it_prog_end_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_PROGS; i++)
+		if (progs[i] != NULL)
+			(void)prog_release(progs[i], IT_DEADLINE_MS);
+}
+
+long
+it_daemon_kb(const char *field)
+{
+	const char *p, *nl;
+	size_t n = strlen(field);
+	long kb;
+
+	cr_assert(it.pid > 0, "no daemon running");
+	p = it_read_file(it_printf("/proc/%d/status", (int)it.pid), NULL);
+	for (; *p != '\0'; p = nl + 1) {
+		if (strncmp(p, field, n) == 0 && p[n] == ':') {
+			kb = strtol(p + n + 1, NULL, 10);
+			cr_assert(kb > 0, "/proc/%d/status: %.40s",
+			    (int)it.pid, p);
+			return kb;
+		}
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+	}
+	cr_assert_fail("no %s in /proc/%d/status", field, (int)it.pid);
+	return -1;
+}
+
+void
+it_log_wait(const char *needle, int ms)
+{
+	int64_t end = it_now_ms() + ms;
+
+	while (strstr(it_log(), needle) == NULL) {
+		cr_assert(it_now_ms() < end, "no \"%s\" in the daemon log "
+		    "within %d ms; log:\n%s", needle, ms, it_log());
+		it_msleep(10);
+	}
 }

@@ -99,6 +99,9 @@ struct it_ctl_opt {
 	const char	*in;		/* stdin data; NULL: /dev/null */
 	int		 no_sockdir;	/* do not add --socket-dir */
 	const char	*sockdir_env;	/* APIKEY_SOCKET_DIR for the child */
+	int		 ids;		/* run as uid/gid below, not as */
+	uid_t		 uid;
+	gid_t		 gid;
 };
 
 /*
@@ -137,6 +140,8 @@ void	it_note_tokens(const char *text);
 const char *it_id(const char *token);
 /* The same id with another secret and a valid checksum. */
 const char *it_wrong_secret(const char *token);
+/* The same id and secret under another prefix, with a valid checksum. */
+const char *it_with_prefix(const char *token, const char *prefix);
 /* The token with a broken checksum. */
 const char *it_bad_crc(const char *token);
 /* Asserts that no noted token or secret occurs in text. */
@@ -199,6 +204,13 @@ void	it_msleep(int ms);
 
 /* --- NSS inside the daemon ------------------------------------------------- */
 
+/*
+ * Replaces the first occurrence of from with to in the daemon's copy of
+ * the "passwd" or "group" file, so its next lookup sees the change (a
+ * user deleted and its uid given to another, say).
+ */
+void	it_nss_edit(const char *which, const char *from, const char *to);
+
 /* Replaces the daemon's passwd and group files with FIFOs, so that any NSS
  * lookup in the daemon blocks in open(). */
 void	it_nss_block(void);
@@ -206,5 +218,60 @@ void	it_nss_block(void);
 void	it_nss_wait_blocked(void);
 /* Restores the files and wakes blocked openers (it_teardown does it). */
 void	it_nss_unblock(void);
+
+/* --- dirs and trust --------------------------------------------------------- */
+
+/*
+ * it_spawn_daemon() with apikeyd running as the fixture user (uid, primary
+ * gid, no supplementary groups), as the packaged daemon runs as its own
+ * user. The child drops its credentials itself before exec and only then
+ * asks to die with the test: a uid change clears that request, so setpriv
+ * cannot be used. SIGTERM from the test (root) still reaches it.
+ */
+pid_t	it_spawn_daemon_as(const char *user, const char *const *args);
+/* it_start() as user; the test makes the state and socket directories
+ * somewhere that user may create them, or owned by that user. */
+void	it_start_as(const char *user);
+
+/* --- connections ---------------------------------------------------------- */
+
+/*
+ * Helper programs of the connection tests (tests/it_connections.c), such
+ * as build/tests/hostile, run as a fixture user (through setpriv, like
+ * apikeyctl) or as root, with apikeyctl's environment. Standard output
+ * and standard error come back through one pipe, read a line at a time;
+ * the test writes commands to the program's standard input. A program
+ * runs until it_prog_end() closes its input (it_prog_end_all() in .fini
+ * ends every one still running).
+ */
+struct it_prog;
+
+/* Starts prog ARGS... as user as (NULL or "root": as root); prog is an
+ * absolute path or relative to the build directory ("tests/hostile"). */
+struct it_prog *it_prog_start(const char *as, const char *prog, ...)
+	    IT_SENTINEL;
+pid_t	it_prog_pid(const struct it_prog *);
+/*
+ * Reads the program's output until a line equal to line, within ms.
+ * Returns the lines before it (since the last call, each with its
+ * newline), harness-owned. Fails the test at the deadline or if the
+ * program ends first.
+ */
+const char *it_prog_until(struct it_prog *, const char *line, int ms);
+/* Writes one line (a newline is added) to the program's standard input. */
+void	it_prog_say(struct it_prog *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Closes its standard input, waits up to ms for it to exit (then kills
+ * it and fails) and returns its exit status; the rest of its output is
+ * logged. Frees the handle. */
+int	it_prog_end(struct it_prog *, int ms);
+/* Ends every program still running, killing what does not end in time;
+ * for .fini (asserts nothing). */
+void	it_prog_end_all(void);
+
+/* A "NAME:  N kB" field of the daemon's /proc/PID/status ("VmRSS"). */
+long	it_daemon_kb(const char *field);
+/* Waits up to ms until the daemon's log contains needle. */
+void	it_log_wait(const char *needle, int ms);
 
 #endif

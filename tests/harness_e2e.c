@@ -650,19 +650,37 @@ ite_san_runtime(void)
 	return ite.san;
 }
 
+const char *
+ite_apikeyctl(void)
+{
+	const char *mod = ite_module(), *ctl;
+
+	/* ite_module() made the path absolute. */
+	ctl = it_printf("%.*s/apikeyctl", (int)(strrchr(mod, '/') - mod),
+	    mod);
+	cr_assert(access(ctl, X_OK) == 0, "%s: %s", ctl, strerror(errno));
+	return ctl;
+}
+
+const char *
+ite_pam_apikey(void)
+{
+	return it_printf("%s socket=%s timeout=%d", ite_module(),
+	    it_sock_dir(), ITE_PAM_TIMEOUT_MS);
+}
+
 void
 ite_pam_service(const char *service)
 {
-	const char *mod = ite_module(), *sock = it_sock_dir();
+	const char *mod = ite_pam_apikey();
 
 	ite_write(it_printf("%s/pam/%s", it_root(), service), it_printf(
 	    "# written by tests/harness_e2e.c\n"
-	    "auth     required  %s socket=%s timeout=%d nodelay export_env\n"
-	    "account  required  %s socket=%s timeout=%d\n"
+	    "auth     required  %s nodelay export_env\n"
+	    "account  required  %s\n"
 	    "session  required  pam_permit.so\n"
 	    "session  optional  %s export_env\n",
-	    mod, sock, ITE_PAM_TIMEOUT_MS, mod, sock, ITE_PAM_TIMEOUT_MS,
-	    mod), 0644);
+	    mod, mod, ite_module()), 0644);
 }
 
 /* --- set-up and the final checks ------------------------------------------ */

@@ -12,7 +12,8 @@
  *                          own under home/, plus "sshd" (privilege
  *                          separation) and "nobody" (vsftpd's nopriv_user)
  *   home/USER              the fixture users' homes, owned by them
- *   pam/SERVICE            the PAM stack (ite_pam_service())
+ *   pam/SERVICE            the PAM stack (ite_pam_service(), or a test's
+ *                          own with ite_pam_apikey())
  *   empty/                 an empty root-owned directory for chroots
  *   NAME.log               the server's stdout and stderr
  *   client/                every client's stdout and stderr
@@ -85,6 +86,15 @@ const char *ite_group(void);
 /* home/USER, owned by the fixture user. */
 const char *ite_home(const char *user);
 
+/* Absolute path of apikeyctl, in the same build directory. */
+const char *ite_apikeyctl(void);
+/*
+ * "MODULE socket=SOCKDIR timeout=ITE_PAM_TIMEOUT_MS": pam_apikey.so with
+ * the arguments that point it at the harness's daemon, for a test that
+ * writes a PAM stack of its own (ite_write() to it_path("pam/SERVICE"),
+ * before the server starts).
+ */
+const char *ite_pam_apikey(void);
 /*
  * Writes pam/SERVICE: auth and account through pam_apikey.so (socket=
  * the daemon's socket directory, timeout=ITE_PAM_TIMEOUT_MS, nodelay,

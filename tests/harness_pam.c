@@ -74,7 +74,7 @@ static struct {
 	char		 passwd[PATH_MAX];
 	char		 group[PATH_MAX];
 	char		 pamd[PATH_MAX];
-	int		 group_edits;
+	int		 edits;
 	const char	*outputs[2 * ITP_MAX_RUNS];
 	size_t		 noutputs;
 } itp;
@@ -225,19 +225,30 @@ itp_probe(const char *name, const char *args)
 	    itp_probe_lines("password", args)));
 }
 
-void
-itp_group_edit(const char *from, const char *to)
+static void
+edit_file(const char *path, const char *from, const char *to)
 {
 	const char	*cur, *p;
 
 	cr_assert(itp.ready, "itp_init first");
-	cur = it_read_file(itp.group, NULL);
+	cur = it_read_file(path, NULL);
 	p = strstr(cur, from);
-	cr_assert_not_null(p, "\"%s\" is not in the group file:\n%s", from,
-	    cur);
-	itp.group_edits++;
-	itp_write_file(itp.group, it_printf("%.*s%s%s", (int)(p - cur), cur,
-	    to, p + strlen(from)), time(NULL) + 10 * itp.group_edits);
+	cr_assert_not_null(p, "\"%s\" is not in %s:\n%s", from, path, cur);
+	itp.edits++;
+	itp_write_file(path, it_printf("%.*s%s%s", (int)(p - cur), cur,
+	    to, p + strlen(from)), time(NULL) + 10 * itp.edits);
+}
+
+void
+itp_group_edit(const char *from, const char *to)
+{
+	edit_file(itp.group, from, to);
+}
+
+void
+itp_passwd_edit(const char *from, const char *to)
+{
+	edit_file(itp.passwd, from, to);
 }
 
 size_t

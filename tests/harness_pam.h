@@ -58,6 +58,8 @@ void	itp_wait_verify_lines(size_t n);
 
 /* Replaces the first occurrence of from in the driver's group file. */
 void	itp_group_edit(const char *from, const char *to);
+/* The same in the driver's passwd file. */
+void	itp_passwd_edit(const char *from, const char *to);
 
 /* --- running the driver --------------------------------------------------- */
 

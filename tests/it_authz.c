@@ -1,9 +1,9 @@
 /*
  * it_authz.c - who may manage what, as the daemon decides it from the
  * caller's SO_PEERCRED uid and NSS groups. Every case runs apikeyctl as a
- * fixture user through setpriv and checks the exit status (4 for a denial)
- * and the "permission denied: " message, and that a denied request changed
- * nothing.
+ * fixture user through setpriv and checks the exit status (4 for a denial,
+ * 5 for a key the caller may not see) and the message, and that a denied
+ * request changed nothing.
  */
 #include <string.h>
 
@@ -15,11 +15,16 @@
 
 TestSuite(authz, .init = it_setup, .fini = it_teardown, .timeout = 90);
 
-/* Every per-key command, as user as, expecting status. */
+/*
+ * Every per-key command, as user as, expecting status. A key the caller
+ * may not manage is "not found" (5), word for word what a key that does
+ * not exist gets, so key ids reveal nothing to others.
+ */
 static void
 key_commands(const char *as, int status, const char *id)
 {
-	const char *err = status == 4 ? DENIED : NULL;
+	const char *err = status == 5 ?
+	    it_printf("apikeyctl: no key with id %s\n", id) : NULL;
 
 	it_expect(as, status, err, "key", "show", id, NULL);
 	it_expect(as, status, err, "key", "update", id, "--name", "renamed",
@@ -56,10 +61,10 @@ Test(authz, user_cannot_manage_other_users_keys)
 	const char *out;
 
 	it_tenant("acme", "acme", "acme-admins");
-	key_commands("dave", 4, it_id(tok));
-	key_commands("carol", 4, it_id(tok));
+	key_commands("dave", 5, it_id(tok));
+	key_commands("carol", 5, it_id(tok));
 	/* A tenant admin is no admin of members' own keys. */
-	key_commands("bob", 4, it_id(tok));
+	key_commands("bob", 5, it_id(tok));
 	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
 	out = it_expect("dave", 0, NULL, "key", "list", NULL);
 	it_assert_lacks(out, it_id(tok));
@@ -139,7 +144,7 @@ Test(authz, tenant_admin_manages_that_tenant_only)
 
 	it_expect("bob", 4, DENIED, "key", "create", "--tenant", "beta", NULL);
 	it_expect("bob", 4, DENIED, "key", "list", "--tenant", "beta", NULL);
-	key_commands("bob", 4, it_id(other));
+	key_commands("bob", 5, it_id(other));
 	it_expect("bob", 4, DENIED, "tenant", "disable", "acme", NULL);
 	it_expect("bob", 4, DENIED, "tenant", "remove", "acme", "--force",
 	    NULL);
@@ -163,8 +168,8 @@ Test(authz, tenant_members_are_not_tenant_admins)
 	    NULL);
 	it_expect("alice", 4, DENIED, "key", "list", "--tenant", "acme", NULL);
 	it_expect("carol", 4, DENIED, "key", "list", "--tenant", "acme", NULL);
-	key_commands("alice", 4, it_id(tok));
-	key_commands("carol", 4, it_id(tok));
+	key_commands("alice", 5, it_id(tok));
+	key_commands("carol", 5, it_id(tok));
 	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
 }
 

@@ -8,11 +8,16 @@
  * primary group) and the command runs as that user with the key's identity
  * in its environment; a non-member, a revoked key, and a daemon that is
  * gone or silent are denied, the last two within the module's timeout.
+ * With stacks of their own (suite e2e_sshd_stack): pam_apikey as the only
+ * account module admits a member, and a key disabled between
+ * authentication and the account phase (by a pam_exec.so hook) is refused.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -59,11 +64,11 @@ sshd_conf(int port)
 	    port, hostkey, ite_passwd(), ite_group()), 0644);
 }
 
+/* Everything but the PAM stack and sshd: the daemon, the host key, the
+ * tenant acme and its key. */
 static void
-setup(void)
+prepare(void)
 {
-	const char *argv[sizeof(sshd_argv) / sizeof(sshd_argv[0])];
-	struct ite_server s = { 0 };
 	struct stat st;
 	struct ite_run r;
 
@@ -78,10 +83,16 @@ setup(void)
 	    "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e",
 	    "-f", hostkey, NULL });
 	cr_assert_eq(r.status, 0, "ssh-keygen: %s", r.err);
-	ite_pam_service("sshd");
-
 	it_tenant("acme", "acme", NULL);
 	token = it_key(NULL, "--tenant", "acme", "--name", "e2e", NULL);
+}
+
+/* Starts sshd with the PAM stack in pam/sshd. */
+static void
+start_sshd(void)
+{
+	const char *argv[sizeof(sshd_argv) / sizeof(sshd_argv[0])];
+	struct ite_server s = { 0 };
 
 	memcpy(argv, sshd_argv, sizeof(argv));
 	argv[4] = it_path("sshd_config");
@@ -89,6 +100,14 @@ setup(void)
 	s.conf = sshd_conf;
 	s.argv = argv;
 	ite_server_start(&s);
+}
+
+static void
+setup(void)
+{
+	prepare();
+	ite_pam_service("sshd");
+	start_sshd();
 }
 
 static void
@@ -106,8 +125,8 @@ TestSuite(e2e_sshd, .init = setup, .fini = teardown, .timeout = 180);
  * prompt with key (through SSHPASS, never on a command line).
  */
 static int
-ssh_login(struct ite_run *r, const char *user, const char *key,
-    const char *cmd)
+ssh_login_log(struct ite_run *r, const char *user, const char *key,
+    const char *cmd, const char *loglevel)
 {
 	const char *set[] = { it_printf("SSHPASS=%s", key), NULL };
 
@@ -120,9 +139,17 @@ ssh_login(struct ite_run *r, const char *user, const char *key,
 	    "-o", "PreferredAuthentications=keyboard-interactive",
 	    "-o", "NumberOfPasswordPrompts=1",
 	    "-o", "ConnectTimeout=30",
-	    "-o", "LogLevel=ERROR",
+	    "-o", it_printf("LogLevel=%s", loglevel),
 	    "-p", it_printf("%d", ite_server_port()),
 	    it_printf("%s@127.0.0.1", user), cmd, NULL });
+}
+
+/* The same, with ssh showing errors only. */
+static int
+ssh_login(struct ite_run *r, const char *user, const char *key,
+    const char *cmd)
+{
+	return ssh_login_log(r, user, key, cmd, "ERROR");
 }
 
 /* What the session prints about itself. */
@@ -270,5 +297,262 @@ Test(e2e_sshd, daemon_silent_denied_after_timeout)
 	/* timeout= bounds the connect and the request each. */
 	cr_assert_lt(ms, 2 * ITE_PAM_TIMEOUT_MS + ITE_SLACK_MS,
 	    "took %lld ms", (long long)ms);
+	ite_finish();
+}
+
+/* --- stacks of their own ---------------------------------------------------
+ *
+ * These tests write sshd's PAM file themselves, before sshd starts, so
+ * that what they protect does not hang on ite_pam_service()'s stack.
+ *
+ * Where the account phase runs: OpenSSH (9.2p1 here) runs
+ * keyboard-interactive PAM authentication in a child of the monitor
+ * (auth-pam.c, sshpam_thread(), a fork: portable OpenSSH does not use
+ * threads for it), and that child calls pam_authenticate() and then
+ * do_pam_account(), i.e. pam_acct_mgmt(), on the same handle before it
+ * reports back; the monitor only reads the outcome. So the account check
+ * runs in the process where pam_apikey's authentication succeeded, and
+ * what the auth stack runs after pam_apikey runs between the two
+ * verifies. The daemon's log shows it: both verify lines of a login name
+ * the same peer pid.
+ *
+ * What these tests cannot see: pam_apikey's own notices ("account check
+ * failed for user ..."). That child empties its environment before
+ * pam_authenticate() (environ[0] = NULL, keeping TZ only), so pam_wrapper
+ * there reads no PAM_WRAPPER_DEBUGLEVEL and passes only LOG_ERR and worse
+ * to sshd's log. The daemon's verify lines, sshd's own lines and what ssh
+ * prints take their place.
+ */
+
+TestSuite(e2e_sshd_stack, .init = prepare, .fini = teardown,
+    .timeout = 180);
+
+/* Writes pam/sshd: auth as given (whole lines), then pam_apikey.so alone
+ * in the account section, and a session pam_permit.so accepts. */
+static void
+write_stack(const char *auth)
+{
+	ite_write(it_path("pam/sshd"), it_printf(
+	    "# written by tests/it_e2e_sshd.c\n"
+	    "%s"
+	    "account  required    %s\n"
+	    "session  required    pam_permit.so\n",
+	    auth, ite_pam_apikey()), 0644);
+}
+
+/* Where in text the first line at or after from holding a and (unless
+ * NULL) b starts; fails the test if there is none. */
+static const char *
+log_line(const char *text, const char *from, const char *a, const char *b)
+{
+	const char *p = from, *e;
+	char *line;
+	int found;
+
+	while (*p != '\0') {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		line = strndup(p, (size_t)(e - p));
+		cr_assert_not_null(line, "out of memory");
+		found = strstr(line, a) != NULL && (b == NULL ||
+		    strstr(line, b) != NULL);
+		free(line);
+		if (found)
+			return p;
+		p = *e != '\0' ? e + 1 : e;
+	}
+	cr_assert_fail("no line with \"%s\"%s%s%s in:\n%s", a,
+	    b != NULL ? " and \"" : "", b != NULL ? b : "",
+	    b != NULL ? "\"" : "", text);
+	return NULL;
+}
+
+/* The pid in "... peer uid U pid PID ..." or "... by uid U pid PID ...",
+ * on the daemon's log line that starts at line. */
+static long
+peer_pid(const char *line)
+{
+	const char *p = strstr(line, " pid "), *e = strchr(line, '\n');
+	long pid;
+
+	cr_assert(p != NULL && (e == NULL || p < e) &&
+	    sscanf(p, " pid %ld", &pid) == 1 && pid > 0,
+	    "no peer pid on the line %.*s", e != NULL ? (int)(e - line) :
+	    (int)strlen(line), line);
+	return pid;
+}
+
+/*
+ * Asserts that the daemon's log holds, in this order, a verify of the
+ * test's key for alice answered VALID (authentication), the disabling of
+ * key id by another process (the hook; skipped when id is NULL), and a
+ * verify of the key answered code (the account check), from the same
+ * process as the first.
+ */
+static void
+expect_auth_then_account(const char *id, const char *code)
+{
+	const char *log = it_log(), *auth, *acct, *dis;
+	const char *who = " service 'sshd' user 'alice' rhost '127.0.0.1'";
+
+	auth = log_line(log, log, it_printf("verify: VALID key %s ",
+	    it_id(token)), who);
+	acct = log_line(log, strchr(auth, '\n') + 1, it_printf(
+	    "verify: %s key %s ", code, it_id(token)), who);
+	if (id != NULL) {
+		dis = log_line(log, auth, it_printf("key.disable %s by uid 0 ",
+		    id), NULL);
+		cr_assert(dis < acct, "the account check came before the key "
+		    "was disabled:\n%s", log);
+		cr_assert_neq(peer_pid(dis), peer_pid(auth));
+	}
+	cr_assert_eq(peer_pid(auth), peer_pid(acct), "authentication and "
+	    "the account check came from two processes:\n%s", log);
+}
+
+/*
+ * The README's sshd stack, with nothing after the key but pam_deny.so (no
+ * password fallback), and pam_apikey.so the only account module. Where its
+ * authentication did not run, the account check answers PAM_IGNORE, and
+ * libpam turns an account stack that only ignores into PAM_PERM_DENIED.
+ * The member logging in shows that in sshd's keyboard-interactive child
+ * the module answers, and answers PAM_SUCCESS.
+ */
+Test(e2e_sshd_stack, account_phase_alone_admits_a_member)
+{
+	write_stack(it_printf(
+	    "auth     sufficient  %s export_env\n"
+	    "auth     required    pam_deny.so\n", ite_pam_apikey()));
+	start_sshd();
+	login_ok("alice", "alice");
+	expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
+	    "127.0.0.1 port ", NULL);
+	/* authenticate, then the account check: it asked the daemon */
+	expect_verifies("VALID", "alice", 2);
+	expect_auth_then_account(NULL, "VALID");
+	ite_finish();
+}
+
+#define PAM_EXEC	"/usr/lib/x86_64-linux-gnu/security/pam_exec.so"
+
+/* 'text' for sh; the harness's paths and settings hold no quote. */
+static const char *
+sh_quote(const char *text)
+{
+	cr_assert_null(strchr(text, '\''), "quote in %s", text);
+	return it_printf("'%s'", text);
+}
+
+/* export NAME='value' for sh, or nothing when this process has no NAME. */
+static const char *
+sh_pass_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? it_printf("export %s=%s\n", name, sh_quote(v)) :
+	    "";
+}
+
+/*
+ * Starts sshd with a stack that pauses between authentication and the
+ * account phase: pam_exec.so, reached only after pam_apikey.so succeeded
+ * (anything else ends the auth stack), runs a hook that disables the key
+ * id with apikeyctl, as root (as sshd runs it), then appends "PAM_TYPE
+ * PAM_SERVICE PAM_USER" to hook.ran. A hook that fails fails the auth
+ * stack. pam_exec.so passes no environment but PAM's: the hook sets what
+ * apikeyctl needs (the servers' NSS files, which sshd's private /tmp
+ * shows; the sanitizers' settings under make asan).
+ */
+static void
+start_with_hook(const char *id)
+{
+	const char *hook = it_path("hook.sh");
+
+	cr_assert(access(PAM_EXEC, R_OK) == 0, "%s: %s (libpam-modules)",
+	    PAM_EXEC, strerror(errno));
+	ite_write(hook, it_printf(
+	    "#!/bin/sh\n"
+	    "# written by tests/it_e2e_sshd.c, run by pam_exec.so in sshd\n"
+	    "set -e\n"
+	    "exec >>%s 2>&1\n"
+	    "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+	    "export NSS_WRAPPER_PASSWD=%s NSS_WRAPPER_GROUP=%s\n"
+	    "%s%s%s"
+	    "%s --socket-dir %s key disable %s\n"
+	    "echo \"$PAM_TYPE $PAM_SERVICE $PAM_USER\" >>%s\n",
+	    sh_quote(it_path("hook.log")), sh_quote(ite_passwd()),
+	    sh_quote(ite_group()), sh_pass_env("LD_PRELOAD"),
+	    sh_pass_env("ASAN_OPTIONS"), sh_pass_env("UBSAN_OPTIONS"),
+	    sh_quote(ite_apikeyctl()), sh_quote(it_sock_dir()), id,
+	    sh_quote(it_path("hook.ran"))), 0755);
+	write_stack(it_printf(
+	    "auth     [success=ok default=die]  %s export_env\n"
+	    "auth     required    %s quiet %s\n",
+	    ite_pam_apikey(), PAM_EXEC, hook));
+	start_sshd();
+}
+
+/* What the hook left: it ran to its end once, in alice's authentication
+ * (not again in pam_setcred()). */
+static void
+expect_hook_ran(void)
+{
+	const char *ran = it_path("hook.ran"), *log = it_path("hook.log");
+
+	cr_assert(access(ran, F_OK) == 0, "the hook did not run to its end; "
+	    "its output:\n%s\nsshd log:\n%s", access(log, F_OK) == 0 ?
+	    it_read_file(log, NULL) : "(none)", ite_server_log());
+	cr_assert_str_eq(it_read_file(ran, NULL), "auth sshd alice\n");
+}
+
+/*
+ * The key is disabled after pam_apikey.so accepted it and before the
+ * account phase: the account check verifies it again, gets DISABLED, and
+ * refuses the login, telling the user why.
+ */
+Test(e2e_sshd_stack, key_disabled_after_auth_refused_by_account_phase)
+{
+	struct ite_run r;
+
+	start_with_hook(it_id(token));
+	/* INFO: ssh shows keyboard-interactive text at that level. */
+	ssh_login_log(&r, "alice", token, "id -un", "INFO");
+	cr_assert_eq(r.status, 255, "ssh: exit %d\nstdout:\n%s\nstderr:\n%s"
+	    "\nsshd log:\n%s", r.status, r.out, r.err, ite_server_log());
+	cr_assert_str_eq(r.out, "");
+	/* The account check's message, which sshd passes on. */
+	it_assert_has(r.err, "\nYour API key is disabled.\n");
+	it_assert_has(r.err, "alice@127.0.0.1: Permission denied "
+	    "(keyboard-interactive).");
+	wait_refused("alice");
+	expect_hook_ran();
+	expect_verifies("VALID", "alice", 1);
+	expect_verifies("DISABLED", "alice", 1);
+	expect_auth_then_account(it_id(token), "DISABLED");
+	expect_sshd(1, "Failed keyboard-interactive/pam for alice from "
+	    "127.0.0.1 port ", NULL);
+	expect_sshd(0, "Accepted ", NULL);
+	ite_finish();
+}
+
+/*
+ * The control of the test above: the same stack, but the hook disables
+ * another key of the tenant, and the member logs in; so what refuses
+ * above is the account check seeing the key disabled.
+ */
+Test(e2e_sshd_stack, other_key_disabled_after_auth_admits_a_member)
+{
+	const char *other;
+
+	other = it_key(NULL, "--tenant", "acme", "--name", "other", NULL);
+	start_with_hook(it_id(other));
+	login_ok("alice", "alice");
+	expect_hook_ran();
+	cr_assert_eq(it_code(other, "svc=sshd user=alice"), APIKEY_DISABLED);
+	expect_verifies("VALID", "alice", 2);
+	expect_auth_then_account(it_id(other), "VALID");
+	expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
+	    "127.0.0.1 port ", NULL);
 	ite_finish();
 }

@@ -24,8 +24,9 @@ Test(tenant, add_and_show)
 	it_key(NULL, "--tenant", "acme", NULL);
 	j = it_json(it_expect(NULL, 0, NULL, "--json", "tenant", "show",
 	    "acme", NULL));
-	cr_assert_eq(json_object_size(j), 9, "fields: %s",
+	cr_assert_eq(json_object_size(j), 10, "fields: %s",
 	    json_dumps(j, JSON_COMPACT));
+	cr_assert(json_is_false(json_object_get(j, "allow_privileged")));
 	cr_assert_str_eq(json_string_value(json_object_get(j, "name")), "acme");
 	cr_assert_str_eq(json_string_value(json_object_get(j, "group")),
 	    "acme");

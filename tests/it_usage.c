@@ -672,10 +672,12 @@ Test(cidr, through_apikeyctl)
 
 /*
  * alice fails three times through apikeyctl (the verify socket takes any
- * uid); until her back-off of 1 s ends, even her valid key answers
- * RATE_LIMITED, while root and bob, other sources, are served.
+ * uid). Until her back-off of 1 s ends, her failing verifies answer
+ * RATE_LIMITED without key details, but a valid key is still VALID, for
+ * her as for everyone: throttling never refuses a token that verifies.
+ * bob, another source, still gets his real answers.
  */
-Test(throttle, uid_backs_off)
+Test(throttle, failing_source_backs_off)
 {
 	const char *tok = it_key(NULL, NULL), *bad = it_wrong_secret(tok);
 	int64_t end;
@@ -686,21 +688,22 @@ Test(throttle, uid_backs_off)
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(itu_json_code(itu_ctl_verify("alice", bad, NULL)),
 		    APIKEY_NOT_FOUND);
-	itu_expect(tok, NULL, APIKEY_VALID, NO_CREDITS);
-	cr_assert_eq(itu_json_code(itu_ctl_verify("bob", tok, NULL)),
-	    APIKEY_VALID);
-	doc = itu_ctl_verify("alice", tok, NULL);
+	doc = itu_ctl_verify("alice", bad, NULL);
 	cr_assert_eq(itu_json_code(doc), APIKEY_RATE_LIMITED);
 	retry = json_integer_value(json_object_get(doc, "retry_after_ms"));
 	cr_assert(retry > 0 && retry <= 1000, "retry_after_ms %lld",
 	    (long long)retry);
-	/* Turned away before the store: no key details. */
 	cr_assert(json_is_null(json_object_get(doc, "key")));
+	cr_assert_eq(itu_json_code(itu_ctl_verify("alice", tok, NULL)),
+	    APIKEY_VALID);
+	cr_assert_eq(itu_json_code(itu_ctl_verify("bob", bad, NULL)),
+	    APIKEY_NOT_FOUND);
+	itu_expect(tok, NULL, APIKEY_VALID, NO_CREDITS);
 
 	end = it_now_ms() + IT_DEADLINE_MS;
 	for (;;) {
-		doc = itu_ctl_verify("alice", tok, NULL);
-		if (itu_json_code(doc) == APIKEY_VALID)
+		doc = itu_ctl_verify("alice", bad, NULL);
+		if (itu_json_code(doc) == APIKEY_NOT_FOUND)
 			break;
 		cr_assert_eq(itu_json_code(doc), APIKEY_RATE_LIMITED);
 		limited_seen++;
@@ -708,11 +711,12 @@ Test(throttle, uid_backs_off)
 		    "ms", IT_DEADLINE_MS);
 		it_msleep(50);
 	}
-	cr_log_info("alice: %d more RATE_LIMITED before VALID", limited_seen);
-	itu_expect(tok, NULL, APIKEY_VALID, NO_CREDITS);
+	cr_log_info("alice: %d more RATE_LIMITED before NOT_FOUND",
+	    limited_seen);
 }
 
-/* Root verifying for a remote host: the host is the source, not uid 0. */
+/* Root verifying for a remote host: the pair (uid 0, host) is the source,
+ * so another host, and the same host's valid key, are unaffected. */
 Test(throttle, rhost_backs_off)
 {
 	const char *tok = it_key(NULL, NULL), *bad = it_wrong_secret(tok);
@@ -723,26 +727,27 @@ Test(throttle, rhost_backs_off)
 	for (i = 0; i < 3; i++)
 		itu_expect(bad, "svc=sshd rhost=192.0.2.1", APIKEY_NOT_FOUND,
 		    ANY);
-	itu_expect(tok, "svc=sshd rhost=192.0.2.2", APIKEY_VALID, NO_CREDITS);
-	itu_expect(tok, "svc=sshd", APIKEY_VALID, NO_CREDITS);
-	retry = limited(tok, "svc=sshd rhost=192.0.2.1");
+	retry = limited(bad, "svc=sshd rhost=192.0.2.1");
 	cr_assert(retry > 0 && retry <= 1000, "retry after %llu ms",
 	    (unsigned long long)retry);
-	res = itu_wait_result(tok, "svc=sshd rhost=192.0.2.1", APIKEY_VALID);
+	itu_expect(tok, "svc=sshd rhost=192.0.2.1", APIKEY_VALID, NO_CREDITS);
+	itu_expect(bad, "svc=sshd rhost=192.0.2.2", APIKEY_NOT_FOUND, ANY);
+	itu_expect(bad, "svc=sshd", APIKEY_NOT_FOUND, ANY);
+	res = itu_wait_result(bad, "svc=sshd rhost=192.0.2.1",
+	    APIKEY_NOT_FOUND);
 	apikey_result_free(res);
-	itu_expect(tok, "svc=sshd rhost=192.0.2.2", APIKEY_VALID, NO_CREDITS);
 }
 
 /*
  * RATE_LIMITED and USAGE_EXCEEDED concern a valid secret and are not
  * failures: many of them leave root (no remote host) unthrottled, while
- * three real failures do throttle it.
+ * three real failures do throttle root's failing verifies.
  */
 Test(throttle, limits_are_not_failures)
 {
 	const char *rated = it_key(NULL, "--rate", "1/1h", NULL);
 	const char *spent = it_key(NULL, "--remaining", "0", NULL);
-	const char *tok = it_key(NULL, NULL);
+	const char *tok = it_key(NULL, NULL), *bad = it_wrong_secret(tok);
 	int i;
 
 	itu_expect(rated, NULL, APIKEY_VALID, NO_CREDITS);
@@ -751,11 +756,12 @@ Test(throttle, limits_are_not_failures)
 		    "the key's window, not a back-off");
 		itu_expect(spent, NULL, APIKEY_USAGE_EXCEEDED, 0);
 	}
-	itu_expect(tok, NULL, APIKEY_VALID, NO_CREDITS);
+	itu_expect(bad, NULL, APIKEY_NOT_FOUND, ANY);
 
-	for (i = 0; i < 3; i++)
-		itu_expect(it_wrong_secret(tok), NULL, APIKEY_NOT_FOUND, ANY);
-	cr_assert_leq(limited(tok, NULL), 1000);
+	for (i = 0; i < 2; i++)
+		itu_expect(bad, NULL, APIKEY_NOT_FOUND, ANY);
+	cr_assert_leq(limited(bad, NULL), 1000);
+	itu_expect(tok, NULL, APIKEY_VALID, NO_CREDITS);
 }
 
 /* --- last use ------------------------------------------------------------------- */

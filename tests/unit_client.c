@@ -5,16 +5,25 @@
  * wrong id, wrong opcode or garbage, stay silent, hang up).
  *
  * What a caller would see is asserted exactly: the return code, the result
- * fields, the daemon's message. The server counts the frames it received,
- * and the tests join it only after the client closed its connection, so
- * "no round trip" is checked by an event (EOF), never by waiting a while.
+ * fields, the daemon's message. The server counts the frames and bytes it
+ * received, and the tests join it only after the client closed its
+ * connection, so "no round trip" is checked by an event (EOF), never by
+ * waiting a while.
+ *
+ * The tests run as root. An untrusted server is one whose socket another
+ * uid listen()ed on: SO_PEERCRED reports the listener's credentials, so a
+ * forked child drops to that uid and calls listen() on the socket the test
+ * bound, and the test's thread then serves it as usual.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +43,13 @@
 
 #define TIMEOUT_MS	200
 
+#define OTHER_UID	10001	/* a local user, neither root nor a daemon */
+#define NOBODY_UID	65534	/* "nobody" in the machine's passwd */
+
+/* What apikeyd says when it refuses a connection over its limits. */
+#define BUSY_MSG \
+    "too many connections from uid 10001 (max_connections_per_uid = 64)"
+
 enum fake_mode {
 	FAKE_GOOD,		/* a proper reply to every frame */
 	FAKE_SILENT,		/* read frames, never answer */
@@ -43,6 +59,10 @@ enum fake_mode {
 	FAKE_GARBAGE_BODY,	/* a well-framed, undecodable body */
 	FAKE_EPERM,		/* reply EPERM with a message */
 	FAKE_HANGUP,		/* close at once, then signal done_fd */
+	FAKE_BUSY,		/* refuse with an id-0 EBUSY frame at once,
+				 * close, then signal done_fd */
+	FAKE_BUSY_LATE,		/* the same once the request starts to
+				 * arrive, without reading it */
 };
 
 #define FAKE_MAXCONN	4
@@ -51,11 +71,12 @@ struct fake {
 	char		 dir[64];
 	char		 path[128];
 	int		 lfd;
-	int		 done_fd[2];	/* a byte per FAKE_HANGUP close */
+	int		 done_fd[2];	/* a byte per hangup or refusal */
 	enum fake_mode	 modes[FAKE_MAXCONN];
 	int		 nconn;
 	pthread_t	 th;
 	int		 frames;	/* frames received, all connections */
+	size_t		 bytes[FAKE_MAXCONN];	/* received, per connection */
 	uint8_t		 lastop;
 };
 
@@ -189,6 +210,8 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 		break;
 	case FAKE_SILENT:
 	case FAKE_HANGUP:
+	case FAKE_BUSY:
+	case FAKE_BUSY_LATE:
 		break;
 	case FAKE_WRONG_ID:
 		reply_good(fd, &(struct proto_hdr){ .version = h->version,
@@ -217,9 +240,22 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 	(void)f;
 }
 
-/* Reads frames from one connection until EOF, answering per mode. */
+/* Writes apikeyd's refusal of a connection over its limits. */
 static void
-serve(struct fake *f, int fd, enum fake_mode mode)
+send_busy(int fd)
+{
+	uint8_t		buf[256];
+	struct writer	w;
+
+	wr_init(&w, buf, sizeof(buf));
+	proto_frame_begin(&w, PROTO_REPLY, 0, 0);
+	proto_enc_reply_head(&w, PROTO_EBUSY, BUSY_MSG);
+	send_frame(fd, &w);
+}
+
+/* Reads frames from connection i until EOF, answering per mode. */
+static void
+serve(struct fake *f, int i, int fd, enum fake_mode mode)
 {
 	uint8_t			buf[PROTO_ADMIN_MAX];
 	size_t			len = 0, flen;
@@ -241,6 +277,7 @@ serve(struct fake *f, int fd, enum fake_mode mode)
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		f->bytes[i] += (size_t)n;
 	}
 }
 
@@ -253,35 +290,103 @@ fake_main(void *arg)
 	for (i = 0; i < f->nconn; i++) {
 		fd = accept(f->lfd, NULL, NULL);
 		cr_assert_geq(fd, 0);
-		if (f->modes[i] == FAKE_HANGUP) {
+		switch (f->modes[i]) {
+		case FAKE_BUSY_LATE:
+			/* Leave the request unread, so that the client's
+			 * send is still going when the connection ends. */
+			cr_assert_eq(poll(&(struct pollfd){ .fd = fd,
+			    .events = POLLIN }, 1, -1), 1);
+			/* FALLTHROUGH */
+		case FAKE_BUSY:
+			send_busy(fd);
+			/* FALLTHROUGH */
+		case FAKE_HANGUP:
 			close(fd);
 			cr_assert_eq(write(f->done_fd[1], "x", 1), 1);
 			continue;
+		default:
+			break;
 		}
-		serve(f, fd, f->modes[i]);
+		serve(f, i, fd, f->modes[i]);
 		close(fd);
 	}
 	return NULL;
 }
 
+/*
+ * Binds f's socket at f->path and, with listen_too, listens on it as uid.
+ * The kernel records who called listen() for SO_PEERCRED, so for another
+ * uid a child drops to it just for that call; the socket stays ours.
+ */
 static void
-fake_listen(struct fake *f, const char *name, int listen_too)
+fake_bind(struct fake *f, uid_t uid, int listen_too)
 {
 	struct sockaddr_un	sun;
+	pid_t			pid;
+	int			st;
 
-	memset(f, 0, sizeof(*f));
-	strcpy(f->dir, "/tmp/unit_client.XXXXXX");
-	cr_assert_not_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
 	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(f->lfd, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, f->path);
 	cr_assert_eq(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	if (listen_too)
+	if (!listen_too)
+		return;
+	if (uid == 0) {
 		cr_assert_eq(listen(f->lfd, 8), 0);
+		return;
+	}
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		/* No Criterion in the child: its exit status says it all. */
+		if (setgroups(0, NULL) == -1 ||
+		    setresgid(uid, uid, uid) == -1 ||
+		    setresuid(uid, uid, uid) == -1 || listen(f->lfd, 8) == -1)
+			_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "listening as uid %u failed", (unsigned)uid);
+}
+
+/*
+ * Makes f's directory, owned by dir_uid with mode dir_mode, and its socket
+ * there, listened on by uid (see fake_bind).
+ */
+static void
+fake_listen_as(struct fake *f, const char *name, uid_t uid, uid_t dir_uid,
+    mode_t dir_mode)
+{
+	memset(f, 0, sizeof(*f));
+	strcpy(f->dir, "/tmp/unit_client.XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	cr_assert_eq(chown(f->dir, dir_uid, dir_uid), 0);
+	cr_assert_eq(chmod(f->dir, dir_mode), 0);
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
+	fake_bind(f, uid, 1);
 	cr_assert_eq(pipe(f->done_fd), 0);
+}
+
+static void
+fake_listen(struct fake *f, const char *name, int listen_too)
+{
+	memset(f, 0, sizeof(*f));
+	strcpy(f->dir, "/tmp/unit_client.XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
+	fake_bind(f, 0, listen_too);
+	cr_assert_eq(pipe(f->done_fd), 0);
+}
+
+/* Serves the next n connections of f's socket with the given modes. */
+static void
+fake_run(struct fake *f, int n, const enum fake_mode *m)
+{
+	f->nconn = n;
+	memcpy(f->modes, m, (size_t)n * sizeof(*m));
+	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
 }
 
 /* Starts a fake daemon serving n connections with the given modes. */
@@ -289,9 +394,7 @@ static void
 fake_start(struct fake *f, const char *name, int n, const enum fake_mode *m)
 {
 	fake_listen(f, name, 1);
-	f->nconn = n;
-	memcpy(f->modes, m, (size_t)n * sizeof(*m));
-	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+	fake_run(f, n, m);
 }
 
 static void
@@ -893,11 +996,378 @@ Test(client, usage_accessors_read_what_applies)
 	cr_assert_eq(apikey_key_use_count(NULL), 0);
 }
 
+/* Expects apikey_open to refuse f's server, which must hear nothing. */
+static void
+assert_untrusted_at_open(struct fake *f, const char *what)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+
+	fake_run(f, 1, m);
+	cr_assert_eq(apikey_open(f->dir, TIMEOUT_MS, &c), APIKEY_EUNTRUSTED,
+	    "%s", what);
+	cr_assert_null(c, "%s", what);
+	/* The client hung up without a word: the fake saw EOF. */
+	fake_stop(f, 1);
+	cr_assert_eq(f->bytes[0], 0, "%s: %zu bytes", what, f->bytes[0]);
+	cr_assert_eq(f->frames, 0, "%s", what);
+}
+
+Test(client, server_owning_private_directory_is_trusted, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	/* The packaged daemon: user apikeyd owns /run/apikeyd, 0755. */
+	unsetenv("APIKEY_DAEMON_USER");
+	fake_listen_as(&f, "verify.sock", OTHER_UID, OTHER_UID, 0755);
+	fake_run(&f, 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+Test(client, server_in_directory_others_may_write_is_untrusted,
+    .timeout = 10)
+{
+	/* Who owns the directory, and its mode: in none of them does the
+	 * owner prove who bound the socket, or the owner is not the
+	 * server. */
+	static const struct {
+		uid_t	owner;
+		mode_t	mode;
+	} dirs[] = {
+		{ OTHER_UID, 0777 }, { OTHER_UID, 01777 },
+		{ OTHER_UID, 0775 }, { OTHER_UID, 0757 },
+		{ 0, 01777 }, { 0, 0777 }, { 0, 0755 },
+	};
+	struct fake	f;
+	char		what[64];
+	size_t		i;
+
+	unsetenv("APIKEY_DAEMON_USER");
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(what, sizeof(what), "directory of uid %u, mode %04o",
+		    (unsigned)dirs[i].owner, (unsigned)dirs[i].mode);
+		fake_listen_as(&f, "verify.sock", OTHER_UID, dirs[i].owner,
+		    dirs[i].mode);
+		assert_untrusted_at_open(&f, what);
+	}
+}
+
+Test(client, daemon_user_names_a_trusted_server, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	/* "nobody" serves from root's directory: only its name helps. */
+	unsetenv("APIKEY_DAEMON_USER");
+	fake_listen_as(&f, "verify.sock", NOBODY_UID, 0, 0755);
+	assert_untrusted_at_open(&f, "without APIKEY_DAEMON_USER");
+
+	cr_assert_eq(setenv("APIKEY_DAEMON_USER", "nobody", 1), 0);
+	fake_listen_as(&f, "verify.sock", NOBODY_UID, 0, 0755);
+	fake_run(&f, 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+
+	/* The name trusts that user, not anyone who is not root. */
+	fake_listen_as(&f, "verify.sock", OTHER_UID, 0, 0755);
+	assert_untrusted_at_open(&f, "APIKEY_DAEMON_USER=nobody, uid 10001");
+	unsetenv("APIKEY_DAEMON_USER");
+}
+
+Test(client, untrusted_replacement_is_refused_on_reconnect, .timeout = 10)
+{
+	static const enum fake_mode m1[] = { FAKE_HANGUP };
+	static const enum fake_mode m2[] = { FAKE_GOOD, FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	char			 want[256];
+
+	unsetenv("APIKEY_DAEMON_USER");
+	fake_listen_as(&f, "verify.sock", 0, 0, 01777);
+	fake_run(&f, 1, m1);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	fake_wait_hangup(&f);	/* the daemon went away ... */
+	cr_assert_eq(pthread_join(f.th, NULL), 0);
+	close(f.lfd);
+	cr_assert_eq(unlink(f.path), 0);
+	/* ... and another user bound its socket in the open directory. */
+	fake_bind(&f, OTHER_UID, 1);
+	fake_run(&f, 2, m2);
+
+	snprintf(want, sizeof(want), "%s is served by uid %u, not root or "
+	    "the daemon user", f.path, (unsigned)OTHER_UID);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EUNTRUSTED);
+	cr_assert_null(res);
+	cr_assert_str_eq(apikey_last_error(c), want);
+	cr_assert_eq(c->fd, -1);
+	/* Every reconnect is checked, not only the first. */
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EUNTRUSTED);
+	cr_assert_str_eq(apikey_last_error(c), want);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.bytes[0], 0);
+	cr_assert_eq(f.bytes[1], 0);
+	cr_assert_eq(f.frames, 0);
+}
+
+/* Takes the next connection of f's socket and refuses it as apikeyd does
+ * over its limits, right away. */
+static void
+refuse_busy(struct fake *f)
+{
+	int	fd;
+
+	cr_assert_geq(fd = accept(f->lfd, NULL, NULL), 0);
+	send_busy(fd);
+	close(fd);
+}
+
+Test(client, busy_refusal_waiting_at_first_call, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct apikey_status	*st = NULL;
+	struct fake		 f, fa;
+
+	/* Nobody accepts before the open returns: it finds nothing. */
+	fake_listen(&f, "verify.sock", 1);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	refuse_busy(&f);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), APIKEY_EBUSY);
+	cr_assert_null(res);
+	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
+	cr_assert_eq(c->fd, -1);
+	/* The refusal was that connection's; the next one is served. */
+	fake_run(&f, 1, m);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	cr_assert_str_eq(apikey_last_error(c), "");
+	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+
+	fake_listen(&fa, "admin.sock", 1);
+	cr_assert_eq(apikey_open_admin(fa.dir, TIMEOUT_MS, &c), 0);
+	refuse_busy(&fa);
+	cr_assert_eq(apikey_status(c, &st), APIKEY_EBUSY);
+	cr_assert_null(st);
+	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
+	cr_assert_eq(c->fd, -1);
+	apikey_close(c);
+	fake_stop(&fa, 0);
+}
+
+/*
+ * Gives c's socket the smallest send buffer, so that a request larger than
+ * what that buffer holds in flight (sndbuf_inflight) waits in send for the
+ * daemon to read, and is still going when the daemon hangs up.
+ */
+static void
+small_sndbuf(struct apikey_client *c)
+{
+	int	one = 1;
+
+	cr_assert_eq(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &one,
+	    sizeof(one)), 0);
+}
+
+/* How many bytes a Unix stream socket with the smallest send buffer takes
+ * before send says EAGAIN, while nobody reads. */
+static size_t
+sndbuf_inflight(void)
+{
+	static char	buf[16384];
+	int		sv[2], one = 1;
+	size_t		total = 0;
+	ssize_t		n;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+	    0);
+	cr_assert_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one,
+	    sizeof(one)), 0);
+	while ((n = send(sv[0], buf, sizeof(buf), MSG_NOSIGNAL)) > 0)
+		total += (size_t)n;
+	cr_assert(n == -1 && errno == EAGAIN);
+	close(sv[0]);
+	close(sv[1]);
+	return total;
+}
+
+/* A verify request with every field at its limit. */
+static struct apikey_verify_req *
+big_verify_req(void)
+{
+	struct apikey_verify_req	*req;
+	char				 s[PROTO_RHOST_MAX + 1];
+	int				 i;
+
+	cr_assert_not_null(req = apikey_verify_req_new());
+	memset(s, 's', sizeof(s) - 1);
+	s[PROTO_SERVICE_MAX] = '\0';
+	cr_assert_eq(apikey_verify_req_set_service(req, s), 0);
+	s[PROTO_SERVICE_MAX] = 's';
+	s[PROTO_ACCOUNT_MAX] = '\0';
+	cr_assert_eq(apikey_verify_req_set_user(req, s), 0);
+	s[PROTO_ACCOUNT_MAX] = 's';
+	s[PROTO_RHOST_MAX] = '\0';
+	cr_assert_eq(apikey_verify_req_set_rhost(req, s), 0);
+	s[PROTO_TENANT_MAX] = '\0';
+	cr_assert_eq(apikey_verify_req_set_tenant(req, s), 0);
+	memset(s, 'p', PROTO_PERM_MAX);
+	s[PROTO_PERM_MAX] = '\0';
+	s[64] = ':';
+	for (i = 0; i < PROTO_MAX_PERMS; i++)
+		cr_assert_eq(apikey_verify_req_add_permission(req, s), 0);
+	return req;
+}
+
+Test(client, busy_refusal_after_send_hits_epipe, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_BUSY_LATE };
+	struct apikey_client		*c = NULL;
+	struct apikey_verify_req	*req;
+	struct apikey_result		*res = NULL;
+	struct apikey_key_spec		*sp;
+	struct apikey_key		*k = NULL;
+	char				*tok = NULL;
+	char				 meta[PROTO_METADATA_MAX + 1];
+	struct fake			 f, fa;
+	size_t				 inflight = sndbuf_inflight();
+	int				 i;
+
+	req = big_verify_req();
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	small_sndbuf(c);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, req, &res), APIKEY_EBUSY);
+	cr_assert_null(res);
+	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
+	cr_assert_eq(c->fd, -1);
+	/* The request did not fit: the daemon hung up in the middle. */
+	cr_assert_gt(c->w.len, inflight, "request of %zu bytes, %zu fit",
+	    c->w.len, inflight);
+	cr_assert_null(memmem(c->tx, c->txcap, KNOWN_TOKEN + 15, 20));
+	apikey_close(c);
+	fake_stop(&f, 1);
+	apikey_verify_req_free(req);
+
+	/* A key create with metadata and permissions at their limits. */
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	memset(meta, ' ', sizeof(meta) - 1);
+	meta[0] = '{';
+	meta[sizeof(meta) - 2] = '}';
+	meta[sizeof(meta) - 1] = '\0';
+	cr_assert_eq(apikey_key_spec_set_metadata(sp, meta), 0);
+	memset(meta, 'p', PROTO_PERM_MAX);
+	meta[64] = ':';
+	meta[PROTO_PERM_MAX] = '\0';
+	for (i = 0; i < PROTO_MAX_PERMS; i++)
+		cr_assert_eq(apikey_key_spec_add_permission(sp, meta), 0);
+	fake_start(&fa, "admin.sock", 1, m);
+	cr_assert_eq(apikey_open_admin(fa.dir, TIMEOUT_MS, &c), 0);
+	small_sndbuf(c);
+	cr_assert_eq(apikey_key_create(c, APIKEY_OWNER_SELF, NULL, sp, &k,
+	    &tok), APIKEY_EBUSY);
+	cr_assert_null(k);
+	cr_assert_null(tok);
+	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
+	cr_assert_eq(c->fd, -1);
+	cr_assert_gt(c->w.len, inflight, "request of %zu bytes, %zu fit",
+	    c->w.len, inflight);
+	apikey_close(c);
+	fake_stop(&fa, 1);
+	apikey_key_spec_free(sp);
+}
+
+/*
+ * The daemon's refusal races the open, as it does in real life. Either
+ * way the open succeeds and the first call reports the refusal with the
+ * daemon's reason: a failed open would have no client to keep it in.
+ */
+Test(client, busy_refusal_comes_with_its_reason_at_first_call,
+    .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_BUSY };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), APIKEY_EBUSY);
+	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
+	cr_assert_null(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+}
+
+Test(client, unasked_frame_on_idle_connection_is_stale, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	uint8_t			 buf[256];
+	struct writer		 w;
+	ssize_t			 n;
+	int			 fd;
+
+	fake_listen(&f, "verify.sock", 1);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	/* A late error reply to some request: not a refusal (id 0), and
+	 * not the answer to the next request either. */
+	cr_assert_geq(fd = accept(f.lfd, NULL, NULL), 0);
+	wr_init(&w, buf, sizeof(buf));
+	proto_frame_begin(&w, PROTO_OP_VERIFY | PROTO_REPLY, 0, 1);
+	proto_enc_reply_head(&w, PROTO_EBUSY, "late");
+	send_frame(fd, &w);
+	fake_run(&f, 1, m);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	cr_assert_str_eq(apikey_last_error(c), "");
+	apikey_result_free(res);
+	/* The stale connection was closed without a request on it (a reset
+	 * if the client left the frame unread). */
+	n = read(fd, buf, sizeof(buf));
+	cr_assert(n == 0 || (n == -1 && errno == ECONNRESET), "read %zd",
+	    n);
+	close(fd);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
 Test(client, strerror_and_code_names)
 {
 	cr_assert_str_eq(apikey_strerror(APIKEY_EUNAVAIL),
 	    "apikeyd is not reachable (not running, refusing connections, "
 	    "or too slow)");
+	cr_assert_str_eq(apikey_strerror(APIKEY_EBUSY),
+	    "apikeyd is busy (connection limit reached)");
+	cr_assert_str_eq(apikey_strerror(APIKEY_EUNTRUSTED),
+	    "apikeyd's socket is served by an untrusted process");
+	cr_assert_eq(APIKEY_EUNTRUSTED, -14);
 	cr_assert_str_eq(apikey_strerror(-999), "unknown error");
 	cr_assert_str_eq(apikey_code_name(APIKEY_VALID), "VALID");
 	cr_assert_str_eq(apikey_code_name(APIKEY_NOT_FOUND), "NOT_FOUND");

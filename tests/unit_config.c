@@ -637,3 +637,141 @@ Test(config, throttle_failures_bad)
 	load_fails("throttle_failures = 20s\n", 1, fail_msg);
 	cr_expect_eq(c->throttle_failures, 20);
 }
+
+/* ------------------------------------------------------------------ */
+/* The limits that keep one user from starving the others */
+
+Test(config, limit_defaults)
+{
+	char	 msg[256];
+
+	cr_expect_eq(c->max_keys_per_user, 1000);
+	cr_expect_eq(c->max_keys_per_tenant, 1000);
+	cr_expect_eq(c->map_reserve_pct, 10);
+	cr_expect_eq(c->audit_max_entries, 100000);
+	cr_expect_eq(c->audit_max_age_ms, 365ULL * 24 * 3600 * 1000);
+	cr_expect_eq(c->expired_grace_ms, 30ULL * 24 * 3600 * 1000);
+	cr_expect_eq(c->maintenance_ms, 60000);
+	cr_expect_eq(c->read_timeout_ms, 5000);
+	cr_expect_eq(c->idle_timeout_ms, 60000);
+	cr_expect_eq(c->reserved_connections, CONFIG_AUTO);
+	cr_expect_str_eq(c->service_users, "");
+	cr_expect_eq(c->rate_windows, 256 * 1024);
+	cr_expect_eq(c->throttle_sources, 64 * 1024);
+	cr_expect_eq(c->log_lines, 20);
+	cr_expect_eq(c->log_window_ms, 60000);
+	/* The reserve defaults to a sixteenth of the connections. */
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0);
+	cr_expect_eq(c->reserved_connections, 64);
+}
+
+Test(config, limit_every_key)
+{
+	load_ok("max_keys_per_user = 0\nmax_keys_per_tenant = 50\n"
+	    "map_reserve = 25%\naudit_max_entries = 0\n"
+	    "audit_max_age = off\nexpired_key_grace = 2w\n"
+	    "maintenance_interval = 250ms\nread_timeout = 2s\n"
+	    "idle_timeout = 0\nreserved_connections = 8\n"
+	    "service_users = www-data, 998 nginx\nrate_windows = 16\n"
+	    "throttle_sources = 1000\nlog_lines_per_uid = 0\n"
+	    "log_window = 5m\n");
+	cr_expect_eq(c->max_keys_per_user, 0);
+	cr_expect_eq(c->max_keys_per_tenant, 50);
+	cr_expect_eq(c->map_reserve_pct, 25);
+	cr_expect_eq(c->audit_max_entries, 0);
+	cr_expect_eq(c->audit_max_age_ms, 0);
+	cr_expect_eq(c->expired_grace_ms, 14ULL * 24 * 3600 * 1000);
+	cr_expect_eq(c->maintenance_ms, 250);
+	cr_expect_eq(c->read_timeout_ms, 2000);
+	cr_expect_eq(c->idle_timeout_ms, 0);
+	cr_expect_eq(c->reserved_connections, 8);
+	cr_expect_str_eq(c->service_users, "www-data, 998 nginx");
+	cr_expect_eq(c->rate_windows, 16);
+	cr_expect_eq(c->throttle_sources, 1000);
+	cr_expect_eq(c->log_lines, 0);
+	cr_expect_eq(c->log_window_ms, 300000);
+}
+
+Test(config, map_reserve_edges)
+{
+	static const char msg[] = "map_reserve must be a percentage from 1% "
+	    "to 50%";
+
+	load_ok("map_reserve = 1\n");
+	cr_expect_eq(c->map_reserve_pct, 1);
+	load_ok("map_reserve = 50%\n");
+	cr_expect_eq(c->map_reserve_pct, 50);
+	load_fails("map_reserve = 0\n", 1, msg);
+	load_fails("map_reserve = 51%\n", 1, msg);
+	load_fails("map_reserve = 10%%\n", 1, msg);
+	load_fails("map_reserve = %\n", 1, msg);
+	load_fails("map_reserve = ten\n", 1, msg);
+	cr_expect_eq(c->map_reserve_pct, 50);
+}
+
+Test(config, long_durations)
+{
+	static const char age[] = "audit_max_age must be off (keep forever) "
+	    "or a duration from 1h to 3650d (e.g. 12h, 30d, 52w)";
+	static const char grace[] = "expired_key_grace must be off (never "
+	    "purge automatically) or a duration from 1s to 3650d (e.g. 12h, "
+	    "30d, 52w)";
+
+	load_ok("audit_max_age = 1h\n");
+	cr_expect_eq(c->audit_max_age_ms, 3600000);
+	load_ok("audit_max_age = 3650d\n");
+	cr_expect_eq(c->audit_max_age_ms, 3650ULL * 24 * 3600 * 1000);
+	load_ok("expired_key_grace = 1\n");
+	cr_expect_eq(c->expired_grace_ms, 1000);
+	load_ok("expired_key_grace = off\n");
+	cr_expect_eq(c->expired_grace_ms, 0);
+	load_fails("audit_max_age = 59m\n", 1, age);
+	load_fails("audit_max_age = 3651d\n", 1, age);
+	load_fails("audit_max_age = 0\n", 1, age);
+	load_fails("audit_max_age = 1y\n", 1, age);
+	load_fails("expired_key_grace = 500ms\n", 1, grace);
+	load_fails("expired_key_grace = never\n", 1, grace);
+	/* Days are only for the long ones. */
+	load_fails("read_timeout = 1d\n", 1, "read_timeout must be a duration "
+	    "from 1ms to 24h (e.g. 250ms, 30s, 5m)");
+	load_fails("read_timeout = 0\n", 1, "read_timeout must be a duration "
+	    "from 1ms to 24h (e.g. 250ms, 30s, 5m)");
+	load_fails("idle_timeout = 25h\n", 1, "idle_timeout must be a duration "
+	    "from 1ms to 24h, or 0 for none (e.g. 250ms, 30s, 5m)");
+}
+
+Test(config, service_users_bounds)
+{
+	char	 text[2048];
+	size_t	 i, n = 0;
+
+	for (i = 0; i < 17; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%su%zu",
+		    i == 0 ? "service_users = " : ",", i);
+	snprintf(text + n, sizeof(text) - n, "\n");
+	load_fails(text, 1, "service_users: at most 16 names");
+	memset(text, 'a', 200);
+	memcpy(text, "service_users = ", 16);
+	text[200] = '\n';
+	text[201] = '\0';
+	load_fails(text, 1, "service_users: a name is longer than 128 bytes");
+	load_ok("service_users =\n");
+	cr_expect_str_eq(c->service_users, "");
+}
+
+Test(config, reserved_connections_below_max)
+{
+	char	 msg[256];
+
+	load_ok("max_connections = 10\nreserved_connections = 10\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), -1);
+	cr_expect_str_eq(msg, "reserved_connections (10) must be below "
+	    "max_connections (10)");
+	load_ok("reserved_connections = 9\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0);
+	cr_expect_eq(c->reserved_connections, 9);
+	config_defaults(c);
+	load_ok("max_connections = 15\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0);
+	cr_expect_eq(c->reserved_connections, 0);
+}

@@ -6,7 +6,8 @@
  * of their own instead of sleeping: each test picks instants relative to
  * an arbitrary start and checks the exact retry time the daemon would send.
  * The throttle fixture uses 3 failures per 10 s window and a 5 s backoff,
- * small numbers whose edges are easy to reach by hand.
+ * small numbers whose edges are easy to reach by hand. The tests of full
+ * tables use small tables, but for one that proves the default size.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -21,19 +22,27 @@
 #define T0		1700000000000ULL	/* ms */
 #define WINDOW		10000ULL
 #define BACKOFF		5000ULL
-#define RATE_ENTRIES	(256 * 1024)		/* as in limits.c */
-#define FAIL_ENTRIES	(64 * 1024)
+#define OWNER		"u:1000"
+#define SMALL		64			/* entries, for full tables */
 
 static struct limits	*l;
+
+static struct limits *
+limits_sized(size_t rate_entries, size_t fail_entries)
+{
+	struct limits_conf conf = { 3, WINDOW, BACKOFF, rate_entries,
+	    fail_entries };
+	struct limits	*lim = NULL;
+
+	cr_assert_eq(limits_new(&conf, &lim), 0);
+	cr_assert_not_null(lim);
+	return lim;
+}
 
 static void
 setup(void)
 {
-	struct limits_conf conf = { 3, WINDOW, BACKOFF };
-
-	l = NULL;
-	cr_assert_eq(limits_new(&conf, &l), 0);
-	cr_assert_not_null(l);
+	l = limits_sized(0, 0);
 }
 
 static void
@@ -46,28 +55,32 @@ TestSuite(rate, .init = setup, .fini = teardown);
 TestSuite(throttle, .init = setup, .fini = teardown);
 TestSuite(credits);
 
-/* Takes a slot and expects success; *retry must stay untouched. */
+/* Takes a slot and expects rc; with rc 0 *retry must stay untouched. */
+static void
+take_as(const char *owner, const char *id, uint32_t max, uint32_t window,
+    uint64_t now, int want, uint64_t want_retry)
+{
+	uint64_t	 retry = 12345;
+	int		 rc;
+
+	rc = limits_rate_take(l, id, owner, max, window, now, &retry);
+	cr_expect_eq(rc, want, "%s of %s at %+lld: %d, want %d", id, owner,
+	    (long long)(now - T0), rc, want);
+	cr_expect_eq(retry, want == 0 ? 12345 : want_retry, "retry %llu, want "
+	    "%llu", (unsigned long long)retry, (unsigned long long)want_retry);
+}
+
 static void
 take_ok(const char *id, uint32_t max, uint32_t window, uint64_t now)
 {
-	uint64_t	 retry = 12345;
-
-	cr_expect_eq(limits_rate_take(l, id, max, window, now, &retry), 0,
-	    "%s refused at %+lld", id, (long long)(now - T0));
-	cr_expect_eq(retry, 12345);
+	take_as(OWNER, id, max, window, now, 0, 0);
 }
 
 static void
 take_limited(const char *id, uint32_t max, uint32_t window, uint64_t now,
     uint64_t want_retry)
 {
-	uint64_t	 retry = 12345;
-
-	cr_expect_eq(limits_rate_take(l, id, max, window, now, &retry),
-	    PROTO_RATE_LIMITED, "%s allowed at %+lld", id,
-	    (long long)(now - T0));
-	cr_expect_eq(retry, want_retry, "retry %llu, want %llu",
-	    (unsigned long long)retry, (unsigned long long)want_retry);
+	take_as(OWNER, id, max, window, now, PROTO_RATE_LIMITED, want_retry);
 }
 
 /* ------------------------------------------------------------------ */
@@ -167,25 +180,80 @@ Test(rate, one_ms_window)
 	take_ok("key1", 1, 1, T0 + 1);
 }
 
-Test(rate, full_table_refuses_until_windows_pass, .timeout = 60)
+Test(rate, owner_change_keeps_the_window)
+{
+	take_as("u:1000", "key1", 2, 1000, T0, 0, 0);
+	/* The key moved to a tenant: its window goes on counting. */
+	take_as("t:acme", "key1", 2, 1000, T0 + 1, 0, 0);
+	take_as("t:acme", "key1", 2, 1000, T0 + 2, PROTO_RATE_LIMITED, 998);
+}
+
+Test(rate, owner_names)
+{
+	struct proto_owner o;
+	char		 buf[LIMITS_OWNER_MAX];
+
+	memset(&o, 0, sizeof(o));
+	o.kind = PROTO_OWNER_USER;
+	o.uid = 4294967294U;
+	strcpy(o.tenant, "ignored");
+	cr_expect_str_eq(limits_owner(&o, buf), "u:4294967294");
+	o.kind = PROTO_OWNER_TENANT;
+	memset(o.tenant, 'a', PROTO_TENANT_MAX);
+	o.tenant[PROTO_TENANT_MAX] = '\0';
+	cr_expect_eq(limits_owner(&o, buf), buf);
+	cr_expect_eq(strlen(buf), 2 + PROTO_TENANT_MAX);
+	strcpy(o.tenant, "acme");
+	cr_expect_str_eq(limits_owner(&o, buf), "t:acme");
+}
+
+/* Fills the table with n keys of owner whose windows end at T0 + 1000
+ * + i, so that fill0's ends first. */
+static void
+fill_rate(const char *owner, int n)
 {
 	char		 id[32];
 	uint64_t	 retry = 0;
 	int		 i;
 
-	/* Fill the table with keys whose windows end at T0 + 1000. */
-	for (i = 0; i < RATE_ENTRIES; i++) {
+	for (i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "fill%d", i);
-		cr_assert_eq(limits_rate_take(l, id, 5, 1000, T0, &retry), 0,
-		    "%s", id);
+		cr_assert_eq(limits_rate_take(l, id, owner, 5, 1000 +
+		    (uint32_t)i, T0, &retry), 0, "%s", id);
 	}
-	/* A limit is never lifted by a full table: the new key waits. */
-	take_limited("newkey", 5, 2000, T0 + 500, 2000);
-	/* Known keys still count. */
-	take_ok("fill7", 5, 1000, T0 + 500);
-	/* Once the old windows are over, pruning makes room. */
-	take_ok("newkey", 5, 2000, T0 + 1000);
-	take_limited("newkey", 1, 2000, T0 + 1000 + 1999, 1);
+}
+
+Test(rate, full_table_refuses_only_the_owner_that_filled_it)
+{
+	limits_free(l);
+	l = limits_sized(SMALL, 0);
+	fill_rate("u:666", SMALL);
+	/* A limit is never lifted by a full table: the filler's new key is
+	 * refused, told to retry in a window. */
+	take_as("u:666", "newkey", 5, 2000, T0 + 500, LIMITS_EFULL, 2000);
+	/* Its known keys still count. */
+	take_as("u:666", "fill7", 5, 1007, T0 + 500, 0, 0);
+	/* Another owner's keys, user or tenant, still get windows. */
+	take_as("u:1000", "mine", 1, 2000, T0 + 500, 0, 0);
+	take_as("u:1000", "mine", 1, 2000, T0 + 600, PROTO_RATE_LIMITED, 1900);
+	take_as("t:acme", "ours", 1, 2000, T0 + 600, 0, 0);
+	/* The filler paid for them with its earliest-ending windows: fill0
+	 * and fill1 start afresh, and only as room allows. */
+	take_as("u:666", "fill0", 5, 1000, T0 + 700, LIMITS_EFULL, 1000);
+	take_as("u:666", "fill2", 5, 1002, T0 + 700, 0, 0);
+	/* Once its windows are over, the filler gets room again. */
+	take_as("u:666", "newkey", 1, 2000, T0 + 1000 + SMALL, 0, 0);
+	take_as("u:666", "newkey", 1, 2000, T0 + 2999 + SMALL,
+	    PROTO_RATE_LIMITED, 1);
+}
+
+Test(rate, default_size_full_table, .timeout = 120)
+{
+	/* 0 in the configuration: LIMITS_RATE_ENTRIES. */
+	fill_rate("u:666", LIMITS_RATE_ENTRIES);
+	take_as("u:666", "newkey", 5, 2000, T0 + 500, LIMITS_EFULL, 2000);
+	take_as("u:1000", "mine", 5, 2000, T0 + 500, 0, 0);
+	take_as("u:666", "fill1", 5, 1001, T0 + 500, 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -223,11 +291,12 @@ expect_throttled(uid_t uid, const char *rhost, uint64_t now,
 
 Test(throttle, three_failures_throttle_the_uid)
 {
-	limits_failed(l, 1000, "", T0);
+	cr_expect_eq(limits_failed(l, 1000, "", T0), 0);
 	expect_free(1000, "", T0 + 1);
-	limits_failed(l, 1000, "", T0 + 100);
+	cr_expect_eq(limits_failed(l, 1000, "", T0 + 100), 0);
 	expect_free(1000, "", T0 + 101);
-	limits_failed(l, 1000, "", T0 + 200);
+	/* This one starts the backoff: the caller logs it. */
+	cr_expect_eq(limits_failed(l, 1000, "", T0 + 200), 1);
 	/* Backoff counted from the third failure. */
 	expect_throttled(1000, "", T0 + 200, 5000);
 	expect_throttled(1000, "", T0 + 1200, 4000);
@@ -244,8 +313,20 @@ Test(throttle, other_uid_unaffected)
 	expect_throttled(1000, "", T0 + 1, 4999);
 	expect_free(1001, "", T0 + 1);
 	expect_free(0, "", T0 + 1);
-	/* The uid is throttled whatever remote host it names. */
-	expect_throttled(1000, "192.0.2.1", T0 + 1, 4999);
+	/* The uid naming a remote host is another source. */
+	expect_free(1000, "192.0.2.1", T0 + 1);
+}
+
+Test(throttle, failed_reports_each_backoff_once)
+{
+	int	 i, started = 0;
+
+	/* 30 failures in one window, 10 backoffs' worth: each third starts
+	 * one. verify.c never counts a throttled request as a failure. */
+	for (i = 0; i < 30; i++)
+		started += limits_failed(l, 1000, "", T0 + (uint64_t)i);
+	cr_expect_eq(started, 10);
+	cr_expect_eq(limits_failed(l, 1000, "", T0 + 100), 0);
 }
 
 Test(throttle, failures_spread_over_more_than_window)
@@ -285,29 +366,32 @@ Test(throttle, counting_starts_over_after_backoff)
 	expect_throttled(1000, "", T0 + BACKOFF + 2, BACKOFF);
 }
 
-Test(throttle, root_with_rhost_counts_the_rhost_only)
+Test(throttle, root_with_rhost_counts_that_pair_only)
 {
 	limits_failed(l, 0, "192.0.2.1", T0);
 	limits_failed(l, 0, "192.0.2.1", T0 + 1);
 	limits_failed(l, 0, "192.0.2.1", T0 + 2);
 	expect_throttled(0, "192.0.2.1", T0 + 2, BACKOFF);
+	expect_throttled(0, "192.0.2.1", T0 + 1002, BACKOFF - 1000);
 	/* sshd's other clients are unaffected. */
 	expect_free(0, "192.0.2.2", T0 + 2);
 	expect_free(0, "", T0 + 2);
-	/* Any caller naming that remote host is throttled. */
-	expect_throttled(1000, "192.0.2.1", T0 + 1002, BACKOFF - 1000);
+	/* So are other callers naming that remote host. */
+	expect_free(1000, "192.0.2.1", T0 + 2);
 	expect_free(1000, "", T0 + 2);
 	expect_free(0, "192.0.2.1", T0 + 2 + BACKOFF);
 }
 
-Test(throttle, root_without_rhost_counts_uid_0)
+Test(throttle, root_without_rhost_throttles_only_root_without_rhost)
 {
+	/* Root is no longer special: (0, "") is a source like any other. */
 	limits_failed(l, 0, "", T0);
 	limits_failed(l, 0, "", T0);
-	limits_failed(l, 0, "", T0);
+	cr_expect_eq(limits_failed(l, 0, "", T0), 1);
 	expect_throttled(0, "", T0, BACKOFF);
-	/* Root verifying for a remote host is not counted as uid 0. */
 	expect_free(0, "192.0.2.1", T0);
+	expect_free(1000, "", T0);
+	expect_free(1000, "192.0.2.1", T0);
 }
 
 Test(throttle, root_failures_with_different_rhosts_do_not_add_up)
@@ -323,34 +407,49 @@ Test(throttle, root_failures_with_different_rhosts_do_not_add_up)
 	expect_free(0, "", T0);
 }
 
-Test(throttle, non_root_with_rhost_counts_both)
+Test(throttle, source_is_the_uid_and_rhost_pair)
 {
 	limits_failed(l, 1000, "192.0.2.9", T0);
 	limits_failed(l, 1000, "192.0.2.9", T0);
-	limits_failed(l, 1000, "192.0.2.9", T0);
+	cr_expect_eq(limits_failed(l, 1000, "192.0.2.9", T0), 1);
 	expect_throttled(1000, "192.0.2.9", T0, BACKOFF);
-	/* The uid, with any or no remote host. */
-	expect_throttled(1000, "", T0, BACKOFF);
-	expect_throttled(1000, "198.51.100.1", T0, BACKOFF);
-	/* The remote host, with any caller. */
-	expect_throttled(0, "192.0.2.9", T0, BACKOFF);
-	expect_throttled(1001, "192.0.2.9", T0, BACKOFF);
-	expect_free(1001, "198.51.100.1", T0);
-	expect_free(0, "", T0);
+	/* Not another uid for that host... */
+	expect_free(1001, "192.0.2.9", T0);
+	expect_free(0, "192.0.2.9", T0);
+	/* ...nor that uid for another host, or for none. */
+	expect_free(1000, "198.51.100.1", T0);
+	expect_free(1000, "", T0);
+	/* A prefix of the host is another host. */
+	expect_free(1000, "192.0.2.", T0);
 }
 
-Test(throttle, uid_and_rhost_counted_separately)
+Test(throttle, pairs_counted_separately)
 {
-	/* Two failures as uid 1000 alone, one from the host as root. */
+	/* Two failures as uid 1000 alone, two for a host, one as root. */
 	limits_failed(l, 1000, "", T0);
 	limits_failed(l, 1000, "", T0);
+	limits_failed(l, 1000, "192.0.2.9", T0);
+	limits_failed(l, 1000, "192.0.2.9", T0);
 	limits_failed(l, 0, "192.0.2.9", T0);
+	expect_free(1000, "", T0);
 	expect_free(1000, "192.0.2.9", T0);
-	/* One more from both: the uid reaches 3, the host only 2. */
+	expect_free(0, "192.0.2.9", T0);
+	/* The third of one pair throttles that pair only. */
 	limits_failed(l, 1000, "192.0.2.9", T0 + 1);
-	expect_throttled(1000, "", T0 + 1, BACKOFF);
+	expect_throttled(1000, "192.0.2.9", T0 + 1, BACKOFF);
+	expect_free(1000, "", T0 + 1);
 	expect_free(0, "192.0.2.9", T0 + 1);
-	expect_free(1001, "192.0.2.9", T0 + 1);
+}
+
+Test(throttle, uid_and_host_digits_do_not_run_together)
+{
+	/* "1|23" and "12|3" would be one key without the separator. */
+	limits_failed(l, 1, "23", T0);
+	limits_failed(l, 1, "23", T0);
+	limits_failed(l, 1, "23", T0);
+	expect_throttled(1, "23", T0, BACKOFF);
+	expect_free(12, "3", T0);
+	expect_free(1, "2", T0);
 }
 
 Test(throttle, longest_rhost)
@@ -371,15 +470,16 @@ Test(throttle, longest_rhost)
 
 Test(throttle, fail_max_zero_disables)
 {
-	struct limits_conf conf = { 0, WINDOW, BACKOFF };
+	struct limits_conf conf = { 0, WINDOW, BACKOFF, 0, 0 };
 	struct limits	*off = NULL;
 	uint64_t	 retry = 777;
 	int		 i;
 
 	cr_assert_eq(limits_new(&conf, &off), 0);
 	for (i = 0; i < 100; i++) {
-		limits_failed(off, 1000, "", T0 + (uint64_t)i);
-		limits_failed(off, 0, "192.0.2.1", T0 + (uint64_t)i);
+		cr_expect_eq(limits_failed(off, 1000, "", T0 + (uint64_t)i), 0);
+		cr_expect_eq(limits_failed(off, 0, "192.0.2.1", T0 +
+		    (uint64_t)i), 0);
 	}
 	cr_expect_eq(limits_throttled(off, 1000, "", T0 + 100, &retry), 0);
 	cr_expect_eq(limits_throttled(off, 0, "192.0.2.1", T0 + 100, &retry),
@@ -390,44 +490,80 @@ Test(throttle, fail_max_zero_disables)
 
 Test(throttle, fail_max_one)
 {
-	struct limits_conf conf = { 1, WINDOW, BACKOFF };
+	struct limits_conf conf = { 1, WINDOW, BACKOFF, 0, 0 };
 	struct limits	*one = NULL;
 	uint64_t	 retry = 0;
 
 	cr_assert_eq(limits_new(&conf, &one), 0);
 	cr_expect_eq(limits_throttled(one, 1000, "", T0, &retry), 0);
-	limits_failed(one, 1000, "", T0);
+	cr_expect_eq(limits_failed(one, 1000, "", T0), 1);
 	cr_expect_eq(limits_throttled(one, 1000, "", T0, &retry), 1);
 	cr_expect_eq(retry, BACKOFF);
 	limits_free(one);
 }
 
-Test(throttle, full_table_stops_counting, .timeout = 60)
+/* uid fails once for each of n remote hosts, from T0 to T0 + n / 16
+ * (less than a window even for the default size). */
+static void
+fill_fail(uid_t uid, int n)
 {
 	char	 host[32];
 	int	 i;
 
-	/* Root with a remote host is exactly one source per failure. */
-	for (i = 0; i < FAIL_ENTRIES; i++) {
+	for (i = 0; i < n; i++) {
 		snprintf(host, sizeof(host), "10.%d.%d.1", i / 256, i % 256);
-		limits_failed(l, 0, host, T0);
+		cr_assert_eq(limits_failed(l, uid, host, T0 + (uint64_t)i / 16),
+		    0);
 	}
-	limits_failed(l, 0, "192.0.2.1", T0 + 1);
-	limits_failed(l, 0, "192.0.2.1", T0 + 2);
-	limits_failed(l, 0, "192.0.2.1", T0 + 3);
-	expect_free(0, "192.0.2.1", T0 + 3);
-	/* Sources already counted go on being counted. */
-	limits_failed(l, 0, "10.0.5.1", T0 + 9000);
-	limits_failed(l, 0, "10.0.5.1", T0 + 9001);
-	expect_throttled(0, "10.0.5.1", T0 + 9001, BACKOFF);
-	/* Once the windows have passed, pruning makes room again. */
-	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW);
-	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW);
-	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW);
-	expect_throttled(0, "192.0.2.1", T0 + WINDOW, BACKOFF);
-	/* The source still backing off survived the prune. */
-	expect_throttled(0, "10.0.5.1", T0 + WINDOW, 9001 + BACKOFF - WINDOW);
-	expect_free(0, "10.0.5.1", T0 + 9001 + BACKOFF);
+}
+
+Test(throttle, full_table_stops_counting_only_for_the_filler)
+{
+	limits_free(l);
+	l = limits_sized(0, SMALL);
+	/* One uid naming a new remote host each time fills the table. */
+	fill_fail(0, SMALL);
+	/* Its new sources are not counted any more... */
+	limits_failed(l, 0, "192.0.2.1", T0 + 100);
+	limits_failed(l, 0, "192.0.2.1", T0 + 101);
+	cr_expect_eq(limits_failed(l, 0, "192.0.2.1", T0 + 102), 0);
+	expect_free(0, "192.0.2.1", T0 + 102);
+	/* ...its sources already counted still are... */
+	limits_failed(l, 0, "10.0.5.1", T0 + 200);
+	cr_expect_eq(limits_failed(l, 0, "10.0.5.1", T0 + 201), 1);
+	expect_throttled(0, "10.0.5.1", T0 + 201, BACKOFF);
+	/* ...and other uids' failures are counted: the filler's oldest
+	 * sources make room. */
+	limits_failed(l, 1000, "", T0 + 300);
+	limits_failed(l, 1000, "", T0 + 301);
+	cr_expect_eq(limits_failed(l, 1000, "", T0 + 302), 1);
+	expect_throttled(1000, "", T0 + 302, BACKOFF);
+	limits_failed(l, 1001, "192.0.2.1", T0 + 300);
+	limits_failed(l, 1001, "192.0.2.1", T0 + 301);
+	limits_failed(l, 1001, "192.0.2.1", T0 + 302);
+	expect_throttled(1001, "192.0.2.1", T0 + 302, BACKOFF);
+	expect_throttled(0, "10.0.5.1", T0 + 5000, 201 + BACKOFF - 5000);
+	expect_throttled(1000, "", T0 + 5000, 302 + BACKOFF - 5000);
+	expect_free(0, "10.0.5.1", T0 + 201 + BACKOFF);
+	/* Once the filler's windows have passed, it is counted again. */
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW + 100);
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW + 100);
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW + 100);
+	expect_throttled(0, "192.0.2.1", T0 + WINDOW + 100, BACKOFF);
+}
+
+Test(throttle, default_size_full_table, .timeout = 120)
+{
+	/* 0 in the configuration: LIMITS_FAIL_ENTRIES. */
+	fill_fail(0, LIMITS_FAIL_ENTRIES);
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW - 3);
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW - 2);
+	limits_failed(l, 0, "192.0.2.1", T0 + WINDOW - 1);
+	expect_free(0, "192.0.2.1", T0 + WINDOW - 1);
+	limits_failed(l, 1000, "", T0 + WINDOW - 3);
+	limits_failed(l, 1000, "", T0 + WINDOW - 2);
+	limits_failed(l, 1000, "", T0 + WINDOW - 1);
+	expect_throttled(1000, "", T0 + WINDOW - 1, BACKOFF);
 }
 
 /* ------------------------------------------------------------------ */

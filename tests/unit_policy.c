@@ -563,21 +563,155 @@ Test(policy, service_valid)
 	cr_expect_eq(policy_service_valid("caf\xc3\xa9"), 0);
 }
 
+/*
+ * policy_text_valid: one row per edge of the UTF-8 decoder and of the set
+ * of refused characters. Strings are written as bytes so that each row
+ * shows exactly what a client would send.
+ */
+static const struct text_case {
+	const char	*s;
+	int		 want;
+	const char	*why;
+} text_cases[] = {
+	{ "", 1, "empty" },
+	{ " ", 1, "space" },
+	{ "hello, world ~!", 1, "printable ASCII" },
+	{ "back\\slash", 1, "backslash" },
+	{ "caf\xc3\xa9", 1, "2-byte U+00E9" },
+	{ "\xc2\xa0", 1, "U+00A0 NBSP, first after C1" },
+	{ "\xdf\xbf", 1, "U+07FF, last 2-byte" },
+	{ "\xe0\xa0\x80", 1, "U+0800, first 3-byte" },
+	{ "5 \xe2\x82\xac", 1, "3-byte U+20AC" },
+	{ "\xed\x9f\xbf", 1, "U+D7FF, before the surrogates" },
+	{ "\xee\x80\x80", 1, "U+E000, after the surrogates" },
+	{ "\xef\xbf\xbd", 1, "U+FFFD" },
+	{ "\xf0\x90\x80\x80", 1, "U+10000, first 4-byte" },
+	{ "\xf0\x9f\x98\x80", 1, "4-byte U+1F600" },
+	{ "\xf4\x8f\xbf\xbf", 1, "U+10FFFF, last" },
+	{ "a\xe2\x80\x8e" "b", 1, "U+200E LRM" },
+	{ "\xd7\x90\xe2\x80\x8f" "1", 1, "U+200F RLM" },
+	{ "\xd8\xb9\xd8\x9c", 1, "U+061C ALM" },
+	{ "\xe2\x80\xa7", 1, "U+2027, before LS" },
+	{ "\xe2\x80\xaf", 1, "U+202F, after RLO" },
+	{ "\xe2\x81\xa5", 1, "U+2065, before LRI" },
+	{ "\xe2\x81\xaa", 1, "U+206A, after PDI" },
+
+	{ "a\tb", 0, "tab" },
+	{ "a\nb", 0, "newline" },
+	{ "a\r", 0, "CR" },
+	{ "\x01", 0, "U+0001" },
+	{ "\x1b[31m", 0, "ESC" },
+	{ "x\x1f", 0, "U+001F" },
+	{ "a\x7f", 0, "DEL" },
+	{ "\xc2\x80", 0, "U+0080, first C1" },
+	{ "\xc2\x85", 0, "U+0085 NEL" },
+	{ "\xc2\x9b", 0, "U+009B CSI" },
+	{ "\xc2\x9f", 0, "U+009F, last C1" },
+	{ "\x85", 0, "raw 0x85" },
+	{ "a\x9b" "31m", 0, "raw 0x9b" },
+	{ "\x80\xff", 0, "stray continuation, 0xff" },
+	{ "\xbf", 0, "stray continuation 0xbf" },
+	{ "caf\xe9", 0, "Latin-1" },
+	{ "\xc0\xaf", 0, "overlong '/' in 2 bytes" },
+	{ "\xc1\xbf", 0, "overlong U+007F" },
+	{ "\xc0\x80", 0, "overlong NUL" },
+	{ "\xe0\x80\xaf", 0, "overlong '/' in 3 bytes" },
+	{ "\xe0\x9f\xbf", 0, "overlong U+07FF" },
+	{ "\xf0\x80\x80\xaf", 0, "overlong '/' in 4 bytes" },
+	{ "\xf0\x8f\xbf\xbf", 0, "overlong U+FFFF" },
+	{ "\xed\xa0\x80", 0, "U+D800, first surrogate" },
+	{ "\xed\xbf\xbf", 0, "U+DFFF, last surrogate" },
+	{ "\xed\xa0\xbd\xed\xb8\x80", 0, "CESU-8 surrogate pair" },
+	{ "\xf4\x90\x80\x80", 0, "U+110000" },
+	{ "\xf5\x80\x80\x80", 0, "lead 0xf5" },
+	{ "\xf8\x88\x80\x80\x80", 0, "5-byte form" },
+	{ "\xfe", 0, "0xfe" },
+	{ "\xff", 0, "0xff" },
+	{ "ab\xc3", 0, "2-byte cut at the end" },
+	{ "ab\xe2\x82", 0, "3-byte cut at the end" },
+	{ "ab\xe2", 0, "3-byte lead alone at the end" },
+	{ "ab\xf0\x9f\x98", 0, "4-byte cut at the end" },
+	{ "\xe2\x82" "a", 0, "3-byte cut by ASCII" },
+	{ "\xc3\xc3\xa9", 0, "lead followed by a lead" },
+	{ "\xe2\x80\xaa", 0, "U+202A LRE" },
+	{ "\xe2\x80\xab", 0, "U+202B RLE" },
+	{ "\xe2\x80\xac", 0, "U+202C PDF" },
+	{ "\xe2\x80\xad", 0, "U+202D LRO" },
+	{ "txt\xe2\x80\xae" "gpj.exe", 0, "U+202E RLO" },
+	{ "\xe2\x81\xa6", 0, "U+2066 LRI" },
+	{ "\xe2\x81\xa7", 0, "U+2067 RLI" },
+	{ "\xe2\x81\xa8", 0, "U+2068 FSI" },
+	{ "\xe2\x81\xa9", 0, "U+2069 PDI" },
+	{ "a\xe2\x80\xa8" "b", 0, "U+2028 LS" },
+	{ "a\xe2\x80\xa9" "b", 0, "U+2029 PS" },
+};
+
 Test(policy, text_valid)
 {
-	cr_expect_eq(policy_text_valid(""), 1);
-	cr_expect_eq(policy_text_valid("hello, world ~!"), 1);
-	cr_expect_eq(policy_text_valid("caf\xc3\xa9"), 1);
-	cr_expect_eq(policy_text_valid("\x80\xff"), 1);
-	cr_expect_eq(policy_text_valid(" "), 1);
+	size_t	 i;
 
-	cr_expect_eq(policy_text_valid("a\tb"), 0);
-	cr_expect_eq(policy_text_valid("a\nb"), 0);
-	cr_expect_eq(policy_text_valid("a\r"), 0);
-	cr_expect_eq(policy_text_valid("\x01"), 0);
-	cr_expect_eq(policy_text_valid("\x1b[31m"), 0);
-	cr_expect_eq(policy_text_valid("x\x1f"), 0);
-	cr_expect_eq(policy_text_valid("a\x7f"), 0);
+	for (i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]); i++)
+		cr_expect_eq(policy_text_valid(text_cases[i].s),
+		    text_cases[i].want, "%s: got %d", text_cases[i].why,
+		    !text_cases[i].want);
+}
+
+Test(policy, text_valid_bad_byte_anywhere)
+{
+	static const size_t at[] = { 0, 2, 3, 4 };	/* between characters */
+	char	 s[8];
+	size_t	 i;
+
+	/* A raw C1 byte before, between and after good characters. */
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		memcpy(s, "\xc3\xa9" "ab", 5);
+		memmove(s + at[i] + 1, s + at[i], 5 - at[i]);
+		s[at[i]] = '\x85';
+		cr_expect_eq(policy_text_valid(s), 0, "0x85 at %zu", at[i]);
+		/* The same string without it is fine. */
+		memmove(s + at[i], s + at[i] + 1, 5 - at[i]);
+		cr_expect_eq(policy_text_valid(s), 1);
+	}
+}
+
+Test(policy, text_valid_every_code_point)
+{
+	char		 s[5];
+	uint32_t	 cp;
+	int		 want;
+
+	/* Encode every scalar value the standard way: accepted unless it
+	 * is one of the refused ones. */
+	for (cp = 1; cp <= 0x10ffff; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		if (cp < 0x80) {
+			s[0] = (char)cp;
+			s[1] = '\0';
+		} else if (cp < 0x800) {
+			s[0] = (char)(0xc0 | cp >> 6);
+			s[1] = (char)(0x80 | (cp & 0x3f));
+			s[2] = '\0';
+		} else if (cp < 0x10000) {
+			s[0] = (char)(0xe0 | cp >> 12);
+			s[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+			s[2] = (char)(0x80 | (cp & 0x3f));
+			s[3] = '\0';
+		} else {
+			s[0] = (char)(0xf0 | cp >> 18);
+			s[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+			s[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+			s[3] = (char)(0x80 | (cp & 0x3f));
+			s[4] = '\0';
+		}
+		want = !(cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) ||
+		    (cp >= 0x2028 && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069));
+		if (policy_text_valid(s) != want) {
+			cr_expect_fail("U+%04X: want %d", (unsigned)cp, want);
+			break;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -631,13 +765,23 @@ Test(policy, spec_all_good)
 	free(sp);
 }
 
+static const char bad_name_msg[] = "key name is not valid UTF-8 or contains "
+    "control characters";
+
 Test(policy, spec_bad_name)
 {
 	struct proto_key_spec *sp = good_spec();
 
 	strcpy(sp->name, "a\nb");
-	spec_fails(sp, PROTO_OWNER_USER,
-	    "key name contains control characters");
+	spec_fails(sp, PROTO_OWNER_USER, bad_name_msg);
+	strcpy(sp->name, "a\xc2\x9b" "2J");
+	spec_fails(sp, PROTO_OWNER_USER, bad_name_msg);
+	strcpy(sp->name, "caf\xe9");
+	spec_fails(sp, PROTO_OWNER_USER, bad_name_msg);
+	strcpy(sp->name, "txt\xe2\x80\xae" "gpj.exe");
+	spec_fails(sp, PROTO_OWNER_USER, bad_name_msg);
+	strcpy(sp->name, "");
+	spec_ok(sp, PROTO_OWNER_USER);
 	free(sp);
 }
 
@@ -732,8 +876,7 @@ Test(policy, spec_unset_fields_not_checked)
 	spec_ok(sp, PROTO_OWNER_USER);
 	/* Each bit turns on exactly its own check. */
 	sp->set = PROTO_SET_NAME;
-	spec_fails(sp, PROTO_OWNER_USER,
-	    "key name contains control characters");
+	spec_fails(sp, PROTO_OWNER_USER, bad_name_msg);
 	sp->set = PROTO_SET_PREFIX;
 	spec_fails(sp, PROTO_OWNER_USER,
 	    "prefix 'BAD_' is not 1-16 of [a-z0-9]");

@@ -202,6 +202,11 @@ fill_status(void *p, int full)
 	s->tenants = 0x2222222222ull;
 	s->caller_uid = 1003;
 	s->caller_admin = 1;
+	s->map_size = 0x3333333333ull;
+	s->map_used = 0x4444444444ull;
+	s->map_limit = 0x5555555555ull;
+	s->audit_entries = 0x6666666666ull;
+	s->audit_pruned = 0x7777777777ull;
 }
 
 static void
@@ -259,6 +264,9 @@ fill_verify_reply(void *p, int full)
 	v->retry_after_ms = 0x2021222324252627ull;
 	v->has_credits = 1;
 	v->remaining = 0x3031323334353637ull;
+	v->allow_privileged = 1;
+	v->has_admin_gid = 1;
+	v->admin_gid = 0x40414243u;
 }
 
 static void
@@ -287,6 +295,7 @@ fill_tenant(void *p, int full)
 	t->created_by = 1004;
 	t->created_at = 1700000001;
 	t->keys = 77;
+	t->allow_privileged = 1;
 }
 
 static void
@@ -758,11 +767,22 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
 	v->has_credits = 0;
 	cr_assert_eq(reencode(codec("verify_reply"), v), 0);
+	v->allow_privileged = 2;
+	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
+	v->allow_privileged = 0;
+	v->has_admin_gid = 2;
+	cr_assert_eq(reencode(codec("verify_reply"), v), PROTO_EVALUE);
+	v->has_admin_gid = 0;
+	cr_assert_eq(reencode(codec("verify_reply"), v), 0);
 
 	fill_tenant(t, 0);
 	t->enabled = 2;
 	cr_assert_eq(reencode(codec("tenant"), t), PROTO_EVALUE);
 	t->enabled = 0;
+	cr_assert_eq(reencode(codec("tenant"), t), 0);
+	t->allow_privileged = 2;
+	cr_assert_eq(reencode(codec("tenant"), t), PROTO_EVALUE);
+	t->allow_privileged = 0;
 	cr_assert_eq(reencode(codec("tenant"), t), 0);
 
 	fill_status(s, 0);
@@ -1134,6 +1154,7 @@ Test(proto, names)
 		{ PROTO_OP_TENANT_SHOW, "TENANT_SHOW" },
 		{ PROTO_OP_TENANT_SET_ENABLED, "TENANT_SET_ENABLED" },
 		{ PROTO_OP_TENANT_REMOVE, "TENANT_REMOVE" },
+		{ PROTO_OP_TENANT_SET_PRIVILEGED, "TENANT_SET_PRIVILEGED" },
 		{ PROTO_OP_KEY_CREATE, "KEY_CREATE" },
 		{ PROTO_OP_KEY_LIST, "KEY_LIST" },
 		{ PROTO_OP_KEY_SHOW, "KEY_SHOW" },

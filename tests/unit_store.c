@@ -180,6 +180,7 @@ mk_tenant(struct proto_tenant *tn, const char *name, uint32_t gid)
 	tn->enabled = 1;
 	tn->created_by = 7;
 	tn->created_at = 1700000000ull + gid;
+	tn->allow_privileged = gid % 2;
 }
 
 static void
@@ -254,6 +255,7 @@ assert_tenant_eq(const struct proto_tenant *g, const struct proto_tenant *w,
 	cr_assert_eq(g->created_by, w->created_by);
 	cr_assert_eq(g->created_at, w->created_at);
 	cr_assert_eq(g->keys, keys);
+	cr_assert_eq(g->allow_privileged, w->allow_privileged);
 }
 
 Test(store, open_close_reopen_keeps_records)
@@ -1727,4 +1729,219 @@ Test(store, strerror_names_every_code)
 	cr_assert_str_eq(store_strerror(STORE_EBUSY),
 	    "this thread already has a store transaction open");
 	cr_assert_str_eq(store_strerror(-1000), "unknown store error");
+}
+
+/* Appends n entries, the i-th (from 1) stamped 1700000000 + i. */
+static void
+append_n(struct store *s, uint64_t n)
+{
+	uint64_t	i;
+
+	for (i = 1; i <= n; i++)
+		append(s, "key.create", i);
+}
+
+static void
+audit_info(struct store *s, struct store_audit_info *ai)
+{
+	struct store_txn	*t;
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_audit_stat(t, ai), STORE_OK);
+	store_end(t);
+}
+
+static uint32_t
+prune(struct store *s, uint64_t max, uint64_t before, uint32_t batch)
+{
+	struct store_txn	*t;
+	uint32_t		 n = 99;
+
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_audit_prune(t, max, before, batch, &n), STORE_OK);
+	cr_assert_eq(store_commit(t), STORE_OK);
+	return n;
+}
+
+/* Retention takes the oldest entries, by count and by age, at most a
+ * batch at a time, and the pruned count survives a reopen. */
+Test(store, audit_prune_by_count_and_age)
+{
+	struct store_audit_info	 ai;
+	struct store		*s;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	audit_info(s, &ai);
+	cr_assert_eq(ai.entries, 0);
+	cr_assert_eq(ai.first_seq, 0);
+	cr_assert_eq(ai.pruned, 0);
+	append_n(s, 10);
+	cr_assert_eq(prune(s, 20, 0, 100), 0);
+	cr_assert_eq(prune(s, 0, 0, 100), 0, "no limits, nothing goes");
+	cr_assert_eq(prune(s, 6, 0, 3), 3, "a batch at most");
+	cr_assert_eq(prune(s, 6, 0, 100), 1);
+	audit_info(s, &ai);
+	cr_assert_eq(ai.entries, 6);
+	cr_assert_eq(ai.first_seq, 5);
+	cr_assert_eq(ai.last_seq, 10);
+	cr_assert_eq(ai.pruned, 4);
+	/* Older than 1700000008: entries 5, 6 and 7. */
+	cr_assert_eq(prune(s, 6, 1700000008ull, 100), 3);
+	/* The count and the age are each enough. */
+	cr_assert_eq(prune(s, 2, 1700000001ull, 100), 1);
+	store_close(s);
+	s = open_store(tmpdir, MAP_SIZE);
+	audit_info(s, &ai);
+	cr_assert_eq(ai.entries, 2);
+	cr_assert_eq(ai.first_seq, 9);
+	cr_assert_eq(ai.pruned, 8);
+	/* Sequence numbers go on after the pruned ones. */
+	append(s, "key.revoke", 11);
+	store_close(s);
+}
+
+/* Walks resume after the entry they are given, exactly. */
+Test(store, walks_resume_after_an_entry)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	struct proto_tenant	 tn;
+	struct idlist		 l;
+	struct tlist		 tl;
+	struct alist		 al;
+	char			 id[TOKEN_ID_LEN + 1];
+	uint64_t		 i;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	for (i = 1; i <= 5; i++) {
+		mk_key(&k, i, PROTO_OWNER_USER, 1000, NULL);
+		put_key(s, &k);
+	}
+	mk_key(&k, 6, PROTO_OWNER_USER, 1001, NULL);
+	put_key(s, &k);
+	mk_tenant(&tn, "acme", 2000);
+	put_tenant(s, &tn);
+	mk_tenant(&tn, "beta", 3000);
+	put_tenant(s, &tn);
+	mk_tenant(&tn, "gamma", 4000);
+	put_tenant(s, &tn);
+	append_n(s, 4);
+
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	mk_id(2, id);
+	cr_assert_eq(store_key_foreach_owner_after(t, PROTO_OWNER_USER, 1000,
+	    NULL, id, collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 3);
+	mk_id(3, id);
+	cr_assert_str_eq(l.ids[0], id);
+	/* After an id that is not there: the next one that is. */
+	memset(&l, 0, sizeof(l));
+	mk_id(6, id);
+	cr_assert_eq(store_key_foreach_owner_after(t, PROTO_OWNER_USER, 1000,
+	    NULL, id, collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 0, "id 6 is uid 1001's");
+	memset(&l, 0, sizeof(l));
+	cr_assert_eq(store_key_foreach_owner_after(t, PROTO_OWNER_USER, 1000,
+	    NULL, "", collect_key, &l), STORE_OK);
+	cr_assert_eq(l.n, 5);
+	/* A positive stop comes back as it is. */
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 2;
+	mk_id(1, id);
+	cr_assert_eq(store_key_foreach_after(t, id, collect_key, &l), 77);
+	mk_id(2, id);
+	cr_assert_str_eq(l.ids[0], id);
+
+	memset(&tl, 0, sizeof(tl));
+	cr_assert_eq(store_tenant_foreach_after(t, "acme", collect_tenant,
+	    &tl), STORE_OK);
+	cr_assert_eq(tl.n, 2);
+	cr_assert_str_eq(tl.v[0].name, "beta");
+	memset(&tl, 0, sizeof(tl));
+	cr_assert_eq(store_tenant_foreach_after(t, "b", collect_tenant, &tl),
+	    STORE_OK);
+	cr_assert_eq(tl.n, 2);
+
+	memset(&al, 0, sizeof(al));
+	cr_assert_eq(store_audit_foreach_from(t, 3, collect_audit, &al),
+	    STORE_OK);
+	cr_assert_eq(al.n, 2);
+	cr_assert_eq(al.seq[0], 3);
+	cr_assert_eq(al.seq[1], 4);
+	store_end(t);
+	store_close(s);
+}
+
+/* Map usage grows with records and shrinks, through LMDB's free list,
+ * when they are deleted. */
+Test(store, map_usage_counts_free_pages)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k;
+	uint64_t		 size, empty, full, after, i;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_map_usage(s, &size, &empty), STORE_OK);
+	cr_assert_eq(size, MAP_SIZE);
+	cr_assert_gt(empty, 0);
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	for (i = 1; i <= 2000; i++) {
+		mk_key(&k, i, PROTO_OWNER_USER, 1000, NULL);
+		cr_assert_eq(store_key_put(t, &k), STORE_OK);
+	}
+	cr_assert_eq(store_commit(t), STORE_OK);
+	cr_assert_eq(store_map_usage(s, &size, &full), STORE_OK);
+	cr_assert_gt(full, empty + 2000 * 300, "2000 keys in %llu bytes",
+	    (unsigned long long)(full - empty));
+	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
+	for (i = 1; i <= 2000; i++) {
+		char id[TOKEN_ID_LEN + 1];
+
+		mk_id(i, id);
+		cr_assert_eq(store_key_del(t, id), STORE_OK);
+	}
+	cr_assert_eq(store_commit(t), STORE_OK);
+	cr_assert_eq(store_map_usage(s, &size, &after), STORE_OK);
+	cr_assert_lt(after, full / 4, "used %llu after deleting, %llu full",
+	    (unsigned long long)after, (unsigned long long)full);
+	store_close(s);
+}
+
+/*
+ * A tenant record as releases before issue 7 wrote it (version 1, no
+ * allow_privileged) reads back as not privileged.
+ */
+Test(store, version1_tenant_record_is_not_privileged)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct proto_tenant	 got;
+	struct writer		 w;
+	uint8_t			 buf[TENANT_REC_MAX];
+
+	s = open_store(tmpdir, MAP_SIZE);
+	store_close(s);
+	wr_init(&w, buf, sizeof(buf));
+	wr_u8(&w, 1);
+	wr_str(&w, "acme");
+	wr_str(&w, "acme");
+	wr_u32(&w, 2000);
+	wr_str(&w, "");
+	wr_u32(&w, 0);
+	wr_u8(&w, 1);
+	wr_u32(&w, 0);
+	wr_u64(&w, 1700000000ull);
+	cr_assert_eq(wr_error(&w), 0);
+	raw_put(tmpdir, "tenants", "acme", 4, buf, w.len);
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_tenant_get(t, "acme", &got), STORE_OK);
+	cr_assert_eq(got.gid, 2000);
+	cr_assert_eq(got.enabled, 1);
+	cr_assert_eq(got.allow_privileged, 0);
+	store_end(t);
+	store_close(s);
 }

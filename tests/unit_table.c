@@ -167,36 +167,7 @@ Test(table, zero_max_holds_nothing)
 }
 
 /* ------------------------------------------------------------------ */
-/* prune and foreach */
-
-/* Drops entries whose value a is odd; counts the calls. */
-static int
-drop_odd(const char *key, void *value, void *arg)
-{
-	struct val	*v = value;
-
-	(void)key;
-	(*(int *)arg)++;
-	return (v->a & 1) != 0;
-}
-
-static int
-drop_all(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)value;
-	(void)arg;
-	return 1;
-}
-
-static int
-drop_none(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)value;
-	(*(int *)arg)++;
-	return 0;
-}
+/* del and foreach */
 
 /* Records every key visited, in order, as "k0,k1,...". */
 struct seen {
@@ -236,92 +207,29 @@ numbered(int n, size_t max)
 	return t;
 }
 
-Test(table, prune_drops_exactly_the_chosen)
-{
-	struct table	*t = numbered(10, 10);
-	struct seen	 s;
-	int		 calls = 0, i;
-	char		 key[16];
-
-	table_prune(t, drop_odd, &calls);
-	cr_expect_eq(calls, 10, "predicate called %d times", calls);
-	cr_expect_eq(table_count(t), 5);
-	for (i = 0; i < 10; i++) {
-		snprintf(key, sizeof(key), "k%02d", i);
-		if (i % 2)
-			cr_expect_null(table_get(t, key, 0), "%s kept", key);
-		else
-			cr_expect_not_null(table_get(t, key, 0), "%s lost",
-			    key);
-	}
-	memset(&s, 0, sizeof(s));
-	table_foreach(t, collect, &s);
-	cr_expect_str_eq(s.keys, "k00,k02,k04,k06,k08");
-	cr_expect_eq(s.sum, 0 + 2 + 4 + 6 + 8);
-	table_free(t);
-}
-
-Test(table, prune_frees_room)
+Test(table, del_removes_one_and_frees_room)
 {
 	struct table	*t = numbered(4, 4);
+	struct seen	 s;
 	struct val	*v;
-	int		 calls = 0;
 
 	cr_expect_null(table_get(t, "new1", 1));
-	table_prune(t, drop_odd, &calls);
-	cr_expect_eq(table_count(t), 2);
+	table_del(t, "k01");
+	table_del(t, "k01");		/* gone already: nothing happens */
+	table_del(t, "nothere");
+	cr_expect_eq(table_count(t), 3);
+	cr_expect_null(table_get(t, "k01", 0));
 	v = table_get(t, "new1", 1);
 	cr_assert_not_null(v);
-	/* A new entry is zeroed even where an old one was freed. */
 	cr_expect_eq(memcmp(v, &zero, sizeof(zero)), 0);
-	cr_expect_not_null(table_get(t, "new2", 1));
-	cr_expect_null(table_get(t, "new3", 1));
-	cr_expect_eq(table_count(t), 4);
-	/* A dropped key comes back zeroed when created again. */
-	table_prune(t, drop_all, NULL);
-	v = table_get(t, "k01", 1);
+	/* A deleted key comes back zeroed when created again. */
+	table_del(t, "k02");
+	v = table_get(t, "k02", 1);
 	cr_assert_not_null(v);
 	cr_expect_eq(v->a, 0);
-	table_free(t);
-}
-
-Test(table, prune_none_and_all)
-{
-	struct table	*t = numbered(20, 20);
-	struct seen	 s;
-	int		 calls = 0;
-
-	table_prune(t, drop_none, &calls);
-	cr_expect_eq(calls, 20);
-	cr_expect_eq(table_count(t), 20);
-	table_prune(t, drop_all, NULL);
-	cr_expect_eq(table_count(t), 0);
-	cr_expect_null(table_get(t, "k00", 0));
 	memset(&s, 0, sizeof(s));
 	table_foreach(t, collect, &s);
-	cr_expect_eq(s.calls, 0);
-	/* Pruning an empty table calls nothing. */
-	calls = 0;
-	table_prune(t, drop_none, &calls);
-	cr_expect_eq(calls, 0);
-	table_free(t);
-}
-
-Test(table, prune_large_tree)
-{
-	struct table	*t = numbered(1000, 1000);
-	struct seen	*s = calloc(1, sizeof(*s));
-	int		 calls = 0;
-
-	cr_assert_not_null(s);
-	table_prune(t, drop_odd, &calls);
-	cr_expect_eq(calls, 1000);
-	cr_expect_eq(table_count(t), 500);
-	table_foreach(t, collect, s);
-	cr_expect_eq(s->calls, 500);
-	/* Sum of the even numbers below 1000. */
-	cr_expect_eq(s->sum, 249500);
-	free(s);
+	cr_expect_str_eq(s.keys, "k00,k02,k03,new1");
 	table_free(t);
 }
 

@@ -1,0 +1,43 @@
+/*
+ * admin_status.c - STATUS: what the daemon is, how full its store is and
+ * who is asking. Anyone may ask; nothing in it is a secret.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "admin_int.h"
+#include "reply.h"
+
+int
+admin_status(struct areq *r)
+{
+	struct proto_status_info st;
+	struct store_audit_info ai;
+	struct store_txn *txn;
+	struct writer	*w;
+	int		 rc;
+
+	if ((rc = rd_end(r->body)) != 0)
+		return admin_bad_request(r, rc);
+	memset(&st, 0, sizeof(st));
+	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
+		return admin_store_fail(r, rc, "status");
+	if ((rc = store_stat(txn, &st.keys, &st.tenants)) == 0)
+		rc = store_audit_stat(txn, &ai);
+	store_end(txn);
+	if (rc == 0)
+		rc = admin_map_usage(r->a, &st.map_size, &st.map_used,
+		    &st.map_limit);
+	if (rc != 0)
+		return admin_store_fail(r, rc, "status");
+	strcpy(st.version, APIKEY_VERSION);
+	st.pid = (uint32_t)getpid();
+	st.started_at = r->a->started_at;
+	st.caller_uid = (uint32_t)r->who.uid;
+	st.caller_admin = (uint8_t)r->who.admin;
+	st.audit_entries = ai.entries;
+	st.audit_pruned = ai.pruned;
+	w = reply_begin(r->h, 0);
+	proto_enc_status_info(w, &st);
+	return reply_send(r->c, 0) == 0 ? 0 : -1;
+}

@@ -1,0 +1,683 @@
+/*
+ * it_connections.c - what a local user can do to apikeyd's connections,
+ * and what the daemon does about it (findings 4 and 6 of the security
+ * review): listings are streamed under back-pressure, a partial frame and
+ * an idle connection are closed after their timeouts, connections are
+ * capped per uid and per socket with a reserve that keeps root's (PAM's)
+ * logins going, a refused or undecodable connection is told why before it
+ * is closed, and the log about one uid stays within its budget.
+ *
+ * The misbehaving clients are build/tests/hostile (see tests/hostile.c),
+ * run as fixture users through setpriv. It makes its connections one
+ * after another and reports on each before making the next, so which of
+ * them a daemon at its limits refuses does not depend on timing; each
+ * test starts the next hostile only once the last one said "ready".
+ *
+ * Each test says in a comment why it fails on a daemon without the fix.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <security/pam_appl.h>
+
+#include <criterion/criterion.h>
+
+#include "harness_pam.h"
+
+/* A hostile's report on its connections comes within this. */
+#define REPORT_MS	(3 * IT_DEADLINE_MS)
+
+static void
+fini(void)
+{
+	it_prog_end_all();
+	itp_teardown();
+}
+
+/*
+ * One timeout for all: the listing test makes 2,000 keys, a commit each
+ * (5 s here, more on a slow disk). A test's own .timeout would do, but
+ * Criterion 2.4.1's runner then leaks 48 bytes, which fails the ASan run.
+ */
+TestSuite(connections, .fini = fini, .timeout = 240);
+
+static const char *
+sock(const char *name)
+{
+	return it_printf("%s/%s.sock", it_sock_dir(), name);
+}
+
+/*
+ * Runs hostile SOCK MODE N as user as and waits for its report; *report
+ * gets the lines before "ready". The program keeps its connections until
+ * it_prog_end().
+ */
+static struct it_prog *
+hostile(const char *as, const char *sockname, const char *mode, int n,
+    const char **report)
+{
+	struct it_prog	*p;
+
+	p = it_prog_start(as, "tests/hostile", sock(sockname), mode,
+	    it_printf("%d", n), NULL);
+	*report = it_prog_until(p, "ready", REPORT_MS);
+	return p;
+}
+
+/* Lines of report that are "C what" for some connection number C. */
+static int
+count(const char *report, const char *what)
+{
+	const char	*line = report, *p, *nl;
+	size_t		 n = strlen(what);
+	int		 c = 0;
+
+	for (; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			nl = line + strlen(line);
+		p = line + strspn(line, "0123456789");
+		if (p > line && *p == ' ' && (size_t)(nl - p - 1) == n &&
+		    memcmp(p + 1, what, n) == 0)
+			c++;
+		if (*nl == '\0')
+			break;
+	}
+	return c;
+}
+
+/* Lines of text that contain both a and b. */
+static int
+count_log(const char *text, const char *a, const char *b)
+{
+	const char	*line = text, *nl;
+	char		*copy;
+	int		 c = 0;
+
+	for (; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			nl = line + strlen(line);
+		copy = strndup(line, (size_t)(nl - line));
+		cr_assert_not_null(copy, "out of memory");
+		if (strstr(copy, a) != NULL && strstr(copy, b) != NULL)
+			c++;
+		free(copy);
+		if (*nl == '\0')
+			break;
+	}
+	return c;
+}
+
+/* "C closed MS" of connection c in report: MS, or -1. */
+static long
+closed_ms(const char *report, int c)
+{
+	const char	*p = strstr(report, it_printf("%d closed ", c));
+
+	if (p == NULL || (p != report && p[-1] != '\n'))
+		return -1;
+	return strtol(p + strlen(it_printf("%d closed ", c)), NULL, 10);
+}
+
+/* Asserts that report is exactly n_open "open" and n_busy "ebusy why". */
+static void
+assert_report(const char *who, const char *report, int n_open, int n_busy,
+    const char *why)
+{
+	int	 o = count(report, "open");
+	int	 b = why != NULL ? count(report, it_printf("ebusy %s", why)) : 0;
+
+	cr_assert(o == n_open && b == n_busy && it_line_count(report) ==
+	    (size_t)(n_open + n_busy), "%s: expected %d open and %d refused "
+	    "with \"%s\", got:\n%s", who, n_open, n_busy, why != NULL ? why :
+	    "", report);
+}
+
+/* --- finding 4: listings under back-pressure --------------------------- */
+
+#define LIST_KEYS	2000
+#define LIST_CONNS	64
+
+/*
+ * Each connection of the listing test holds, inside the daemon, at most
+ * STREAM_LOW (64 KiB) of queued output plus the one item frame that
+ * crossed the mark (a key here is ~1.2 KB; at most PROTO_ADMIN_MAX, 64
+ * KiB), a PROTO_ADMIN_MAX input buffer, its struct conn and its listing
+ * state: under 200 KiB. What the peer has not read past that sits in the
+ * kernel's socket buffers, which are not the daemon's RSS. 64 of them stay
+ * under 12.5 MiB; the bound adds a third for the allocator. Under
+ * AddressSanitizer every freed block stays resident in the quarantine (256
+ * MiB by default), so each byte that passed through an output buffer
+ * counts, about 200 KiB more per connection (what the kernel took); plus
+ * redzones and shadow memory: a bound of three times as much.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define LIST_RSS_BOUND_KB	(3 * LIST_CONNS * 256)
+#else
+#define LIST_RSS_BOUND_KB	(LIST_CONNS * 256)
+#endif
+
+/* Creates LIST_KEYS keys for alice, each with ~1 KB of metadata; returns
+ * the token of the first. */
+static const char *
+make_alice_keys(void)
+{
+	struct apikey_key_spec *spec = apikey_key_spec_new();
+	char		 meta[1100], *token = NULL;
+	const char	*first = NULL;
+	int64_t		 t0 = it_now_ms();
+	int		 i, rc;
+
+	cr_assert_not_null(spec);
+	snprintf(meta, sizeof(meta), "{\"pad\":\"%01000d\"}", 0);
+	cr_assert_eq(apikey_key_spec_set_metadata(spec, meta), 0);
+	/* it_key_lib notes each token and the harness holds 256: only the
+	 * first is kept (and checked for in the log). */
+	for (i = 0; i < LIST_KEYS; i++) {
+		rc = apikey_key_create(it_aclient(), APIKEY_OWNER_USER,
+		    "alice", spec, NULL, &token);
+		cr_assert_eq(rc, 0, "key %d: %s: %s", i, apikey_strerror(rc),
+		    apikey_last_error(it_aclient()));
+		if (first == NULL) {
+			it_note_token(token);
+			first = it_printf("%s", token);
+		}
+		apikey_token_free(token);
+	}
+	apikey_key_spec_free(spec);
+	cr_log_info("created %d keys in %lld ms", LIST_KEYS,
+	    (long long)(it_now_ms() - t0));
+	return first;
+}
+
+static void
+assert_root_lists_alice(void)
+{
+	struct apikey_key_list *l = NULL;
+	int64_t		 t0 = it_now_ms();
+	int		 rc;
+
+	rc = apikey_key_list(it_aclient(), APIKEY_OWNER_USER, "alice", &l);
+	cr_assert_eq(rc, 0, "key list: %s: %s", apikey_strerror(rc),
+	    apikey_last_error(it_aclient()));
+	cr_assert_eq(apikey_key_list_count(l), LIST_KEYS);
+	apikey_key_list_free(l);
+	cr_log_info("root listed alice's %d keys in %lld ms", LIST_KEYS,
+	    (long long)(it_now_ms() - t0));
+}
+
+/*
+ * 64 connections of alice each ask for her 2,000 keys (~2.4 MB of
+ * frames) and never read. Without back-pressure the daemon produces every
+ * listing into its output buffers at once: with the mark disabled
+ * (conn_full() never true) VmRSS grew by 140 MB here, against 4.7 MB with
+ * it (the review measured 11 MB -> 1.28 GB with bigger listings). Root is
+ * still served meanwhile: a listing blocks neither the admin thread nor
+ * the verify socket.
+ */
+Test(connections, listing_stops_at_its_mark_when_never_read)
+{
+	struct apikey_status *st = NULL;
+	const char	*tok, *report;
+	struct it_prog	*h;
+	long		 rss0, anon0, rss1, anon1, rss2;
+
+	it_prepare("max_keys_per_user = 0\n");
+	it_start();
+	tok = make_alice_keys();
+	/* A listing of our own first, so that the store's pages and the
+	 * allocator's arenas are in the baseline. */
+	assert_root_lists_alice();
+	rss0 = it_daemon_kb("VmRSS");
+	anon0 = it_daemon_kb("RssAnon");
+
+	h = hostile("alice", "admin", "list", LIST_CONNS, &report);
+	cr_assert(count(report, "open") == LIST_CONNS &&
+	    count(report, "streaming") == LIST_CONNS, "not every listing "
+	    "began:\n%s", report);
+	/* Every listing has begun; a request after them on the same
+	 * thread is answered once the daemon has done all it will do for
+	 * them until they read. */
+	cr_assert_eq(apikey_status(it_aclient(), &st), 0);
+	apikey_status_free(st);
+	rss1 = it_daemon_kb("VmRSS");
+	anon1 = it_daemon_kb("RssAnon");
+	cr_log_info("%d unread listings of %d keys: VmRSS %ld -> %ld kB "
+	    "(+%ld), RssAnon %ld -> %ld kB (+%ld); bound +%d kB",
+	    LIST_CONNS, LIST_KEYS, rss0, rss1, rss1 - rss0, anon0, anon1,
+	    anon1 - anon0, LIST_RSS_BOUND_KB);
+	cr_assert_lt(rss1 - rss0, LIST_RSS_BOUND_KB, "VmRSS grew by %ld kB "
+	    "with %d unread listings (bound %d kB)", rss1 - rss0, LIST_CONNS,
+	    LIST_RSS_BOUND_KB);
+
+	/* Root meanwhile: a whole listing and a verify. */
+	assert_root_lists_alice();
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	rss2 = it_daemon_kb("VmRSS");
+	cr_log_info("after root's listing and verify: VmRSS %ld kB (+%ld)",
+	    rss2, rss2 - rss0);
+	cr_assert_lt(rss2 - rss0, LIST_RSS_BOUND_KB);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+}
+
+/* --- finding 6: timeouts --------------------------------------------------- */
+
+/*
+ * Three bytes of a frame, then nothing. Before the fix such a connection
+ * was held forever: hostile would report "0 open" when its 10 s wait
+ * ended. Now it is closed once read_timeout (300 ms) has passed since the
+ * bytes arrived, never sooner (the daemon starts counting when it has read
+ * them, after hostile began sending them, on the same monotonic clock),
+ * and the log says why. An idle connection beside it, with no frame
+ * begun, is not touched by read_timeout (idle_timeout is off here). The
+ * upper bound is only hostile's wait: a loaded machine may be slow.
+ */
+Test(connections, partial_frame_closed_after_read_timeout)
+{
+	const char	*report, *line;
+	struct it_prog	*idle, *hold;
+	long		 ms;
+
+	it_prepare("read_timeout = 300ms\nidle_timeout = 0\n");
+	it_start();
+	idle = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("idle", report, 1, 0, NULL);
+	hold = hostile("alice", "verify", "hold", 1, &report);
+	assert_report("hold", report, 1, 0, NULL);
+
+	it_prog_say(hold, "wait %d", IT_DEADLINE_MS);
+	report = it_prog_until(hold, "done", REPORT_MS);
+	ms = closed_ms(report, 0);
+	cr_log_info("partial frame closed after %ld ms (read_timeout 300 ms)",
+	    ms);
+	cr_assert(ms >= 300 && ms <= IT_DEADLINE_MS, "the partial frame's "
+	    "connection: %s", report);
+	line = it_printf("verify: uid 10001 pid %d: frame not finished "
+	    "within read_timeout; closing", (int)it_prog_pid(hold));
+	it_log_wait(line, IT_DEADLINE_MS);
+
+	/* Idle longer than read_timeout, and still served. */
+	it_prog_say(idle, "ping");
+	report = it_prog_until(idle, "done", REPORT_MS);
+	cr_assert_str_eq(report, "0 pong\n");
+	cr_assert_eq(count_log(it_log(), "frame not finished",
+	    it_printf("pid %d:", (int)it_prog_pid(idle))), 0);
+	cr_assert_eq(it_prog_end(idle, IT_DEADLINE_MS), 0);
+	cr_assert_eq(it_prog_end(hold, IT_DEADLINE_MS), 0);
+}
+
+/*
+ * A connection that does nothing after its first PING. Before the fix it
+ * held its slot forever ("0 open" after the wait). Now idle_timeout (400
+ * ms) closes it, counted from the daemon's last write (the PING answer),
+ * so never sooner than 400 ms after hostile sent the PING.
+ */
+Test(connections, idle_connection_closed_after_idle_timeout)
+{
+	const char	*report;
+	struct it_prog	*h;
+	long		 ms;
+
+	it_prepare("idle_timeout = 400ms\n");
+	it_start();
+	h = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("idle", report, 1, 0, NULL);
+	it_prog_say(h, "wait %d", IT_DEADLINE_MS);
+	report = it_prog_until(h, "done", REPORT_MS);
+	ms = closed_ms(report, 0);
+	cr_log_info("idle connection closed after %ld ms (idle_timeout 400 "
+	    "ms)", ms);
+	cr_assert(ms >= 400 && ms <= IT_DEADLINE_MS, "the idle connection: "
+	    "%s", report);
+	it_log_wait(it_printf("verify: uid 10001 pid %d: idle past "
+	    "idle_timeout; closing", (int)it_prog_pid(h)), IT_DEADLINE_MS);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+}
+
+/* One call on a client of its own, on verify.sock or admin.sock. */
+static void
+round_trip(int admin, const char *tok)
+{
+	struct apikey_client *c = NULL;
+	struct apikey_status *st = NULL;
+	struct apikey_result *res = NULL;
+
+	if (admin) {
+		cr_assert_eq(apikey_open_admin(it_sock_dir(), 5000, &c), 0);
+		cr_assert_eq(apikey_status(c, &st), 0);
+		apikey_status_free(st);
+	} else {
+		cr_assert_eq(apikey_open(it_sock_dir(), 5000, &c), 0);
+		res = it_verify_on(c, tok, NULL);
+		apikey_result_free(res);
+	}
+	apikey_close(c);
+}
+
+/*
+ * libapikey keeps its connection between calls. Once the daemon has
+ * closed it for idleness, the next call must reconnect by itself rather
+ * than fail: a PAM module or a service holding a client for hours would
+ * otherwise see errors after every quiet minute. Fails on a daemon
+ * without idle_timeout (the log line never comes) and on a library that
+ * does not reconnect (the second calls fail).
+ */
+Test(connections, client_reconnects_after_idle_close)
+{
+	struct apikey_status *st = NULL;
+	const char	*tok;
+	int		 rc;
+
+	it_prepare("idle_timeout = 300ms\n");
+	it_start();
+	tok = it_key(NULL, "--user", "alice", NULL);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	cr_assert_eq(apikey_status(it_aclient(), &st), 0);
+	apikey_status_free(st);
+	it_log_wait(it_printf("verify: uid 0 pid %d: idle past idle_timeout; "
+	    "closing", (int)getpid()), IT_DEADLINE_MS);
+	it_log_wait(it_printf("admin: uid 0 pid %d: idle past idle_timeout; "
+	    "closing", (int)getpid()), IT_DEADLINE_MS);
+	/*
+	 * The daemon logs, then closes. A round trip on each socket from
+	 * another client is served by the same thread after that close, so
+	 * the calls below meet a connection already closed, not one closing
+	 * under them.
+	 */
+	round_trip(0, tok);
+	round_trip(1, tok);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	rc = apikey_status(it_aclient(), &st);
+	cr_assert_eq(rc, 0, "status after the idle close: %s (%s)",
+	    apikey_strerror(rc), apikey_last_error(it_aclient()));
+	apikey_status_free(st);
+}
+
+/* --- finding 6: connection slots -------------------------------------------- */
+
+#define SLOTS_CONF \
+	"max_connections = 32\nmax_connections_per_uid = 8\n" \
+	"reserved_connections = 4\nidle_timeout = 0\n"
+#define RESERVED "apikeyd's last 4 connections on verify.sock are " \
+	"reserved for root and service_users"
+#define MAXED	"apikeyd has reached max_connections (32) on verify.sock"
+#define PER_UID	"too many connections from uid 10001 to verify.sock " \
+	"(max_connections_per_uid = 4)"
+
+/* apikeyctl verify as user as, refused: exit 3 and the daemon's reason. */
+static void
+assert_ctl_refused(const char *as, const char *tok, const char *why)
+{
+	struct it_run	 r;
+	int		 i;
+
+	/* Several times: the refusal may reach libapikey during
+	 * apikey_open() or during the verify; either way the user must be
+	 * told the daemon's reason. */
+	for (i = 0; i < 5; i++) {
+		it_ctl(&r, as, it_printf("%s\n", tok), "verify", NULL);
+		cr_assert(r.status == 3 && strstr(r.err, it_printf(
+		    "apikeyctl: %s\n", why)) != NULL, "run %d: apikeyctl "
+		    "verify as %s: exit %d, expected 3 with \"apikeyctl: "
+		    "%s\"; stderr:\n%s", i, as, r.status, why, r.err);
+	}
+}
+
+/*
+ * Sixteen local accounts at 64 connections each used to take all 1024
+ * slots, and root's PAM login was refused. Here five users at 8 each
+ * (max_connections_per_uid) meet max_connections = 32 with 4 reserved:
+ * alice, bob and carol get 8 each, dave the last 4 unreserved slots, and
+ * everyone after is refused with an EBUSY frame naming the reserve. Root
+ * still verifies through libapikey, apikeyctl and the PAM module. Without
+ * the fix there is no reserve (all 40 would be admitted, or at a hard cap
+ * root refused too) and a refused peer got no frame, only a hang-up.
+ */
+Test(connections, reserved_slots_keep_root_verifying)
+{
+	static const char *const users[] = { "alice", "bob", "carol" };
+	struct it_prog	*h[6];
+	const char	*report, *tok;
+	struct it_run	 r;
+	size_t		 i;
+
+	it_prepare(SLOTS_CONF);
+	it_start();
+	itp_init();
+	tok = it_key(NULL, "--user", "alice", NULL);
+
+	for (i = 0; i < 3; i++) {
+		h[i] = hostile(users[i], "verify", "idle", 8, &report);
+		assert_report(users[i], report, 8, 0, NULL);
+	}
+	h[3] = hostile("dave", "verify", "idle", 8, &report);
+	assert_report("dave", report, 4, 4, RESERVED);
+	h[4] = hostile("eve", "verify", "idle", 8, &report);
+	assert_report("eve", report, 0, 8, RESERVED);
+	it_log_wait(it_printf("verify: refusing uid 10005 pid %d: "
+	    RESERVED "\n", (int)it_prog_pid(h[4])), IT_DEADLINE_MS);
+
+	/* Root, in the reserve: libapikey, apikeyctl, a PAM login. */
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	cr_assert_eq(it_ctl(&r, NULL, it_printf("%s\n", tok), "verify",
+	    NULL), 0, "apikeyctl verify as root: %s", r.err);
+	itp_probe("sshd", NULL);
+	cr_assert_eq(itp_auth("sshd", "alice", tok), PAM_SUCCESS);
+
+	/* alice, once more: still refused, in the frame and by apikeyctl. */
+	h[5] = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("alice again", report, 0, 1, RESERVED);
+	assert_ctl_refused("alice", tok, RESERVED);
+	for (i = 0; i < 6; i++)
+		cr_assert_eq(it_prog_end(h[i], IT_DEADLINE_MS), 0);
+}
+
+/*
+ * A uid named in service_users may take the reserved slots, others may
+ * not; past max_connections nobody may. Without service_users honoured,
+ * bob would be refused like alice.
+ */
+Test(connections, service_users_may_use_reserved_slots)
+{
+	static const char *const users[] = { "alice", "carol", "dave" };
+	struct it_prog	*h[6];
+	const char	*report;
+	size_t		 i;
+
+	it_prepare(SLOTS_CONF "service_users = bob\n");
+	it_start();
+	for (i = 0; i < 3; i++) {
+		h[i] = hostile(users[i], "verify", "idle", 8, &report);
+		assert_report(users[i], report, 8, 0, NULL);
+	}
+	h[3] = hostile("eve", "verify", "idle", 8, &report);
+	assert_report("eve", report, 4, 4, RESERVED);
+	h[4] = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("alice again", report, 0, 1, RESERVED);
+	h[5] = hostile("bob", "verify", "idle", 5, &report);
+	assert_report("bob", report, 4, 1, MAXED);
+	it_log_wait(it_printf("verify: refusing uid 10002 pid %d: " MAXED
+	    "\n", (int)it_prog_pid(h[5])), IT_DEADLINE_MS);
+	for (i = 0; i < 6; i++)
+		cr_assert_eq(it_prog_end(h[i], IT_DEADLINE_MS), 0);
+}
+
+/*
+ * The (max_connections_per_uid + 1)-th connection of a uid gets the EBUSY
+ * frame with the per-uid message, on that socket only; other uids still
+ * connect, libapikey reports the refusal as APIKEY_EBUSY with the
+ * daemon's message, and the slots come back when the connections go.
+ * Without the fix nothing caps a uid: alice's fifth connection is
+ * admitted.
+ */
+Test(connections, per_uid_cap_refuses_with_ebusy)
+{
+	struct apikey_client *c[5] = { 0 };
+	struct apikey_result *res = NULL;
+	struct it_prog	*a, *b, *adm;
+	const char	*report, *tok;
+	struct it_run	 r;
+	int64_t		 end;
+	int		 i, rc;
+
+	it_prepare("max_connections_per_uid = 4\n");
+	it_start();
+	tok = it_key(NULL, "--user", "alice", NULL);
+	a = hostile("alice", "verify", "idle", 5, &report);
+	assert_report("alice", report, 4, 1, PER_UID);
+	cr_assert(strstr(report, "4 ebusy " PER_UID "\n") != NULL, "%s",
+	    report);
+	it_log_wait(it_printf("verify: refusing uid 10001 pid %d: " PER_UID
+	    "\n", (int)it_prog_pid(a)), IT_DEADLINE_MS);
+	b = hostile("bob", "verify", "idle", 1, &report);
+	assert_report("bob", report, 1, 0, NULL);
+	adm = hostile("alice", "admin", "idle", 1, &report);
+	assert_report("alice on admin.sock", report, 1, 0, NULL);
+	assert_ctl_refused("alice", tok, PER_UID);
+
+	/* Root is capped per uid as well; libapikey tells why. */
+	for (i = 0; i < 4; i++) {
+		cr_assert_eq(apikey_open(it_sock_dir(), 5000, &c[i]), 0);
+		res = it_verify_on(c[i], tok, NULL);
+		apikey_result_free(res);
+	}
+	rc = apikey_open(it_sock_dir(), 5000, &c[4]);
+	if (rc == 0) {
+		res = NULL;
+		rc = apikey_verify(c[4], tok, NULL, &res);
+		cr_assert_eq(rc, APIKEY_EBUSY, "fifth client: %s",
+		    apikey_strerror(rc));
+		cr_assert_str_eq(apikey_last_error(c[4]), "too many "
+		    "connections from uid 0 to verify.sock "
+		    "(max_connections_per_uid = 4)");
+	} else
+		cr_assert_eq(rc, APIKEY_EBUSY, "fifth open: %s",
+		    apikey_strerror(rc));
+	for (i = 0; i < 5; i++)
+		apikey_close(c[i]);
+
+	/* alice's slots come back once her connections are gone. */
+	cr_assert_eq(it_prog_end(a, IT_DEADLINE_MS), 0);
+	end = it_now_ms() + IT_DEADLINE_MS;
+	while (it_ctl(&r, "alice", it_printf("%s\n", tok), "verify",
+	    NULL) != 0) {
+		cr_assert(r.status == 3 && it_now_ms() < end, "apikeyctl "
+		    "verify as alice after her connections closed: exit %d: "
+		    "%s", r.status, r.err);
+		it_msleep(20);
+	}
+	cr_assert_eq(it_prog_end(b, IT_DEADLINE_MS), 0);
+	cr_assert_eq(it_prog_end(adm, IT_DEADLINE_MS), 0);
+}
+
+/* --- undecodable frames and the log budget --------------------------------- */
+
+#define BAD_VERSION	"0 frame op=0x81 id=1 flags=0 status=1 undecodable " \
+	"frame: unsupported protocol version\n0 eof\n"
+#define BAD_LENGTH	"0 frame op=0x81 id=1 flags=0 status=1 undecodable " \
+	"frame: bad frame length\n0 eof\n"
+
+/*
+ * A frame of an unknown version, or with a length over the maximum, gets
+ * an EBADREQ reply echoing its opcode and id, then the connection is
+ * closed (proto.h); the daemon says so in its log, and a bystander's
+ * connection and root's verifies go on. Before the fix such a connection
+ * was closed without a word ("0 eof" alone).
+ */
+Test(connections, bad_frame_gets_ebadreq_then_close)
+{
+	struct it_prog	*idle, *h;
+	const char	*report, *tok;
+
+	it_setup();
+	tok = it_key(NULL, "--user", "alice", NULL);
+	idle = hostile("bob", "verify", "idle", 1, &report);
+	assert_report("bob", report, 1, 0, NULL);
+
+	h = hostile("alice", "verify", "badver", 1, &report);
+	cr_assert_str_eq(report, BAD_VERSION);
+	it_log_wait(it_printf("verify: uid 10001 pid %d: bad frame "
+	    "(unsupported protocol version); closing", (int)it_prog_pid(h)),
+	    IT_DEADLINE_MS);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+	h = hostile("alice", "verify", "badlen", 1, &report);
+	cr_assert_str_eq(report, BAD_LENGTH);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+	h = hostile("alice", "admin", "badlen", 1, &report);
+	cr_assert_str_eq(report, BAD_LENGTH);
+	it_log_wait(it_printf("admin: uid 10001 pid %d: bad frame "
+	    "(bad frame length); closing", (int)it_prog_pid(h)),
+	    IT_DEADLINE_MS);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+
+	it_prog_say(idle, "ping");
+	cr_assert_str_eq(it_prog_until(idle, "done", REPORT_MS), "0 pong\n");
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	cr_assert_eq(it_prog_end(idle, IT_DEADLINE_MS), 0);
+}
+
+#define FLOOD		200
+#define FLOOD_LINES	5
+#define FLOOD_WINDOW_MS	2000
+
+/*
+ * 200 undecodable frames from alice, one connection each. With
+ * log_lines_per_uid = 5 per 2 s window, the log gets 5 "bad frame" lines
+ * about uid 10001 per window the flood touched (one, unless the machine
+ * is very slow), and once the window is over the next line about her
+ * says how many were suppressed. Without the budget all 200 are logged.
+ */
+Test(connections, log_budget_holds_under_flood)
+{
+	const char	*report, *line, *log;
+	struct it_prog	*h;
+	int64_t		 t0, took, end;
+	long		 windows, lines, suppressed;
+
+	it_prepare(it_printf("log_lines_per_uid = %d\nlog_window = %dms\n",
+	    FLOOD_LINES, FLOOD_WINDOW_MS));
+	it_start();
+	t0 = it_now_ms();
+	h = hostile("alice", "verify", "badver", FLOOD, &report);
+	took = it_now_ms() - t0;
+	cr_assert_eq(count(report, "eof"), FLOOD, "%s", report);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+
+	/* The daemon logs before it answers: every line is in. */
+	log = it_log();
+	lines = count_log(log, "uid 10001 ", "bad frame");
+	windows = took / FLOOD_WINDOW_MS + 1;
+	cr_log_info("%d bad frames in %lld ms: %ld lines logged", FLOOD,
+	    (long long)took, lines);
+	cr_assert(lines >= FLOOD_LINES && lines <= FLOOD_LINES * windows,
+	    "%ld lines about uid 10001 for %d bad frames in %lld ms (log "
+	    "window %d ms, %d lines each)", lines, FLOOD, (long long)took,
+	    FLOOD_WINDOW_MS, FLOOD_LINES);
+	if (windows == 1)
+		cr_assert_eq(count_log(log, "uid 10001", "suppressed"), 0);
+
+	/* One more bad frame now and then, until one opens a window. */
+	end = it_now_ms() + 3 * FLOOD_WINDOW_MS + IT_DEADLINE_MS;
+	while ((line = strstr((log = it_log()), "log lines about uid 10001 "
+	    "suppressed (log_lines_per_uid)")) == NULL) {
+		cr_assert(it_now_ms() < end, "no \"suppressed\" line; log:\n"
+		    "%s", it_log());
+		h = hostile("alice", "verify", "badver", 1, &report);
+		cr_assert_str_eq(report, BAD_VERSION);
+		cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+		it_msleep(100);
+	}
+	/* Back to the count before " log lines". */
+	while (line > log && line[-1] == ' ')
+		line--;
+	while (line > log && line[-1] >= '0' && line[-1] <= '9')
+		line--;
+	suppressed = strtol(line, NULL, 10);
+	cr_log_info("then: \"%.*s\"", (int)strcspn(line, "\n"), line);
+	cr_assert_geq(suppressed, windows == 1 ? FLOOD - FLOOD_LINES : 1);
+	it_assert_has(it_log(), it_printf("verify: %ld log lines about uid "
+	    "10001 suppressed (log_lines_per_uid)\n", suppressed));
+}
