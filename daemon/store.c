@@ -1,9 +1,12 @@
 /*
- * store.c - the LMDB key store: the only file that includes <lmdb.h>.
+ * store.c - the LMDB key store: the environment, transactions and records.
+ * With store_walk.c (cursor walks) and store_audit.c (the audit log), the
+ * only code that includes <lmdb.h> (through store_int.h).
  *
  * One environment in the state directory holds six named databases:
  *
- *   meta     "schema" -> typed u32 schema version (STORE_SCHEMA)
+ *   meta     "schema" -> typed u32 schema version (STORE_SCHEMA),
+ *            "audit_pruned" -> typed u64 (entries retention deleted)
  *   tenants  tenant name -> tenant record
  *   keys     key id (TOKEN_ID_LEN bytes) -> key record
  *   owners   (MDB_DUPSORT) "u:<uid>" or "t:<tenant>" -> key id
@@ -16,7 +19,9 @@
  * simply has none yet; deleting a key deletes its usage record too.
  *
  * The record formats and their encoders and decoders are in store_record.c;
- * this file moves the encoded bytes in and out of LMDB. A record that fails
+ * these files move the encoded bytes in and out of LMDB. store_map_usage
+ * reads LMDB's own free list (database 0), so the daemon can tell how
+ * full the map really is. A record that fails
  * to decode is STORE_ECORRUPT; so is a schema newer than this code
  * understands, which is the nearest code for "this file is not one we can
  * read".

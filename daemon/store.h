@@ -1,6 +1,7 @@
 /*
- * store.h - the LMDB key store. store.c is the only file that includes
- * <lmdb.h>; everything else sees these functions.
+ * store.h - the LMDB key store. store.c, store_walk.c and store_audit.c
+ * (sharing store_int.h) are the only files that include <lmdb.h>;
+ * everything else sees these functions.
  *
  * One environment in the state directory with named databases: tenants,
  * keys, an owner index (list a user's or tenant's keys without a scan) and

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -956,8 +957,13 @@ close_clients(void)
 	it.ac = NULL;
 }
 
-pid_t
-it_spawn_daemon(const char *const *args)
+/*
+ * Starts apikeyd with args, as root or, with user, as that fixture user:
+ * the child drops to the user itself and only then asks to be killed with
+ * the test, because a uid change clears that request (setpriv could not).
+ */
+static pid_t
+spawn_daemon(const char *user, const char *const *args)
 {
 	const char *argv[MAX_ARGS];
 	const char *set[] = {
@@ -965,9 +971,11 @@ it_spawn_daemon(const char *const *args)
 		it_printf("NSS_WRAPPER_GROUP=%s", it.group),
 		"APIKEY_SOCKET_DIR", NULL
 	};
+	uid_t uid = user != NULL ? it_uid(user) : 0;
+	gid_t gid = user != NULL ? it_gid(user) : 0;
+	pid_t pid, parent = getpid();
 	char **av, **env;
 	size_t n = 0;
-	pid_t pid;
 	int fd;
 
 	cr_assert(it.ready, "it_prepare first");
@@ -980,6 +988,7 @@ it_spawn_daemon(const char *const *args)
 	argv[n] = NULL;
 	av = dup_strv(argv);
 	env = it_make_env(set);
+	/* Opened here, as root: the user need not be able to write there. */
 	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
 	pid = fork();
@@ -991,6 +1000,15 @@ it_spawn_daemon(const char *const *args)
 		close(0);
 		if (open("/dev/null", O_RDONLY) != 0)
 			_exit(126);
+		if (user != NULL && (setgroups(0, NULL) == -1 ||
+		    setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)) {
+			dprintf(2, "harness: cannot become %s: %s\n", user,
+			    strerror(errno));
+			_exit(126);
+		}
 		execve(av[0], av, env);
 		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
 		_exit(127);
@@ -1000,6 +1018,12 @@ it_spawn_daemon(const char *const *args)
 	free_strv(env);
 	it.pid = pid;
 	return pid;
+}
+
+pid_t
+it_spawn_daemon(const char *const *args)
+{
+	return spawn_daemon(NULL, args);
 }
 
 static int
@@ -1729,70 +1753,12 @@ it_nss_unblock(void)
 
 /* --- dirs and trust ------------------------------------------------------------ */
 
-/*
- * apikeyd as a fixture user, for the tests of a daemon that is not root
- * (tests/it_dirs.c). setgroups() is declared in <grp.h>, which the rest of
- * this file does not need.
- */
-#include <grp.h>
-
+/* apikeyd as a fixture user, for the tests of a daemon that is not root
+ * (tests/it_dirs.c). */
 pid_t
 it_spawn_daemon_as(const char *user, const char *const *args)
 {
-	const char *argv[MAX_ARGS];
-	const char *set[] = {
-		it_printf("NSS_WRAPPER_PASSWD=%s", it.passwd),
-		it_printf("NSS_WRAPPER_GROUP=%s", it.group),
-		"APIKEY_SOCKET_DIR", NULL
-	};
-	uid_t uid = it_uid(user);
-	gid_t gid = it_gid(user);
-	pid_t pid, parent = getpid();
-	char **av, **env;
-	size_t n = 0;
-	int fd;
-
-	cr_assert(it.ready, "it_prepare first");
-	cr_assert(it.pid == 0, "a daemon is already running");
-	close_clients();
-	argv[n++] = it.apikeyd;
-	while (*args != NULL && n < MAX_ARGS - 1)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	av = dup_strv(argv);
-	env = it_make_env(set);
-	/* Opened here, as root: the user need not be able to write there. */
-	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
-	pid = fork();
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		child_prepare();
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(0);
-		if (open("/dev/null", O_RDONLY) != 0)
-			_exit(126);
-		if (setgroups(0, NULL) == -1 ||
-		    setresgid(gid, gid, gid) == -1 ||
-		    setresuid(uid, uid, uid) == -1) {
-			dprintf(2, "harness: cannot become %s: %s\n", user,
-			    strerror(errno));
-			_exit(126);
-		}
-		/* The uid change cleared child_prepare()'s death signal. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)
-			_exit(126);
-		execve(av[0], av, env);
-		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
-		_exit(127);
-	}
-	close(fd);
-	free_strv(av);
-	free_strv(env);
-	it.pid = pid;
-	return pid;
+	return spawn_daemon(user, args);
 }
 
 void

@@ -1085,12 +1085,15 @@ ite_daemon_thaw(void)
 
 #define MAX_SUBS	8
 
-/* Lines of text holding every one of subs. */
-static size_t
-count_lines(const char *text, const char *const *subs)
+/*
+ * The first line at or after p holding every one of subs: its start, or
+ * NULL. *next (unless NULL) is set past it.
+ */
+static const char *
+find_line(const char *p, const char *const *subs, const char **next)
 {
-	const char *p = text, *e;
-	size_t n = 0, i;
+	const char *e;
+	size_t i;
 	char *line;
 	int all;
 
@@ -1104,9 +1107,24 @@ count_lines(const char *text, const char *const *subs)
 		for (i = 0; all && subs[i] != NULL; i++)
 			all = strstr(line, subs[i]) != NULL;
 		free(line);
-		n += all;
+		if (all) {
+			if (next != NULL)
+				*next = *e != '\0' ? e + 1 : e;
+			return p;
+		}
 		p = *e != '\0' ? e + 1 : e;
 	}
+	return NULL;
+}
+
+/* Lines of text holding every one of subs. */
+static size_t
+count_lines(const char *text, const char *const *subs)
+{
+	size_t n = 0;
+
+	while (find_line(text, subs, &text) != NULL)
+		n++;
 	return n;
 }
 
@@ -1119,6 +1137,18 @@ collect_subs(const char **subs, va_list ap)
 		n++;
 		cr_assert(n < MAX_SUBS, "too many substrings");
 	}
+}
+
+const char *
+ite_find_line(const char *from, ...)
+{
+	const char *subs[MAX_SUBS];
+	va_list ap;
+
+	va_start(ap, from);
+	collect_subs(subs, ap);
+	va_end(ap);
+	return find_line(from, subs, NULL);
 }
 
 size_t

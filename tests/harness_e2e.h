@@ -132,6 +132,9 @@ int	ite_client(struct ite_run *r, const char *label, const char *in,
 void	ite_daemon_freeze(void);
 void	ite_daemon_thaw(void);
 
+/* The start of the first line at or after from holding every one of the
+ * NULL-terminated substrings, or NULL. */
+const char *ite_find_line(const char *from, ...) __attribute__((sentinel));
 /* Number of lines of text holding every one of the NULL-terminated
  * substrings. */
 size_t	ite_count_lines(const char *text, ...)

@@ -345,27 +345,13 @@ write_stack(const char *auth)
 static const char *
 log_line(const char *text, const char *from, const char *a, const char *b)
 {
-	const char *p = from, *e;
-	char *line;
-	int found;
+	const char *line = ite_find_line(from, a, b, NULL);
 
-	while (*p != '\0') {
-		e = strchr(p, '\n');
-		if (e == NULL)
-			e = p + strlen(p);
-		line = strndup(p, (size_t)(e - p));
-		cr_assert_not_null(line, "out of memory");
-		found = strstr(line, a) != NULL && (b == NULL ||
-		    strstr(line, b) != NULL);
-		free(line);
-		if (found)
-			return p;
-		p = *e != '\0' ? e + 1 : e;
-	}
-	cr_assert_fail("no line with \"%s\"%s%s%s in:\n%s", a,
-	    b != NULL ? " and \"" : "", b != NULL ? b : "",
-	    b != NULL ? "\"" : "", text);
-	return NULL;
+	if (line == NULL)
+		cr_assert_fail("no line with \"%s\"%s%s%s in:\n%s", a,
+		    b != NULL ? " and \"" : "", b != NULL ? b : "",
+		    b != NULL ? "\"" : "", text);
+	return line;
 }
 
 /* The pid in "... peer uid U pid PID ..." or "... by uid U pid PID ...",

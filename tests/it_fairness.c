@@ -51,9 +51,9 @@ setup_throttle_pam(void)
 TestSuite(rate_table, .init = setup_small_rate_table, .fini = it_teardown,
     .timeout = 120);
 TestSuite(throttle_aim, .init = setup_throttle, .fini = it_teardown,
-    .timeout = 90);
+    .timeout = 120);
 TestSuite(throttle_aim_pam, .init = setup_throttle_pam,
-    .fini = itp_teardown, .timeout = 90);
+    .fini = itp_teardown, .timeout = 120);
 
 static void
 expect_reason(const char *token, enum apikey_code want, const char *reason)

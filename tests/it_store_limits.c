@@ -101,12 +101,12 @@ setup_auto_purge(void)
 TestSuite(store_fill, .init = setup_small_map, .fini = it_teardown,
     .timeout = 240);
 TestSuite(owner_limits, .init = setup_owner_limits, .fini = it_teardown,
-    .timeout = 90);
+    .timeout = 240);
 TestSuite(audit_retention, .init = setup_audit_count, .fini = it_teardown,
-    .timeout = 90);
-TestSuite(purge, .init = it_setup, .fini = it_teardown, .timeout = 120);
+    .timeout = 240);
+TestSuite(purge, .init = it_setup, .fini = it_teardown, .timeout = 240);
 TestSuite(auto_purge, .init = setup_auto_purge, .fini = it_teardown,
-    .timeout = 90);
+    .timeout = 240);
 
 /*
  * Finding 1. Before: alice's creates filled the map, and then root's
