@@ -228,6 +228,14 @@ akey_resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
 
 	switch (sel->kind) {
 	case PROTO_OWNER_NONE:
+		/* A key records its owner's name, so that whoever gets the
+		 * uid next does not inherit it: a uid without one gets none. */
+		if (!r->who.known) {
+			reply_error(r->c, r->h, PROTO_EINVAL, "uid %u has no "
+			    "user name (NSS does not know it), and a key must "
+			    "record its owner's", (unsigned)r->who.uid);
+			return 1;
+		}
 		o->kind = PROTO_OWNER_USER;
 		o->uid = (uint32_t)r->who.uid;
 		memcpy(o->user, r->who.name, sizeof(o->user));

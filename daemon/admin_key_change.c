@@ -18,9 +18,11 @@
 
 /*
  * One change to one key: load and authorize it in a write transaction,
- * let change() edit the record (it replies and returns 1 to refuse), then
- * store, audit and commit together. A NULL change deletes the key.
+ * let change() edit the record (it replies and returns 1 to refuse, or
+ * returns CHANGE_NONE when the key is already as asked), then store,
+ * audit and commit together. A NULL change deletes the key.
  */
+#define CHANGE_NONE	2
 struct change {
 	const char	*action;
 	int		 ordinary;	/* refused when the map is tight */
@@ -45,13 +47,17 @@ change_key(struct areq *r, const char *id, struct change *ch)
 		return 0;
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, ch->action);
-	if (akey_load(r, txn, id, &k, &t, &tp) != 0 ||
-	    (ch->fn != NULL && ch->fn(r, txn, &k, ch->arg, detail,
-	    sizeof(detail)) != 0)) {
+	if ((rc = akey_load(r, txn, id, &k, &t, &tp)) == 0 && ch->fn != NULL)
+		rc = ch->fn(r, txn, &k, ch->arg, detail, sizeof(detail));
+	if (rc != 0) {
 		admin_abort(r, txn);
 		if (ch->token != NULL)
 			keys_wipe(ch->token, TOKEN_MAX + 1);
-		return 0;
+		keys_wipe(k.hash, sizeof(k.hash));
+		keys_wipe(k.prev_hash, sizeof(k.prev_hash));
+		/* Nothing to write, nothing to audit: a flood of these
+		 * cannot push others' entries out of the audit log. */
+		return rc == CHANGE_NONE ? akey_send(r, &k, tp, NULL, 0) : 0;
 	}
 	if ((rc = ch->fn != NULL ? store_key_put(txn, &k) :
 	    store_key_del(txn, id)) == 0 &&
@@ -80,6 +86,8 @@ set_enabled(struct areq *r, struct store_txn *txn, struct store_key *k,
 {
 	(void)r;
 	(void)txn;
+	if (k->info.enabled == *(uint8_t *)arg)
+		return CHANGE_NONE;
 	k->info.enabled = *(uint8_t *)arg;
 	k->info.updated_at = clock_now();
 	snprintf(detail, detailsz, "%s", k->info.enabled ? "enabled" :

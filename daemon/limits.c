@@ -6,8 +6,9 @@
  * in the group of its uid. The tables drop an entry once its window (or
  * backoff) is over, and a full table takes room only from the owner
  * holding the most: so a full rate table refuses that owner's new keys
- * (a limit is never silently lifted), and a full failure table stops
- * counting that uid's new sources (throttling is a defence, not a
+ * rather than letting them through unlimited (only a window that owner
+ * gave up restarts when its key next gets one), and a full failure table
+ * stops counting that uid's new sources (throttling is a defence, not a
  * guarantee). Nothing is logged here: callers log what the return values
  * say, through their own rate-limited logger.
  */

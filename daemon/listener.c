@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/pathtrust.h"
 #include "listener.h"
 #include "log.h"
 
@@ -34,94 +35,6 @@ static int
 owner_trusted(uid_t uid)
 {
 	return uid == 0 || uid == geteuid();
-}
-
-/* One directory on the way: owned by root or us, and not writable by
- * others unless sticky, where others cannot rename what is ours. */
-static int
-dir_trusted(const char *dir, const struct stat *st, char *err, size_t errsz)
-{
-	if (!owner_trusted(st->st_uid)) {
-		snprintf(err, errsz, "%s is owned by uid %u; every directory "
-		    "above apikeyd's must belong to root or to the user "
-		    "apikeyd runs as", dir, (unsigned)st->st_uid);
-		return -1;
-	}
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
-	    (st->st_mode & S_ISVTX) == 0) {
-		snprintf(err, errsz, "%s is writable by group or others (mode "
-		    "%04o), so its contents could be swapped", dir,
-		    (unsigned)(st->st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Every directory from / down to dir, walked as written, component by
- * component: resolving the path first would hide the directories a
- * symbolic link passes through. A link on the way must belong to root or
- * us, and then the path it leads to is checked the same way, from /.
- */
-static int
-path_trusted(const char *dir, int depth, char *err, size_t errsz)
-{
-	char		 cur[PATH_MAX], real[PATH_MAX];
-	struct stat	 st;
-	const char	*p = dir, *end;
-	size_t		 n, len = 1;
-
-	strcpy(cur, "/");
-	if (lstat(cur, &st) == -1 || dir_trusted(cur, &st, err, errsz) != 0) {
-		if (err[0] == '\0')
-			snprintf(err, errsz, "/: %s", strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		p += strspn(p, "/");
-		if (*p == '\0')
-			return 0;
-		end = p + strcspn(p, "/");
-		n = (size_t)(end - p);
-		if (len + n + 1 >= sizeof(cur)) {
-			snprintf(err, errsz, "%s: path too long", dir);
-			return -1;
-		}
-		if (len > 1)
-			cur[len++] = '/';
-		memcpy(cur + len, p, n);
-		len += n;
-		cur[len] = '\0';
-		p = end;
-		if (lstat(cur, &st) == -1) {
-			snprintf(err, errsz, "%s: %s", cur, strerror(errno));
-			return -1;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			if (!owner_trusted(st.st_uid)) {
-				snprintf(err, errsz, "%s is a symbolic link "
-				    "owned by uid %u; links on the way to "
-				    "apikeyd's directories must belong to root "
-				    "or to the user apikeyd runs as", cur,
-				    (unsigned)st.st_uid);
-				return -1;
-			}
-			if (depth >= 8 || realpath(cur, real) == NULL) {
-				snprintf(err, errsz, "%s: %s", cur, depth >= 8 ?
-				    "too many symbolic links" : strerror(errno));
-				return -1;
-			}
-			if (path_trusted(real, depth + 1, err, errsz) != 0)
-				return -1;
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			snprintf(err, errsz, "%s is not a directory", cur);
-			return -1;
-		}
-		if (dir_trusted(cur, &st, err, errsz) != 0)
-			return -1;
-	}
 }
 
 /* Checks the directories holding path, as written. */
@@ -146,8 +59,9 @@ parent_trusted(const char *path, char *err, size_t errsz)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	err[0] = '\0';
-	return path_trusted(parent, 0, err, errsz);
+	/* Entries of ours in /tmp are safe: only we may rename them. */
+	return pathtrust_walk(parent, geteuid(), PATHTRUST_STICKY_UID, err,
+	    errsz);
 }
 
 int

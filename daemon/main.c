@@ -8,6 +8,7 @@
  * sees start-up errors. The LMDB environment is opened after the fork,
  * never across it.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -158,6 +159,46 @@ service_uids(const char *list, uid_t *out, size_t max)
 	return count;
 }
 
+/*
+ * Both sockets may hold max_connections each, and accept() failing for
+ * want of descriptors would refuse everyone alike, root's reserved slots
+ * included. So the soft limit is raised to the hard one, and when even
+ * that is too low for 2 * max_connections (plus what the store, the
+ * listeners and libevent use), max_connections is lowered to fit.
+ */
+#define FD_MARGIN	64
+
+static void
+fit_descriptors(struct config *cfg)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)cfg->max_connections * 2 + FD_MARGIN;
+	unsigned	 fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fatal("setrlimit");
+	}
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_cur < FD_MARGIN + 2 * 16)
+		fatalx("only %llu file descriptors allowed; apikeyd needs at "
+		    "least %d", (unsigned long long)rl.rlim_cur,
+		    FD_MARGIN + 2 * 16);
+	fit = (unsigned)((rl.rlim_cur - FD_MARGIN) / 2);
+	log_warnx("max_connections %u needs %llu file descriptors, but the "
+	    "limit is %llu: serving %u connections per socket (raise "
+	    "LimitNOFILE)", cfg->max_connections, (unsigned long long)want,
+	    (unsigned long long)rl.rlim_cur, fit);
+	/* The reserve shrinks with the rest, keeping its share. */
+	cfg->reserved_connections = (unsigned)((unsigned long long)
+	    cfg->reserved_connections * fit / cfg->max_connections);
+	cfg->max_connections = fit;
+}
+
 /* Forks; the parent waits on a pipe for the child to say it is serving. */
 static int
 daemonize(void)
@@ -223,6 +264,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	umask(077);
 
+	fit_descriptors(&cfg);
 	ensure_dir("state_dir", cfg.state_dir, 0700, 1);
 	ensure_dir("socket_dir", cfg.socket_dir, 0755, 0);
 	nreserved = service_uids(cfg.service_users, reserved,

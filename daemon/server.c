@@ -28,6 +28,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
@@ -268,7 +269,7 @@ log_ok(struct loop *l, uid_t uid)
 int
 conn_log_ok(struct conn *c)
 {
-	return log_ok(c->loop, c->peer.uid);
+	return log_ok(c->loop, c->peer.ruid);
 }
 
 static void
@@ -281,7 +282,7 @@ conn_free(struct conn *c)
 	stream_end(c);
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
-	uid_release(l, c->peer.uid);
+	uid_release(l, c->peer.ruid);
 	event_free(c->rev);
 	event_free(c->wev);
 	evbuffer_free(c->out);	/* wipes secret frames via their cleanup */
@@ -448,7 +449,9 @@ conn_frames(struct conn *c)
 	 * waits behind a pause or a listing: that is the daemon's doing. */
 	if (c->inlen == 0 || c->paused || c->stream != NULL)
 		c->partial_ms = 0;
-	else if (c->partial_ms == 0)
+	else if (c->partial_ms == 0 || off > 0)
+		/* A pipelining peer that finished frames is making progress:
+		 * the clock runs for the frame it has just begun. */
 		c->partial_ms = clock_now_ms();
 }
 
@@ -538,6 +541,35 @@ conn_send_secret(struct conn *c, const void *data, size_t len)
 
 /* --- accepting ----------------------------------------------------------- */
 
+/*
+ * The real uid of the process pid whose effective uid is euid, from the
+ * "Uid:" line of /proc/PID/status (real, effective, saved, filesystem);
+ * euid itself when that cannot be read or does not match (the process is
+ * gone, or its pid was reused). The peer is connected, so its pid is
+ * alive and its own while we look.
+ */
+static uid_t
+real_uid(pid_t pid, uid_t euid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 r, e;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return euid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return euid;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nUid:")) == NULL ||
+	    sscanf(p + 5, "%lu %lu", &r, &e) != 2 || e != (unsigned long)euid)
+		return euid;
+	return (uid_t)r;
+}
+
 static int
 peer_creds(int fd, struct peer *p)
 {
@@ -550,6 +582,7 @@ peer_creds(int fd, struct peer *p)
 	p->uid = cr.uid;
 	p->gid = cr.gid;
 	p->pid = cr.pid;
+	p->ruid = real_uid(cr.pid, cr.uid);
 	return 0;
 }
 
@@ -586,16 +619,20 @@ admit(struct loop *l, const struct peer *p, const struct uidcount *u,
 		    "(%u) on %s.sock", max, l->name);
 		return 0;
 	}
-	if (l->nconns >= open && !reserved_uid(l->srv, p->uid)) {
+	if (l->nconns >= open && !reserved_uid(l->srv, p->ruid)) {
 		snprintf(why, whysz, "apikeyd's last %u connections on "
 		    "%s.sock are reserved for root and service_users",
 		    max - open, l->name);
 		return 0;
 	}
-	if (u == NULL || u->n >= cfg->max_connections_per_uid) {
+	if (u == NULL) {
+		snprintf(why, whysz, "apikeyd is out of memory");
+		return 0;
+	}
+	if (u->n >= cfg->max_connections_per_uid) {
 		snprintf(why, whysz, "too many connections from uid %u to "
 		    "%s.sock (max_connections_per_uid = %u)",
-		    (unsigned)p->uid, l->name, cfg->max_connections_per_uid);
+		    (unsigned)p->ruid, l->name, cfg->max_connections_per_uid);
 		return 0;
 	}
 	return 1;
@@ -619,9 +656,9 @@ refuse(struct loop *l, int fd, const struct peer *p, const char *why)
 	if (len > 0)
 		(void)send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-	if (log_ok(l, p->uid))
+	if (log_ok(l, p->ruid))
 		log_warnx("%s: refusing uid %u pid %d: %s", l->name,
-		    (unsigned)p->uid, (int)p->pid, why);
+		    (unsigned)p->ruid, (int)p->pid, why);
 }
 
 static void
@@ -637,7 +674,7 @@ conn_new(struct loop *l, int fd)
 		close(fd);
 		return;
 	}
-	u = uid_slot(l, p.uid, 1);
+	u = uid_slot(l, p.ruid, 1);
 	if (!admit(l, &p, u, why, sizeof(why))) {
 		if (u != NULL && u->n == 0)
 			uid_release_slot(l, u);
@@ -675,8 +712,12 @@ conn_new(struct loop *l, int fd)
 	event_add(c->rev, NULL);
 }
 
-/* A request arrived that the loop has not read yet: the peer is not idle,
- * and closing now would lose its request. */
+/*
+ * A request arrived that the loop has not read yet: the peer is not idle,
+ * and closing now would lose its request. (Unless the loop stopped reading
+ * it, paused behind unread replies or a listing: then only the peer's
+ * reading counts as activity, and a peer that never reads is idle.)
+ */
 static int
 input_waiting(const struct conn *c)
 {
@@ -711,7 +752,7 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 			why = "frame not finished within read_timeout";
 		else if (cfg->idle_timeout_ms != 0 &&
 		    now - c->active_ms >= cfg->idle_timeout_ms &&
-		    !input_waiting(c))
+		    (c->paused || c->stream != NULL || !input_waiting(c)))
 			why = "idle past idle_timeout";
 		else
 			continue;

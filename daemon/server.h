@@ -27,8 +27,15 @@
 struct conn;
 struct server;
 
+/*
+ * The peer of a connection. uid is its effective uid, which authorizes
+ * everything. ruid is its real uid, which connection slots and log lines
+ * are charged to: a setuid program such as su runs as root for a user,
+ * and must not spend root's share.
+ */
 struct peer {
 	uid_t	uid;
+	uid_t	ruid;
 	gid_t	gid;
 	pid_t	pid;
 };

@@ -98,11 +98,11 @@ int	store_key_foreach_owner(struct store_txn *, uint8_t kind, uint32_t uid,
 	    const char *tenant, store_key_cb, void *arg);
 int	store_key_count_owner(struct store_txn *, uint8_t kind, uint32_t uid,
 	    const char *tenant, uint32_t *count);
-int	store_key_foreach(struct store_txn *, store_key_cb, void *arg);
 /*
- * The same walks, starting after the entry named by after (a key id, or a
- * tenant name; NULL or "" for the beginning), so a long walk can go on in
- * a later transaction where an earlier one stopped.
+ * The same walk, and one of all keys, starting after the entry named by
+ * after (a key id, or a tenant name; NULL or "" for the beginning), so a
+ * long walk can go on in a later transaction where an earlier one
+ * stopped.
  */
 int	store_key_foreach_owner_after(struct store_txn *, uint8_t kind,
 	    uint32_t uid, const char *tenant, const char *after, store_key_cb,
@@ -121,10 +121,7 @@ int	store_tenant_foreach_after(struct store_txn *, const char *after,
 
 /* Appends a; the store assigns a->seq. */
 int	store_audit_append(struct store_txn *, struct proto_audit *a);
-/* Walks the newest limit entries (0: all), oldest first. */
-int	store_audit_foreach(struct store_txn *, uint32_t limit, store_audit_cb,
-	    void *arg);
-/* Walks the entries from sequence number seq on. */
+/* Walks the entries from sequence number seq on, oldest first. */
 int	store_audit_foreach_from(struct store_txn *, uint64_t seq,
 	    store_audit_cb, void *arg);
 

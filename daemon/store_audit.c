@@ -3,12 +3,50 @@
  * big-endian sequence number, so LMDB's order is the log's order and
  * appends use MDB_APPEND. Retention prunes from the oldest end, in bounded
  * batches, and counts what it dropped in the meta database, so a pruned
- * log still says how much is gone.
+ * log still says how much is gone; it also notes the last number it
+ * dropped, so numbers go on where they were even when it emptied the log.
  */
 #include <string.h>
 
 #include "store_int.h"
 #include "store_record.h"
+
+/* Counters in the meta database: entries pruned, and the highest pruned
+ * sequence number (so an emptied log does not start again at 1). */
+static const char pruned_name[] = "audit_pruned";
+static const char pruned_upto_name[] = "audit_pruned_upto";
+
+/* A meta counter; 0 when it was never written. */
+static int
+meta_get(struct store_txn *t, const char *name, uint64_t *n)
+{
+	MDB_val	k, v;
+	int	rc;
+
+	set_val(&k, name, strlen(name));
+	if ((rc = mdb_get(t->txn, t->slot->s->meta, &k, &v)) == MDB_NOTFOUND) {
+		*n = 0;
+		return STORE_OK;
+	}
+	if (rc != 0)
+		return map_err(rc);
+	return rec_dec_counter(v.mv_data, v.mv_size, n);
+}
+
+static int
+meta_put(struct store_txn *t, const char *name, uint64_t n)
+{
+	uint8_t	buf[COUNTER_REC_MAX];
+	MDB_val	k, v;
+	size_t	len;
+	int	rv;
+
+	if ((rv = rec_enc_counter(n, buf, sizeof(buf), &len)) != 0)
+		return rv;
+	set_val(&k, name, strlen(name));
+	set_val(&v, buf, len);
+	return map_err(mdb_put(t->txn, t->slot->s->meta, &k, &v, 0));
+}
 
 /* a->seq is set once the record is in the txn (it is lost with the txn). */
 int
@@ -30,8 +68,9 @@ store_audit_append(struct store_txn *t, struct proto_audit *a)
 		return map_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == MDB_NOTFOUND) {
-		seq = 1;
-		rv = STORE_OK;
+		/* Empty, maybe pruned empty: numbers are never reused. */
+		if ((rv = meta_get(t, pruned_upto_name, &seq)) == 0)
+			seq++;
 	} else if (rc != 0)
 		rv = map_err(rc);
 	else if ((rv = rec_dec_seq(k.mv_data, k.mv_size, &seq)) == 0)
@@ -62,34 +101,6 @@ visit_audit(struct walk *w)
 }
 
 int
-store_audit_foreach(struct store_txn *t, uint32_t limit, store_audit_cb cb,
-    void *arg)
-{
-	struct walk	w;
-	uint32_t	i;
-	int		rc, rv;
-
-	if (!txn_ok(t))
-		return STORE_EIO;
-	w.cb.audit = cb;
-	w.arg = arg;
-	if (limit == 0)
-		return walk_all(t, t->slot->s->audit, &w, visit_audit);
-	if ((rv = walk_open(t, t->slot->s->audit, &w)) != 0)
-		return rv;
-	/* Step back from the newest entry to the first one to show. */
-	rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_LAST);
-	for (i = 1; rc == 0 && i < limit; i++) {
-		rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_PREV);
-		if (rc == MDB_NOTFOUND) {
-			rc = mdb_cursor_get(w.c, &w.k, &w.v, MDB_FIRST);
-			break;
-		}
-	}
-	return walk_run(&w, rc, MDB_NEXT, visit_audit);
-}
-
-int
 store_audit_foreach_from(struct store_txn *t, uint64_t seq, store_audit_cb cb,
     void *arg)
 {
@@ -107,24 +118,6 @@ store_audit_foreach_from(struct store_txn *t, uint64_t seq, store_audit_cb cb,
 	set_val(&w.k, seqb, sizeof(seqb));
 	return walk_run(&w, mdb_cursor_get(w.c, &w.k, &w.v, MDB_SET_RANGE),
 	    MDB_NEXT, visit_audit);
-}
-
-static const char pruned_name[] = "audit_pruned";
-
-static int
-pruned_get(struct store_txn *t, uint64_t *n)
-{
-	MDB_val	k, v;
-	int	rc;
-
-	set_val(&k, pruned_name, sizeof(pruned_name) - 1);
-	if ((rc = mdb_get(t->txn, t->slot->s->meta, &k, &v)) == MDB_NOTFOUND) {
-		*n = 0;
-		return STORE_OK;
-	}
-	if (rc != 0)
-		return map_err(rc);
-	return rec_dec_counter(v.mv_data, v.mv_size, n);
 }
 
 /* The sequence number under the cursor's first or last entry, 0 if none. */
@@ -157,7 +150,7 @@ store_audit_stat(struct store_txn *t, struct store_audit_info *out)
 	if ((rc = mdb_stat(t->txn, t->slot->s->audit, &st)) != 0)
 		return map_err(rc);
 	ai.entries = st.ms_entries;
-	if ((rv = pruned_get(t, &ai.pruned)) != 0)
+	if ((rv = meta_get(t, pruned_name, &ai.pruned)) != 0)
 		return rv;
 	if ((rc = mdb_cursor_open(t->txn, t->slot->s->audit, &c)) != 0)
 		return map_err(rc);
@@ -183,10 +176,8 @@ store_audit_prune(struct store_txn *t, uint64_t max_entries, uint64_t before,
 	MDB_cursor		*c;
 	MDB_stat		 st;
 	MDB_val			 k, v;
-	uint8_t			 buf[COUNTER_REC_MAX];
-	uint64_t		 left, pruned;
+	uint64_t		 left, pruned, seq, upto = 0;
 	uint32_t		 done = 0;
-	size_t			 len;
 	int			 rc, rv = STORE_OK;
 
 	if (!txn_writable(t))
@@ -208,8 +199,11 @@ store_audit_prune(struct store_txn *t, uint64_t max_entries, uint64_t before,
 			if (a.time >= before)
 				break;
 		}
+		if ((rv = rec_dec_seq(k.mv_data, k.mv_size, &seq)) != 0)
+			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
+		upto = seq;
 		left--;
 		done++;
 	}
@@ -218,16 +212,10 @@ store_audit_prune(struct store_txn *t, uint64_t max_entries, uint64_t before,
 		return rv;
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);
-	if (done > 0) {
-		if ((rv = pruned_get(t, &pruned)) != 0 ||
-		    (rv = rec_enc_counter(pruned + done, buf, sizeof(buf),
-		    &len)) != 0)
-			return rv;
-		set_val(&k, pruned_name, sizeof(pruned_name) - 1);
-		set_val(&v, buf, len);
-		if ((rc = mdb_put(t->txn, t->slot->s->meta, &k, &v, 0)) != 0)
-			return map_err(rc);
-	}
+	if (done > 0 && ((rv = meta_get(t, pruned_name, &pruned)) != 0 ||
+	    (rv = meta_put(t, pruned_name, pruned + done)) != 0 ||
+	    (rv = meta_put(t, pruned_upto_name, upto)) != 0))
+		return rv;
 	*n = done;
 	return STORE_OK;
 }

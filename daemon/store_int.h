@@ -91,7 +91,5 @@ int	tenant_load(struct store_txn *t, const MDB_val *v,
 /* store_walk.c */
 int	walk_open(struct store_txn *t, MDB_dbi dbi, struct walk *w);
 int	walk_run(struct walk *w, int rc, MDB_cursor_op op, visit_fn visit);
-int	walk_all(struct store_txn *t, MDB_dbi dbi, struct walk *w,
-	    visit_fn visit);
 
 #endif

@@ -42,18 +42,6 @@ out:
 	return rv;
 }
 
-/* Walks a whole database in key order. */
-int
-walk_all(struct store_txn *t, MDB_dbi dbi, struct walk *w, visit_fn visit)
-{
-	int	rv;
-
-	if ((rv = walk_open(t, dbi, w)) != 0)
-		return rv;
-	return walk_run(w, mdb_cursor_get(w->c, &w->k, &w->v, MDB_FIRST),
-	    MDB_NEXT, visit);
-}
-
 static int
 key_to_cb(struct walk *w, const MDB_val *v)
 {
@@ -176,12 +164,6 @@ store_key_foreach_after(struct store_txn *t, const char *after,
 		return rv;
 	return walk_run(&w, seek_after(&w, after_val(after, after != NULL ?
 	    strnlen(after, TOKEN_ID_LEN) : 0, &av), 0), MDB_NEXT, visit_key);
-}
-
-int
-store_key_foreach(struct store_txn *t, store_key_cb cb, void *arg)
-{
-	return store_key_foreach_after(t, NULL, cb, arg);
 }
 
 static int

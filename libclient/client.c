@@ -47,6 +47,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/pathtrust.h"
 #include "internal.h"
 
 #define VERIFY_SOCK_NAME	"verify.sock"
@@ -197,7 +198,7 @@ check_server(struct apikey_client *c, int fd)
 	struct ucred	cred;
 	struct stat	st;
 	socklen_t	len;
-	char		dir[AKC_PATH_MAX];
+	char		dir[AKC_PATH_MAX], why[AKC_PATH_MAX + 128];
 	uid_t		duid;
 	int		rc;
 
@@ -212,13 +213,17 @@ check_server(struct apikey_client *c, int fd)
 		return 0;
 	/*
 	 * Only the owner (and root) can create a socket in a directory that
-	 * group and others may not write, so its owner is who serves it.
-	 * lstat: a symbolic link is no such directory; its target could
-	 * change after the connect.
+	 * group and others may not write, so its owner is who serves it;
+	 * but only if the owner did not make the directory itself somewhere
+	 * anyone may write (/tmp), so every directory on the way must be
+	 * beyond others' reach too. lstat: a symbolic link is no such
+	 * directory; its target could change after the connect.
 	 */
 	socket_dir(c->path, dir);
 	if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && st.st_uid == cred.uid)
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 &&
+	    st.st_uid == cred.uid && pathtrust_walk(dir, cred.uid, 0, why,
+	    sizeof(why)) == 0)
 		return 0;
 	rc = daemon_uid(&duid);
 	if (rc == APIKEY_ENOMEM)
@@ -459,12 +464,13 @@ hung_up(struct apikey_client *c, int64_t deadline)
 
 static int
 send_all(struct apikey_client *c, const uint8_t *p, size_t len,
-    int64_t deadline)
+    int64_t deadline, int *unsent_hangup)
 {
 	size_t	off = 0;
 	ssize_t	n;
 	int	rc;
 
+	*unsent_hangup = 0;
 	while (off < len) {
 		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -478,8 +484,11 @@ send_all(struct apikey_client *c, const uint8_t *p, size_t len,
 				return rc;
 			continue;
 		}
-		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* Not a byte of it got there: safe to send again. */
+			*unsent_hangup = off == 0;
 			return hung_up(c, deadline);
+		}
 		return APIKEY_EUNAVAIL;
 	}
 	return 0;
@@ -506,8 +515,14 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 	 */
 	if ((rc = conn_refusal(c, frame, len)) != 0)
 		return rc;
-	if (proto_frame_open(frame, len, &hdr, &body) != 0)
+	if ((rc = proto_frame_open(frame, len, &hdr, &body)) != 0) {
+		if (rc == PROTO_EVERSION)
+			(void)snprintf(c->last_error, sizeof(c->last_error),
+			    "apikeyd speaks another protocol version than "
+			    "libapikey (%d): upgrade them together",
+			    PROTO_VERSION);
 		return APIKEY_EPROTO;
+	}
 	if (proto_dec_reply_head(&body, &status, c->last_error) != 0) {
 		c->last_error[0] = '\0';
 		return APIKEY_EPROTO;
@@ -590,7 +605,7 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 {
 	int64_t	deadline;
 	size_t	flen, items = 0;
-	int	rc, drop = 1, reused;
+	int	rc, drop = 1, reused, unsent;
 
 	deadline = now_ms() + c->timeout_ms;
 	if (proto_frame_end(&c->w) != 0) {
@@ -604,16 +619,17 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 	reused = c->fd != -1;
 	if (c->fd == -1 && (rc = do_connect(c, deadline)) != 0)
 		goto out;
-	rc = send_all(c, c->tx, c->w.len, deadline);
+	rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	/*
 	 * The daemon closed an idle connection (idle_timeout) just as we
-	 * sent: the request never got through, so it goes once more on a new
-	 * connection rather than failing.
+	 * sent: not a byte of the request got through, so it goes once more
+	 * on a new connection, time allowing, rather than failing.
 	 */
-	if (rc == APIKEY_EUNAVAIL && reused) {
+	if (rc == APIKEY_EUNAVAIL && reused && unsent &&
+	    left_ms(deadline) > 0) {
 		disconnect(c);
 		if ((rc = do_connect(c, deadline)) == 0)
-			rc = send_all(c, c->tx, c->w.len, deadline);
+			rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	}
 	/* The request may hold a token: gone as soon as it is sent. */
 	explicit_bzero(c->tx, c->w.len);

@@ -66,7 +66,9 @@
 #include "buf.h"
 #include "token.h"
 
-#define PROTO_VERSION		1
+/* 2 since issue 7: verify, status and tenant replies grew fields. A peer
+ * of another version is refused as a whole, never half understood. */
+#define PROTO_VERSION		2
 #define PROTO_HDR_LEN		12
 #define PROTO_VERIFY_REQ_MAX	(8 * 1024)
 #define PROTO_VERIFY_REPLY_MAX	(16 * 1024)

@@ -1250,6 +1250,33 @@ it_teardown(void)
 
 /* --- apikeyctl --------------------------------------------------------------- */
 
+/*
+ * The start of an argv that runs a program as uid/gid through setpriv,
+ * with no supplementary groups; with setuid, as a setuid-root program run
+ * by that user is: real ids the user's, effective ids root's. Returns the
+ * number of arguments written.
+ */
+static size_t
+setpriv_argv(const char **argv, uid_t uid, gid_t gid, int setuid)
+{
+	size_t n = 0;
+
+	argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
+	    "/usr/bin/setpriv" : "/bin/setpriv";
+	if (setuid) {
+		argv[n++] = it_printf("--ruid=%u", (unsigned)uid);
+		argv[n++] = "--euid=0";
+		argv[n++] = it_printf("--rgid=%u", (unsigned)gid);
+		argv[n++] = "--egid=0";
+	} else {
+		argv[n++] = it_printf("--reuid=%u", (unsigned)uid);
+		argv[n++] = it_printf("--regid=%u", (unsigned)gid);
+	}
+	argv[n++] = "--clear-groups";
+	argv[n++] = "--";
+	return n;
+}
+
 /* argv for apikeyctl [as user via setpriv] [--socket-dir] args. */
 static char **
 ctl_argv(const struct it_ctl_opt *o, const char *const *args)
@@ -1258,16 +1285,10 @@ ctl_argv(const struct it_ctl_opt *o, const char *const *args)
 	size_t n = 0;
 
 	cr_assert(it.ready, "it_prepare first");
-	if (o->ids || (o->as != NULL && strcmp(o->as, "root") != 0)) {
-		argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
-		    "/usr/bin/setpriv" : "/bin/setpriv";
-		argv[n++] = it_printf("--reuid=%u", o->ids ?
-		    (unsigned)o->uid : (unsigned)it_uid(o->as));
-		argv[n++] = it_printf("--regid=%u", o->ids ?
-		    (unsigned)o->gid : (unsigned)it_gid(o->as));
-		argv[n++] = "--clear-groups";
-		argv[n++] = "--";
-	}
+	if (o->ids)
+		n = setpriv_argv(argv, o->uid, o->gid, 0);
+	else if (o->as != NULL && strcmp(o->as, "root") != 0)
+		n = setpriv_argv(argv, it_uid(o->as), it_gid(o->as), 0);
 	argv[n++] = it.apikeyctl;
 	if (!o->no_sockdir) {
 		argv[n++] = "--socket-dir";
@@ -1798,7 +1819,9 @@ struct it_prog *
 it_prog_start(const char *as, const char *prog, ...)
 {
 	const char *argv[MAX_ARGS], *b = getenv("APIKEY_BUILD");
-	const char *set[] = { "APIKEY_SOCKET_DIR", NULL };
+	/* A setuid program runs without LD_PRELOAD (ld.so says so, loudly);
+	 * the helpers need no NSS. */
+	const char *set[] = { "APIKEY_SOCKET_DIR", "LD_PRELOAD", NULL };
 	struct it_prog *p;
 	char dir[PATH_MAX], **av, **env;
 	int inp[2], outp[2];
@@ -1809,14 +1832,10 @@ it_prog_start(const char *as, const char *prog, ...)
 	for (slot = 0; slot < MAX_PROGS && progs[slot] != NULL; slot++)
 		;
 	cr_assert(slot < MAX_PROGS, "too many helper programs");
-	if (as != NULL && strcmp(as, "root") != 0) {
-		argv[n++] = access("/usr/bin/setpriv", X_OK) == 0 ?
-		    "/usr/bin/setpriv" : "/bin/setpriv";
-		argv[n++] = it_printf("--reuid=%u", (unsigned)it_uid(as));
-		argv[n++] = it_printf("--regid=%u", (unsigned)it_gid(as));
-		argv[n++] = "--clear-groups";
-		argv[n++] = "--";
-	}
+	if (as != NULL && strncmp(as, "su:", 3) == 0)
+		n = setpriv_argv(argv, it_uid(as + 3), it_gid(as + 3), 1);
+	else if (as != NULL && strcmp(as, "root") != 0)
+		n = setpriv_argv(argv, it_uid(as), it_gid(as), 0);
 	if (prog[0] == '/')
 		argv[n++] = prog;
 	else {

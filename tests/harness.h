@@ -246,8 +246,12 @@ void	it_start_as(const char *user);
  */
 struct it_prog;
 
-/* Starts prog ARGS... as user as (NULL or "root": as root); prog is an
- * absolute path or relative to the build directory ("tests/hostile"). */
+/*
+ * Starts prog ARGS... as user as (NULL or "root": as root; "su:alice": as
+ * a setuid-root program alice started, real uid hers, effective uid 0);
+ * prog is an absolute path or relative to the build directory
+ * ("tests/hostile").
+ */
 struct it_prog *it_prog_start(const char *as, const char *prog, ...)
 	    IT_SENTINEL;
 pid_t	it_prog_pid(const struct it_prog *);

@@ -13,8 +13,9 @@
  *           connection, then nothing
  *   hold    as idle, then the first 3 bytes of another frame, then nothing
  *   list    as idle, then a KEY_LIST request for the caller's own keys,
- *           whose answer it never reads
- *   badver  a PING frame of protocol version 2, then it closes
+ *           and once that streams a PING behind it; it reads neither
+ *   badver  a PING frame of a protocol version the daemon does not speak,
+ *           then it closes
  *   badlen  a frame header with a length over any maximum, then it closes
  *
  * For each connection it prints, C being the connection's number from 0:
@@ -35,6 +36,9 @@
  *
  *   ping     a PING on each open idle connection: "C pong", or what the
  *            first PING would have printed instead ("C eof": closed)
+ *   drip MS  pipelines PINGs on each open connection for MS milliseconds,
+ *            each write ending halfway into the next frame: "C alive", or
+ *            "C eof" when the daemon closed it
  *   wait MS  waits up to MS milliseconds for the daemon to close each open
  *            connection: "C closed MS" with the time since hostile last
  *            began sending on it (the daemon's read and idle timers start
@@ -364,6 +368,13 @@ start_listings(void)
 		if (wait_readable(conns[i].fd, deadline))
 			(void)ioctl(conns[i].fd, FIONREAD, &n);
 		say("%zu %s", i, n > 0 ? "streaming" : "silent");
+		/* A request behind the listing, sent once it streams, so it
+		 * waits in the socket: the daemon reads nothing more until
+		 * the listing ends. */
+		len = make_frame(PROTO_OP_PING, (uint32_t)(3 * MAX_CONNS + i),
+		    NULL);
+		if (len == 0 || send_all(conns[i].fd, frame, len) != 0)
+			say("%zu error send PING", i);
 	}
 }
 
@@ -415,6 +426,54 @@ cmd_wait(long ms)
 	for (i = 0; i < nconns; i++)
 		if (conns[i].fd != -1)
 			say("%zu open", i);
+}
+
+/*
+ * A pipelining client whose every write ends inside a frame: for ms, every
+ * 50 ms, the rest of the last PING and the first half of the next, reading
+ * each answer. A daemon that counted read_timeout from the first partial
+ * frame it ever saw would close it although it answers all the time.
+ */
+static void
+cmd_drip(long ms)
+{
+	struct proto_hdr h;
+	uint32_t	 status, id;
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint8_t		 out[2 * 64];
+	int64_t		 end = now_ms() + ms;
+	size_t		 i, len, cut;
+	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd == -1)
+			continue;
+		id = (uint32_t)(4 * MAX_CONNS);
+		len = make_frame(PROTO_OP_PING, id, NULL);
+		cut = len / 2;
+		if (len == 0 || 2 * len > sizeof(out) ||
+		    send_all(conns[i].fd, frame, cut) != 0)
+			goto gone;
+		while (now_ms() < end) {
+			/* Pacing only: what is measured is the daemon's. */
+			nanosleep(&ts, NULL);
+			/* The rest of frame id, the first half of id + 1. */
+			make_frame(PROTO_OP_PING, id, NULL);
+			memcpy(out, frame + cut, len - cut);
+			make_frame(PROTO_OP_PING, id + 1, NULL);
+			memcpy(out + (len - cut), frame, cut);
+			if (send_all(conns[i].fd, out, len) != 0 ||
+			    read_reply(conns[i].fd, &h, &status, msg) != 0 ||
+			    h.id != id || status != PROTO_OK)
+				goto gone;
+			id++;
+		}
+		say("%zu alive", i);
+		continue;
+gone:
+		say("%zu eof", i);
+		conn_close(&conns[i]);
+	}
 }
 
 static int
@@ -479,6 +538,9 @@ main(int argc, char **argv)
 		else if (strncmp(line, "wait ", 5) == 0 &&
 		    (n = strtol(line + 5, &end, 10)) >= 0 && *end == '\0')
 			cmd_wait(n);
+		else if (strncmp(line, "drip ", 5) == 0 &&
+		    (n = strtol(line + 5, &end, 10)) >= 0 && *end == '\0')
+			cmd_drip(n);
 		else
 			say("error unknown command %s", line);
 		say("done");

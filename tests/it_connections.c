@@ -15,6 +15,8 @@
  *
  * Each test says in a comment why it fails on a daemon without the fix.
  */
+#include <sys/resource.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,10 +162,10 @@ assert_report(const char *who, const char *report, int n_open, int n_busy,
 #define LIST_RSS_BOUND_KB	(LIST_CONNS * 256)
 #endif
 
-/* Creates LIST_KEYS keys for alice, each with ~1 KB of metadata; returns
- * the token of the first. */
+/* Creates n keys for alice, each with ~1 KB of metadata; returns the
+ * token of the first. */
 static const char *
-make_alice_keys(void)
+make_alice_keys(int n)
 {
 	struct apikey_key_spec *spec = apikey_key_spec_new();
 	char		 meta[1100], *token = NULL;
@@ -176,7 +178,7 @@ make_alice_keys(void)
 	cr_assert_eq(apikey_key_spec_set_metadata(spec, meta), 0);
 	/* it_key_lib notes each token and the harness holds 256: only the
 	 * first is kept (and checked for in the log). */
-	for (i = 0; i < LIST_KEYS; i++) {
+	for (i = 0; i < n; i++) {
 		rc = apikey_key_create(it_aclient(), APIKEY_OWNER_USER,
 		    "alice", spec, NULL, &token);
 		cr_assert_eq(rc, 0, "key %d: %s: %s", i, apikey_strerror(rc),
@@ -188,7 +190,7 @@ make_alice_keys(void)
 		apikey_token_free(token);
 	}
 	apikey_key_spec_free(spec);
-	cr_log_info("created %d keys in %lld ms", LIST_KEYS,
+	cr_log_info("created %d keys in %lld ms", n,
 	    (long long)(it_now_ms() - t0));
 	return first;
 }
@@ -227,7 +229,7 @@ Test(connections, listing_stops_at_its_mark_when_never_read)
 
 	it_prepare("max_keys_per_user = 0\n");
 	it_start();
-	tok = make_alice_keys();
+	tok = make_alice_keys(LIST_KEYS);
 	/* A listing of our own first, so that the store's pages and the
 	 * allocator's arenas are in the baseline. */
 	assert_root_lists_alice();
@@ -472,6 +474,125 @@ Test(connections, reserved_slots_keep_root_verifying)
 	assert_report("alice again", report, 0, 1, RESERVED);
 	assert_ctl_refused("alice", tok, RESERVED);
 	for (i = 0; i < 6; i++)
+		cr_assert_eq(it_prog_end(h[i], IT_DEADLINE_MS), 0);
+}
+
+/*
+ * Review follow-up. read_timeout is for a frame begun and not finished.
+ * A pipelining client whose writes all end inside the next frame used to
+ * be closed once read_timeout had passed since the first partial frame,
+ * although every request was answered; the clock now restarts whenever a
+ * frame is finished.
+ */
+Test(connections, pipelining_client_is_not_a_slow_one)
+{
+	struct it_prog	*h;
+	const char	*report;
+
+	it_prepare("read_timeout = 300ms\n");
+	it_start();
+	h = hostile("alice", "verify", "idle", 1, &report);
+	cr_assert_str_eq(report, "0 open\n");
+	it_prog_say(h, "drip 1500");
+	cr_assert_str_eq(it_prog_until(h, "done", REPORT_MS), "0 alive\n");
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+}
+
+/*
+ * Review follow-up. A connection behind a listing it never reads, with
+ * another request waiting unread, used to count as busy forever: the
+ * daemon stops reading while the listing waits, so the request stayed
+ * in the socket, and "input waiting" kept idle_timeout from firing. Now
+ * only the peer reading counts then, and the connection is closed.
+ */
+Test(connections, unread_listing_is_closed_after_idle_timeout)
+{
+	struct it_prog	*h;
+	const char	*report;
+
+	it_prepare("idle_timeout = 1s\n");
+	it_start();
+	/* More than the socket buffer and the output mark hold. */
+	make_alice_keys(400);
+	h = hostile("alice", "admin", "list", 1, &report);
+	cr_assert_str_eq(report, "0 open\n0 streaming\n");
+	it_log_wait(it_printf("admin: uid %u pid %d: idle past idle_timeout; "
+	    "closing\n", (unsigned)it_uid("alice"), (int)it_prog_pid(h)),
+	    IT_DEADLINE_MS);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+}
+
+/*
+ * Review follow-up. A setuid-root program (su) connects with effective uid
+ * 0 on behalf of the user who ran it, who can stop it while it holds the
+ * connection. Were connections charged to the effective uid, alice could
+ * spend root's per-uid share and the reserve with stopped su processes,
+ * and sshd's logins would find no slot. They are charged to the real uid.
+ */
+Test(connections, setuid_connections_are_charged_to_the_user)
+{
+	struct it_prog	*h[3];
+	const char	*report, *tok;
+	size_t		 i;
+
+	it_prepare(SLOTS_CONF);
+	it_start();
+	itp_init();
+	tok = it_key(NULL, "--user", "alice", NULL);
+	h[0] = hostile("su:alice", "verify", "idle", 9, &report);
+	assert_report("alice's su", report, 8, 1, it_printf("too many "
+	    "connections from uid %u to verify.sock "
+	    "(max_connections_per_uid = 8)", (unsigned)it_uid("alice")));
+	/* The user's own slots are the ones spent. */
+	h[1] = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("alice", report, 0, 1, it_printf("too many connections "
+	    "from uid %u to verify.sock (max_connections_per_uid = 8)",
+	    (unsigned)it_uid("alice")));
+	/* Root has spent nothing: six of its eight for hostile, one for
+	 * the harness's client, one for the PAM login. */
+	h[2] = hostile("root", "verify", "idle", 6, &report);
+	assert_report("root", report, 6, 0, NULL);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	itp_probe("sshd", NULL);
+	cr_assert_eq(itp_auth("sshd", "alice", tok), PAM_SUCCESS);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(it_prog_end(h[i], IT_DEADLINE_MS), 0);
+}
+
+/*
+ * Review follow-up. Both sockets may hold max_connections each; with the
+ * process's descriptors fewer than that, accept() used to fail for
+ * everyone once users held them all, root included, before any reserve
+ * applied. The daemon now raises its limit where it can and otherwise
+ * serves fewer connections, so the reserve still holds. (200 descriptors:
+ * (200 - 64) / 2 = 68 per socket, 4 of them reserved.)
+ */
+Test(connections, descriptor_limit_keeps_the_reserve)
+{
+	static const char reserved[] = "apikeyd's last 4 connections on "
+	    "verify.sock are reserved for root and service_users";
+	struct rlimit	 rl = { 200, 200 };
+	struct it_prog	*h[3];
+	const char	*report, *tok;
+	size_t		 i;
+
+	/* Inherited by the daemon, the only process this test runs. */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	it_prepare("max_connections_per_uid = 64\n");
+	it_start();
+	it_log_wait("max_connections 1024 needs 2112 file descriptors, but "
+	    "the limit is 200: serving 68 connections per socket (raise "
+	    "LimitNOFILE)\n", IT_DEADLINE_MS);
+	tok = it_key(NULL, "--user", "alice", NULL);
+	h[0] = hostile("alice", "verify", "idle", 64, &report);
+	assert_report("alice", report, 64, 0, NULL);
+	h[1] = hostile("bob", "admin", "idle", 64, &report);
+	assert_report("bob", report, 64, 0, NULL);
+	h[2] = hostile("carol", "verify", "idle", 4, &report);
+	assert_report("carol", report, 0, 4, reserved);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	it_expect(NULL, 0, NULL, "status", NULL);
+	for (i = 0; i < 3; i++)
 		cr_assert_eq(it_prog_end(h[i], IT_DEADLINE_MS), 0);
 }
 

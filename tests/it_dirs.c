@@ -374,8 +374,8 @@ Test(dirs, dirs_below_a_directory_others_control_are_refused)
 	const char	*sticky = make_dir(it_path("sticky"), 01777, "root");
 	const char	*deep, *above_msg, *sock;
 
-	above_msg = it_printf("%s is owned by uid %u; every directory above "
-	    "apikeyd's must belong to root or to the user apikeyd runs as",
+	above_msg = it_printf("%s is owned by uid %u; every directory and "
+	    "link on the way must belong to root",
 	    mine, (unsigned)it_uid("alice"));
 	expect_refusal(it_printf("%s/state", mine), it_sock_dir(),
 	    it_printf("state_dir: %s", above_msg));
@@ -427,8 +427,8 @@ Test(dirs, a_link_above_does_not_hide_who_controls_the_path)
 	make_link(target, link);
 	cr_assert(lchown(link, it_uid("alice"), it_gid("alice")) == 0,
 	    "lchown: %s", strerror(errno));
-	above_msg = it_printf("%s is owned by uid %u; every directory above "
-	    "apikeyd's must belong to root or to the user apikeyd runs as",
+	above_msg = it_printf("%s is owned by uid %u; every directory and "
+	    "link on the way must belong to root",
 	    mine, (unsigned)it_uid("alice"));
 	expect_refusal(it_printf("%s/state", link), it_sock_dir(),
 	    it_printf("state_dir: %s", above_msg));
@@ -463,8 +463,8 @@ Test(dirs, root_links_on_the_way_are_followed_and_checked)
 	    it_log());
 	expect_refusal(it_printf("%s/state", bad), it_sock_dir(),
 	    it_printf("state_dir: %s is owned by uid %u; every directory "
-	    "above apikeyd's must belong to root or to the user apikeyd runs "
-	    "as", hers, (unsigned)it_uid("alice")));
+	    "and link on the way must belong to root", hers,
+	    (unsigned)it_uid("alice")));
 	cr_assert_str_eq(dir_names(hers), "");
 }
 
@@ -692,7 +692,7 @@ Test(dirs, daemon_user_trusts_a_daemon_behind_a_link)
  * its one reply by hand; the control test proves libapikey and PAM accept
  * it.
  */
-#define W_VERSION	1
+#define W_VERSION	2
 #define W_REPLY		0x80
 #define W_OP_VERIFY	0x10
 #define W_HDR_LEN	12

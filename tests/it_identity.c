@@ -119,6 +119,7 @@ Test(identity, unknown_uid_gets_no_group_from_its_socket)
 	const char *add[] = { "tenant", "add", "zeta", "--group", "beta",
 	    NULL };
 	const char *status[] = { "--json", "status", NULL };
+	const char *mine[] = { "key", "create", NULL };
 	struct it_run r;
 
 	it_tenant("acme", "acme", "acme-admins");
@@ -134,6 +135,14 @@ Test(identity, unknown_uid_gets_no_group_from_its_socket)
 	cr_assert(json_is_false(json_object_get(it_json(r.out),
 	    "caller_admin")));
 	it_expect(NULL, 5, NULL, "tenant", "show", "zeta", NULL);
+	/*
+	 * Nor may it make keys of its own: they would record no name and,
+	 * matched by uid alone, serve whoever gets the uid next (review
+	 * follow-up of the uid reuse check).
+	 */
+	cr_assert_eq(it_ctlv(&r, &o, mine), 7, "%s", r.err);
+	cr_assert_str_eq(r.err, "apikeyctl: uid 30000 has no user name (NSS "
+	    "does not know it), and a key must record its owner's\n");
 }
 
 /*

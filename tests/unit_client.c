@@ -58,6 +58,7 @@ enum fake_mode {
 	FAKE_GARBAGE_LEN,	/* a length field over the maximum */
 	FAKE_GARBAGE_BODY,	/* a well-framed, undecodable body */
 	FAKE_EPERM,		/* reply EPERM with a message */
+	FAKE_OLD_VERSION,	/* a good reply of the protocol before */
 	FAKE_HANGUP,		/* close at once, then signal done_fd */
 	FAKE_BUSY,		/* refuse with an id-0 EBUSY frame at once,
 				 * close, then signal done_fd */
@@ -68,6 +69,7 @@ enum fake_mode {
 #define FAKE_MAXCONN	4
 
 struct fake {
+	char		 parent[64];	/* "" or a root 0755 directory above */
 	char		 dir[64];
 	char		 path[128];
 	int		 lfd;
@@ -236,6 +238,13 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 		    "permission denied: not in the admin group");
 		send_frame(fd, &w);
 		break;
+	case FAKE_OLD_VERSION:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_OK, "");
+		cr_assert_eq(proto_frame_end(&w), 0);
+		w.p[4] = PROTO_VERSION - 1;	/* the version byte */
+		cr_assert_eq(write(fd, w.p, w.len), (ssize_t)w.len);
+		break;
 	}
 	(void)f;
 }
@@ -353,20 +362,37 @@ fake_bind(struct fake *f, uid_t uid, int listen_too)
 
 /*
  * Makes f's directory, owned by dir_uid with mode dir_mode, and its socket
- * there, listened on by uid (see fake_bind).
+ * there, listened on by uid (see fake_bind). The directory is made in a
+ * root 0755 directory of its own in /tmp, as a daemon's would be (root
+ * made /run/apikeyd for it), unless in_tmp: then right in /tmp, where its
+ * owner could have made it.
  */
 static void
-fake_listen_as(struct fake *f, const char *name, uid_t uid, uid_t dir_uid,
-    mode_t dir_mode)
+fake_listen_in(struct fake *f, const char *name, uid_t uid, uid_t dir_uid,
+    mode_t dir_mode, int in_tmp)
 {
 	memset(f, 0, sizeof(*f));
-	strcpy(f->dir, "/tmp/unit_client.XXXXXX");
+	if (in_tmp)
+		strcpy(f->dir, "/tmp/unit_client.XXXXXX");
+	else {
+		strcpy(f->parent, "/tmp/unit_client.XXXXXX");
+		cr_assert_not_null(mkdtemp(f->parent));
+		cr_assert_eq(chmod(f->parent, 0755), 0);
+		snprintf(f->dir, sizeof(f->dir), "%s/run.XXXXXX", f->parent);
+	}
 	cr_assert_not_null(mkdtemp(f->dir));
 	cr_assert_eq(chown(f->dir, dir_uid, dir_uid), 0);
 	cr_assert_eq(chmod(f->dir, dir_mode), 0);
 	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, name);
 	fake_bind(f, uid, 1);
 	cr_assert_eq(pipe(f->done_fd), 0);
+}
+
+static void
+fake_listen_as(struct fake *f, const char *name, uid_t uid, uid_t dir_uid,
+    mode_t dir_mode)
+{
+	fake_listen_in(f, name, uid, dir_uid, dir_mode, 0);
 }
 
 static void
@@ -416,6 +442,8 @@ fake_stop(struct fake *f, int started)
 	close(f->done_fd[1]);
 	unlink(f->path);
 	rmdir(f->dir);
+	if (f->parent[0] != '\0')
+		rmdir(f->parent);
 }
 
 Test(client, open_missing_socket_is_unavailable)
@@ -573,6 +601,26 @@ Test(client, garbage_is_eproto, .timeout = 10)
 	apikey_close(c);
 	fake_stop(&f, 1);
 	cr_assert_eq(f.frames, 2);
+}
+
+/* A daemon of another protocol version is refused with a message that
+ * says so, not only "malformed reply". */
+Test(client, other_protocol_version_is_named, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_OLD_VERSION };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_str_eq(apikey_last_error(c), "apikeyd speaks another "
+	    "protocol version than libapikey (2): upgrade them together");
+	cr_assert_null(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
 }
 
 Test(client, malformed_token_has_no_round_trip, .timeout = 10)
@@ -1059,6 +1107,22 @@ Test(client, server_in_directory_others_may_write_is_untrusted,
 		    dirs[i].mode);
 		assert_untrusted_at_open(&f, what);
 	}
+}
+
+/*
+ * Review follow-up. A user who made the socket's directory in /tmp owns
+ * it, and its mode is 0755: the owner rule alone trusted their impostor
+ * with root's tokens. The directories above must be beyond others' reach
+ * as well, and /tmp is not, for entries that others own.
+ */
+Test(client, server_owning_a_directory_it_made_in_tmp_is_untrusted,
+    .timeout = 10)
+{
+	struct fake	f;
+
+	unsetenv("APIKEY_DAEMON_USER");
+	fake_listen_in(&f, "verify.sock", OTHER_UID, OTHER_UID, 0755, 1);
+	assert_untrusted_at_open(&f, "its own directory, right in /tmp");
 }
 
 Test(client, daemon_user_names_a_trusted_server, .timeout = 10)

@@ -592,7 +592,7 @@ Test(store, owner_index_lists_and_counts)
 
 	/* All keys, in id order. */
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_OK);
+	cr_assert_eq(store_key_foreach_after(t, NULL, collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 7);
 	mk_id(1, id);
 	cr_assert_str_eq(l.ids[0], id);
@@ -779,7 +779,7 @@ check_audit_fields(const struct proto_audit *a, void *arg)
 	return 0;
 }
 
-Test(store, audit_append_and_limit)
+Test(store, audit_append_and_walk)
 {
 	struct store		*s;
 	struct store_txn	*t;
@@ -788,9 +788,8 @@ Test(store, audit_append_and_limit)
 	s = open_store(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_audit_foreach(t, 0, collect_audit, &l), STORE_OK);
-	cr_assert_eq(l.n, 0);
-	cr_assert_eq(store_audit_foreach(t, 3, collect_audit, &l), STORE_OK);
+	cr_assert_eq(store_audit_foreach_from(t, 0, collect_audit, &l),
+	    STORE_OK);
 	cr_assert_eq(l.n, 0);
 	store_end(t);
 
@@ -800,7 +799,8 @@ Test(store, audit_append_and_limit)
 
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_audit_foreach(t, 2, collect_audit, &l), STORE_OK);
+	cr_assert_eq(store_audit_foreach_from(t, 2, collect_audit, &l),
+	    STORE_OK);
 	cr_assert_eq(l.n, 2);
 	cr_assert_eq(l.seq[0], 2);
 	cr_assert_eq(l.seq[1], 3);
@@ -808,23 +808,18 @@ Test(store, audit_append_and_limit)
 	cr_assert_str_eq(l.action[1], "tenant.add");
 
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_audit_foreach(t, 1, collect_audit, &l), STORE_OK);
-	cr_assert_eq(l.n, 1);
-	cr_assert_eq(l.seq[0], 3);
-
-	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_audit_foreach(t, 0, collect_audit, &l), STORE_OK);
+	cr_assert_eq(store_audit_foreach_from(t, 0, collect_audit, &l),
+	    STORE_OK);
 	cr_assert_eq(l.n, 3);
 	cr_assert_eq(l.seq[0], 1);
 	cr_assert_eq(l.seq[2], 3);
 	cr_assert_str_eq(l.action[0], "key.create");
 
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_audit_foreach(t, 10, collect_audit, &l), STORE_OK);
-	cr_assert_eq(l.n, 3);
-	cr_assert_eq(l.seq[0], 1);
-	cr_assert_eq(l.seq[2], 3);
-	cr_assert_eq(store_audit_foreach(t, 0, check_audit_fields, NULL),
+	cr_assert_eq(store_audit_foreach_from(t, 4, collect_audit, &l),
+	    STORE_OK);
+	cr_assert_eq(l.n, 0);
+	cr_assert_eq(store_audit_foreach_from(t, 1, check_audit_fields, NULL),
 	    STORE_OK);
 	store_end(t);
 
@@ -1233,7 +1228,7 @@ Test(store, damaged_key_record)
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_ECORRUPT);
+	cr_assert_eq(store_key_foreach_after(t, NULL, collect_key, &l), STORE_ECORRUPT);
 	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
 	    collect_key, &l), STORE_ECORRUPT);
 	store_end(t);
@@ -1369,7 +1364,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	}
 	/* Walks decode them too. */
 	memset(&l, 0, sizeof(l));
-	cr_assert_eq(store_key_foreach(t, collect_key, &l), STORE_OK);
+	cr_assert_eq(store_key_foreach_after(t, NULL, collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 2);
 	memset(&l, 0, sizeof(l));
 	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_TENANT, 0, "acme",
@@ -1795,8 +1790,14 @@ Test(store, audit_prune_by_count_and_age)
 	cr_assert_eq(ai.entries, 2);
 	cr_assert_eq(ai.first_seq, 9);
 	cr_assert_eq(ai.pruned, 8);
-	/* Sequence numbers go on after the pruned ones. */
+	/* Sequence numbers go on after the pruned ones, even when retention
+	 * emptied the log. */
 	append(s, "key.revoke", 11);
+	cr_assert_eq(prune(s, 0, UINT64_MAX, 100), 3);
+	audit_info(s, &ai);
+	cr_assert_eq(ai.entries, 0);
+	cr_assert_eq(ai.pruned, 11);
+	append(s, "key.revoke", 12);
 	store_close(s);
 }
 
