@@ -747,6 +747,26 @@ it_append_fd(int fd, char **buf, size_t *len, size_t *cap)
 	return 1;
 }
 
+/* Forks and runs argv with env, its stdio on in, out and err; the child
+ * dies with the test. Returns the child's pid. */
+static pid_t
+fork_exec(char *const *argv, char *const *env, int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid != -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_prepare();
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(err, 2);
+		execve(argv[0], argv, env);
+		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
 /*
  * Runs argv with envp, stdin data in, capturing stdout and stderr, within
  * timeout_ms (else kills it and fails the test).
@@ -767,17 +787,7 @@ run_capture(char **argv, char **envp, const char *in, int timeout_ms,
 	signal(SIGPIPE, SIG_IGN);
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
 	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-	pid = fork();
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		child_prepare();
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(errp[1], 2);
-		execve(argv[0], argv, envp);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	pid = fork_exec(argv, envp, inp[0], outp[1], errp[1]);
 	close(inp[0]);
 	close(outp[1]);
 	close(errp[1]);
@@ -1855,17 +1865,7 @@ it_prog_start(const char *as, const char *prog, ...)
 	signal(SIGPIPE, SIG_IGN);
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0,
 	    "pipe: %s", strerror(errno));
-	p->pid = fork();
-	cr_assert(p->pid != -1, "fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		child_prepare();
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(outp[1], 2);
-		execve(av[0], av, env);
-		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
-		_exit(127);
-	}
+	p->pid = fork_exec(av, env, inp[0], outp[1], outp[1]);
 	close(inp[0]);
 	close(outp[1]);
 	p->in = inp[1];

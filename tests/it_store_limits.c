@@ -332,3 +332,26 @@ Test(auto_purge, expired_keys_go_after_the_grace_period)
 	it_assert_has(it_log(), "maintenance: purged 1 keys expired for "
 	    "longer than expired_key_grace");
 }
+
+/*
+ * Review follow-up. A change that changes nothing is not written and not
+ * audited: otherwise toggling nothing would be a free way to push older
+ * entries out of the audit log.
+ */
+Test(purge, unchanged_key_writes_no_audit_record)
+{
+	const char *id = it_id(it_key("alice", NULL));
+	long long before;
+	int i;
+
+	it_expect("alice", 0, NULL, "key", "disable", id, NULL);
+	before = status_num("audit_entries");
+	for (i = 0; i < 20; i++) {
+		it_assert_has(it_expect("alice", 0, NULL, "key", "disable", id,
+		    NULL), "disabled key");
+		it_expect("alice", 0, NULL, "key", "show", id, NULL);
+	}
+	cr_assert_eq(status_num("audit_entries"), before);
+	it_expect("alice", 0, NULL, "key", "enable", id, NULL);
+	cr_assert_eq(status_num("audit_entries"), before + 1);
+}

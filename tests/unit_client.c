@@ -605,22 +605,30 @@ Test(client, garbage_is_eproto, .timeout = 10)
 
 /* A daemon of another protocol version is refused with a message that
  * says so, not only "malformed reply". */
-Test(client, other_protocol_version_is_named, .timeout = 10)
+/* One verify against a fake answering with mode: the call's code and the
+ * message apikey_last_error() is left with. */
+static void
+expect_verify_fails(enum fake_mode mode, int want, const char *msg)
 {
-	static const enum fake_mode m[] = { FAKE_OLD_VERSION };
+	const enum fake_mode	 m[] = { mode };
 	struct apikey_client	*c = NULL;
 	struct apikey_result	*res = NULL;
 	struct fake		 f;
 
 	fake_start(&f, "verify.sock", 1, m);
 	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
-	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
-	    APIKEY_EPROTO);
-	cr_assert_str_eq(apikey_last_error(c), "apikeyd speaks another "
-	    "protocol version than libapikey (2): upgrade them together");
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), want);
+	cr_assert_str_eq(apikey_last_error(c), msg);
 	cr_assert_null(res);
 	apikey_close(c);
 	fake_stop(&f, 1);
+}
+
+Test(client, other_protocol_version_is_named, .timeout = 10)
+{
+	expect_verify_fails(FAKE_OLD_VERSION, APIKEY_EPROTO, "apikeyd speaks "
+	    "another protocol version than libapikey (2): upgrade them "
+	    "together");
 }
 
 Test(client, malformed_token_has_no_round_trip, .timeout = 10)
@@ -1372,18 +1380,7 @@ Test(client, busy_refusal_after_send_hits_epipe, .timeout = 10)
 Test(client, busy_refusal_comes_with_its_reason_at_first_call,
     .timeout = 10)
 {
-	static const enum fake_mode m[] = { FAKE_BUSY };
-	struct apikey_client	*c = NULL;
-	struct apikey_result	*res = NULL;
-	struct fake		 f;
-
-	fake_start(&f, "verify.sock", 1, m);
-	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
-	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), APIKEY_EBUSY);
-	cr_assert_str_eq(apikey_last_error(c), BUSY_MSG);
-	cr_assert_null(res);
-	apikey_close(c);
-	fake_stop(&f, 1);
+	expect_verify_fails(FAKE_BUSY, APIKEY_EBUSY, BUSY_MSG);
 }
 
 Test(client, unasked_frame_on_idle_connection_is_stale, .timeout = 10)
