@@ -11,7 +11,6 @@
 #define APIKEY_LOG_H
 
 #include <stdarg.h>
-#include <stddef.h>
 
 void	log_init(int foreground, int debug);
 void	log_set_debug(int debug);

@@ -1069,24 +1069,32 @@ assert_untrusted_at_open(struct fake *f, const char *what)
 	cr_assert_eq(f->frames, 0, "%s", what);
 }
 
-Test(client, server_owning_private_directory_is_trusted, .timeout = 10)
+/* Expects apikey_open to trust f's server, which answers one verify. */
+static void
+assert_trusted_at_open(struct fake *f)
 {
 	static const enum fake_mode m[] = { FAKE_GOOD };
 	struct apikey_client	*c = NULL;
 	struct apikey_result	*res = NULL;
-	struct fake		 f;
 
-	/* The packaged daemon: user apikeyd owns /run/apikeyd, 0755. */
-	unsetenv("APIKEY_DAEMON_USER");
-	fake_listen_as(&f, "verify.sock", OTHER_UID, OTHER_UID, 0755);
-	fake_run(&f, 1, m);
-	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	fake_run(f, 1, m);
+	cr_assert_eq(apikey_open(f->dir, TIMEOUT_MS, &c), 0);
 	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
 	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
 	apikey_result_free(res);
 	apikey_close(c);
-	fake_stop(&f, 1);
-	cr_assert_eq(f.frames, 1);
+	fake_stop(f, 1);
+	cr_assert_eq(f->frames, 1);
+}
+
+Test(client, server_owning_private_directory_is_trusted, .timeout = 10)
+{
+	struct fake	f;
+
+	/* The packaged daemon: user apikeyd owns /run/apikeyd, 0755. */
+	unsetenv("APIKEY_DAEMON_USER");
+	fake_listen_as(&f, "verify.sock", OTHER_UID, OTHER_UID, 0755);
+	assert_trusted_at_open(&f);
 }
 
 Test(client, server_in_directory_others_may_write_is_untrusted,
@@ -1135,10 +1143,7 @@ Test(client, server_owning_a_directory_it_made_in_tmp_is_untrusted,
 
 Test(client, daemon_user_names_a_trusted_server, .timeout = 10)
 {
-	static const enum fake_mode m[] = { FAKE_GOOD };
-	struct apikey_client	*c = NULL;
-	struct apikey_result	*res = NULL;
-	struct fake		 f;
+	struct fake	f;
 
 	/* "nobody" serves from root's directory: only its name helps. */
 	unsetenv("APIKEY_DAEMON_USER");
@@ -1147,14 +1152,7 @@ Test(client, daemon_user_names_a_trusted_server, .timeout = 10)
 
 	cr_assert_eq(setenv("APIKEY_DAEMON_USER", "nobody", 1), 0);
 	fake_listen_as(&f, "verify.sock", NOBODY_UID, 0, 0755);
-	fake_run(&f, 1, m);
-	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
-	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
-	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
-	apikey_result_free(res);
-	apikey_close(c);
-	fake_stop(&f, 1);
-	cr_assert_eq(f.frames, 1);
+	assert_trusted_at_open(&f);
 
 	/* The name trusts that user, not anyone who is not root. */
 	fake_listen_as(&f, "verify.sock", OTHER_UID, 0, 0755);
