@@ -1,16 +1,46 @@
-# apikeyd - plain Makefile. Targets: all check asan run install clean.
+# apikeyd - plain Makefile. Targets: all check asan run install uninstall
+# clean.
 # Dependencies are installed (as root) or named (otherwise) by scripts/deps.sh.
 
 VERSION	= 0.1.0
+
+# Installation directories; every one can be set on the command line
+# (PREFIX and DESTDIR also in the environment).
+# PREFIX=/usr means a distribution's own layout (Debian packages use it):
+# libraries in the multiarch directory, and the PAM, unit, sysusers and
+# tmpfiles directories where this system's libpam and systemd look, as
+# their pkg-config files say. Any other PREFIX keeps everything under it.
 PREFIX	?= /usr/local
 DESTDIR	?=
+ifeq ($(PREFIX),/usr)
+_multiarch := $(or $(shell dpkg-architecture -qDEB_HOST_MULTIARCH \
+	    2>/dev/null),$(shell $(or $(CC),cc) -print-multiarch 2>/dev/null))
+_pamlib	   := $(shell pkg-config --variable=libdir pam 2>/dev/null)
+_unitdir   := $(shell pkg-config --variable=systemdsystemunitdir systemd \
+	    2>/dev/null)
+_usersdir  := $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null)
+_tmpdir	   := $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null)
+SYSCONFDIR = /etc
+LIBDIR	= $(PREFIX)/lib$(if $(_multiarch),/$(_multiarch))
+PAMDIR	= $(or $(_pamlib),$(LIBDIR))/security
+UNITDIR	= $(or $(_unitdir),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR = $(or $(_usersdir),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR = $(or $(_tmpdir),$(PREFIX)/lib/tmpfiles.d)
+else
+SYSCONFDIR = $(PREFIX)/etc
+LIBDIR	= $(PREFIX)/lib
+PAMDIR	= $(LIBDIR)/security
+UNITDIR	= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR = $(PREFIX)/lib/sysusers.d
+TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
+endif
 BINDIR	= $(PREFIX)/bin
 SBINDIR	= $(PREFIX)/sbin
-LIBDIR	= $(PREFIX)/lib
 INCDIR	= $(PREFIX)/include
 PCDIR	= $(LIBDIR)/pkgconfig
-# Debian's PAM looks in /usr/lib/$(multiarch)/security: set PAMDIR to that.
-PAMDIR	?= $(LIBDIR)/security
+DATADIR	= $(PREFIX)/share
+MANDIR	= $(DATADIR)/man
+PAMCONFDIR = $(DATADIR)/pam-configs
 
 B	?= build
 CC	?= cc
@@ -34,7 +64,7 @@ ALLCFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(DEFS) -MMD -MP
 SANLD	= $(if $(SAN),-fsanitize=address$(,)undefined)
 , := ,
 
-PKG_DAEMON = lmdb libevent libevent_pthreads libsodium jansson zlib
+PKG_DAEMON = lmdb libevent libevent_pthreads libsodium jansson zlib libsystemd
 PKG_CLIENT = zlib
 PKG_CLI	   = jansson zlib
 PKG_TEST   = criterion
@@ -67,7 +97,8 @@ BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/pam_apikey.so \
 	  $(B)/examples/verify_key
 
-.PHONY: all build check test-build test-run asan run install clean deps
+.PHONY: all build check test-build test-run asan run install install-files \
+	uninstall clean deps
 
 all:
 	@scripts/deps.sh build
@@ -187,17 +218,91 @@ run:
 	./$(B)/apikeyd --foreground -c $(CURDIR)/etc/apikeyd-dev.conf \
 	    --state-dir $(RUNDIR)/state --socket-dir $(RUNDIR)/sock
 
+# The files apikeyd installs, besides the binaries and the library.
+UNITS	 = apikeyd.service apikeyd.socket apikeyd-admin.socket
+MANPAGES = $(wildcard man/*.[0-9])
+CONF	 = $(DESTDIR)$(SYSCONFDIR)/apikeyd/apikeyd.conf
+# The daemon reads /etc/apikeyd/apikeyd.conf unless told otherwise, so a
+# unit installed for another SYSCONFDIR names its config file.
+UNIT_SED = -e 's|@SBINDIR@|$(SBINDIR)|g' $(if $(filter-out /etc,$(SYSCONFDIR)),\
+	   -e 's|^\(ExecStart=.*/apikeyd .*\)$$|\1 -c $(SYSCONFDIR)/apikeyd/apikeyd.conf|')
+PC_SED	 = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	   -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+# Libraries and modules are 0644, as Debian installs them: the loader maps
+# them and never needs the execute bit. An existing config file is never
+# replaced, since it holds the administrator's settings: the new default
+# goes beside it as apikeyd.conf.new (unless the two are the same).
+# install-files installs what is in $(B) without building anything.
 install: build
+	@$(MAKE) --no-print-directory install-files
+
+install-files:
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
-	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(PAMDIR) \
+	    $(DESTDIR)$(UNITDIR)/apikeyd.service.d $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSCONFDIR)/apikeyd \
+	    $(DESTDIR)$(PAMCONFDIR)
 	install -m 0755 $(B)/apikeyd $(DESTDIR)$(SBINDIR)/apikeyd
 	install -m 0755 $(B)/apikeyctl $(DESTDIR)$(BINDIR)/apikeyctl
-	install -m 0755 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so
+	install -m 0644 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so
 	install -m 0644 libclient/apikey.h $(DESTDIR)$(INCDIR)/apikey.h
-	install -m 0644 $(B)/apikey.pc $(DESTDIR)$(PCDIR)/apikey.pc
-	install -d $(DESTDIR)$(PAMDIR)
+	sed $(PC_SED) libclient/apikey.pc.in > $(DESTDIR)$(PCDIR)/apikey.pc
+	chmod 0644 $(DESTDIR)$(PCDIR)/apikey.pc
 	install -m 0644 $(B)/pam_apikey.so $(DESTDIR)$(PAMDIR)/pam_apikey.so
+	install -m 0644 pam_module/pam-configs/apikey \
+	    $(DESTDIR)$(PAMCONFDIR)/apikey
+	for u in $(UNITS); do \
+	    sed $(UNIT_SED) systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	    if grep -n '@[A-Z]*@' $(DESTDIR)$(UNITDIR)/$$u; then \
+	        echo "$$u: placeholder left" >&2; exit 1; fi; \
+	done
+	install -m 0644 systemd/apikeyd.service.d/network.conf \
+	    $(DESTDIR)$(UNITDIR)/apikeyd.service.d/network.conf
+	install -m 0644 systemd/apikeyd.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/apikeyd.conf
+	install -m 0644 systemd/apikeyd.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/apikeyd.conf
+	for f in $(MANPAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${f##*.}; \
+	    install -d $$d && install -m 0644 $$f $$d/ || exit 1; \
+	done
+	@if [ ! -e $(CONF) ] && [ ! -L $(CONF) ]; then \
+	    echo "install -m 0644 etc/apikeyd.conf $(CONF)"; \
+	    install -m 0644 etc/apikeyd.conf $(CONF); \
+	elif cmp -s etc/apikeyd.conf $(CONF); then \
+	    echo "$(CONF) is up to date"; \
+	else \
+	    echo "install -m 0644 etc/apikeyd.conf $(CONF).new"; \
+	    install -m 0644 etc/apikeyd.conf $(CONF).new; \
+	    echo "NOTE: $(CONF) exists and was kept; the new default" \
+	        "is $(CONF).new: merge it by hand"; \
+	fi
+
+# Removes what install-files put there. A config file that differs from
+# etc/apikeyd.conf holds someone's settings and is kept.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/apikeyd $(DESTDIR)$(BINDIR)/apikeyctl \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so \
+	    $(DESTDIR)$(INCDIR)/apikey.h $(DESTDIR)$(PCDIR)/apikey.pc \
+	    $(DESTDIR)$(PAMDIR)/pam_apikey.so $(DESTDIR)$(PAMCONFDIR)/apikey \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+	    $(DESTDIR)$(UNITDIR)/apikeyd.service.d/network.conf \
+	    $(DESTDIR)$(SYSUSERSDIR)/apikeyd.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/apikeyd.conf $(CONF).new
+	for f in $(MANPAGES); do \
+	    rm -f $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/}; done
+	@if [ -e $(CONF) ] && ! cmp -s etc/apikeyd.conf $(CONF); then \
+	    echo "NOTE: $(CONF) differs from etc/apikeyd.conf: kept"; \
+	else \
+	    echo "rm -f $(CONF)"; rm -f $(CONF); \
+	fi
+	for d in $(DESTDIR)$(UNITDIR)/apikeyd.service.d \
+	    $(DESTDIR)$(SYSCONFDIR)/apikeyd; do \
+	    if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; \
+	done
 
 clean:
 	rm -rf build build-asan

@@ -35,6 +35,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ NULL, "status", "status", cmd_status },
+	{ NULL, "metrics", "metrics [-o FILE]", cmd_metrics },
 	{ "tenant", "add",
 	    "tenant add NAME --group GROUP [--admin-group GROUP] "
 	    "[--allow-privileged]",
@@ -107,6 +108,10 @@ static const char help_text[] =
     "key create and key rotate show the new token once; with -q (--quiet)\n"
     "they print only the token, even with --json. verify reads KEY from the\n"
     "first line of standard input when KEY is - or absent.\n"
+    "\n"
+    "metrics prints the Prometheus text format (administrators only); with\n"
+    "-o FILE (--output) it replaces FILE atomically, mode 0644, for\n"
+    "node_exporter's textfile collector.\n"
     "\n"
     "Exit status: 0 success (verify: valid), 1 verify: not valid or not\n"
     "authorized, 2 usage error, 3 apikeyd unavailable, 4 permission denied,\n"

@@ -60,6 +60,7 @@ int	ctl_fail_value(const char *opt, int err);
 int	ctl_printed(int rc);
 
 int	cmd_status(struct ctl *, int, char **);
+int	cmd_metrics(struct ctl *, int, char **);
 int	cmd_audit(struct ctl *, int, char **);
 int	cmd_verify(struct ctl *, int, char **);
 

@@ -20,6 +20,7 @@
 
 #include "../libclient/apikey.h"
 #include "json.h"
+#include "output.h"
 #include "view.h"
 
 static void
@@ -294,23 +295,55 @@ jout_tenant_removed(const char *name, unsigned keys_revoked)
 	    "keys_revoked", (json_int_t)keys_revoked));
 }
 
+/* {"VALID": N, ...} in code order, or null for a caller who may not see
+ * the counters. */
+static json_t *
+verifies_json(const struct apikey_status *s)
+{
+	json_t	*o;
+	int	 c;
+
+	if (!apikey_status_has_counters(s))
+		return json_null();
+	if ((o = json_object()) == NULL)
+		return NULL;
+	for (c = APIKEY_VALID; c <= APIKEY_CODE_MAX; c++) {
+		if (json_object_set_new(o, apikey_code_name((enum apikey_code)c),
+		    count_json(apikey_status_verifies(s,
+		    (enum apikey_code)c))) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
 int
 jout_status(const struct apikey_status *s)
 {
-	return emit(json_pack("{s:s, s:I, s:o, s:I, s:I, s:I, s:b, s:I, s:I, "
-	    "s:I, s:I, s:I}",
+	int	 counters = apikey_status_has_counters(s);
+
+	return emit(json_pack("{s:s, s:I, s:o, s:I, s:s, s:s, s:I, s:I, s:I, "
+	    "s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
 	    "version", apikey_status_version(s),
 	    "pid", (json_int_t)apikey_status_pid(s),
 	    "started_at", time_json(apikey_status_started_at(s)),
+	    "uptime", (json_int_t)out_uptime(s),
+	    "verify_socket", apikey_status_verify_socket(s),
+	    "admin_socket", apikey_status_admin_socket(s),
 	    "keys", (json_int_t)apikey_status_keys(s),
 	    "tenants", (json_int_t)apikey_status_tenants(s),
 	    "caller_uid", (json_int_t)apikey_status_caller_uid(s),
 	    "caller_admin", apikey_status_caller_admin(s) != 0,
+	    "store_size", count_json(apikey_status_store_size(s)),
 	    "map_size", (json_int_t)apikey_status_map_size(s),
 	    "map_used", (json_int_t)apikey_status_map_used(s),
 	    "map_limit", (json_int_t)apikey_status_map_limit(s),
 	    "audit_entries", (json_int_t)apikey_status_audit_entries(s),
-	    "audit_pruned", (json_int_t)apikey_status_audit_pruned(s)));
+	    "audit_pruned", count_json(apikey_status_audit_pruned(s)),
+	    "verifies_total", counters ?
+	    count_json(apikey_status_verifies_total(s)) : json_null(),
+	    "verifies", verifies_json(s)));
 }
 
 int

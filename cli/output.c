@@ -373,30 +373,77 @@ out_tenant_removed(int json, const char *name, unsigned keys_revoked)
 	return 0;
 }
 
+uint64_t
+out_uptime(const struct apikey_status *s)
+{
+	time_t	now = time(NULL), start = apikey_status_started_at(s);
+
+	return now > start ? (uint64_t)(now - start) : 0;
+}
+
+/* "3d 4h 5m 6s", from the largest unit that is not zero. */
+static const char *
+uptime_text(uint64_t t, char buf[64])
+{
+	uint64_t d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60;
+
+	if (d > 0)
+		snprintf(buf, 64, "%" PRIu64 "d %" PRIu64 "h %" PRIu64 "m %"
+		    PRIu64 "s", d, h, m, t % 60);
+	else if (h > 0)
+		snprintf(buf, 64, "%" PRIu64 "h %" PRIu64 "m %" PRIu64 "s", h,
+		    m, t % 60);
+	else if (m > 0)
+		snprintf(buf, 64, "%" PRIu64 "m %" PRIu64 "s", m, t % 60);
+	else
+		snprintf(buf, 64, "%" PRIu64 "s", t);
+	return buf;
+}
+
+/* "N (P%)": bytes and their share of the map. */
+static void
+field_share(const char *name, uint64_t n, uint64_t size)
+{
+	printf("%s: %ju (%ju%%)\n", name, (uintmax_t)n,
+	    size > 0 ? (uintmax_t)(n * 100 / size) : (uintmax_t)0);
+}
+
 int
 out_status(int json, const struct apikey_status *s)
 {
-	uint64_t	used, size;
-	char		buf[64];
+	uint64_t	size = apikey_status_map_size(s);
+	char		buf[64], name[64];
+	int		c;
 
 	if (json)
 		return jout_status(s);
 	field("version", apikey_status_version(s));
 	field_num("pid", (uintmax_t)apikey_status_pid(s));
 	field_time("started_at", apikey_status_started_at(s), "-");
+	field("uptime", uptime_text(out_uptime(s), buf));
+	field("verify_socket", apikey_status_verify_socket(s));
+	field("admin_socket", apikey_status_admin_socket(s));
 	field_num("keys", apikey_status_keys(s));
 	field_num("tenants", apikey_status_tenants(s));
 	field_num("caller_uid", apikey_status_caller_uid(s));
 	field_yesno("caller_admin", apikey_status_caller_admin(s));
-	used = apikey_status_map_used(s);
-	size = apikey_status_map_size(s);
+	field_num("store_size", apikey_status_store_size(s));
 	field_num("map_size", size);
-	snprintf(buf, sizeof(buf), "%ju (%ju%%)", (uintmax_t)used,
-	    size > 0 ? (uintmax_t)(used * 100 / size) : (uintmax_t)0);
-	field("map_used", buf);
-	field_num("map_limit", apikey_status_map_limit(s));
+	field_share("map_used", apikey_status_map_used(s), size);
+	field_share("map_limit", apikey_status_map_limit(s), size);
 	field_num("audit_entries", apikey_status_audit_entries(s));
 	field_num("audit_pruned", apikey_status_audit_pruned(s));
+	if (!apikey_status_has_counters(s)) {
+		field("verifies", "shown to administrators only");
+		return 0;
+	}
+	field_num("verifies_total", apikey_status_verifies_total(s));
+	for (c = APIKEY_VALID; c <= APIKEY_CODE_MAX; c++) {
+		snprintf(name, sizeof(name), "verifies_%s",
+		    apikey_code_name((enum apikey_code)c));
+		field_num(name, apikey_status_verifies(s,
+		    (enum apikey_code)c));
+	}
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 #ifndef APIKEYCTL_OUTPUT_H
 #define APIKEYCTL_OUTPUT_H
 
+#include <stdint.h>
+
 #include "../libclient/apikey.h"
 
 /* key show, key update. */
@@ -33,7 +35,13 @@ int	out_tenant_done(int json, const char *verb,
 	    const struct apikey_tenant *);
 int	out_tenant_removed(int json, const char *name, unsigned keys_revoked);
 
+/*
+ * status. The verify counters come only to administrators; anyone else
+ * is told they are shown to administrators only.
+ */
 int	out_status(int json, const struct apikey_status *);
+/* Seconds since the daemon started, by this host's clock (0 if ahead). */
+uint64_t out_uptime(const struct apikey_status *);
 int	out_audit(int json, const struct apikey_audit_list *);
 
 /*

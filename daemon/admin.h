@@ -28,6 +28,9 @@ struct admin {
 	const struct config	*cfg;		/* borrowed */
 	uint64_t		 started_at;
 	_Atomic uint64_t	*admin_gid;	/* borrowed, shared with verify */
+	/* The paths served, as bound (borrowed from the server). */
+	const char		*verify_socket;
+	const char		*admin_socket;
 	/* Maintenance: where the scan for expired keys goes on next time. */
 	char			 purge_after[TOKEN_ID_LEN + 1];
 };

@@ -1,12 +1,29 @@
 /*
- * admin_status.c - STATUS: what the daemon is, how full its store is and
- * who is asking. Anyone may ask; nothing in it is a secret.
+ * admin_status.c - STATUS: what the daemon is, where it listens, how full
+ * its store is and who is asking. Anyone may ask, and nothing in it is a
+ * secret except the verify counters: they tell when other people log in,
+ * so only root and admin_group get them (the rest get zeros and
+ * has_counters 0).
  */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "admin_int.h"
 #include "reply.h"
+#include "verify.h"
+
+/* A socket path into buf; "" when it does not fit (sun_path bounds
+ * both, so it always does). */
+static void
+socket_path(char *buf, size_t size, const char *path)
+{
+	int	 n;
+
+	n = snprintf(buf, size, "%s", path != NULL ? path : "");
+	if (n < 0 || (size_t)n >= size)
+		buf[0] = '\0';
+}
 
 int
 admin_status(struct areq *r)
@@ -28,6 +45,8 @@ admin_status(struct areq *r)
 	if (rc == 0)
 		rc = admin_map_usage(r->a, &st.map_size, &st.map_used,
 		    &st.map_limit);
+	if (rc == 0)
+		rc = store_file_size(r->a->store, &st.store_size);
 	if (rc != 0)
 		return admin_store_fail(r, rc, "status");
 	strcpy(st.version, APIKEY_VERSION);
@@ -37,6 +56,15 @@ admin_status(struct areq *r)
 	st.caller_admin = (uint8_t)r->who.admin;
 	st.audit_entries = ai.entries;
 	st.audit_pruned = ai.pruned;
+	/* As bound: sockets systemd passed may be anywhere. */
+	socket_path(st.verify_socket, sizeof(st.verify_socket),
+	    r->a->verify_socket);
+	socket_path(st.admin_socket, sizeof(st.admin_socket),
+	    r->a->admin_socket);
+	if (r->who.admin) {
+		st.has_counters = 1;
+		verify_counts(st.verifies);
+	}
 	w = reply_begin(r->h, 0);
 	proto_enc_status_info(w, &st);
 	return reply_send(r->c, 0) == 0 ? 0 : -1;

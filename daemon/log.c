@@ -10,7 +10,13 @@
  * can never end early, move the cursor, reorder the text after it or be
  * invalid UTF-8. The same rule decides which names policy_text_valid
  * accepts, so an accepted name is always logged exactly as it was given.
+ *
+ * Under systemd, stderr is the journal (JOURNAL_STREAM names it): each
+ * line then starts with its syslog priority as "<N>", which journald
+ * takes as the entry's priority, so `journalctl -p warning` finds warnings.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -25,12 +31,27 @@
 #include "log.h"
 
 static int log_foreground = 1;
+static int log_journal;		/* stderr is the journal */
 static int log_debugging;
+
+static int
+stderr_is_journal(void)
+{
+	const char		*e = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	return e != NULL && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(int foreground, int debug)
 {
 	log_foreground = foreground;
+	log_journal = foreground && stderr_is_journal();
 	log_debugging = debug;
 	if (!foreground)
 		openlog("apikeyd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
@@ -98,7 +119,9 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 		tlen = text_escape(tail, sizeof(tail), ": ");
 		tlen += text_escape(tail + tlen, sizeof(tail) - tlen, suffix);
 	}
-	if (log_foreground)
+	if (log_journal)
+		n += (size_t)snprintf(line, room, "<%d>", pri);
+	else if (log_foreground)
 		n += text_escape(line, room, "apikeyd: ");
 	n += text_escape(line + n, room - n - tlen, msg);
 	/* tail is clean already, so this copies it whole into its room. */

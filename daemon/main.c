@@ -32,6 +32,7 @@
 #include "log.h"
 #include "server.h"
 #include "store.h"
+#include "systemd.h"
 #include "verify.h"
 
 static const char *absolute(const char *, char *, size_t);
@@ -256,6 +257,8 @@ main(int argc, char **argv)
 	_Atomic uint64_t admin_gid = 0;
 	uid_t		 reserved[CONFIG_SERVICE_USERS_MAX];
 	size_t		 nreserved;
+	char		 err[512];
+	int		 lfds[SYSD_NSOCKS];
 	int		 foreground = 0, readyfd = -1, rc;
 
 	log_init(1, 0);
@@ -265,8 +268,13 @@ main(int argc, char **argv)
 	umask(077);
 
 	fit_descriptors(&cfg);
+	/* Before any fork: LISTEN_PID names this process. */
+	if (sysd_sockets(lfds, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	ensure_dir("state_dir", cfg.state_dir, 0700, 1);
-	ensure_dir("socket_dir", cfg.socket_dir, 0755, 0);
+	/* Sockets of the service manager's live where it put them. */
+	if (lfds[SYSD_VERIFY] == -1 || lfds[SYSD_ADMIN] == -1)
+		ensure_dir("socket_dir", cfg.socket_dir, 0755, 0);
 	nreserved = service_uids(cfg.service_users, reserved,
 	    CONFIG_SERVICE_USERS_MAX);
 	if (!foreground)
@@ -303,9 +311,11 @@ main(int argc, char **argv)
 	if (cfg.admin_group[0] != '\0' && atomic_load(&admin_gid) == 0)
 		log_warnx("admin_group '%s' is unknown to NSS; only root may "
 		    "administer until it exists", cfg.admin_group);
-	if (server_open(&cfg, reserved, nreserved, verify_handle, &verifier,
-	    admin_handle, &admin, &srv) != 0)
+	if (server_open(&cfg, reserved, nreserved, lfds, verify_handle,
+	    &verifier, admin_handle, &admin, &srv) != 0)
 		fatalx("cannot open the sockets in %s", cfg.socket_dir);
+	admin.verify_socket = server_socket_path(srv, 0);
+	admin.admin_socket = server_socket_path(srv, 1);
 	if (ledger_open(store, srv, cfg.usage_flush_ms, &ledger) != 0)
 		fatalx("cannot start the usage writer");
 	if (server_every(srv, cfg.maintenance_ms, admin_maintain, &admin) != 0)

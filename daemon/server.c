@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -48,11 +49,14 @@
 #include "loglimit.h"
 #include "reply.h"
 #include "server.h"
+#include "systemd.h"
 
 #define SERVER_BACKLOG		128
 #define SERVER_ACCEPT_BATCH	64
 #define SERVER_READ_BATCH	16
-#define SERVER_JOIN_TIMEOUT	5	/* seconds to wait for the admin thread */
+#define SERVER_DRAIN_TIMEOUT	10	/* seconds to answer what was asked */
+/* Seconds to wait for the admin thread once the verify loop is done. */
+#define SERVER_JOIN_TIMEOUT	(SERVER_DRAIN_TIMEOUT + 5)
 #define SERVER_LOG_SOURCES	4096	/* uids the log limiter tracks */
 /* Output marks: verify replies are small, listings are streamed. */
 #define VERIFY_OUT_HIGH		(256 * 1024)
@@ -81,6 +85,7 @@ struct conn {
 	int		 paused;
 	int		 refs;		/* held replies still to come */
 	int		 dead;		/* closed, kept for its refs */
+	int		 goaway;	/* told the daemon is stopping */
 	uint64_t	 active_ms;	/* last byte read or written */
 	uint64_t	 partial_ms;	/* a frame began arriving; 0: none */
 	struct stream	*stream;	/* a listing being produced */
@@ -96,11 +101,14 @@ struct loop {
 	const char	*name;
 	struct event_base *base;
 	int		 lfd;
+	int		 activated;	/* lfd is the service manager's */
+	int		 draining;	/* stopping: answer, then say goodbye */
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct event	*accept_ev;
 	struct event	*pause_ev;
 	struct event	*stop_ev;
 	struct event	*sweep_ev;
+	struct event	*drain_ev;	/* the drain's deadline */
 	struct loglimit	*logs;
 	size_t		 frame_max;
 	size_t		 out_high;
@@ -138,11 +146,13 @@ struct server {
 	pthread_t	 admin_thread;
 	int		 admin_running;
 	struct event	*sigs[3];
+	struct event	*watchdog_ev;
 };
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static int	conn_flush(struct conn *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
+static void	conn_goaway(struct conn *);
 
 /* --- per-uid connection counts ------------------------------------------ */
 
@@ -292,6 +302,9 @@ conn_free(struct conn *c)
 	c->dead = 1;
 	if (c->refs == 0)
 		free(c);
+	/* The last connection of a stopping loop: it is done. */
+	if (l->draining && l->nconns == 0)
+		event_base_loopbreak(l->base);
 }
 
 void
@@ -303,8 +316,13 @@ conn_ref(struct conn *c)
 void
 conn_unref(struct conn *c)
 {
-	if (--c->refs == 0 && c->dead)
+	if (--c->refs > 0)
+		return;
+	if (c->dead)
 		free(c);
+	else if (c->loop->draining)
+		/* Its last held reply is out: it may be told goodbye. */
+		(void)conn_flush(c);
 }
 
 void
@@ -323,6 +341,8 @@ conn_flush(struct conn *c)
 	int		 n;
 
 	stream_pump(c);
+	if (l->draining)
+		conn_goaway(c);
 	while ((left = evbuffer_get_length(c->out)) > 0) {
 		n = evbuffer_write(c->out, c->fd);
 		if (n > 0) {
@@ -494,6 +514,35 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)conn_flush(arg);
+}
+
+/*
+ * Tells a peer of a stopping daemon to go, once it is owed nothing: no
+ * frame half read, no held reply, no listing, no pause. The frame (status
+ * ESHUTDOWN, request id 0) follows every reply the connection was owed,
+ * and nothing it sent afterwards is read, so the peer knows that a request
+ * still without a reply was never acted on and may send it again on a new
+ * connection: to the next daemon, when the service manager holds the
+ * listening socket across a restart.
+ */
+static void
+conn_goaway(struct conn *c)
+{
+	struct proto_hdr h;
+	uint8_t		 frame[PROTO_HDR_LEN + PROTO_MESSAGE_MAX + 16];
+	size_t		 len;
+
+	if (c->dead || c->closing || c->goaway || c->refs > 0 ||
+	    c->stream != NULL || c->paused || c->inlen > 0)
+		return;
+	memset(&h, 0, sizeof(h));
+	len = reply_error_frame(frame, sizeof(frame), &h, PROTO_ESHUTDOWN,
+	    "apikeyd is stopping");
+	c->goaway = 1;
+	c->closing = 1;
+	event_del(c->rev);
+	if (len > 0)
+		(void)conn_send(c, frame, len);
 }
 
 static void
@@ -800,12 +849,60 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(l->accept_ev, NULL);
 }
 
+/* --- stopping ----------------------------------------------------------- */
+
+/* The drain took too long: whoever is still connected is cut off. */
+static void
+drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop	*l = arg;
+
+	(void)fd;
+	(void)what;
+	log_warnx("%s: %u connections still busy after %d s; closing them",
+	    l->name, l->nconns, SERVER_DRAIN_TIMEOUT);
+	event_base_loopbreak(l->base);
+}
+
+/*
+ * Stops a loop gracefully, on its own thread: no more connections are
+ * accepted (under socket activation they wait in the service manager's
+ * socket for the next daemon), every request read so far is answered,
+ * and each connection is told goodbye (conn_goaway) as soon as it is owed
+ * nothing. The loop ends when its last connection has gone, or after
+ * SERVER_DRAIN_TIMEOUT. A second call ends it at once.
+ */
+static void
+loop_drain(struct loop *l)
+{
+	struct timeval	 tv = { SERVER_DRAIN_TIMEOUT, 0 };
+	struct conn	*c, *next;
+
+	if (l->draining) {
+		event_base_loopbreak(l->base);
+		return;
+	}
+	l->draining = 1;
+	event_del(l->accept_ev);
+	event_del(l->pause_ev);
+	if (l->nconns == 0) {
+		event_base_loopbreak(l->base);
+		return;
+	}
+	if (l->drain_ev != NULL)
+		evtimer_add(l->drain_ev, &tv);
+	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		(void)conn_flush(c);	/* says goodbye when it may */
+	}
+}
+
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	event_base_loopbreak(arg);
+	loop_drain(arg);
 }
 
 /* --- sockets ---------------------------------------------------------- */
@@ -829,10 +926,26 @@ sweep_period(const struct config *cfg)
 	return tv;
 }
 
+/* The path a passed socket is bound to, for the log; "" if unnamed. */
+static void
+bound_path(int fd, char *path, size_t size)
+{
+	struct sockaddr_un sun;
+	socklen_t	 len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	path[0] = '\0';
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
+	    len > offsetof(struct sockaddr_un, sun_path)) {
+		sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+		(void)snprintf(path, size, "%s", sun.sun_path);
+	}
+}
+
 static int
 loop_open(struct server *s, struct loop *l, const char *name,
-    const char *file, size_t frame_max, size_t out_high, server_handler h,
-    void *arg)
+    const char *file, int lfd, size_t frame_max, size_t out_high,
+    server_handler h, void *arg)
 {
 	struct timeval	 sweep;
 
@@ -854,16 +967,23 @@ loop_open(struct server *s, struct loop *l, const char *name,
 		log_warnx("event_base_new failed");
 		return -1;
 	}
-	if (listener_open(l->path, SERVER_BACKLOG, &l->lfd) == -1)
+	if (lfd != -1) {
+		/* Passed by the service manager: its path is its own. */
+		l->lfd = lfd;
+		l->activated = 1;
+		bound_path(lfd, l->path, sizeof(l->path));
+	} else if (listener_open(l->path, SERVER_BACKLOG, &l->lfd) == -1)
 		return -1;
 	l->accept_ev = event_new(l->base, l->lfd, EV_READ | EV_PERSIST,
 	    accept_cb, l);
 	l->pause_ev = evtimer_new(l->base, resume_cb, l);
-	l->stop_ev = event_new(l->base, -1, 0, stop_cb, l->base);
+	l->stop_ev = event_new(l->base, -1, 0, stop_cb, l);
 	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
+	l->drain_ev = evtimer_new(l->base, drain_timeout_cb, l);
 	sweep = sweep_period(s->cfg);
 	if (l->accept_ev == NULL || l->pause_ev == NULL || l->stop_ev == NULL ||
-	    l->sweep_ev == NULL || event_add(l->accept_ev, NULL) != 0 ||
+	    l->sweep_ev == NULL || l->drain_ev == NULL ||
+	    event_add(l->accept_ev, NULL) != 0 ||
 	    event_add(l->sweep_ev, &sweep) != 0) {
 		log_warnx("%s: cannot set up events", name);
 		return -1;
@@ -889,10 +1009,15 @@ loop_close(struct loop *l)
 		event_free(l->stop_ev);
 	if (l->sweep_ev != NULL)
 		event_free(l->sweep_ev);
+	if (l->drain_ev != NULL)
+		event_free(l->drain_ev);
 	loglimit_free(l->logs);
 	if (l->lfd != -1) {
 		close(l->lfd);
-		unlink(l->path);
+		/* A passed socket stays: the service manager holds it for
+		 * the next daemon. */
+		if (!l->activated)
+			unlink(l->path);
 	}
 	if (l->base != NULL)
 		event_base_free(l->base);
@@ -901,8 +1026,8 @@ loop_close(struct loop *l)
 
 int
 server_open(const struct config *cfg, const uid_t *reserved, size_t n,
-    server_handler verify, void *varg, server_handler admin, void *aarg,
-    struct server **out)
+    const int lfds[2], server_handler verify, void *varg,
+    server_handler admin, void *aarg, struct server **out)
 {
 	struct server	*s;
 
@@ -920,15 +1045,21 @@ server_open(const struct config *cfg, const uid_t *reserved, size_t n,
 		n = CONFIG_SERVICE_USERS_MAX;
 	memcpy(s->reserved, reserved, n * sizeof(*reserved));
 	s->nreserved = n;
-	if (loop_open(s, &s->verify, "verify", "verify.sock",
+	if (loop_open(s, &s->verify, "verify", "verify.sock", lfds[0],
 	    PROTO_VERIFY_REQ_MAX, VERIFY_OUT_HIGH, verify, varg) == -1 ||
-	    loop_open(s, &s->admin, "admin", "admin.sock", PROTO_ADMIN_MAX,
-	    ADMIN_OUT_HIGH, admin, aarg) == -1) {
+	    loop_open(s, &s->admin, "admin", "admin.sock", lfds[1],
+	    PROTO_ADMIN_MAX, ADMIN_OUT_HIGH, admin, aarg) == -1) {
 		server_close(s);
 		return -1;
 	}
 	*out = s;
 	return 0;
+}
+
+const char *
+server_socket_path(const struct server *s, int admin)
+{
+	return admin ? s->admin.path : s->verify.path;
 }
 
 /* --- signals from other threads ------------------------------------------ */
@@ -1019,9 +1150,53 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		    "configuration");
 		return;
 	}
-	log_info("received %s, shutting down", strsignal((int)sig));
-	event_base_loopbreak(s->verify.base);
+	if (s->verify.draining) {
+		log_info("received %s again, stopping now", strsignal((int)sig));
+		event_base_loopbreak(s->verify.base);
+		event_active(s->admin.stop_ev, EV_READ, 0);
+		return;
+	}
+	log_info("received %s, shutting down: answering %u verify and %u "
+	    "admin connections first", strsignal((int)sig), s->verify.nconns,
+	    s->admin.nconns);
+	sysd_stopping("Stopping: answering what was asked");
+	loop_drain(&s->verify);
 	event_active(s->admin.stop_ev, EV_READ, 0);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sysd_watchdog();
+}
+
+/*
+ * The watchdog is fed from the verify loop, which must never block: if it
+ * stops turning, the service manager restarts the daemon. The admin loop
+ * may wait on NSS for as long as the directory takes, by design, so it is
+ * not watched.
+ */
+static int
+watchdog_start(struct server *s)
+{
+	uint64_t	 ms = sysd_watchdog_ms() / 2;
+	struct timeval	 tv;
+
+	if (ms == 0)
+		return 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if ((s->watchdog_ev = event_new(s->verify.base, -1, EV_PERSIST,
+	    watchdog_cb, s)) == NULL || event_add(s->watchdog_ev, &tv) != 0) {
+		log_warnx("cannot set up the watchdog timer");
+		return -1;
+	}
+	log_debug("feeding the watchdog every %llu ms",
+	    (unsigned long long)ms);
+	return 0;
 }
 
 static void *
@@ -1050,6 +1225,8 @@ server_run(struct server *s)
 			return -1;
 		}
 	}
+	if (watchdog_start(s) != 0)
+		return -1;
 	/* Signals go to the verify thread only. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1061,11 +1238,17 @@ server_run(struct server *s)
 		return -1;
 	}
 	s->admin_running = 1;
-	log_info("listening on %s and %s", s->verify.path, s->admin.path);
+	log_info("listening on %s and %s%s", s->verify.path, s->admin.path,
+	    s->verify.activated || s->admin.activated ?
+	    " (passed by the service manager)" : "");
+	sysd_ready("Serving %s and %s", s->verify.path, s->admin.path);
 
 	event_base_dispatch(s->verify.base);
 
-	event_active(s->admin.stop_ev, EV_READ, 0);
+	/* A signal started the admin loop's drain already; anything else
+	 * that ended the verify loop stops it now. */
+	if (!s->verify.draining)
+		event_active(s->admin.stop_ev, EV_READ, 0);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += SERVER_JOIN_TIMEOUT;
 	if ((rc = pthread_timedjoin_np(s->admin_thread, NULL, &deadline)) !=
@@ -1089,6 +1272,8 @@ server_close(struct server *s)
 	for (i = 0; i < 3; i++)
 		if (s->sigs[i] != NULL)
 			event_free(s->sigs[i]);
+	if (s->watchdog_ev != NULL)
+		event_free(s->watchdog_ev);
 	while (s->signals != NULL) {
 		struct server_signal *sg = s->signals;
 

@@ -49,16 +49,28 @@ typedef int (*server_handler)(void *arg, struct conn *, const struct peer *,
     const struct proto_hdr *, struct reader *body);
 
 /*
- * Binds both sockets (refusing if a live daemon answers on one). Root and
- * the uids in reserved (n of them, copied) may use the connection slots
- * that config's reserved_connections keeps from everyone else.
+ * Serves on lfds[0] (verify) and lfds[1] (admin), listening sockets passed
+ * by the service manager, which the server closes but never unlinks; for
+ * each that is -1 it binds its own in socket_dir (refusing if a live daemon
+ * answers there). Root and the uids in reserved (n of them, copied) may use
+ * the connection slots that config's reserved_connections keeps from
+ * everyone else.
  */
 int	server_open(const struct config *, const uid_t *reserved, size_t n,
-	    server_handler verify, void *varg, server_handler admin,
-	    void *aarg, struct server **out);
-/* Runs until SIGTERM or SIGINT. Returns 0 on a clean stop. */
+	    const int lfds[2], server_handler verify, void *varg,
+	    server_handler admin, void *aarg, struct server **out);
+/*
+ * Tells the service manager it is ready, then runs until SIGTERM or
+ * SIGINT, feeding its watchdog if it asked for one. A stop drains: every
+ * request read is answered, then each connection gets an ESHUTDOWN frame
+ * (proto.h), within SERVER_DRAIN_TIMEOUT; a second signal stops at once.
+ * Returns 0 on a clean stop.
+ */
 int	server_run(struct server *);
-/* Unlinks the sockets and frees everything. */
+/* The path the verify (admin 0) or admin socket is bound to, as the
+ * service manager or the server bound it; owned by the server. */
+const char *server_socket_path(const struct server *, int admin);
+/* Closes the sockets, unlinks its own, and frees everything. */
 void	server_close(struct server *);
 
 /*

@@ -49,6 +49,8 @@
  * keeps a thread from deadlocking on LMDB's writer lock by beginning a write
  * transaction while it already holds one.
  */
+#include <sys/stat.h>
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -832,6 +834,21 @@ store_map_usage(struct store *s, uint64_t *size, uint64_t *used)
 	pages = (uint64_t)info.me_last_pgno + 1;
 	*size = info.me_mapsize;
 	*used = (pages > freepg ? pages - freepg : 0) * st.ms_psize;
+	return STORE_OK;
+}
+
+int
+store_file_size(struct store *s, uint64_t *size)
+{
+	struct stat	 st;
+	mdb_filehandle_t fd;
+	int		 rc;
+
+	if ((rc = mdb_env_get_fd(s->env, &fd)) != 0)
+		return map_err(rc);
+	if (fstat(fd, &st) == -1)
+		return STORE_EIO;
+	*size = (uint64_t)st.st_size;
 	return STORE_OK;
 }
 

@@ -147,6 +147,9 @@ int	store_stat(struct store_txn *, uint64_t *keys, uint64_t *tenants);
  * Opens a read transaction of its own; any thread.
  */
 int	store_map_usage(struct store *, uint64_t *size, uint64_t *used);
+/* The size of the data file on disk, in bytes (fstat of LMDB's own
+ * descriptor, so a path swapped in meanwhile is not what gets measured). */
+int	store_file_size(struct store *, uint64_t *size);
 const char *store_strerror(int);
 
 #endif

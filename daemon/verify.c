@@ -21,6 +21,11 @@
  * somebody else's valid key. Log lines about a peer go through its
  * budget (conn_log_ok). Nothing derived from a token that failed to parse
  * is ever logged: it may be a mistyped password.
+ *
+ * Every verify reply is counted by the code it carries, once it is final
+ * (count_reply), for STATUS. A request that does not decode gets EBADREQ,
+ * not a verify reply, and is not counted; a reply held for the ledger is
+ * counted when it is built, even if its commit then fails.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +45,12 @@ static _Thread_local struct proto_tenant	tenant;
 /* The id of the key asked about, for the log even when it is not found. */
 static _Thread_local char			log_id[TOKEN_ID_LEN + 1];
 static _Thread_local struct store_usage		usage;
+
+/*
+ * Verify replies by final code, for STATUS on the admin thread. Each is a
+ * tally read now and then, never a synchronisation point: relaxed.
+ */
+static _Atomic uint64_t				verifies[PROTO_CODE_MAX + 1];
 
 /* A consumption of credits to commit before the reply may go. */
 struct hold {
@@ -278,6 +289,25 @@ request_printable(void)
 	return 1;
 }
 
+/* The one place a verify reply is counted: rep.code is final here. */
+static void
+count_reply(void)
+{
+	if (rep.code <= PROTO_CODE_MAX)
+		atomic_fetch_add_explicit(&verifies[rep.code], 1,
+		    memory_order_relaxed);
+}
+
+void
+verify_counts(uint64_t out[PROTO_CODE_MAX + 1])
+{
+	size_t	 i;
+
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		out[i] = atomic_load_explicit(&verifies[i],
+		    memory_order_relaxed);
+}
+
 static void
 log_outcome(struct conn *c, const struct peer *p)
 {
@@ -335,6 +365,7 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		return 0;
 	}
 	log_outcome(c, p);
+	count_reply();
 	w = reply_begin(h, 0);
 	proto_enc_verify_reply(w, &rep);
 	if (!hold.needed)

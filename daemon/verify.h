@@ -30,4 +30,11 @@ struct verifier {
 int	verify_handle(void *arg, struct conn *, const struct peer *,
 	    const struct proto_hdr *, struct reader *body);
 
+/*
+ * Verify replies sent since start, by the code the client received (after
+ * throttling), into out[code]. The counters are the process's, not a
+ * verifier's: there is one verify thread. Any thread may read them.
+ */
+void	verify_counts(uint64_t out[PROTO_CODE_MAX + 1]);
+
 #endif

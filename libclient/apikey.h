@@ -190,6 +190,25 @@ uint64_t apikey_status_map_limit(const struct apikey_status *);
 /* Audit log entries kept, and those dropped by retention since creation. */
 uint64_t apikey_status_audit_entries(const struct apikey_status *);
 uint64_t apikey_status_audit_pruned(const struct apikey_status *);
+/* The paths of the daemon's verify and admin sockets. */
+const char *apikey_status_verify_socket(const struct apikey_status *);
+const char *apikey_status_admin_socket(const struct apikey_status *);
+/* Bytes of the key store's data file on disk. */
+uint64_t apikey_status_store_size(const struct apikey_status *);
+/*
+ * Verify replies the daemon sent since it started, by code (the code the
+ * client got, after failure throttling), and their sum. They tell when
+ * other people log in, so the daemon gives them to root and members of
+ * its admin_group only: for anyone else apikey_status_has_counters() is 0
+ * and every count is 0. Loop over the codes from APIKEY_VALID to
+ * APIKEY_CODE_MAX; a code past it counts 0. A token the library refused
+ * as APIKEY_MALFORMED never reached the daemon and is not counted.
+ */
+#define APIKEY_CODE_MAX	APIKEY_USAGE_EXCEEDED
+int	apikey_status_has_counters(const struct apikey_status *);
+uint64_t apikey_status_verifies(const struct apikey_status *,
+	    enum apikey_code);
+uint64_t apikey_status_verifies_total(const struct apikey_status *);
 
 /* Tenants. admin_group may be NULL. */
 int	apikey_tenant_add(struct apikey_client *, const char *name,

@@ -29,6 +29,14 @@
  * after a send failed because the daemon had already gone, or read as the
  * reply.
  *
+ * A stopping daemon says goodbye the same way, with status ESHUTDOWN,
+ * after the replies to every request it read; it reads nothing after it.
+ * A request that met that frame instead of its reply was never acted on,
+ * so it goes again on a new connection, within the call's deadline: across
+ * a `systemctl restart`, the service manager keeps the listening socket
+ * and the next daemon answers it. The request is kept until the call ends
+ * for that, then wiped.
+ *
  * The library runs inside other programs: it never raises SIGPIPE
  * (MSG_NOSIGNAL), keeps its socket off fds 0-2 and close-on-exec, and keeps
  * all state in the client object.
@@ -369,6 +377,8 @@ status_error(uint32_t status)
 		return APIKEY_EINTERNAL;
 	case PROTO_EBUSY:
 		return APIKEY_EBUSY;
+	case PROTO_ESHUTDOWN:
+		return AKC_EGOAWAY;
 	default:
 		return APIKEY_EPROTO;
 	}
@@ -437,6 +447,11 @@ check_idle(struct apikey_client *c)
 	}
 	if (proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen) == 0)
 		rc = conn_refusal(c, c->rx, flen);
+	/* A goodbye on an idle connection asks only for a new one. */
+	if (rc == AKC_EGOAWAY) {
+		rc = 0;
+		c->last_error[0] = '\0';
+	}
 	disconnect(c);
 	return rc;
 }
@@ -539,6 +554,11 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 		}
 		/* The daemon hangs up after EBADREQ and EBUSY. */
 		*drop = status == PROTO_EBADREQ || status == PROTO_EBUSY;
+		/* A goodbye is never a reply to a request. */
+		if (status == PROTO_ESHUTDOWN) {
+			*drop = 1;
+			return APIKEY_EPROTO;
+		}
 		return status_error(status);
 	}
 	c->last_error[0] = '\0';
@@ -600,25 +620,44 @@ akc_begin(struct apikey_client *c, uint8_t opcode)
 	return &c->w;
 }
 
-int
-akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
+/*
+ * Whether what is left after a reply is a goodbye (or the start of one):
+ * the reply stands, and the connection goes.
+ */
+static int
+goodbye_follows(struct apikey_client *c)
 {
-	int64_t	deadline;
-	size_t	flen, items = 0;
-	int	rc, drop = 1, reused, unsent;
+	size_t	flen;
+	int	rc;
 
-	deadline = now_ms() + c->timeout_ms;
-	if (proto_frame_end(&c->w) != 0) {
-		/* Field limits keep every request below the frame maximum. */
-		rc = APIKEY_EINVAL;
-		drop = 0;
-		goto out;
-	}
+	rc = proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen);
+	if (rc == 1)
+		return 1;	/* cut short: the rest is never read */
+	if (rc != 0 || flen != c->rxlen ||
+	    conn_refusal(c, c->rx, flen) != AKC_EGOAWAY)
+		return 0;
+	c->last_error[0] = '\0';
+	return 1;
+}
+
+/*
+ * One attempt at the request in c->tx: a connection (kept or new), the
+ * request, and its reply frames. Returns as handle_frame does, with
+ * AKC_EGOAWAY when the daemon said goodbye before answering.
+ */
+static int
+exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
+    void *arg, int flags, int *drop)
+{
+	size_t	flen, items = 0;
+	int	rc, reused, unsent;
+
+	*drop = 1;
 	if ((rc = check_idle(c)) != 0)
-		goto out;
+		return rc;
 	reused = c->fd != -1;
 	if (c->fd == -1 && (rc = do_connect(c, deadline)) != 0)
-		goto out;
+		return rc;
 	rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	/*
 	 * The daemon closed an idle connection (idle_timeout) just as we
@@ -631,25 +670,57 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 		if ((rc = do_connect(c, deadline)) == 0)
 			rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	}
-	/* The request may hold a token: gone as soon as it is sent. */
-	explicit_bzero(c->tx, c->w.len);
 	if (rc != 0)
-		goto out;
+		return rc;
 	for (;;) {
 		if ((rc = recv_frame(c, deadline, &flen)) != 0)
-			goto out;
+			return rc;
 		rc = handle_frame(c, c->rx, flen, fn, arg, flags, &items,
-		    &drop);
+		    drop);
 		recv_consume(c, flen);
 		if (rc != 1)
 			break;
 	}
-	/* Nothing may follow the last frame: no request is outstanding. */
+	/* A goodbye after part of a listing cannot be resumed. */
+	if (rc == AKC_EGOAWAY && items > 0)
+		rc = APIKEY_EUNAVAIL;
+	/* Nothing may follow the last frame, no request being outstanding,
+	 * but a stopping daemon's goodbye, written right behind it. */
 	if (rc == 0 && c->rxlen != 0) {
-		rc = APIKEY_EPROTO;
-		drop = 1;
+		*drop = 1;
+		if (!goodbye_follows(c))
+			rc = APIKEY_EPROTO;
+	}
+	return rc;
+}
+
+int
+akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
+{
+	int64_t	deadline;
+	int	rc, drop = 1, tries;
+
+	deadline = now_ms() + c->timeout_ms;
+	if (proto_frame_end(&c->w) != 0) {
+		/* Field limits keep every request below the frame maximum. */
+		rc = APIKEY_EINVAL;
+		drop = 0;
+		goto out;
+	}
+	for (tries = 1;; tries++) {
+		rc = exchange(c, deadline, fn, arg, flags, &drop);
+		if (rc != AKC_EGOAWAY)
+			break;
+		/* Never acted on: to the next daemon, time allowing. */
+		disconnect(c);
+		if (tries == AKC_GOAWAY_TRIES || left_ms(deadline) <= 0) {
+			akc_set_error(c, "apikeyd is stopping");
+			rc = APIKEY_EUNAVAIL;
+			break;
+		}
 	}
  out:
+	/* The request may hold a token. */
 	explicit_bzero(c->tx, c->txcap > c->w.len ? c->w.len : c->txcap);
 	if (drop)
 		disconnect(c);

@@ -119,6 +119,11 @@ struct apikey_audit_list {
 };
 
 /* akc_call flags. */
+/* Not an APIKEY_E* code: the daemon said goodbye (ESHUTDOWN) before it
+ * read the request, which may be sent again on a new connection, at most
+ * AKC_GOAWAY_TRIES times in all. */
+#define AKC_EGOAWAY		(-1000)
+#define AKC_GOAWAY_TRIES	3
 #define AKC_LIST	0x01	/* reply is a listing: one item per MORE frame */
 
 /*

@@ -101,6 +101,58 @@ apikey_status_audit_pruned(const struct apikey_status *st)
 	return st == NULL ? 0 : st->s.audit_pruned;
 }
 
+APIKEY_EXPORT const char *
+apikey_status_verify_socket(const struct apikey_status *st)
+{
+	return st == NULL ? "" : st->s.verify_socket;
+}
+
+APIKEY_EXPORT const char *
+apikey_status_admin_socket(const struct apikey_status *st)
+{
+	return st == NULL ? "" : st->s.admin_socket;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_store_size(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.store_size;
+}
+
+APIKEY_EXPORT int
+apikey_status_has_counters(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.has_counters != 0;
+}
+
+/* The public codes are the wire's, so a code indexes verifies[]. */
+_Static_assert((int)APIKEY_CODE_MAX == (int)PROTO_CODE_MAX,
+    "enum apikey_code and enum proto_code differ");
+
+APIKEY_EXPORT uint64_t
+apikey_status_verifies(const struct apikey_status *st, enum apikey_code code)
+{
+	if (st == NULL || (int)code < 0 || (int)code > APIKEY_CODE_MAX)
+		return 0;
+	return st->s.verifies[code];
+}
+
+/* Saturates rather than wraps: no caller can count 2^64 verifies, but a
+ * daemon could claim to. */
+APIKEY_EXPORT uint64_t
+apikey_status_verifies_total(const struct apikey_status *st)
+{
+	uint64_t	sum = 0;
+	size_t		i;
+
+	if (st == NULL)
+		return 0;
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		sum = st->s.verifies[i] > UINT64_MAX - sum ? UINT64_MAX :
+		    sum + st->s.verifies[i];
+	return sum;
+}
+
 APIKEY_EXPORT void
 apikey_tenant_free(struct apikey_tenant *t)
 {

@@ -409,6 +409,8 @@ proto_dec_ping_reply(struct reader *r, uint32_t *version,
 void
 proto_enc_status_info(struct writer *w, const struct proto_status_info *s)
 {
+	size_t	i;
+
 	put_str(w, s->version, sizeof s->version);
 	wr_u32(w, s->pid);
 	wr_u64(w, s->started_at);
@@ -421,11 +423,18 @@ proto_enc_status_info(struct writer *w, const struct proto_status_info *s)
 	wr_u64(w, s->map_limit);
 	wr_u64(w, s->audit_entries);
 	wr_u64(w, s->audit_pruned);
+	put_str(w, s->verify_socket, sizeof s->verify_socket);
+	put_str(w, s->admin_socket, sizeof s->admin_socket);
+	wr_u64(w, s->store_size);
+	wr_u8(w, s->has_counters);
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		wr_u64(w, s->verifies[i]);
 }
 
 int
 proto_dec_status_info(struct reader *r, struct proto_status_info *s)
 {
+	size_t	i;
 	int	rv;
 
 	memset(s, 0, sizeof *s);
@@ -440,8 +449,15 @@ proto_dec_status_info(struct reader *r, struct proto_status_info *s)
 	    (rv = rd_u64(r, &s->map_used)) != 0 ||
 	    (rv = rd_u64(r, &s->map_limit)) != 0 ||
 	    (rv = rd_u64(r, &s->audit_entries)) != 0 ||
-	    (rv = rd_u64(r, &s->audit_pruned)) != 0)
+	    (rv = rd_u64(r, &s->audit_pruned)) != 0 ||
+	    (rv = get_str(r, s->verify_socket, sizeof s->verify_socket)) != 0 ||
+	    (rv = get_str(r, s->admin_socket, sizeof s->admin_socket)) != 0 ||
+	    (rv = rd_u64(r, &s->store_size)) != 0 ||
+	    (rv = get_u8_max(r, &s->has_counters, 1)) != 0)
 		return rv;
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		if ((rv = rd_u64(r, &s->verifies[i])) != 0)
+			return rv;
 	return rd_end(r);
 }
 
@@ -758,6 +774,7 @@ static const char *const status_names[] = {
 	[PROTO_ELIMIT] = "ELIMIT",
 	[PROTO_EINTERNAL] = "EINTERNAL",
 	[PROTO_EBUSY] = "EBUSY",
+	[PROTO_ESHUTDOWN] = "ESHUTDOWN",
 };
 
 const char *

@@ -37,7 +37,8 @@
  *
  * Messages (request fields -> reply fields):
  *   PING               -> u32 version, str daemon version
- *   STATUS             -> proto_status_info
+ *   STATUS             -> proto_status_info (verifies[]: PROTO_CODE_MAX + 1
+ *                      u64 fields, in code order)
  *   VERIFY             proto_verify_req -> proto_verify_reply
  *   TENANT_ADD         str name, str group, str admin_group -> proto_tenant
  *   TENANT_LIST        -> one proto_tenant per MORE frame, then empty OK
@@ -96,6 +97,7 @@
 #define PROTO_MAX_USERS		32
 #define PROTO_CIDR_MAX		49	/* "ffff::ffff:255.255.255.255/128" */
 #define PROTO_MAX_CIDRS		16
+#define PROTO_SOCKET_PATH_MAX	107	/* sizeof(sockaddr_un.sun_path) - 1 */
 
 enum proto_op {
 	PROTO_OP_PING = 0x01,
@@ -130,7 +132,15 @@ enum proto_status {
 	PROTO_ELIMIT = 7,	/* a size or count limit was hit */
 	PROTO_EINTERNAL = 8,	/* store or daemon failure; see its log */
 	PROTO_EBUSY = 9,	/* connection limit reached */
-	PROTO_STATUS_MAX = PROTO_EBUSY
+	/*
+	 * Only in a frame with request id 0: the daemon is stopping (or
+	 * restarting) and closes this connection. It answered every request
+	 * it read before this frame and reads none after it, so a request
+	 * without a reply was never acted on and may be sent again on a new
+	 * connection.
+	 */
+	PROTO_ESHUTDOWN = 10,
+	PROTO_STATUS_MAX = PROTO_ESHUTDOWN
 };
 
 /* Outcome of a verify, in check order. */
@@ -347,6 +357,17 @@ struct proto_status_info {
 	uint64_t	map_limit;	/* above this only deletes and admins write */
 	uint64_t	audit_entries;
 	uint64_t	audit_pruned;	/* entries dropped by retention so far */
+	char		verify_socket[PROTO_SOCKET_PATH_MAX + 1];
+	char		admin_socket[PROTO_SOCKET_PATH_MAX + 1];
+	uint64_t	store_size;	/* bytes of the data file on disk */
+	/*
+	 * The verify counters tell who logs in when, so they go to root and
+	 * admin_group only: for anyone else has_counters is 0 and verifies
+	 * is all zeros. verifies[code]: verify replies with that final code
+	 * (after throttling) since the daemon started.
+	 */
+	uint8_t		has_counters;
+	uint64_t	verifies[PROTO_CODE_MAX + 1];
 };
 
 struct proto_audit {

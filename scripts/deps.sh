@@ -1,19 +1,23 @@
 #!/bin/sh
-# scripts/deps.sh build|test - make sure the Debian packages apikeyd needs
-# are installed. As root it installs what is missing; otherwise it prints the
-# exact apt-get line and fails.
+# scripts/deps.sh build|test|package - make sure the Debian packages apikeyd
+# needs are installed. As root it installs what is missing; otherwise it
+# prints the exact apt-get line and fails.
 set -eu
 
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
-libjansson-dev zlib1g-dev libpam0g-dev"
+libjansson-dev zlib1g-dev libpam0g-dev libsystemd-dev"
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
 lmdb-utils libpam-wrapper pamtester openssh-server openssh-client sshpass
-vsftpd curl"
+vsftpd curl mandoc systemd groff-base"
+# scripts/ci-packages.sh: build, check, install and run the Debian packages.
+package_pkgs="$build_pkgs debhelper dpkg-dev fakeroot lintian systemd
+util-linux libpam-runtime pamtester"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test) want=$test_pkgs ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+package) want=$package_pkgs ;;
+*) echo "usage: $0 build|test|package" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -933,6 +933,12 @@ it_conf_path(void)
 }
 
 const char *
+it_apikeyd_path(void)
+{
+	return it.apikeyd;
+}
+
+const char *
 it_log_path(void)
 {
 	return it.log;
@@ -967,32 +973,86 @@ close_clients(void)
 	it.ac = NULL;
 }
 
+#define LISTEN_PID_VAR	"LISTEN_PID="
+
 /*
- * Starts apikeyd with args, as root or, with user, as that fixture user:
- * the child drops to the user itself and only then asks to be killed with
- * the test, because a uid change clears that request (setpriv could not).
+ * In the child, between fork and exec: moves the passed sockets to fds 3
+ * and up (through fds above them, so no move overwrites another) and puts
+ * the child's pid in the LISTEN_PID entry that spawn_daemon left room
+ * for. No allocation: the test may have threads.
+ */
+static int
+child_pass_fds(const int *fds, size_t n, char **env)
+{
+	char	 digits[16], *p;
+	int	 tmp[8], v, k, i;
+	size_t	 j;
+
+	if (n > 8)
+		return -1;
+	for (j = 0; j < n; j++)
+		if ((tmp[j] = fcntl(fds[j], F_DUPFD, 64)) == -1)
+			return -1;
+	for (j = 0; j < n; j++)
+		if (dup2(tmp[j], 3 + (int)j) == -1)
+			return -1;
+	for (j = 0; j < n; j++)
+		close(tmp[j]);
+	for (v = getpid(), k = 0; v > 0; v /= 10)
+		digits[k++] = (char)('0' + v % 10);
+	for (j = 0; env[j] != NULL; j++) {
+		if (strncmp(env[j], LISTEN_PID_VAR,
+		    strlen(LISTEN_PID_VAR)) != 0)
+			continue;
+		p = env[j] + strlen(LISTEN_PID_VAR);
+		for (i = 0; i < k; i++)
+			p[i] = digits[k - 1 - i];
+		p[k] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * Starts apikeyd (or o->prog) with args, as root or, with o->user, as that
+ * fixture user: the child drops to the user itself and only then asks to
+ * be killed with the test, because a uid change clears that request
+ * (setpriv could not).
  */
 static pid_t
-spawn_daemon(const char *user, const char *const *args)
+spawn_daemon(const struct it_daemon_opt *o, const char *const *args)
 {
 	const char *argv[MAX_ARGS];
-	const char *set[] = {
+	const char *set[MAX_ARGS] = {
 		it_printf("NSS_WRAPPER_PASSWD=%s", it.passwd),
 		it_printf("NSS_WRAPPER_GROUP=%s", it.group),
-		"APIKEY_SOCKET_DIR", NULL
+		"APIKEY_SOCKET_DIR", "NOTIFY_SOCKET", "WATCHDOG_USEC",
+		"WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+		"JOURNAL_STREAM"
 	};
+	const char *user = o->user;
 	uid_t uid = user != NULL ? it_uid(user) : 0;
 	gid_t gid = user != NULL ? it_gid(user) : 0;
 	pid_t pid, parent = getpid();
 	char **av, **env;
-	size_t n = 0;
+	size_t n = 0, ns = 10, i;
 	int fd;
 
 	cr_assert(it.ready, "it_prepare first");
 	cr_assert(it.pid == 0, "a daemon is already running");
 	/* Connections to an earlier daemon are dead. */
 	close_clients();
-	argv[n++] = it.apikeyd;
+	for (i = 0; o->env != NULL && o->env[i] != NULL && ns < MAX_ARGS - 4;
+	    i++)
+		set[ns++] = o->env[i];
+	if (o->nfds > 0) {
+		set[ns++] = it_printf("LISTEN_FDS=%zu", o->nfds);
+		/* Room for any pid; child_pass_fds writes it. */
+		set[ns++] = LISTEN_PID_VAR "0000000000";
+		if (o->fdnames != NULL)
+			set[ns++] = it_printf("LISTEN_FDNAMES=%s", o->fdnames);
+	}
+	set[ns] = NULL;
+	argv[n++] = o->prog != NULL ? o->prog : it.apikeyd;
 	while (*args != NULL && n < MAX_ARGS - 1)
 		argv[n++] = *args++;
 	argv[n] = NULL;
@@ -1010,6 +1070,11 @@ spawn_daemon(const char *user, const char *const *args)
 		close(0);
 		if (open("/dev/null", O_RDONLY) != 0)
 			_exit(126);
+		if (o->nfds > 0 && child_pass_fds(o->fds, o->nfds, env) != 0) {
+			dprintf(2, "harness: cannot pass sockets: %s\n",
+			    strerror(errno));
+			_exit(126);
+		}
 		if (user != NULL && (setgroups(0, NULL) == -1 ||
 		    setresgid(gid, gid, gid) == -1 ||
 		    setresuid(uid, uid, uid) == -1 ||
@@ -1033,7 +1098,15 @@ spawn_daemon(const char *user, const char *const *args)
 pid_t
 it_spawn_daemon(const char *const *args)
 {
-	return spawn_daemon(NULL, args);
+	const struct it_daemon_opt o = { 0 };
+
+	return spawn_daemon(&o, args);
+}
+
+pid_t
+it_spawn_daemon_opt(const struct it_daemon_opt *o, const char *const *args)
+{
+	return spawn_daemon(o, args);
 }
 
 static int
@@ -1789,7 +1862,9 @@ it_nss_unblock(void)
 pid_t
 it_spawn_daemon_as(const char *user, const char *const *args)
 {
-	return spawn_daemon(user, args);
+	const struct it_daemon_opt o = { .user = user };
+
+	return spawn_daemon(&o, args);
 }
 
 void

@@ -59,6 +59,24 @@ void	it_start(void);
 /* Starts apikeyd with exactly these arguments (NULL-terminated, after the
  * program name), output appended to the log; does not wait. */
 pid_t	it_spawn_daemon(const char *const *args);
+/*
+ * it_spawn_daemon() with more: prog instead of apikeyd (args then name
+ * apikeyd themselves, e.g. for systemd-socket-activate), as a fixture
+ * user, with env ("NAME=value" set, "NAME" removed; the harness removes
+ * the service manager's variables otherwise), and with fds passed as
+ * listening sockets the way systemd passes them: moved to 3 and up, with
+ * LISTEN_FDS, LISTEN_PID (the child's) and, if fdnames, LISTEN_FDNAMES.
+ */
+struct it_daemon_opt {
+	const char	*prog;
+	const char	*user;
+	const char *const *env;
+	const int	*fds;
+	size_t		 nfds;
+	const char	*fdnames;
+};
+pid_t	it_spawn_daemon_opt(const struct it_daemon_opt *,
+	    const char *const *args);
 /* Waits for both sockets in dir; fails if the daemon exits first. */
 void	it_wait_ready(const char *sockdir);
 /* Waits up to ms for the spawned daemon to exit; returns its exit status
@@ -76,6 +94,8 @@ const char *it_state_dir(void);
 const char *it_sock_dir(void);
 const char *it_conf_path(void);
 const char *it_log_path(void);
+/* The apikeyd binary under test. */
+const char *it_apikeyd_path(void);
 /* root/rel, owned by the harness. */
 const char *it_path(const char *rel);
 /* The daemon's log so far. */

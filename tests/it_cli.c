@@ -524,7 +524,7 @@ Test(cli, global_options_and_socket_dir_env)
 	cr_assert_str_eq(it_field(r.out, "pid"),
 	    it_printf("%d", (int)it_daemon_pid()));
 	j = it_json(it_expect(NULL, 0, NULL, "status", "--json", NULL));
-	cr_assert_eq(json_object_size(j), 12);
+	cr_assert_eq(json_object_size(j), 18);
 	cr_assert_str_eq(jstr(j, "version"), APIKEY_VERSION);
 	/* The default 1 GiB map, a little of it used, 10% held back. */
 	cr_assert_eq(json_integer_value(json_object_get(j, "map_size")),

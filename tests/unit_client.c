@@ -64,7 +64,15 @@ enum fake_mode {
 				 * close, then signal done_fd */
 	FAKE_BUSY_LATE,		/* the same once the request starts to
 				 * arrive, without reading it */
+	FAKE_GOAWAY,		/* a stopping daemon: say goodbye (id-0
+				 * ESHUTDOWN) instead of answering */
+	FAKE_GOOD_GOAWAY,	/* answer, with the goodbye right behind */
+	FAKE_GOAWAY_IDLE,	/* goodbye at once, close, signal done_fd */
+	FAKE_GOAWAY_ID,		/* an ESHUTDOWN reply with the request's id */
 };
+
+/* What a stopping apikeyd says. */
+#define GOAWAY_MSG	"apikeyd is stopping"
 
 #define FAKE_MAXCONN	4
 
@@ -199,6 +207,19 @@ reply_good(int fd, const struct proto_hdr *h)
 	}
 }
 
+/* A stopping daemon's goodbye: status ESHUTDOWN under id (0 from apikeyd). */
+static void
+send_goaway(int fd, uint32_t id)
+{
+	uint8_t		buf[256];
+	struct writer	w;
+
+	wr_init(&w, buf, sizeof(buf));
+	proto_frame_begin(&w, PROTO_REPLY, 0, id);
+	proto_enc_reply_head(&w, PROTO_ESHUTDOWN, GOAWAY_MSG);
+	send_frame(fd, &w);
+}
+
 static void
 reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 {
@@ -214,6 +235,17 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 	case FAKE_HANGUP:
 	case FAKE_BUSY:
 	case FAKE_BUSY_LATE:
+	case FAKE_GOAWAY_IDLE:
+		break;
+	case FAKE_GOAWAY:
+		send_goaway(fd, 0);
+		break;
+	case FAKE_GOOD_GOAWAY:
+		reply_good(fd, h);
+		send_goaway(fd, 0);
+		break;
+	case FAKE_GOAWAY_ID:
+		send_goaway(fd, h->id);
 		break;
 	case FAKE_WRONG_ID:
 		reply_good(fd, &(struct proto_hdr){ .version = h->version,
@@ -310,6 +342,11 @@ fake_main(void *arg)
 			send_busy(fd);
 			/* FALLTHROUGH */
 		case FAKE_HANGUP:
+			close(fd);
+			cr_assert_eq(write(f->done_fd[1], "x", 1), 1);
+			continue;
+		case FAKE_GOAWAY_IDLE:
+			send_goaway(fd, 0);
 			close(fd);
 			cr_assert_eq(write(f->done_fd[1], "x", 1), 1);
 			continue;
@@ -719,6 +756,111 @@ Test(client, stale_connection_is_replaced, .timeout = 10)
 	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
 	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
 	apikey_result_free(res);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+/* --- a stopping daemon's goodbye ---------------------------------------- */
+
+static void
+assert_valid(struct apikey_client *c)
+{
+	struct apikey_result	*res = NULL;
+	int			 rc;
+
+	rc = apikey_verify(c, KNOWN_TOKEN, NULL, &res);
+	cr_assert_eq(rc, 0, "%s: %s", apikey_strerror(rc),
+	    apikey_last_error(c));
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	cr_assert_str_eq(apikey_last_error(c), "");
+	apikey_result_free(res);
+}
+
+Test(client, goodbye_instead_of_reply_sends_the_request_again,
+    .timeout = 10)
+{
+	/* The request met the goodbye unanswered: never acted on, so it
+	 * goes again, to the next connection (the next daemon). */
+	static const enum fake_mode m[] = { FAKE_GOAWAY, FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 2, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	assert_valid(c);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 2);
+}
+
+Test(client, goodbye_behind_a_reply_keeps_the_reply, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD_GOAWAY, FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 2, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	assert_valid(c);
+	/* That connection is done; the next call makes another. */
+	cr_assert_eq(c->fd, -1);
+	assert_valid(c);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 2);
+}
+
+Test(client, goodbye_on_an_idle_connection_asks_only_for_a_new_one,
+    .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOAWAY_IDLE, FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 2, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	fake_wait_hangup(&f);
+	assert_valid(c);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+}
+
+Test(client, goodbyes_without_end_are_unavailable, .timeout = 10)
+{
+	static const enum fake_mode m[] = {
+		FAKE_GOAWAY, FAKE_GOAWAY, FAKE_GOAWAY
+	};
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 3, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EUNAVAIL);
+	cr_assert_null(res);
+	cr_assert_str_eq(apikey_last_error(c), GOAWAY_MSG);
+	cr_assert_eq(c->fd, -1);
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 3);
+}
+
+Test(client, goodbye_under_a_request_id_is_eproto, .timeout = 10)
+{
+	/* Only id 0 says goodbye; as a reply it is confusion, not a retry. */
+	static const enum fake_mode m[] = { FAKE_GOAWAY_ID };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EPROTO);
+	cr_assert_eq(c->fd, -1);
 	apikey_close(c);
 	fake_stop(&f, 1);
 	cr_assert_eq(f.frames, 1);

@@ -194,6 +194,7 @@ static void
 fill_status(void *p, int full)
 {
 	struct proto_status_info	*s = p;
+	size_t				 i;
 
 	fill_str(s->version, sizeof s->version, 11, full);
 	s->pid = 4242;
@@ -207,6 +208,12 @@ fill_status(void *p, int full)
 	s->map_limit = 0x5555555555ull;
 	s->audit_entries = 0x6666666666ull;
 	s->audit_pruned = 0x7777777777ull;
+	fill_str(s->verify_socket, sizeof s->verify_socket, 17, full);
+	fill_str(s->admin_socket, sizeof s->admin_socket, 18, full);
+	s->store_size = 0x8888888888ull;
+	s->has_counters = 1;
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		s->verifies[i] = 0x9900000000000000ull + i;
 }
 
 static void
@@ -788,6 +795,11 @@ Test(proto, bad_enum_values)
 	fill_status(s, 0);
 	s->caller_admin = 2;
 	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
+	s->caller_admin = 1;
+	s->has_counters = 2;
+	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
+	s->has_counters = 0;
+	cr_assert_eq(reencode(codec("status_info"), s), 0);
 
 	fill_owner_sel(o, 0);
 	o->kind = 3;
@@ -1141,6 +1153,7 @@ Test(proto, names)
 	static const char *const statuses[] = {
 		"OK", "EBADREQ", "EUNSUPPORTED", "EPERM", "ENOTFOUND",
 		"EEXIST", "EINVAL", "ELIMIT", "EINTERNAL", "EBUSY",
+		"ESHUTDOWN",
 	};
 	static const struct {
 		uint8_t		 op;
@@ -1206,4 +1219,57 @@ Test(proto, strerror)
 	    buf_strerror(BUF_EOVERFLOW));
 	cr_assert_str_eq(proto_strerror(0), buf_strerror(0));
 	cr_assert_str_eq(proto_strerror(-50), "unknown protocol error");
+}
+
+/*
+ * STATUS's sockets and counters, field by field: the paths at their
+ * maximum (a sun_path's worth) come back whole, one byte more is refused
+ * by the encoder, and the counters are the last PROTO_CODE_MAX + 1 fields
+ * of the body, u64s in code order, after the has_counters flag.
+ */
+Test(proto, status_sockets_and_counters)
+{
+	const struct codec		*c = codec("status_info");
+	struct proto_status_info	*in = xcalloc(sizeof *in);
+	struct proto_status_info	*out = xcalloc(sizeof *out);
+	struct writer			 w;
+	uint8_t				*body, *p, buf[1024];
+	uint64_t			 v;
+	size_t				 len, i, j;
+
+	fill_status(in, 1);
+	cr_assert_eq(strlen(in->verify_socket), 107);
+	cr_assert_eq(PROTO_SOCKET_PATH_MAX, 107);
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		in->verifies[i] = (uint64_t)(i + 1) << 40 | i;
+	in->store_size = 0x0102030405060708ull;
+	body = encode_body(c, in, &len);
+	memset(out, 0xee, sizeof *out);
+	cr_assert_eq(decode_copy(c, body, len, out), 0);
+	cr_assert_str_eq(out->verify_socket, in->verify_socket);
+	cr_assert_str_eq(out->admin_socket, in->admin_socket);
+	cr_assert_eq(out->store_size, 0x0102030405060708ull);
+	cr_assert_eq(out->has_counters, 1);
+	for (i = 0; i <= PROTO_CODE_MAX; i++)
+		cr_assert_eq(out->verifies[i], in->verifies[i], "code %zu", i);
+
+	/* The wire layout of the tail: u8 flag, then the u64 counters. */
+	p = body + len - (PROTO_CODE_MAX + 1) * 9;
+	cr_assert_eq(p[-2], BUF_T_U8);
+	cr_assert_eq(p[-1], 1);
+	for (i = 0; i <= PROTO_CODE_MAX; i++, p += 9) {
+		cr_assert_eq(p[0], BUF_T_U64, "code %zu", i);
+		for (v = 0, j = 1; j <= 8; j++)
+			v = v << 8 | p[j];
+		cr_assert_eq(v, in->verifies[i], "code %zu", i);
+	}
+	free(body);
+
+	/* A path that fills the array without its NUL is not sent. */
+	memset(in->admin_socket, 'a', sizeof in->admin_socket);
+	wr_init(&w, buf, sizeof buf);
+	proto_enc_status_info(&w, in);
+	cr_assert_eq(wr_error(&w), BUF_ETOOLONG);
+	free(in);
+	free(out);
 }
