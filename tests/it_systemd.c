@@ -254,6 +254,10 @@ Test(systemd, activated_by_systemd_socket_activate_with_named_sockets)
 	const char	*args[32], *out;
 	const struct it_daemon_opt o = { .prog = SOCKET_ACTIVATE };
 	const char *const *d = daemon_args_in(unused);
+	/* make asan's settings, for the sanitized daemon. */
+	static const char *const san[] = {
+		"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"
+	};
 	size_t		 n = 0, i;
 
 	if (access(SOCKET_ACTIVATE, X_OK) != 0 && getenv("CI") == NULL)
@@ -272,6 +276,11 @@ Test(systemd, activated_by_systemd_socket_activate_with_named_sockets)
 	args[n++] = "NSS_WRAPPER_GROUP";
 	args[n++] = "-E";
 	args[n++] = "LD_PRELOAD";
+	for (i = 0; i < sizeof(san) / sizeof(san[0]); i++)
+		if (getenv(san[i]) != NULL) {
+			args[n++] = "-E";
+			args[n++] = san[i];
+		}
 	args[n++] = it_apikeyd_path();
 	for (i = 0; d[i] != NULL; i++)
 		args[n++] = d[i];
