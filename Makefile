@@ -283,7 +283,29 @@ install-files:
 
 # Removes what install-files put there. A config file that differs from
 # etc/apikeyd.conf holds someone's settings and is kept.
+# A PAM stack that names a missing module under "required" fails every
+# login, root's included. So the pam-auth-update profile is withdrawn
+# first (on the real system), and while any PAM file still uses the module
+# being removed (by name, for the system's PAM directory, or by path),
+# nothing is removed.
+PAMD	  = $(DESTDIR)/etc/pam.d
+PAM_REF	  = $(if $(filter /usr,$(PREFIX)),pam_apikey\.so,$(PAMDIR)/pam_apikey\.so)
+pam_users = grep -lsE '^[[:space:]]*[^\#[:space:]].*$(PAM_REF)' $(PAMD)/* \
+	    $(DESTDIR)/etc/pam.conf
+
 uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -f $(PAMCONFDIR)/apikey ] && \
+	    command -v pam-auth-update >/dev/null 2>&1; then \
+	    echo "pam-auth-update --package --remove apikey"; \
+	    pam-auth-update --package --remove apikey || exit 1; \
+	fi
+	@if [ -n "$$($(pam_users))" ]; then \
+	    echo "make uninstall: PAM still uses pam_apikey.so in:" >&2; \
+	    $(pam_users) >&2; \
+	    echo "take it out of them first: a PAM stack that names a" \
+	        "missing module fails every login. Nothing was removed." >&2; \
+	    exit 1; \
+	fi
 	rm -f $(DESTDIR)$(SBINDIR)/apikeyd $(DESTDIR)$(BINDIR)/apikeyctl \
 	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libapikey.so \
 	    $(DESTDIR)$(INCDIR)/apikey.h $(DESTDIR)$(PCDIR)/apikey.pc \

@@ -54,9 +54,17 @@
 #define SERVER_BACKLOG		128
 #define SERVER_ACCEPT_BATCH	64
 #define SERVER_READ_BATCH	16
-#define SERVER_DRAIN_TIMEOUT	10	/* seconds to answer what was asked */
-/* Seconds to wait for the admin thread once the verify loop is done. */
-#define SERVER_JOIN_TIMEOUT	(SERVER_DRAIN_TIMEOUT + 5)
+/*
+ * How long a stop may answer what was asked. Well-behaved peers need
+ * milliseconds; the bound is for those that stop reading or stall in a
+ * frame, and must stay well below libapikey's default 2 s timeout: the
+ * requests that wait in the service manager's socket meanwhile are
+ * answered only by the next daemon.
+ */
+#define SERVER_DRAIN_MS		1000
+/* How long to wait for the admin thread beyond its own drain (it may be
+ * stuck in an NSS lookup). */
+#define SERVER_JOIN_MS		(SERVER_DRAIN_MS + 1000)
 #define SERVER_LOG_SOURCES	4096	/* uids the log limiter tracks */
 /* Output marks: verify replies are small, listings are streamed. */
 #define VERIFY_OUT_HIGH		(256 * 1024)
@@ -147,6 +155,8 @@ struct server {
 	int		 admin_running;
 	struct event	*sigs[3];
 	struct event	*watchdog_ev;
+	struct event	*admin_done_ev;	/* on the verify base */
+	struct event	*join_ev;	/* the wait for it, bounded */
 };
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
@@ -341,8 +351,7 @@ conn_flush(struct conn *c)
 	int		 n;
 
 	stream_pump(c);
-	if (l->draining)
-		conn_goaway(c);
+ again:
 	while ((left = evbuffer_get_length(c->out)) > 0) {
 		n = evbuffer_write(c->out, c->fd);
 		if (n > 0) {
@@ -373,6 +382,13 @@ conn_flush(struct conn *c)
 		/* Buffered frames will not make the socket readable. */
 		if (c->inlen > 0)
 			event_active(c->rev, EV_READ, 0);
+	}
+	/* Stopping: once owed nothing (a listing just ended, a pause just
+	 * lifted), the goodbye goes out with the rest. */
+	if (l->draining && !c->goaway && !c->closing) {
+		conn_goaway(c);
+		if (c->goaway)
+			goto again;
 	}
 	return 0;
 }
@@ -859,8 +875,8 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_warnx("%s: %u connections still busy after %d s; closing them",
-	    l->name, l->nconns, SERVER_DRAIN_TIMEOUT);
+	log_warnx("%s: %u connections still busy after %d ms; closing them",
+	    l->name, l->nconns, SERVER_DRAIN_MS);
 	event_base_loopbreak(l->base);
 }
 
@@ -870,12 +886,13 @@ drain_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * socket for the next daemon), every request read so far is answered,
  * and each connection is told goodbye (conn_goaway) as soon as it is owed
  * nothing. The loop ends when its last connection has gone, or after
- * SERVER_DRAIN_TIMEOUT. A second call ends it at once.
+ * SERVER_DRAIN_MS. A second call ends it at once.
  */
 static void
 loop_drain(struct loop *l)
 {
-	struct timeval	 tv = { SERVER_DRAIN_TIMEOUT, 0 };
+	struct timeval	 tv = { SERVER_DRAIN_MS / 1000,
+	    (SERVER_DRAIN_MS % 1000) * 1000 };
 	struct conn	*c, *next;
 
 	if (l->draining) {
@@ -1205,7 +1222,17 @@ admin_main(void *arg)
 	struct server	*s = arg;
 
 	event_base_dispatch(s->admin.base);
+	/* Tell the verify thread, which waits on its own loop. */
+	event_active(s->admin_done_ev, EV_READ, 0);
 	return NULL;
+}
+
+static void
+loopbreak_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
 }
 
 int
@@ -1213,6 +1240,7 @@ server_run(struct server *s)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct timespec	 deadline;
+	struct timeval	 tv;
 	sigset_t	 all, old;
 	size_t		 i;
 	int		 rc = 0;
@@ -1227,6 +1255,12 @@ server_run(struct server *s)
 	}
 	if (watchdog_start(s) != 0)
 		return -1;
+	if ((s->admin_done_ev = event_new(s->verify.base, -1, 0, loopbreak_cb,
+	    s->verify.base)) == NULL || (s->join_ev = evtimer_new(
+	    s->verify.base, loopbreak_cb, s->verify.base)) == NULL) {
+		log_warnx("cannot set up events");
+		return -1;
+	}
 	/* Signals go to the verify thread only. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -1249,13 +1283,21 @@ server_run(struct server *s)
 	 * that ended the verify loop stops it now. */
 	if (!s->verify.draining)
 		event_active(s->admin.stop_ev, EV_READ, 0);
+	/*
+	 * Wait for the admin loop to finish its drain on the verify loop,
+	 * which still takes signals: a second one stops both at once.
+	 */
+	tv.tv_sec = SERVER_JOIN_MS / 1000;
+	tv.tv_usec = (SERVER_JOIN_MS % 1000) * 1000;
+	evtimer_add(s->join_ev, &tv);
+	event_base_dispatch(s->verify.base);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += SERVER_JOIN_TIMEOUT;
+	deadline.tv_sec += 1;
 	if ((rc = pthread_timedjoin_np(s->admin_thread, NULL, &deadline)) !=
 	    0) {
 		/* Stuck in NSS or a store write: do not free under it. */
-		log_warnx("admin thread did not stop within %d s",
-		    SERVER_JOIN_TIMEOUT);
+		log_warnx("admin thread did not stop within %d ms",
+		    SERVER_JOIN_MS);
 		return 1;
 	}
 	s->admin_running = 0;
@@ -1274,6 +1316,10 @@ server_close(struct server *s)
 			event_free(s->sigs[i]);
 	if (s->watchdog_ev != NULL)
 		event_free(s->watchdog_ev);
+	if (s->admin_done_ev != NULL)
+		event_free(s->admin_done_ev);
+	if (s->join_ev != NULL)
+		event_free(s->join_ev);
 	while (s->signals != NULL) {
 		struct server_signal *sg = s->signals;
 

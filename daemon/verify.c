@@ -289,7 +289,8 @@ request_printable(void)
 	return 1;
 }
 
-/* The one place a verify reply is counted: rep.code is final here. */
+/* Counts the verify reply in rep, whose code is final: called once the
+ * reply is sent, or handed to the ledger to be sent. */
 static void
 count_reply(void)
 {
@@ -365,15 +366,18 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		return 0;
 	}
 	log_outcome(c, p);
-	count_reply();
 	w = reply_begin(h, 0);
 	proto_enc_verify_reply(w, &rep);
-	if (!hold.needed)
+	if (!hold.needed) {
+		count_reply();
 		return reply_send(c, 0) == 0 ? 0 : -1;
+	}
 	/* Sent by the ledger once the consumption is on disk. */
 	if ((frame = reply_copy(&len)) == NULL ||
 	    ledger_consume(v->ledger, key.info.id, hold.gen, hold.refill_at,
 	    key.info.limits.refill_amount, hold.cost, c, h, frame, len) != 0)
 		reply_error(c, h, PROTO_EINTERNAL, "out of memory");
+	else
+		count_reply();
 	return 0;
 }

@@ -67,9 +67,11 @@
 #include "buf.h"
 #include "token.h"
 
-/* 2 since issue 7: verify, status and tenant replies grew fields. A peer
- * of another version is refused as a whole, never half understood. */
-#define PROTO_VERSION		2
+/* 2 since issue 7: verify, status and tenant replies grew fields; 3 since
+ * issue 8: status grew sockets, store size and verify counters, and a
+ * stopping daemon says goodbye (ESHUTDOWN). A peer of another version is
+ * refused as a whole, never half understood. */
+#define PROTO_VERSION		3
 #define PROTO_HDR_LEN		12
 #define PROTO_VERIFY_REQ_MAX	(8 * 1024)
 #define PROTO_VERIFY_REPLY_MAX	(16 * 1024)

@@ -696,6 +696,54 @@ Test(install, uninstall_leaves_only_empty_directories)
 	cr_assert(access(in_tree(dest, "usr/sbin"), F_OK) == 0);
 }
 
+static void
+write_file(const char *path, const char *text)
+{
+	FILE	*f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert(fputs(text, f) >= 0 && fclose(f) == 0);
+}
+
+Test(install, uninstall_keeps_a_module_pam_still_uses)
+{
+	/*
+	 * After `pam-auth-update --enable apikey` and a `make uninstall`
+	 * that removed the module, every account check would fail, root's
+	 * included. So uninstall removes nothing while a PAM file uses the
+	 * module, and says which file.
+	 */
+	const char *dest = install_usr(), *pamd, *acct;
+	const char *module = in_tree(dest, it_printf("%s/pam_apikey.so",
+	    t.pam));
+	struct run r;
+
+	pamd = in_tree(dest, "etc/pam.d");
+	cr_assert_eq(mkdir(pamd, 0755), 0, "mkdir %s: %s", pamd,
+	    strerror(errno));
+	acct = it_printf("%s/common-account", pamd);
+	write_file(acct, "account\t[success=1 default=ignore]\tpam_unix.so\n"
+	    "account\trequired\tpam_apikey.so\n");
+	cr_assert_eq(make(&r, "uninstall", "/usr", dest), 2, "%s\n%s",
+	    r.out, r.err);
+	/* make adds its own last line, naming the Makefile's line. */
+	cr_assert_eq(strncmp(r.err, it_printf("make uninstall: PAM still uses "
+	    "pam_apikey.so in:\n%s\ntake it out of them first: a PAM stack "
+	    "that names a missing module fails every login. Nothing was "
+	    "removed.\nmake: *** [Makefile:", acct), strlen(it_printf("make "
+	    "uninstall: PAM still uses pam_apikey.so in:\n%s\ntake it out of "
+	    "them first: a PAM stack that names a missing module fails every "
+	    "login. Nothing was removed.\nmake: *** [Makefile:", acct))), 0,
+	    "stderr:\n%s", r.err);
+	cr_assert_eq(access(module, F_OK), 0, "the module was removed");
+
+	/* A commented line uses nothing. */
+	write_file(acct, "account\t[success=1 default=ignore]\tpam_unix.so\n"
+	    "# account\trequired\tpam_apikey.so\n");
+	cr_assert_eq(make(&r, "uninstall", "/usr", dest), 0, "%s", r.err);
+	cr_assert_eq(access(module, F_OK), -1, "the module is still there");
+}
+
 /* Any other PREFIX keeps everything under it, and the unit names the
  * config file, since the daemon's default is /etc/apikeyd/apikeyd.conf. */
 Test(install, other_prefix_keeps_everything_under_it)

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,7 +26,8 @@
 
 #include <criterion/criterion.h>
 
-#include "harness.h"
+#include "../proto/proto.h"
+#include "harness_usage.h"
 
 #define SOCKET_ACTIVATE	"/usr/bin/systemd-socket-activate"
 
@@ -85,8 +87,10 @@ notify_wait(int fd, const char *want)
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		strncat(seen, buf, sizeof(seen) - strlen(seen) - 2);
-		strcat(seen, "|");
+		if (strlen(seen) + (size_t)n + 2 < sizeof(seen)) {
+			strcat(seen, buf);
+			strcat(seen, "|");
+		}
 		for (line = buf; line != NULL; line = strchr(line, '\n')) {
 			if (*line == '\n')
 				line++;
@@ -401,17 +405,24 @@ Test(systemd, only_admin_passed_binds_verify_itself)
  * What a `systemctl restart` does to clients: the sockets stay with the
  * manager (this test), the old daemon drains and exits on SIGTERM, the
  * new one takes the same sockets. Clients call all the while, on kept
- * connections and on new ones, verify and management alike; not one call
- * may fail. Workers only count: the main thread judges.
+ * connections and on new ones, verify and management alike, with
+ * libapikey's default 2 s timeout as pam_apikey uses it; not one call may
+ * fail. The key has credits, so verifies hold their replies for the
+ * ledger, and every credit spent must be a VALID received: a request
+ * sent again after a goodbye is never counted twice. In every generation
+ * two hostile peers (PINGs pipelined on each socket, replies never read)
+ * try to hold the stop up. Workers only count: the main thread judges.
  */
 #define RESTARTS	3
 #define CALLS_PER_GEN	100
+#define CREDITS		10000000
 
 struct load {
 	const char	*dir;
 	const char	*token;
 	atomic_int	 stop;
-	atomic_uint	 ok;
+	atomic_uint	 valid;		/* VALID replies received */
+	atomic_uint	 ok;		/* every call that succeeded */
 	atomic_uint	 failed;
 	char		 first_error[256];
 	pthread_mutex_t	 mu;
@@ -438,9 +449,12 @@ load_verify(struct load *ld, struct apikey_client *c)
 	if (rc != 0)
 		load_fail(ld, "verify", rc, apikey_last_error(c));
 	else if (apikey_result_code(res) != APIKEY_VALID)
-		load_fail(ld, "verify", APIKEY_EPROTO, "not VALID");
-	else
+		load_fail(ld, "verify", APIKEY_EPROTO,
+		    apikey_code_name(apikey_result_code(res)));
+	else {
+		atomic_fetch_add(&ld->valid, 1);
 		atomic_fetch_add(&ld->ok, 1);
+	}
 	apikey_result_free(res);
 }
 
@@ -452,7 +466,7 @@ kept_verifier(void *arg)
 	struct apikey_client *c = NULL;
 	int		 rc;
 
-	if ((rc = apikey_open(ld->dir, 5000, &c)) != 0) {
+	if ((rc = apikey_open(ld->dir, 0, &c)) != 0) {
 		load_fail(ld, "open", rc, NULL);
 		return NULL;
 	}
@@ -472,7 +486,7 @@ new_verifier(void *arg)
 
 	while (!atomic_load(&ld->stop)) {
 		c = NULL;
-		if ((rc = apikey_open(ld->dir, 5000, &c)) != 0) {
+		if ((rc = apikey_open(ld->dir, 0, &c)) != 0) {
 			load_fail(ld, "open", rc, NULL);
 			continue;
 		}
@@ -491,7 +505,7 @@ kept_admin(void *arg)
 	struct apikey_status *st;
 	int		 rc;
 
-	if ((rc = apikey_open_admin(ld->dir, 5000, &c)) != 0) {
+	if ((rc = apikey_open_admin(ld->dir, 0, &c)) != 0) {
 		load_fail(ld, "open_admin", rc, NULL);
 		return NULL;
 	}
@@ -520,17 +534,88 @@ wait_calls(struct load *ld, unsigned from)
 	    "calls stalled; log:\n%s", it_log());
 }
 
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sun;
+	int		 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(path), sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0,
+	    "connect %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* A request frame by hand (proto.h: big-endian header, typed body). */
+static size_t
+frame(uint8_t *p, uint8_t op, uint32_t id, const uint8_t *body, size_t n)
+{
+	uint32_t len = PROTO_HDR_LEN - 4 + (uint32_t)n;
+
+	p[0] = (uint8_t)(len >> 24);
+	p[1] = (uint8_t)(len >> 16);
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[4] = PROTO_VERSION;
+	p[5] = op;
+	p[6] = p[7] = 0;
+	p[8] = (uint8_t)(id >> 24);
+	p[9] = (uint8_t)(id >> 16);
+	p[10] = (uint8_t)(id >> 8);
+	p[11] = (uint8_t)id;
+	if (n > 0)
+		memcpy(p + PROTO_HDR_LEN, body, n);
+	return PROTO_HDR_LEN + n;
+}
+
+/*
+ * A peer that pipelines PINGs and never reads a reply: once the daemon's
+ * output to it passes its mark, the daemon stops reading it, and it is
+ * owed replies it will never take. Sends until nothing more goes for
+ * 200 ms, which is the daemon having paused it.
+ */
+static int
+hostile_flood(const char *path)
+{
+	static uint8_t	 buf[4096 * PROTO_HDR_LEN];
+	struct pollfd	 pfd;
+	size_t		 n = 0, off;
+	ssize_t		 w;
+	uint32_t	 id = 1;
+	int		 fd = connect_to(path);
+
+	while (n + PROTO_HDR_LEN <= sizeof(buf))
+		n += frame(buf + n, PROTO_OP_PING, id++, NULL, 0);
+	cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	for (;;) {
+		for (off = 0; off < n; off += (size_t)w)
+			if ((w = send(fd, buf + off, n - off,
+			    MSG_NOSIGNAL)) <= 0)
+				break;
+		if (poll(&pfd, 1, 200) == 0)
+			return fd;
+	}
+}
+
 Test(systemd, restart_under_load_loses_no_request)
 {
-	const char	*dir = make_dir(it_path("run"));
+	const char	*dir = it_sock_dir();
 	const char	*npath = it_path("notify");
 	const char	*env[] = { it_printf("NOTIFY_SOCKET=%s", npath), NULL };
 	void		*(*fns[])(void *) = {
 		kept_verifier, kept_verifier, new_verifier, kept_admin
 	};
 	pthread_t	 th[4];
+	struct apikey_key_spec *spec = apikey_key_spec_new();
 	struct load	 ld;
-	int		 fds[2], nfd, gen;
+	int		 fds[2], nfd, gen, bad[2];
 	size_t		 i;
 	const struct it_daemon_opt o = { .env = env, .fds = fds, .nfds = 2,
 	    .fdnames = "verify:admin" };
@@ -538,12 +623,15 @@ Test(systemd, restart_under_load_loses_no_request)
 	memset(&ld, 0, sizeof(ld));
 	pthread_mutex_init(&ld.mu, NULL);
 	ld.dir = dir;
-	ld.token = it_key(NULL, NULL);
+	cr_assert_eq(apikey_key_spec_set_credits(spec, CREDITS), 0);
+	ld.token = it_key_lib(APIKEY_OWNER_SELF, NULL, spec, NULL);
+	apikey_key_spec_free(spec);
 	it_stop();
+	/* The manager's sockets, where the harness's own clients look. */
 	fds[0] = listen_socket(it_printf("%s/verify.sock", dir));
 	fds[1] = listen_socket(it_printf("%s/admin.sock", dir));
 	nfd = unix_socket(npath, SOCK_DGRAM);
-	it_spawn_daemon_opt(&o, daemon_args_in(it_sock_dir()));
+	it_spawn_daemon_opt(&o, daemon_args_in(dir));
 	notify_wait(nfd, "READY=1");
 
 	for (i = 0; i < 4; i++)
@@ -552,8 +640,12 @@ Test(systemd, restart_under_load_loses_no_request)
 	for (gen = 0; gen < RESTARTS; gen++) {
 		unsigned before = atomic_load(&ld.ok);
 
+		bad[0] = hostile_flood(it_printf("%s/verify.sock", dir));
+		bad[1] = hostile_flood(it_printf("%s/admin.sock", dir));
 		stop_with(SIGTERM);
-		it_spawn_daemon_opt(&o, daemon_args_in(it_sock_dir()));
+		close(bad[0]);
+		close(bad[1]);
+		it_spawn_daemon_opt(&o, daemon_args_in(dir));
 		notify_wait(nfd, "READY=1");
 		wait_calls(&ld, before);
 	}
@@ -561,10 +653,111 @@ Test(systemd, restart_under_load_loses_no_request)
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
 	cr_assert_eq(atomic_load(&ld.failed), 0, "%s", ld.first_error);
+	/* Each VALID spent one credit, and nothing else did. */
+	cr_assert_eq(itu_remaining(ld.token), CREDITS - atomic_load(&ld.valid));
+	it_assert_has(it_log(), "verify: 1 connections still busy after "
+	    "1000 ms; closing them\n");
+	it_assert_has(it_log(), "admin: 1 connections still busy after "
+	    "1000 ms; closing them\n");
 	stop_with(SIGTERM);
 	close(fds[0]);
 	close(fds[1]);
 	close(nfd);
+}
+
+/* The next frame from fd, whole, into buf; its length, 0 at EOF. */
+static size_t
+read_frame(int fd, uint8_t *buf, size_t size)
+{
+	size_t	 got = 0, want = 4;
+	ssize_t	 n;
+
+	while (got < want) {
+		n = read(fd, buf + got, want - got);
+		if (n == 0 && got == 0)
+			return 0;
+		cr_assert_gt(n, 0, "read: %s", n < 0 ? strerror(errno) :
+		    "EOF in a frame");
+		got += (size_t)n;
+		if (got == 4) {
+			want = 4 + ((size_t)buf[0] << 24 | (size_t)buf[1] << 16 |
+			    (size_t)buf[2] << 8 | buf[3]);
+			cr_assert_leq(want, size);
+		}
+	}
+	return got;
+}
+
+static uint32_t
+be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Audit entries: some 500 KB of listing, more than the socket buffers
+ * hold, so the listing is still being produced when the signal comes. */
+#define LISTED		5000
+
+Test(systemd, listing_running_at_the_stop_ends_then_says_goodbye)
+{
+	/*
+	 * A listing in progress when SIGTERM comes is owed every item: it
+	 * is finished, and the goodbye follows its last frame. The audit
+	 * log is made long enough that the listing waits on the output
+	 * mark when the signal comes.
+	 */
+	static const uint8_t all[] = { 0x02, 0, 0, 0, 0 };	/* u32 0 */
+	struct apikey_client *c = NULL;
+	uint8_t		*buf = malloc(PROTO_ADMIN_MAX), req[64];
+	struct pollfd	 pfd;
+	char		*tok;
+	size_t		 n, items = 0;
+	int		 fd, i, done = 0, bye = 0;
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(apikey_open_admin(it_sock_dir(), IT_DEADLINE_MS, &c), 0);
+	for (i = 0; i < LISTED; i++) {
+		tok = NULL;
+		cr_assert_eq(apikey_key_create(c, APIKEY_OWNER_SELF, NULL, NULL,
+		    NULL, &tok), 0, "%s", apikey_last_error(c));
+		apikey_token_free(tok);
+	}
+	apikey_close(c);
+
+	fd = connect_to(it_printf("%s/admin.sock", it_sock_dir()));
+	n = frame(req, PROTO_OP_AUDIT_LIST, 7, all, sizeof(all));
+	cr_assert_eq(write(fd, req, n), (ssize_t)n);
+	/* The listing has begun once its first frame can be read. */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, IT_DEADLINE_MS), 1);
+	cr_assert_eq(kill(it_daemon_pid(), SIGTERM), 0);
+
+	while ((n = read_frame(fd, buf, PROTO_ADMIN_MAX)) > 0) {
+		cr_assert(!bye, "a frame after the goodbye");
+		if (be32(buf + 8) == 7) {
+			cr_assert(!done, "listing frames after its end");
+			cr_assert_eq(buf[12], 0x02);	/* u32 status */
+			cr_assert_eq(be32(buf + 13), PROTO_OK);
+			if (buf[6] << 8 | buf[7])	/* PROTO_F_MORE */
+				items++;
+			else
+				done = 1;
+			continue;
+		}
+		/* Request id 0, status ESHUTDOWN: the goodbye. */
+		cr_assert_eq(be32(buf + 8), 0);
+		cr_assert_eq(buf[12], 0x02);
+		cr_assert_eq(be32(buf + 13), PROTO_ESHUTDOWN);
+		cr_assert(done, "the goodbye came before the listing's end");
+		bye = 1;
+	}
+	cr_assert(bye, "no goodbye; log:\n%s", it_log());
+	cr_assert_geq(items, LISTED);
+	close(fd);
+	free(buf);
+	cr_assert_eq(it_wait_daemon_exit(IT_DEADLINE_MS), 0);
 }
 
 /* --- the packaged way: an unprivileged daemon on the manager's sockets --- */

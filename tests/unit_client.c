@@ -220,6 +220,30 @@ send_goaway(int fd, uint32_t id)
 	send_frame(fd, &w);
 }
 
+/*
+ * A good verify reply with the goodbye right behind it, in one write, as
+ * apikeyd's one flush sends them: the client reads both at once.
+ */
+static void
+reply_good_then_goaway(int fd, const struct proto_hdr *h)
+{
+	int	 sp[2];
+	uint8_t	 buf[PROTO_VERIFY_REPLY_MAX + 256];
+	ssize_t	 n;
+
+	/* reply_good writes to a descriptor: collect what it writes. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	reply_good(sp[0], h);
+	send_goaway(sp[0], 0);
+	close(sp[0]);
+	n = read(sp[1], buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	cr_assert_eq(read(sp[1], buf + n, sizeof(buf) - (size_t)n), 0,
+	    "both frames in one read");
+	close(sp[1]);
+	cr_assert_eq(write(fd, buf, (size_t)n), n);
+}
+
 static void
 reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 {
@@ -241,8 +265,7 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 		send_goaway(fd, 0);
 		break;
 	case FAKE_GOOD_GOAWAY:
-		reply_good(fd, h);
-		send_goaway(fd, 0);
+		reply_good_then_goaway(fd, h);
 		break;
 	case FAKE_GOAWAY_ID:
 		send_goaway(fd, h->id);
@@ -664,7 +687,7 @@ expect_verify_fails(enum fake_mode mode, int want, const char *msg)
 Test(client, other_protocol_version_is_named, .timeout = 10)
 {
 	expect_verify_fails(FAKE_OLD_VERSION, APIKEY_EPROTO, "apikeyd speaks "
-	    "another protocol version than libapikey (2): upgrade them "
+	    "another protocol version than libapikey (3): upgrade them "
 	    "together");
 }
 
