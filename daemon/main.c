@@ -265,6 +265,13 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &cfg, &foreground);
 	log_set_debug(cfg.debug);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A stop asked for while starting (the sockets may already be
+	 * connectable) waits until server_run() can drain; every thread
+	 * started meanwhile inherits the block, so the signal goes to the
+	 * verify loop alone.
+	 */
+	server_block_signals();
 	umask(077);
 
 	fit_descriptors(&cfg);

@@ -1235,10 +1235,31 @@ loopbreak_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static const int server_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+static void
+server_sigset(sigset_t *set)
+{
+	size_t	 i;
+
+	sigemptyset(set);
+	for (i = 0; i < sizeof(server_sigs) / sizeof(server_sigs[0]); i++)
+		sigaddset(set, server_sigs[i]);
+}
+
+void
+server_block_signals(void)
+{
+	sigset_t set;
+
+	server_sigset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int
 server_run(struct server *s)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	const int *sigs = server_sigs;
 	struct timespec	 deadline;
 	struct timeval	 tv;
 	sigset_t	 all, old;
@@ -1266,6 +1287,9 @@ server_run(struct server *s)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&s->admin_thread, NULL, admin_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Handled from here on: one that came while starting is now. */
+	server_sigset(&old);
+	pthread_sigmask(SIG_UNBLOCK, &old, NULL);
 	if (rc != 0) {
 		errno = rc;
 		log_warn("pthread_create");

@@ -59,6 +59,8 @@ typedef int (*server_handler)(void *arg, struct conn *, const struct peer *,
 int	server_open(const struct config *, const uid_t *reserved, size_t n,
 	    const int lfds[2], server_handler verify, void *varg,
 	    server_handler admin, void *aarg, struct server **out);
+/* Blocks the signals server_run() handles, until it handles them. */
+void	server_block_signals(void);
 /*
  * Tells the service manager it is ready, then runs until SIGTERM or
  * SIGINT, feeding its watchdog if it asked for one. A stop drains: every

@@ -244,6 +244,15 @@ it_printf(const char *fmt, ...)
 	return it_keep(s);
 }
 
+time_t
+it_time(void)
+{
+	struct timespec ts;
+
+	cr_assert_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	return ts.tv_sec;
+}
+
 int64_t
 it_now_ms(void)
 {

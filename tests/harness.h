@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -219,6 +220,10 @@ char	*it_keep(char *s);
 const char *it_printf(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 int64_t	it_now_ms(void);
+/* Seconds since the epoch as the daemon reads them (CLOCK_REALTIME).
+ * Not time(NULL): that reads a coarser clock, which may still show the
+ * second before the one the daemon already saw. */
+time_t	it_time(void);
 /* Poll spacing only, never a wait for an event. */
 void	it_msleep(int ms);
 

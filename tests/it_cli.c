@@ -90,7 +90,7 @@ Test(cli, create_json)
 	struct it_run r;
 	json_t *j, *k, *o;
 	const char *tok;
-	time_t now = time(NULL);
+	time_t now = it_time();
 
 	cr_assert_eq(it_ctl(&r, "alice", NULL, "--json", "key", "create",
 	    "--prefix", "svc", NULL), 0, "%s", r.err);
@@ -195,7 +195,7 @@ Test(cli, audit_in_order_without_tokens)
 	struct want w[16];
 	size_t n = 0, i;
 	json_t *j, *e;
-	int64_t seq = -1, t0 = time(NULL);
+	int64_t seq = -1, t0 = it_time();
 
 	it_expect(NULL, 0, NULL, "tenant", "add", "acme", "--group", "acme",
 	    "--admin-group", "acme-admins", NULL);
@@ -241,7 +241,7 @@ Test(cli, audit_in_order_without_tokens)
 		cr_assert_geq(json_integer_value(json_object_get(e, "time")),
 		    t0);
 		cr_assert_leq(json_integer_value(json_object_get(e, "time")),
-		    time(NULL));
+		    it_time());
 		cr_assert(json_is_string(json_object_get(e, "detail")));
 	}
 	/* --limit keeps the newest, oldest first. */
@@ -308,7 +308,7 @@ Test(cli, update_changes_only_given_settings)
 {
 	const char *tok, *id;
 	json_t *before, *after;
-	time_t now = time(NULL);
+	time_t now = it_time();
 
 	it_tenant("acme", "acme", NULL);
 	tok = it_key(NULL, "--tenant", "acme", "--name", "n1", "--service",
@@ -362,7 +362,7 @@ Test(cli, update_changes_only_given_settings)
 	cr_assert_geq(json_integer_value(json_object_get(after, "expires_at")),
 	    now + 3600);
 	cr_assert_leq(json_integer_value(json_object_get(after, "expires_at")),
-	    time(NULL) + 3600);
+	    it_time() + 3600);
 	cr_assert_eq(it_code(tok, "user=dave"), APIKEY_VALID);
 }
 
@@ -543,5 +543,5 @@ Test(cli, global_options_and_socket_dir_env)
 	cr_assert_eq(json_integer_value(json_object_get(j, "keys")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(j, "tenants")), 0);
 	cr_assert_leq(json_integer_value(json_object_get(j, "started_at")),
-	    time(NULL));
+	    it_time());
 }

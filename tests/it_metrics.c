@@ -396,7 +396,7 @@ Test(metrics, status_shows_sockets_store_and_uptime)
 	cr_assert_eq(stat(data, &sb1), 0);
 	st = it_json(it_expect(NULL, 0, NULL, "status", "--json", NULL));
 	cr_assert_eq(stat(data, &sb2), 0);
-	now = time(NULL);
+	now = it_time();
 	cr_assert_str_eq(json_string_value(json_object_get(st,
 	    "verify_socket")), it_printf("%s/verify.sock", it_sock_dir()));
 	cr_assert_str_eq(json_string_value(json_object_get(st,

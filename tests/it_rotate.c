@@ -53,7 +53,7 @@ Test(rotate, without_grace)
 Test(rotate, with_grace)
 {
 	const char *old = it_key(NULL, NULL), *new;
-	time_t now = time(NULL);
+	time_t now = it_time();
 	json_t *j;
 	int64_t until;
 
@@ -65,7 +65,7 @@ Test(rotate, with_grace)
 	    it_id(old), NULL));
 	until = json_integer_value(json_object_get(j, "grace_until"));
 	cr_assert_geq(until, now + 2);
-	cr_assert_leq(until, time(NULL) + 2);
+	cr_assert_leq(until, it_time() + 2);
 	it_wait_code(old, NULL, APIKEY_NOT_FOUND);
 	cr_assert_eq(it_code(new, NULL), APIKEY_VALID);
 }
@@ -75,7 +75,7 @@ Test(rotate, through_libapikey)
 	const char *first = it_key(NULL, "--user", "alice", NULL);
 	struct apikey_key *key = NULL;
 	char *second = NULL, *third = NULL;
-	time_t now = time(NULL);
+	time_t now = it_time();
 
 	cr_assert_eq(apikey_key_rotate(it_aclient(), it_id(first), 3600, &key,
 	    &second), 0);
@@ -83,7 +83,7 @@ Test(rotate, through_libapikey)
 	cr_assert_str_eq(apikey_key_id(key), it_id(first));
 	cr_assert_eq(apikey_key_uid(key), 10001);
 	cr_assert_geq(apikey_key_grace_until(key), now + 3600);
-	cr_assert_leq(apikey_key_grace_until(key), time(NULL) + 3600);
+	cr_assert_leq(apikey_key_grace_until(key), it_time() + 3600);
 	cr_assert_eq(it_code(first, NULL), APIKEY_VALID);
 	cr_assert_eq(it_code(second, NULL), APIKEY_VALID);
 	apikey_key_free(key);

@@ -242,6 +242,27 @@ Test(systemd, journal_stream_gets_priorities)
 	it_assert_lacks(log, "apikeyd: ");	/* the journal names us */
 }
 
+Test(systemd, stop_asked_while_starting_is_a_clean_stop)
+{
+	/*
+	 * systemctl stop may come before the daemon is ready. Here the
+	 * start is held in an NSS lookup (admin_group), the stop comes, and
+	 * then NSS answers: the daemon starts, drains nothing, and exits 0
+	 * instead of being killed by a signal it was not handling yet.
+	 */
+	it_stop();
+	it_nss_block();
+	cr_assert_eq(truncate(it_log_path(), 0), 0);
+	it_spawn_daemon(daemon_args_in(it_sock_dir()));
+	it_nss_wait_blocked();
+	cr_assert_eq(kill(it_daemon_pid(), SIGTERM), 0);
+	it_nss_unblock();
+	cr_assert_eq(it_wait_daemon_exit(IT_DEADLINE_MS), 0, "log:\n%s",
+	    it_log());
+	it_assert_has(it_log(), "apikeyd: received Terminated, shutting "
+	    "down: answering 0 verify and 0 admin connections first\n");
+}
+
 /* --- socket activation ------------------------------------------------------ */
 
 Test(systemd, activated_by_systemd_socket_activate_with_named_sockets)

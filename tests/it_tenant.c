@@ -14,7 +14,7 @@ TestSuite(tenant, .init = it_setup, .fini = it_teardown, .timeout = 90);
 
 Test(tenant, add_and_show)
 {
-	time_t before = time(NULL);
+	time_t before = it_time();
 	const char *out;
 	json_t *j;
 
@@ -40,7 +40,7 @@ Test(tenant, add_and_show)
 	cr_assert_geq(json_integer_value(json_object_get(j, "created_at")),
 	    before);
 	cr_assert_leq(json_integer_value(json_object_get(j, "created_at")),
-	    time(NULL));
+	    it_time());
 	cr_assert_eq(json_integer_value(json_object_get(j, "keys")), 2);
 
 	out = it_expect(NULL, 0, NULL, "tenant", "show", "acme", NULL);

@@ -28,7 +28,7 @@ Test(verify, user_key_valid_with_details)
 	struct apikey_result *res;
 	struct apikey_key *key;
 	const char *tok;
-	time_t now = time(NULL);
+	time_t now = it_time();
 
 	cr_assert_eq(apikey_key_spec_set_name(s, "ci deploy"), 0);
 	cr_assert_eq(apikey_key_spec_add_permission(s, "doc:read"), 0);
@@ -55,7 +55,7 @@ Test(verify, user_key_valid_with_details)
 	cr_assert(json_equal(it_json(apikey_result_metadata(res)),
 	    it_json("{\"team\":\"ops\"}")));
 	cr_assert_geq(apikey_result_expires_at(res), now + 3600);
-	cr_assert_leq(apikey_result_expires_at(res), time(NULL) + 3600);
+	cr_assert_leq(apikey_result_expires_at(res), it_time() + 3600);
 	cr_assert_eq(apikey_result_expires_at(res), apikey_key_expires_at(key));
 	apikey_result_free(res);
 	apikey_key_free(key);
