@@ -1,7 +1,7 @@
 #!/bin/sh
-# scripts/deps.sh build|test|package - make sure the Debian packages apikeyd
-# needs are installed. As root it installs what is missing; otherwise it
-# prints the exact apt-get line and fails.
+# scripts/deps.sh build|test|package|systemd-test - make sure the Debian
+# packages apikeyd needs are installed. As root it installs what is missing;
+# otherwise it prints the exact apt-get line and fails.
 set -eu
 
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
@@ -12,12 +12,16 @@ vsftpd curl mandoc systemd groff-base"
 # scripts/ci-packages.sh: build, check, install and run the Debian packages.
 package_pkgs="$build_pkgs debhelper dpkg-dev fakeroot lintian systemd
 util-linux libpam-runtime pamtester"
+# scripts/ci-systemd.sh: build the packages as above, then boot them in a
+# Debian container under a real systemd (systemd-nspawn, debootstrap).
+systemd_test_pkgs="$package_pkgs systemd-container debootstrap"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test) want=$test_pkgs ;;
 package) want=$package_pkgs ;;
-*) echo "usage: $0 build|test|package" >&2; exit 2 ;;
+systemd-test) want=$systemd_test_pkgs ;;
+*) echo "usage: $0 build|test|package|systemd-test" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
