@@ -114,6 +114,11 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -fPIC -fvisibility=hidden $(call pc_cflags,$(PKG_CLIENT)) -c $< -o $@
 
+# The PAM module and apikeyctl include <apikey.h> as any user of the library
+# does; in the tree it is libclient's (tests/it_install.c builds the module
+# against the installed one).
+$(PAM_PIC) $(CLI_OBJ): ALLCFLAGS += -Ilibclient
+
 $(B)/apikeyd: $(B)/obj/daemon/main.o $(DAEMON_OBJ) $(PROTO_OBJ)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_DAEMON)) -lpthread

@@ -15,7 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
+
 #include "apikeyctl.h"
 #include "args.h"
 #include "json.h"

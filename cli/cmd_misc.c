@@ -5,7 +5,8 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
+
 #include "apikeyctl.h"
 #include "args.h"
 #include "output.h"

@@ -6,7 +6,8 @@
  * who may manage it, so these commands only carry the request and print
  * what came back.
  */
-#include "../libclient/apikey.h"
+#include <apikey.h>
+
 #include "apikeyctl.h"
 #include "args.h"
 #include "output.h"

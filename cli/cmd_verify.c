@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
+
 #include "apikeyctl.h"
 #include "args.h"
 #include "output.h"

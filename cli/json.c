@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <apikey.h>
 #include <jansson.h>
 
-#include "../libclient/apikey.h"
 #include "json.h"
 #include "output.h"
 #include "view.h"
@@ -115,18 +115,18 @@ metadata_json(const char *s)
 }
 
 static json_t *
-owner_json(const struct out_owner *o)
+owner_json(const struct apikey_owner *o)
 {
-	if (o->is_tenant)
+	if (apikey_owner_kind(o) == APIKEY_OWNER_TENANT)
 		return json_pack("{s:s, s:s, s:s, s:I}",
 		    "kind", "tenant",
-		    "tenant", o->tenant,
-		    "group", o->group,
-		    "gid", (json_int_t)o->gid);
+		    "tenant", apikey_owner_name(o),
+		    "group", apikey_owner_group(o),
+		    "gid", (json_int_t)apikey_owner_gid(o));
 	return json_pack("{s:s, s:I, s:s}",
 	    "kind", "user",
-	    "uid", (json_int_t)o->uid,
-	    "user", o->user);
+	    "uid", (json_int_t)apikey_owner_uid(o),
+	    "user", apikey_owner_name(o));
 }
 
 static json_t *
@@ -157,10 +157,8 @@ credits_json(const struct apikey_key *k)
 static json_t *
 key_json(const struct apikey_key *k)
 {
-	struct out_owner	o;
 	struct out_list		svc, perm, users, cidrs;
 
-	out_key_owner(k, &o);
 	out_key_services(k, &svc);
 	out_key_permissions(k, &perm);
 	out_key_allowed_users(k, &users);
@@ -171,7 +169,7 @@ key_json(const struct apikey_key *k)
 	    "id", apikey_key_id(k),
 	    "prefix", apikey_key_prefix(k),
 	    "name", apikey_key_name(k),
-	    "owner", owner_json(&o),
+	    "owner", owner_json(apikey_key_owner(k)),
 	    "enabled", apikey_key_enabled(k) != 0,
 	    "created_by", (json_int_t)apikey_key_created_by(k),
 	    "created_at", time_json(apikey_key_created_at(k)),
@@ -377,18 +375,16 @@ jout_audit(const struct apikey_audit_list *l)
 static json_t *
 result_key_json(const struct apikey_result *r)
 {
-	struct out_owner	o;
 	struct out_list		perm, users;
 
 	if (*apikey_result_key_id(r) == '\0')
 		return json_null();
-	out_result_owner(r, &o);
 	out_result_permissions(r, &perm);
 	out_result_allowed_users(r, &users);
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
 	    "id", apikey_result_key_id(r),
 	    "name", apikey_result_name(r),
-	    "owner", owner_json(&o),
+	    "owner", owner_json(apikey_result_owner(r)),
 	    "permissions", list_json(&perm),
 	    "allowed_users", list_json(&users),
 	    "metadata", metadata_json(apikey_result_metadata(r)),

@@ -7,7 +7,7 @@
 #ifndef APIKEYCTL_JSON_H
 #define APIKEYCTL_JSON_H
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
 
 /* Makes jansson wipe what it frees, since documents may hold a token. Call
  * before any other jansson use. */

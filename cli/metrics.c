@@ -10,8 +10,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include <apikey.h>
+
 #include "../common/text.h"
-#include "../libclient/apikey.h"
 #include "metrics.h"
 #include "output.h"
 

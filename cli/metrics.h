@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
 
 /* Writes every family to f. 0, or -1 when a write failed (errno set). */
 int	metrics_print(FILE *f, const struct apikey_status *);

@@ -2,7 +2,7 @@
  * output.c - apikeyctl's text output, and the switch to JSON.
  *
  * Single objects print as `field: value` lines, field names as in the JSON
- * documents and `-` for none; listings print as tables (table.c). Times
+ * documents and `-` for none; listings print as tables (grid.c). Times
  * are UTC, ISO 8601. Names and details come from other users through the
  * daemon, so anything but printable UTF-8 is shown as \xNN rather than
  * sent to a terminal.
@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <apikey.h>
+
 #include "../common/text.h"
-#include "../libclient/apikey.h"
+#include "grid.h"
 #include "json.h"
 #include "output.h"
-#include "table.h"
 #include "view.h"
 
 #define TIME_LEN	sizeof("YYYY-MM-DDTHH:MM:SSZ")
@@ -144,19 +145,19 @@ field_list(const char *name, const struct out_list *l)
 }
 
 static void
-field_owner(const struct out_owner *o)
+field_owner(const struct apikey_owner *o)
 {
 	fputs("owner: ", stdout);
-	if (o->is_tenant) {
+	if (apikey_owner_kind(o) == APIKEY_OWNER_TENANT) {
 		fputs("tenant ", stdout);
-		put_text(o->tenant);
+		put_text(apikey_owner_name(o));
 		fputs(" (group ", stdout);
-		put_text(o->group);
-		printf(", gid %ju)\n", (uintmax_t)o->gid);
+		put_text(apikey_owner_group(o));
+		printf(", gid %ju)\n", (uintmax_t)apikey_owner_gid(o));
 	} else {
 		fputs("user ", stdout);
-		put_text(o->user);
-		printf(" (uid %ju)\n", (uintmax_t)o->uid);
+		put_text(apikey_owner_name(o));
+		printf(" (uid %ju)\n", (uintmax_t)apikey_owner_uid(o));
 	}
 }
 
@@ -165,15 +166,13 @@ field_owner(const struct out_owner *o)
 static void
 print_key(const struct apikey_key *k)
 {
-	struct out_owner	o;
 	struct out_list		l;
 	char			buf[PER_LEN];
 
 	field("id", apikey_key_id(k));
 	field("prefix", apikey_key_prefix(k));
 	field("name", apikey_key_name(k));
-	out_key_owner(k, &o);
-	field_owner(&o);
+	field_owner(apikey_key_owner(k));
 	field_yesno("enabled", apikey_key_enabled(k));
 	field_num("created_by", apikey_key_created_by(k));
 	field_time("created_at", apikey_key_created_at(k), "-");
@@ -252,36 +251,39 @@ out_key_list(int json, const struct apikey_key_list *l)
 	static const char *const head[] = {
 		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES", "REMAINING"
 	};
-	const struct apikey_key	*k;
-	const char		*row[6];
-	struct table		 t = { .ncols = 6 };
-	char			 owner[256], tbuf[TIME_LEN], nbuf[NUM_LEN];
-	size_t			 i, n = apikey_key_list_count(l);
-	int			 rc;
+	const struct apikey_key		*k;
+	const struct apikey_owner	*o;
+	const char			*row[6];
+	struct grid			 g = { .ncols = 6 };
+	char				 owner[256], tbuf[TIME_LEN];
+	char				 nbuf[NUM_LEN];
+	size_t				 i, n = apikey_key_list_count(l);
+	int				 rc;
 
 	if (json)
 		return jout_key_list(l);
-	rc = table_add(&t, head);
+	rc = grid_add(&g, head);
 	for (i = 0; rc == 0 && i < n; i++) {
 		k = apikey_key_list_get(l, i);
-		if (apikey_key_owner_kind(k) == APIKEY_OWNER_TENANT)
+		o = apikey_key_owner(k);
+		if (apikey_owner_kind(o) == APIKEY_OWNER_TENANT)
 			snprintf(owner, sizeof(owner), "tenant:%s",
-			    apikey_key_tenant(k));
-		else if (*apikey_key_user(k) != '\0')
+			    apikey_owner_name(o));
+		else if (*apikey_owner_name(o) != '\0')
 			snprintf(owner, sizeof(owner), "user:%s",
-			    apikey_key_user(k));
+			    apikey_owner_name(o));
 		else	/* a uid without a name in NSS */
 			snprintf(owner, sizeof(owner), "uid:%ju",
-			    (uintmax_t)apikey_key_uid(k));
+			    (uintmax_t)apikey_owner_uid(o));
 		row[0] = apikey_key_id(k);
 		row[1] = apikey_key_name(k);
 		row[2] = owner;
 		row[3] = apikey_key_enabled(k) ? "yes" : "no";
 		row[4] = time_text(apikey_key_expires_at(k), "never", tbuf);
 		row[5] = remaining_text(k, nbuf);
-		rc = table_add(&t, row);
+		rc = grid_add(&g, row);
 	}
-	return table_done(&t, rc);
+	return grid_done(&g, rc);
 }
 
 int
@@ -328,14 +330,14 @@ out_tenant_list(int json, const struct apikey_tenant_list *l)
 	};
 	const struct apikey_tenant	*t;
 	const char			*row[6];
-	struct table			 tab = { .ncols = 6 };
+	struct grid			 g = { .ncols = 6 };
 	char				 gid[NUM_LEN], keys[NUM_LEN];
 	size_t				 i, n = apikey_tenant_list_count(l);
 	int				 rc;
 
 	if (json)
 		return jout_tenant_list(l);
-	rc = table_add(&tab, head);
+	rc = grid_add(&g, head);
 	for (i = 0; rc == 0 && i < n; i++) {
 		t = apikey_tenant_list_get(l, i);
 		snprintf(gid, sizeof(gid), "%ju",
@@ -347,9 +349,9 @@ out_tenant_list(int json, const struct apikey_tenant_list *l)
 		row[3] = apikey_tenant_admin_group(t);
 		row[4] = apikey_tenant_enabled(t) ? "yes" : "no";
 		row[5] = keys;
-		rc = table_add(&tab, row);
+		rc = grid_add(&g, row);
 	}
-	return table_done(&tab, rc);
+	return grid_done(&g, rc);
 }
 
 int
@@ -455,7 +457,7 @@ out_audit(int json, const struct apikey_audit_list *l)
 	};
 	const struct apikey_audit	*e;
 	const char			*row[7];
-	struct table			 t = { .ncols = 7 };
+	struct grid			 g = { .ncols = 7 };
 	char				 seq[NUM_LEN], uid[NUM_LEN];
 	char				 pid[NUM_LEN], tbuf[TIME_LEN];
 	size_t				 i, n = apikey_audit_list_count(l);
@@ -463,7 +465,7 @@ out_audit(int json, const struct apikey_audit_list *l)
 
 	if (json)
 		return jout_audit(l);
-	rc = table_add(&t, head);
+	rc = grid_add(&g, head);
 	for (i = 0; rc == 0 && i < n; i++) {
 		e = apikey_audit_list_get(l, i);
 		snprintf(seq, sizeof(seq), "%" PRIu64, apikey_audit_seq(e));
@@ -478,9 +480,9 @@ out_audit(int json, const struct apikey_audit_list *l)
 		row[4] = apikey_audit_action(e);
 		row[5] = apikey_audit_target(e);
 		row[6] = apikey_audit_detail(e);
-		rc = table_add(&t, row);
+		rc = grid_add(&g, row);
 	}
-	return table_done(&t, rc);
+	return grid_done(&g, rc);
 }
 
 int
@@ -497,7 +499,6 @@ out_verify(int json, const struct apikey_result *r, const char *user,
 {
 	enum apikey_code	 code = apikey_result_code(r);
 	const char		*reason = apikey_result_reason(r);
-	struct out_owner	 o;
 	struct out_list		 l;
 
 	if (json)
@@ -521,8 +522,7 @@ out_verify(int json, const struct apikey_result *r, const char *user,
 	if (*apikey_result_key_id(r) != '\0') {
 		field("id", apikey_result_key_id(r));
 		field("name", apikey_result_name(r));
-		out_result_owner(r, &o);
-		field_owner(&o);
+		field_owner(apikey_result_owner(r));
 		out_result_permissions(r, &l);
 		field_list("permissions", &l);
 		out_result_allowed_users(r, &l);

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
 
 /* key show, key update. */
 int	out_key(int json, const struct apikey_key *);

@@ -1,11 +1,12 @@
 /*
- * view.c - the owner and the string lists of a key and of a verify result,
- * behind one shape, so that the text printer (output.c) and the JSON
- * printer (json.c) each walk both kinds of object with one piece of code.
+ * view.c - the string lists of a key and of a verify result behind one
+ * shape, so that the text printer (output.c) and the JSON printer (json.c)
+ * each walk both kinds of object with one piece of code.
  */
 #include <stddef.h>
 
-#include "../libclient/apikey.h"
+#include <apikey.h>
+
 #include "view.h"
 
 static const char *
@@ -90,26 +91,4 @@ out_result_allowed_users(const struct apikey_result *r, struct out_list *l)
 	l->obj = r;
 	l->n = apikey_result_allowed_user_count(r);
 	l->get = result_allowed_user;
-}
-
-void
-out_key_owner(const struct apikey_key *k, struct out_owner *o)
-{
-	o->is_tenant = apikey_key_owner_kind(k) == APIKEY_OWNER_TENANT;
-	o->uid = apikey_key_uid(k);
-	o->user = apikey_key_user(k);
-	o->tenant = apikey_key_tenant(k);
-	o->group = apikey_key_group(k);
-	o->gid = apikey_key_gid(k);
-}
-
-void
-out_result_owner(const struct apikey_result *r, struct out_owner *o)
-{
-	o->is_tenant = apikey_result_owner_kind(r) == APIKEY_OWNER_TENANT;
-	o->uid = apikey_result_uid(r);
-	o->user = apikey_result_user(r);
-	o->tenant = apikey_result_tenant(r);
-	o->group = apikey_result_group(r);
-	o->gid = apikey_result_gid(r);
 }

@@ -240,18 +240,13 @@ admin_space_check(struct areq *r, int ordinary)
 }
 
 int
-admin_read_id(struct areq *r, char id[TOKEN_ID_LEN + 1])
+admin_check_id(struct areq *r, const char *arg, char id[TOKEN_ID_LEN + 1])
 {
-	char	 buf[PROTO_TARGET_MAX + 1];
-	int	 rc;
-
-	if ((rc = rd_str(r->body, buf, PROTO_TARGET_MAX)) != 0)
-		return admin_bad_request(r, rc);
-	if (!token_id_valid(buf)) {
+	if (!token_id_valid(arg)) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a key id "
-		    "(%d base62 characters)", buf, TOKEN_ID_LEN);
+		    "(%d base62 characters)", arg, TOKEN_ID_LEN);
 		return 1;
 	}
-	memcpy(id, buf, TOKEN_ID_LEN + 1);
+	memcpy(id, arg, TOKEN_ID_LEN + 1);
 	return 0;
 }

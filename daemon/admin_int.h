@@ -82,9 +82,11 @@ int	admin_space_check(struct areq *, int ordinary);
 /* The map's size, use and limit, as STATUS shows them. */
 int	admin_map_usage(struct admin *, uint64_t *size, uint64_t *used,
 	    uint64_t *limit);
-/* Reads a key id field into id: 0, or -1 when malformed (replied; close),
- * or 1 when not a key id (replied EINVAL). */
-int	admin_read_id(struct areq *, char id[TOKEN_ID_LEN + 1]);
+/* Copies the key id a request named (arg, decoded up to
+ * PROTO_ID_ARG_MAX) into id: 0, or 1 when it is not a key id (replied
+ * EINVAL, quoting it). */
+int	admin_check_id(struct areq *, const char *arg,
+	    char id[TOKEN_ID_LEN + 1]);
 
 int	admin_status(struct areq *);
 int	admin_audit_list(struct areq *);

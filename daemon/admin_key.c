@@ -410,13 +410,13 @@ admin_key_show(struct areq *r)
 	const struct proto_tenant *tp;
 	struct store_key k;
 	struct store_txn *txn;
-	char		 id[TOKEN_ID_LEN + 1];
+	char		 arg[PROTO_ID_ARG_MAX + 1], id[TOKEN_ID_LEN + 1];
 	int		 rc;
 
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_key_id(r->body, arg)) != 0)
 		return admin_bad_request(r, rc);
+	if (admin_check_id(r, arg, id) != 0)
+		return 0;
 	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "key show");
 	rc = akey_load(r, txn, id, &k, &t, &tp);

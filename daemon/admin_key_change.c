@@ -76,7 +76,7 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	}
 	if (ch->fn != NULL)
 		return akey_send(r, &k, tp, ch->token, 0);
-	reply_begin(r->h, 0);
+	proto_enc_empty(reply_begin(r->h, 0));
 	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }
 
@@ -99,16 +99,14 @@ int
 admin_key_set_enabled(struct areq *r)
 {
 	struct change	 ch = { NULL, 0, set_enabled, NULL, NULL };
-	char		 id[TOKEN_ID_LEN + 1];
+	char		 arg[PROTO_ID_ARG_MAX + 1], id[TOKEN_ID_LEN + 1];
 	uint8_t		 en;
 	int		 rc;
 
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u8(r->body, &en)) != 0 || (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_key_switch(r->body, arg, &en)) != 0)
 		return admin_bad_request(r, rc);
-	if (en > 1)
-		return admin_bad_request(r, PROTO_EVALUE);
+	if (admin_check_id(r, arg, id) != 0)
+		return 0;
 	ch.action = en ? "key.enable" : "key.disable";
 	/* Disabling must always be possible; enabling is an ordinary write. */
 	ch.ordinary = en;
@@ -120,13 +118,13 @@ int
 admin_key_revoke(struct areq *r)
 {
 	struct change	 ch = { "key.revoke", 0, NULL, NULL, NULL };
-	char		 id[TOKEN_ID_LEN + 1];
+	char		 arg[PROTO_ID_ARG_MAX + 1], id[TOKEN_ID_LEN + 1];
 	int		 rc;
 
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_key_id(r->body, arg)) != 0)
 		return admin_bad_request(r, rc);
+	if (admin_check_id(r, arg, id) != 0)
+		return 0;
 	return change_key(r, id, &ch);
 }
 
@@ -228,16 +226,16 @@ rotate(struct areq *r, struct store_txn *txn, struct store_key *k,
 int
 admin_key_rotate(struct areq *r)
 {
-	char		 id[TOKEN_ID_LEN + 1], token[TOKEN_MAX + 1];
+	char		 arg[PROTO_ID_ARG_MAX + 1], id[TOKEN_ID_LEN + 1];
+	char		 token[TOKEN_MAX + 1];
 	struct rotation	 ro = { 0, token, sizeof(token) };
 	struct change	 ch = { "key.rotate", 1, rotate, &ro, token };
 	int		 rc;
 
-	if ((rc = admin_read_id(r, id)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u64(r->body, &ro.grace)) != 0 ||
-	    (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_key_rotate_req(r->body, arg, &ro.grace)) != 0)
 		return admin_bad_request(r, rc);
+	if (admin_check_id(r, arg, id) != 0)
+		return 0;
 	if (ro.grace > MAX_GRACE) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "grace period is longer "
 		    "than a year");

@@ -157,7 +157,7 @@ list_turn(struct conn *c, void *arg)
 	if (rc != 0 && rc != WALK_DONE)
 		goto fail;
 	/* The end: an empty OK frame without MORE. */
-	reply_begin(&l->h, 0);
+	proto_enc_empty(reply_begin(&l->h, 0));
 	return reply_send(c, 0) == 0 ? 0 : -1;
 fail:
 	log_warnx("admin: %s: %s", proto_op_name(l->h.opcode),
@@ -228,7 +228,7 @@ admin_tenant_list(struct areq *r)
 {
 	int	 rc;
 
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_empty(r->body)) != 0)
 		return admin_bad_request(r, rc);
 	return listing_start(r, listing_new(r, LIST_TENANTS));
 }
@@ -242,8 +242,7 @@ admin_audit_list(struct areq *r)
 	uint32_t	 limit;
 	int		 rc;
 
-	if ((rc = rd_u32(r->body, &limit)) != 0 ||
-	    (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_audit_list_req(r->body, &limit)) != 0)
 		return admin_bad_request(r, rc);
 	if (authz_require_admin(r, "reading the audit log"))
 		return 0;

@@ -196,10 +196,9 @@ int
 admin_key_purge_expired(struct areq *r)
 {
 	struct scan	*s;
-	struct writer	*w;
 	int		 rc;
 
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_empty(r->body)) != 0)
 		return admin_bad_request(r, rc);
 	if (admin_space_check(r, 0))
 		return 0;
@@ -217,8 +216,7 @@ admin_key_purge_expired(struct areq *r)
 		free(s);
 		return admin_store_fail(r, rc, "purge");
 	}
-	w = reply_begin(r->h, 0);
-	wr_u32(w, s->purged);
+	proto_enc_count(reply_begin(r->h, 0), s->purged);
 	free(s);
 	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }

@@ -31,10 +31,9 @@ admin_status(struct areq *r)
 	struct proto_status_info st;
 	struct store_audit_info ai;
 	struct store_txn *txn;
-	struct writer	*w;
 	int		 rc;
 
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_empty(r->body)) != 0)
 		return admin_bad_request(r, rc);
 	memset(&st, 0, sizeof(st));
 	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
@@ -65,7 +64,6 @@ admin_status(struct areq *r)
 		st.has_counters = 1;
 		verify_counts(st.verifies);
 	}
-	w = reply_begin(r->h, 0);
-	proto_enc_status_info(w, &st);
+	proto_enc_status_info(reply_begin(r->h, 0), &st);
 	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }

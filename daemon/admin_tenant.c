@@ -41,22 +41,21 @@ resolve_group(struct areq *r, const char *name, uint32_t *gid)
 	return 1;
 }
 
-/* Reads the tenant-name field; 0, -1 malformed, 1 invalid (replied). */
+/*
+ * Copies the tenant name a request named (arg, decoded up to
+ * PROTO_TENANT_ARG_MAX) into name: 0, or 1 when it is not a valid tenant
+ * name (replied EINVAL, quoting it).
+ */
 static int
-read_name(struct areq *r, char name[PROTO_TENANT_MAX + 1])
+check_name(struct areq *r, const char *arg, char name[PROTO_TENANT_MAX + 1])
 {
-	char	 buf[PROTO_ACCOUNT_MAX + 1];
-	int	 rc;
-
-	if ((rc = rd_str(r->body, buf, PROTO_ACCOUNT_MAX)) != 0)
-		return admin_bad_request(r, rc);
-	if (!policy_tenant_name_valid(buf)) {
+	if (!policy_tenant_name_valid(arg)) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a valid "
-		    "tenant name ([a-z0-9][a-z0-9._-], at most %d)", buf,
+		    "tenant name ([a-z0-9][a-z0-9._-], at most %d)", arg,
 		    PROTO_TENANT_MAX);
 		return 1;
 	}
-	memcpy(name, buf, PROTO_TENANT_MAX + 1);
+	memcpy(name, arg, strlen(arg) + 1);
 	return 0;
 }
 
@@ -80,17 +79,18 @@ load_tenant(struct areq *r, struct store_txn *txn, const char *name,
 int
 admin_tenant_add(struct areq *r)
 {
+	struct proto_tenant_add_req req;
 	struct proto_tenant t, old;
 	struct store_txn *txn;
 	int		 rc;
 
-	memset(&t, 0, sizeof(t));
-	if ((rc = read_name(r, t.name)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_str(r->body, t.group, PROTO_ACCOUNT_MAX)) != 0 ||
-	    (rc = rd_str(r->body, t.admin_group, PROTO_ACCOUNT_MAX)) != 0 ||
-	    (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_tenant_add_req(r->body, &req)) != 0)
 		return admin_bad_request(r, rc);
+	memset(&t, 0, sizeof(t));
+	if (check_name(r, req.name, t.name) != 0)
+		return 0;
+	memcpy(t.group, req.group, sizeof(t.group));
+	memcpy(t.admin_group, req.admin_group, sizeof(t.admin_group));
 	if (authz_require_admin(r, "adding a tenant"))
 		return 0;
 	if (resolve_group(r, t.group, &t.gid) != 0 ||
@@ -127,13 +127,14 @@ admin_tenant_show(struct areq *r)
 {
 	struct proto_tenant t;
 	struct store_txn *txn;
+	char		 arg[PROTO_TENANT_ARG_MAX + 1];
 	char		 name[PROTO_TENANT_MAX + 1];
 	int		 rc;
 
-	if ((rc = read_name(r, name)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_tenant_name(r->body, arg)) != 0)
 		return admin_bad_request(r, rc);
+	if (check_name(r, arg, name) != 0)
+		return 0;
 	if ((rc = store_read_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "tenant show");
 	rc = load_tenant(r, txn, name, &t);
@@ -153,16 +154,15 @@ tenant_switch(struct areq *r, const char *what, const char *action_on,
 {
 	struct proto_tenant t;
 	struct store_txn *txn;
+	char		 arg[PROTO_TENANT_ARG_MAX + 1];
 	char		 name[PROTO_TENANT_MAX + 1];
 	uint8_t		 on;
 	int		 rc;
 
-	if ((rc = read_name(r, name)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u8(r->body, &on)) != 0 || (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_tenant_switch(r->body, arg, &on)) != 0)
 		return admin_bad_request(r, rc);
-	if (on > 1)
-		return admin_bad_request(r, PROTO_EVALUE);
+	if (check_name(r, arg, name) != 0)
+		return 0;
 	if (authz_require_admin(r, what))
 		return 0;
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
@@ -232,18 +232,16 @@ admin_tenant_remove(struct areq *r)
 	struct proto_tenant t;
 	struct store_txn *txn;
 	struct id_list	 ids = { NULL, 0, 0 };
-	struct writer	*w;
+	char		 arg[PROTO_TENANT_ARG_MAX + 1];
 	char		 name[PROTO_TENANT_MAX + 1];
 	uint8_t		 force;
 	size_t		 i;
 	int		 rc;
 
-	if ((rc = read_name(r, name)) != 0)
-		return rc < 0 ? -1 : 0;
-	if ((rc = rd_u8(r->body, &force)) != 0 || (rc = rd_end(r->body)) != 0)
+	if ((rc = proto_dec_tenant_switch(r->body, arg, &force)) != 0)
 		return admin_bad_request(r, rc);
-	if (force > 1)
-		return admin_bad_request(r, PROTO_EVALUE);
+	if (check_name(r, arg, name) != 0)
+		return 0;
 	if (authz_require_admin(r, "removing a tenant"))
 		return 0;
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
@@ -275,7 +273,6 @@ admin_tenant_remove(struct areq *r)
 	free(ids.ids);
 	if (rc != 0)
 		return admin_store_fail(r, rc, "tenant remove");
-	w = reply_begin(r->h, 0);
-	wr_u32(w, (uint32_t)ids.n);
+	proto_enc_count(reply_begin(r->h, 0), (uint32_t)ids.n);
 	return reply_send(r->c, 0) == 0 ? 0 : -1;
 }

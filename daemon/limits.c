@@ -102,7 +102,8 @@ limits_rate_take(struct limits *l, const char *key_id, const char *owner,
 		return LIMITS_EFULL;
 	}
 	w = v;
-	/* now before the start: the wall clock was set back. */
+	/* now before the start: the caller's clock went back (the daemon's
+	 * is monotonic; the arithmetic is kept safe for any caller). */
 	if (rc == 1 || now_ms >= add_sat(w->start_ms, w->len_ms) ||
 	    now_ms < w->start_ms || w->len_ms != window_ms) {
 		w->start_ms = now_ms;
@@ -150,8 +151,7 @@ limits_throttled(struct limits *l, uid_t uid, const char *rhost,
 	if ((f = ttable_find(l->fail, key)) == NULL ||
 	    f->blocked_until_ms <= now_ms)
 		return 0;
-	/* Never longer than configured, even when the wall clock was set
-	 * back. */
+	/* Never longer than configured, even for a clock that went back. */
 	if (f->blocked_until_ms - now_ms > l->conf.fail_backoff_ms) {
 		f->blocked_until_ms = now_ms + l->conf.fail_backoff_ms;
 		f->start_ms = f->blocked_until_ms;
@@ -178,7 +178,7 @@ limits_failed(struct limits *l, uid_t uid, const char *rhost,
 	f = v;
 	/*
 	 * A window starts in the future only while backing off (it starts
-	 * when the backoff ends); otherwise the wall clock was set back.
+	 * when the backoff ends); otherwise the caller's clock went back.
 	 */
 	if (rc == 1 ||
 	    now_ms >= add_sat(f->start_ms, l->conf.fail_window_ms) ||

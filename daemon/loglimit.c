@@ -79,7 +79,8 @@ loglimit_allow(struct loglimit *ll, uid_t uid, uint64_t now_ms,
 	if ((rc = ttable_get(ll->sources, name, name, now_ms, &v)) < 0)
 		return 0;
 	s = v;
-	/* now before the start: the wall clock was set back. */
+	/* now before the start: the caller's clock went back (the daemon's
+	 * is monotonic; the arithmetic is kept safe for any caller). */
 	if (rc == 1 || now_ms >= add_sat(s->start_ms, ll->window_ms) ||
 	    now_ms < s->start_ms) {
 		carry = s->suppressed;

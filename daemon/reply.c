@@ -1,6 +1,8 @@
 /*
  * reply.c - reply frames for both handlers. The scratch frame is
- * thread-local: the verify and admin threads each build their own.
+ * thread-local: the verify and admin threads each build their own. Only
+ * the frame and its head are made here; each handler encodes its body
+ * with the proto_enc_* of its message.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,10 +20,9 @@ static _Thread_local struct proto_hdr scratch_req;
 struct writer *
 reply_begin(const struct proto_hdr *req, int more)
 {
-	wr_init(&scratch_w, scratch, sizeof(scratch));
 	scratch_req = *req;
-	proto_frame_begin(&scratch_w, req->opcode | PROTO_REPLY,
-	    more ? PROTO_F_MORE : 0, req->id);
+	proto_frame_init(&scratch_w, scratch, sizeof(scratch),
+	    req->opcode | PROTO_REPLY, more ? PROTO_F_MORE : 0, req->id);
 	proto_enc_reply_head(&scratch_w, PROTO_OK, "");
 	return &scratch_w;
 }
@@ -70,8 +71,7 @@ error_frame(uint8_t *buf, size_t size, const struct proto_hdr *req,
 	struct writer	 w;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	wr_init(&w, buf, size);
-	proto_frame_begin(&w, req->opcode | PROTO_REPLY, 0, req->id);
+	proto_frame_init(&w, buf, size, req->opcode | PROTO_REPLY, 0, req->id);
 	proto_enc_reply_head(&w, status, msg);
 	return proto_frame_end(&w) == 0 ? w.len : 0;
 }

@@ -14,7 +14,7 @@
 #include "server.h"
 
 /* Starts an OK reply to req (with PROTO_F_MORE when more is set); returns
- * the writer to append the body fields to. */
+ * the writer for the proto_enc_* of the reply's body. */
 struct writer *reply_begin(const struct proto_hdr *req, int more);
 /* Frames and queues the reply begun last. secret: it holds a token. */
 int	reply_send(struct conn *, int secret);

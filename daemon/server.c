@@ -396,15 +396,12 @@ conn_flush(struct conn *c)
 static int
 send_ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
 {
-	struct writer	*w;
-
-	if (rd_end(body) != 0) {
+	if (proto_dec_empty(body) != 0) {
 		reply_error(c, h, PROTO_EBADREQ, "PING takes no fields");
 		return -1;
 	}
-	w = reply_begin(h, 0);
-	wr_u32(w, PROTO_VERSION);
-	wr_str(w, APIKEY_VERSION);
+	proto_enc_ping_reply(reply_begin(h, 0), PROTO_VERSION,
+	    APIKEY_VERSION);
 	return reply_send(c, 0) == 0 ? 0 : -1;
 }
 
@@ -416,16 +413,11 @@ static void
 bad_frame(struct conn *c, const uint8_t *p, size_t avail, int rc)
 {
 	struct proto_hdr h;
-	struct reader	 r;
-	uint32_t	 len;
-	uint8_t		 ver;
 
-	memset(&h, 0, sizeof(h));
-	rd_init(&r, p, avail);
-	if (avail >= PROTO_HDR_LEN && rd_raw_u32(&r, &len) == 0 &&
-	    rd_raw_u8(&r, &ver) == 0 && rd_raw_u8(&r, &h.opcode) == 0 &&
-	    rd_raw_u16(&r, &h.flags) == 0 && rd_raw_u32(&r, &h.id) == 0)
+	if (proto_frame_hdr(p, avail, &h) == 0)
 		h.opcode &= (uint8_t)~PROTO_REPLY;
+	else
+		memset(&h, 0, sizeof(h));
 	reply_error(c, &h, PROTO_EBADREQ, "undecodable frame: %s",
 	    proto_strerror(rc));
 }

@@ -66,7 +66,9 @@ void	server_block_signals(void);
  * SIGINT, feeding its watchdog if it asked for one. A stop drains: every
  * request read is answered, then each connection gets an ESHUTDOWN frame
  * (proto.h), within SERVER_DRAIN_TIMEOUT; a second signal stops at once.
- * Returns 0 on a clean stop.
+ * Returns 0 on a clean stop, -1 if it could not start serving, or 1 if
+ * the admin thread did not stop in time (it may still be inside the
+ * store: the caller must exit without server_close()).
  */
 int	server_run(struct server *);
 /* The path the verify (admin 0) or admin socket is bound to, as the

@@ -44,9 +44,7 @@ akc_check_str(const char *s, size_t max)
 int
 akc_dec_count(struct reader *r, void *arg)
 {
-	if (rd_u32(r, arg) != 0 || rd_end(r) != 0)
-		return APIKEY_EPROTO;
-	return 0;
+	return proto_dec_count(r, arg) == 0 ? 0 : APIKEY_EPROTO;
 }
 
 int
@@ -127,7 +125,7 @@ apikey_status(struct apikey_client *c, struct apikey_status **out)
 		return rc;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return APIKEY_ENOMEM;
-	akc_begin(c, PROTO_OP_STATUS);
+	proto_enc_empty(akc_begin(c, PROTO_OP_STATUS));
 	if ((rc = akc_call(c, dec_status, st, 0)) != 0)
 		goto out;
 	*out = st;
@@ -151,40 +149,44 @@ call_tenant(struct apikey_client *c, struct apikey_tenant **out)
 	return rc;
 }
 
-/*
- * Checks the tenant name and begins request op with it as the first field;
- * *w takes the fields after it.
- */
+/* call_tenant_named's on for TENANT_SHOW, the request without a switch. */
+#define NO_SWITCH	(-1)
+
+/* A request naming tenant name, with a switch (0 or 1) unless on is
+ * NO_SWITCH, answered with the tenant. */
 static int
-begin_tenant(struct apikey_client *c, uint8_t op, const char *name,
-    struct writer **w)
+call_tenant_named(struct apikey_client *c, uint8_t op, const char *name,
+    int on, struct apikey_tenant **out)
 {
+	struct writer	*w;
+
 	if (akc_check_str(name, PROTO_TENANT_MAX) != 0)
 		return APIKEY_EINVAL;
-	*w = akc_begin(c, op);
-	wr_str(*w, name);
-	return 0;
+	w = akc_begin(c, op);
+	if (on == NO_SWITCH)
+		proto_enc_tenant_name(w, name);
+	else
+		proto_enc_tenant_switch(w, name, (uint8_t)on);
+	return call_tenant(c, out);
 }
 
 APIKEY_EXPORT int
 apikey_tenant_add(struct apikey_client *c, const char *name,
     const char *group, const char *admin_group, struct apikey_tenant **out)
 {
-	struct writer	*w;
+	struct proto_tenant_add_req req;
 	int		 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
 	if (admin_group == NULL)
 		admin_group = "";
-	if (akc_check_str(name, PROTO_TENANT_MAX) != 0 ||
-	    akc_check_str(group, PROTO_ACCOUNT_MAX) != 0 ||
-	    strnlen(admin_group, PROTO_ACCOUNT_MAX + 1) > PROTO_ACCOUNT_MAX)
+	memset(&req, 0, sizeof(req));
+	if (akc_copy_name(req.name, name, PROTO_TENANT_MAX) != 0 ||
+	    akc_copy_name(req.group, group, PROTO_ACCOUNT_MAX) != 0 ||
+	    akc_copy(req.admin_group, admin_group, PROTO_ACCOUNT_MAX) != 0)
 		return APIKEY_EINVAL;
-	w = akc_begin(c, PROTO_OP_TENANT_ADD);
-	wr_str(w, name);
-	wr_str(w, group);
-	wr_str(w, admin_group);
+	proto_enc_tenant_add_req(akc_begin(c, PROTO_OP_TENANT_ADD), &req);
 	return call_tenant(c, out);
 }
 
@@ -198,7 +200,7 @@ apikey_tenant_list(struct apikey_client *c, struct apikey_tenant_list **out)
 		return rc;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return APIKEY_ENOMEM;
-	akc_begin(c, PROTO_OP_TENANT_LIST);
+	proto_enc_empty(akc_begin(c, PROTO_OP_TENANT_LIST));
 	if ((rc = akc_call_list(c, &l->items, dec_tenant,
 	    sizeof(struct apikey_tenant))) != 0) {
 		apikey_tenant_list_free(l);
@@ -212,60 +214,51 @@ APIKEY_EXPORT int
 apikey_tenant_show(struct apikey_client *c, const char *name,
     struct apikey_tenant **out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SHOW, name, &w)) != 0)
-		return rc;
-	return call_tenant(c, out);
+	return call_tenant_named(c, PROTO_OP_TENANT_SHOW, name, NO_SWITCH,
+	    out);
 }
 
 APIKEY_EXPORT int
 apikey_tenant_set_enabled(struct apikey_client *c, const char *name,
     int enabled, struct apikey_tenant **out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SET_ENABLED, name, &w)) != 0)
-		return rc;
-	wr_u8(w, enabled != 0);
-	return call_tenant(c, out);
+	return call_tenant_named(c, PROTO_OP_TENANT_SET_ENABLED, name,
+	    enabled != 0, out);
 }
 
 APIKEY_EXPORT int
 apikey_tenant_set_privileged(struct apikey_client *c, const char *name,
     int allowed, struct apikey_tenant **out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_tenant(c, PROTO_OP_TENANT_SET_PRIVILEGED, name,
-	    &w)) != 0)
-		return rc;
-	wr_u8(w, allowed != 0);
-	return call_tenant(c, out);
+	return call_tenant_named(c, PROTO_OP_TENANT_SET_PRIVILEGED, name,
+	    allowed != 0, out);
 }
 
 APIKEY_EXPORT int
 apikey_tenant_remove(struct apikey_client *c, const char *name, int force,
     unsigned *keys_revoked)
 {
-	struct writer	*w;
 	uint32_t	 n;
 	int		 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_tenant(c, PROTO_OP_TENANT_REMOVE, name, &w)) != 0)
-		return rc;
-	wr_u8(w, force != 0);
+	if (akc_check_str(name, PROTO_TENANT_MAX) != 0)
+		return APIKEY_EINVAL;
+	proto_enc_tenant_switch(akc_begin(c, PROTO_OP_TENANT_REMOVE), name,
+	    force != 0);
 	if ((rc = akc_call(c, akc_dec_count, &n, 0)) != 0)
 		return rc;
 	if (keys_revoked != NULL)
@@ -278,15 +271,14 @@ apikey_audit_list(struct apikey_client *c, unsigned limit,
     struct apikey_audit_list **out)
 {
 	struct apikey_audit_list	*l;
-	struct writer			*w;
 	int				 rc;
 
 	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return APIKEY_ENOMEM;
-	w = akc_begin(c, PROTO_OP_AUDIT_LIST);
-	wr_u32(w, (uint32_t)limit);
+	proto_enc_audit_list_req(akc_begin(c, PROTO_OP_AUDIT_LIST),
+	    (uint32_t)limit);
 	if ((rc = akc_call_list(c, &l->items, dec_audit,
 	    sizeof(struct apikey_audit))) != 0) {
 		apikey_audit_list_free(l);

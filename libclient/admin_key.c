@@ -49,26 +49,11 @@ dec_key_token(struct reader *r, void *arg)
 static int
 check_id(struct apikey_client *c, const char *id)
 {
-	if (akc_check_str(id, PROTO_TARGET_MAX) != 0) {
+	if (akc_check_str(id, PROTO_ID_ARG_MAX) != 0) {
 		akc_set_error(c, "not a key id (a key id is 11 base62 "
 		    "characters)");
 		return APIKEY_EINVAL;
 	}
-	return 0;
-}
-
-/*
- * Checks the key id and begins request op with it as the first field; *w
- * takes the fields after it.
- */
-static int
-begin_key(struct apikey_client *c, uint8_t op, const char *id,
-    struct writer **w)
-{
-	if (check_id(c, id) != 0)
-		return APIKEY_EINVAL;
-	*w = akc_begin(c, op);
-	wr_str(*w, id);
 	return 0;
 }
 
@@ -205,13 +190,13 @@ APIKEY_EXPORT int
 apikey_key_show(struct apikey_client *c, const char *id,
     struct apikey_key **out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter_out(c, AKC_ADMIN, out)) != 0)
 		return rc;
-	if ((rc = begin_key(c, PROTO_OP_KEY_SHOW, id, &w)) != 0)
+	if ((rc = check_id(c, id)) != 0)
 		return rc;
+	proto_enc_key_id(akc_begin(c, PROTO_OP_KEY_SHOW), id);
 	return call_key(c, out);
 }
 
@@ -219,27 +204,28 @@ APIKEY_EXPORT int
 apikey_key_set_enabled(struct apikey_client *c, const char *id, int enabled,
     struct apikey_key **out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_key(c, PROTO_OP_KEY_SET_ENABLED, id, &w)) != 0)
+	if ((rc = check_id(c, id)) != 0)
 		return rc;
-	wr_u8(w, enabled != 0);
+	proto_enc_key_switch(akc_begin(c, PROTO_OP_KEY_SET_ENABLED), id,
+	    enabled != 0);
 	return call_key(c, out);
 }
 
 APIKEY_EXPORT int
 apikey_key_revoke(struct apikey_client *c, const char *id)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_key(c, PROTO_OP_KEY_REVOKE, id, &w)) != 0)
+	if ((rc = check_id(c, id)) != 0)
 		return rc;
+	proto_enc_key_id(akc_begin(c, PROTO_OP_KEY_REVOKE), id);
+	/* The reply is the empty body, which akc_call checks itself. */
 	return akc_call(c, NULL, NULL, 0);
 }
 
@@ -274,14 +260,14 @@ APIKEY_EXPORT int
 apikey_key_rotate(struct apikey_client *c, const char *id,
     uint64_t grace_seconds, struct apikey_key **key_out, char **token_out)
 {
-	struct writer	*w;
-	int		 rc;
+	int	 rc;
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	if ((rc = begin_key(c, PROTO_OP_KEY_ROTATE, id, &w)) != 0)
+	if ((rc = check_id(c, id)) != 0)
 		return rc;
-	wr_u64(w, grace_seconds);
+	proto_enc_key_rotate_req(akc_begin(c, PROTO_OP_KEY_ROTATE), id,
+	    grace_seconds);
 	return call_key_token(c, key_out, token_out);
 }
 
@@ -293,7 +279,7 @@ apikey_key_purge_expired(struct apikey_client *c, unsigned *purged)
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	akc_begin(c, PROTO_OP_KEY_PURGE_EXPIRED);
+	proto_enc_empty(akc_begin(c, PROTO_OP_KEY_PURGE_EXPIRED));
 	if ((rc = akc_call(c, akc_dec_count, &n, 0)) != 0)
 		return rc;
 	if (purged != NULL)

@@ -102,6 +102,55 @@ void	apikey_close(struct apikey_client *);
  * next call on this client. */
 const char *apikey_last_error(const struct apikey_client *);
 
+/* --- tokens ------------------------------------------------------------ */
+
+/*
+ * What a front-end may learn about a token without the daemon, to tell a
+ * key from a password before any round trip. A token is
+ * <prefix>_<key id>_<secret><checksum>; one that is well formed is at most
+ * APIKEY_TOKEN_MAX bytes long, and its key id (public, fit for a log line)
+ * takes APIKEY_KEY_ID_SIZE bytes with its NUL. Neither call keeps the
+ * token: the secret decoded while checking it is wiped before it returns.
+ */
+#define APIKEY_TOKEN_MAX	78
+#define APIKEY_KEY_ID_SIZE	12
+
+/*
+ * 0 when token is shaped like an API key: prefix, key id and secret of the
+ * right lengths and characters, and a matching checksum. APIKEY_EINVAL
+ * otherwise, and for NULL. Says nothing about whether the key exists:
+ * that takes apikey_verify().
+ */
+int	apikey_token_check(const char *token);
+/*
+ * Writes the key id of token, NUL-terminated, into buf (size bytes).
+ * Returns 0; APIKEY_EINVAL when token is NULL or fails apikey_token_check(),
+ * or buf is NULL; APIKEY_ELIMIT when size is below APIKEY_KEY_ID_SIZE.
+ */
+int	apikey_token_key_id(const char *token, char *buf, size_t size);
+
+/* --- owners ------------------------------------------------------------ */
+
+/*
+ * Who a key belongs to, as a key and a verify result both carry it
+ * (apikey_key_owner(), apikey_result_owner()): a user, by uid and the
+ * user name recorded when the key was made, or a tenant, by its name and
+ * the Unix group it maps onto. A view into its object, not a copy: it and
+ * its strings stay valid until that object is freed, and it is never freed
+ * on its own. The accessors take NULL, returning APIKEY_OWNER_SELF, "" or
+ * -1.
+ */
+struct apikey_owner;
+/* APIKEY_OWNER_USER or APIKEY_OWNER_TENANT. */
+enum apikey_owner_kind apikey_owner_kind(const struct apikey_owner *);
+/* The user's name, "" when NSS had none for the uid; or the tenant's. */
+const char *apikey_owner_name(const struct apikey_owner *);
+/* A user key's uid; (uid_t)-1 for a tenant key. */
+uid_t	apikey_owner_uid(const struct apikey_owner *);
+/* A tenant key's group and its gid; "" and (gid_t)-1 for a user key. */
+const char *apikey_owner_group(const struct apikey_owner *);
+gid_t	apikey_owner_gid(const struct apikey_owner *);
+
 /* --- verify ------------------------------------------------------------ */
 
 /* Optional context of a verify. Caller frees with apikey_verify_req_free(). */
@@ -121,7 +170,8 @@ struct apikey_result;
 /*
  * Asks the daemon about token. req may be NULL. On 0, *out holds the
  * daemon's answer, valid or not: look at apikey_result_code(). A token that
- * is not even shaped like a key gives APIKEY_MALFORMED without a round trip.
+ * is not even shaped like a key (see apikey_token_check()) gives
+ * APIKEY_MALFORMED without a round trip.
  * Caller frees *out with apikey_result_free().
  */
 int	apikey_verify(struct apikey_client *, const char *token,
@@ -132,12 +182,8 @@ enum apikey_code apikey_result_code(const struct apikey_result *);
 const char *apikey_result_reason(const struct apikey_result *);	/* "" */
 const char *apikey_result_key_id(const struct apikey_result *);
 const char *apikey_result_name(const struct apikey_result *);
-enum apikey_owner_kind apikey_result_owner_kind(const struct apikey_result *);
-uid_t	apikey_result_uid(const struct apikey_result *);	/* user keys */
-const char *apikey_result_user(const struct apikey_result *);
-const char *apikey_result_tenant(const struct apikey_result *);
-const char *apikey_result_group(const struct apikey_result *);
-gid_t	apikey_result_gid(const struct apikey_result *);	/* tenant keys */
+/* Owned by res; see "owners" above. */
+const struct apikey_owner *apikey_result_owner(const struct apikey_result *);
 size_t	apikey_result_permission_count(const struct apikey_result *);
 const char *apikey_result_permission(const struct apikey_result *, size_t);
 size_t	apikey_result_allowed_user_count(const struct apikey_result *);
@@ -315,12 +361,8 @@ void	apikey_key_free(struct apikey_key *);
 const char *apikey_key_id(const struct apikey_key *);
 const char *apikey_key_prefix(const struct apikey_key *);
 const char *apikey_key_name(const struct apikey_key *);
-enum apikey_owner_kind apikey_key_owner_kind(const struct apikey_key *);
-uid_t	apikey_key_uid(const struct apikey_key *);
-const char *apikey_key_user(const struct apikey_key *);
-const char *apikey_key_tenant(const struct apikey_key *);
-const char *apikey_key_group(const struct apikey_key *);
-gid_t	apikey_key_gid(const struct apikey_key *);
+/* Owned by the key; see "owners" above. */
+const struct apikey_owner *apikey_key_owner(const struct apikey_key *);
 int	apikey_key_enabled(const struct apikey_key *);
 uid_t	apikey_key_created_by(const struct apikey_key *);
 time_t	apikey_key_created_at(const struct apikey_key *);
@@ -365,6 +407,28 @@ pid_t	apikey_audit_pid(const struct apikey_audit *);
 const char *apikey_audit_action(const struct apikey_audit *);
 const char *apikey_audit_target(const struct apikey_audit *);
 const char *apikey_audit_detail(const struct apikey_audit *);
+
+/* --- superseded -------------------------------------------------------- */
+
+/*
+ * The owner accessors from before the owner view, kept so that programs
+ * built against libapikey.so.1 go on working; new code uses the view.
+ * Each reads the view: apikey_key_uid(k) is
+ * apikey_owner_uid(apikey_key_owner(k)), and so on; _user and _tenant are
+ * apikey_owner_name() for a key of that kind, and "" for the other kind.
+ */
+enum apikey_owner_kind apikey_result_owner_kind(const struct apikey_result *);
+uid_t	apikey_result_uid(const struct apikey_result *);
+const char *apikey_result_user(const struct apikey_result *);
+const char *apikey_result_tenant(const struct apikey_result *);
+const char *apikey_result_group(const struct apikey_result *);
+gid_t	apikey_result_gid(const struct apikey_result *);
+enum apikey_owner_kind apikey_key_owner_kind(const struct apikey_key *);
+uid_t	apikey_key_uid(const struct apikey_key *);
+const char *apikey_key_user(const struct apikey_key *);
+const char *apikey_key_tenant(const struct apikey_key *);
+const char *apikey_key_group(const struct apikey_key *);
+gid_t	apikey_key_gid(const struct apikey_key *);
 
 #ifdef __cplusplus
 }

@@ -575,7 +575,7 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 	if (fn != NULL && !(flags & AKC_LIST)) {
 		if ((rc = fn(&body, arg)) != 0)
 			return rc == APIKEY_ENOMEM ? rc : APIKEY_EPROTO;
-	} else if (rd_end(&body) != 0)
+	} else if (proto_dec_empty(&body) != 0)
 		return APIKEY_EPROTO;
 	*drop = 0;
 	return 0;
@@ -615,8 +615,7 @@ akc_begin(struct apikey_client *c, uint8_t opcode)
 	c->id = c->next_id++;
 	if (c->next_id == 0)
 		c->next_id = 1;
-	wr_init(&c->w, c->tx, c->txcap);
-	proto_frame_begin(&c->w, opcode, 0, c->id);
+	proto_frame_init(&c->w, c->tx, c->txcap, opcode, 0, c->id);
 	return &c->w;
 }
 

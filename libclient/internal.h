@@ -88,9 +88,10 @@ struct apikey_key_spec {
 };
 
 /*
- * Decodes the body of one OK reply frame after its head: the fields of a
- * plain reply, or one item of a listing. Returns 0, APIKEY_EPROTO when the
- * bytes do not decode, or APIKEY_ENOMEM.
+ * Decodes the body of one OK reply frame after its head, with the
+ * proto_dec_* of the message: the fields of a plain reply, or one item of
+ * a listing. Returns 0, APIKEY_EPROTO when the bytes do not decode, or
+ * APIKEY_ENOMEM.
  */
 typedef int	(*akc_decode_fn)(struct reader *, void *arg);
 
@@ -135,7 +136,7 @@ int	akc_enter(struct apikey_client *c, enum akc_role role);
 int	akc_enter_out(struct apikey_client *c, enum akc_role role,
 	    const void *out);
 /* Starts a request frame in the client's send buffer; returns the writer
- * the caller appends the body to. */
+ * for the proto_enc_* of the request's body (proto/ alone writes fields). */
 struct writer *akc_begin(struct apikey_client *c, uint8_t opcode);
 /*
  * Sends the request built since akc_begin and reads its reply, within one

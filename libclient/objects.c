@@ -3,7 +3,8 @@
  * tenants, keys, audit entries and their lists. Each wraps a decoded wire
  * struct, so accessors only read fields; they accept NULL (returning ""
  * or 0) and an index past the end (returning NULL), so that a caller's
- * mistake is not a crash inside the library.
+ * mistake is not a crash inside the library. A key's owner is read through
+ * the owner view (owner.c), which verify results share.
  */
 #include <stdlib.h>
 
@@ -262,43 +263,6 @@ APIKEY_EXPORT const char *
 apikey_key_name(const struct apikey_key *k)
 {
 	return k == NULL ? "" : k->k.name;
-}
-
-APIKEY_EXPORT enum apikey_owner_kind
-apikey_key_owner_kind(const struct apikey_key *k)
-{
-	return k == NULL ? APIKEY_OWNER_SELF :
-	    (enum apikey_owner_kind)k->k.owner.kind;
-}
-
-APIKEY_EXPORT uid_t
-apikey_key_uid(const struct apikey_key *k)
-{
-	return k == NULL ? (uid_t)-1 : (uid_t)k->k.owner.uid;
-}
-
-APIKEY_EXPORT const char *
-apikey_key_user(const struct apikey_key *k)
-{
-	return k == NULL ? "" : k->k.owner.user;
-}
-
-APIKEY_EXPORT const char *
-apikey_key_tenant(const struct apikey_key *k)
-{
-	return k == NULL ? "" : k->k.owner.tenant;
-}
-
-APIKEY_EXPORT const char *
-apikey_key_group(const struct apikey_key *k)
-{
-	return k == NULL ? "" : k->k.owner.group;
-}
-
-APIKEY_EXPORT gid_t
-apikey_key_gid(const struct apikey_key *k)
-{
-	return k == NULL ? (gid_t)-1 : (gid_t)k->k.owner.gid;
 }
 
 APIKEY_EXPORT int

@@ -6,7 +6,8 @@
  * checksum) is answered here, without a round trip, so pasted garbage and
  * typos never reach the daemon. Everything else is one VERIFY frame on
  * verify.sock. The token is copied only into the request struct and the
- * send buffer, and both are wiped before the call returns.
+ * send buffer, and both are wiped before the call returns. The result's
+ * owner is read through the owner view (owner.c), which keys share.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -168,43 +169,6 @@ APIKEY_EXPORT const char *
 apikey_result_name(const struct apikey_result *res)
 {
 	return res == NULL ? "" : res->r.name;
-}
-
-APIKEY_EXPORT enum apikey_owner_kind
-apikey_result_owner_kind(const struct apikey_result *res)
-{
-	return res == NULL ? APIKEY_OWNER_SELF :
-	    (enum apikey_owner_kind)res->r.owner.kind;
-}
-
-APIKEY_EXPORT uid_t
-apikey_result_uid(const struct apikey_result *res)
-{
-	return res == NULL ? (uid_t)-1 : (uid_t)res->r.owner.uid;
-}
-
-APIKEY_EXPORT const char *
-apikey_result_user(const struct apikey_result *res)
-{
-	return res == NULL ? "" : res->r.owner.user;
-}
-
-APIKEY_EXPORT const char *
-apikey_result_tenant(const struct apikey_result *res)
-{
-	return res == NULL ? "" : res->r.owner.tenant;
-}
-
-APIKEY_EXPORT const char *
-apikey_result_group(const struct apikey_result *res)
-{
-	return res == NULL ? "" : res->r.owner.group;
-}
-
-APIKEY_EXPORT gid_t
-apikey_result_gid(const struct apikey_result *res)
-{
-	return res == NULL ? (gid_t)-1 : (gid_t)res->r.owner.gid;
 }
 
 APIKEY_EXPORT size_t

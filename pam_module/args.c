@@ -15,7 +15,6 @@
 #include <security/pam_ext.h>
 
 #include "pam_apikey.h"
-#include "../libclient/apikey.h"
 
 /* If arg is "name=value", returns value, else NULL. */
 static const char *

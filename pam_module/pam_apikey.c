@@ -231,7 +231,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	struct pam_apikey_who	 w;
 	struct pam_apikey_owner	 o;
 	const char		*token = NULL;
-	char			 id[TOKEN_ID_LEN + 1];
+	char			 id[APIKEY_KEY_ID_SIZE];
 	int			 rc;
 
 	pam_apikey_parse_args(pamh, argc, argv, &a);

@@ -10,7 +10,9 @@
  * and pam_apikey.c holds the pam_sm_* entry points.
  *
  * Nothing here leaves the shared object: the objects are built with
- * -fvisibility=hidden and pam_apikey.map exports only pam_sm_*.
+ * -fvisibility=hidden and pam_apikey.map exports only pam_sm_*. The module
+ * uses libapikey through <apikey.h> alone, as any other program would, so
+ * it builds against the installed header and library too.
  */
 #ifndef PAM_APIKEY_H
 #define PAM_APIKEY_H
@@ -19,13 +21,12 @@
 
 #include <security/pam_modules.h>
 
-#include "../libclient/apikey.h"
-#include "../proto/token.h"
+#include <apikey.h>
 
 #define PAM_APIKEY_DEFAULT_PROMPT	"API key: "
 #define PAM_APIKEY_TIMEOUT_MIN		1
 #define PAM_APIKEY_TIMEOUT_MAX		600000
-/* libapikey's limit on required permissions per verify (PROTO_MAX_PERMS). */
+/* libapikey's limit on required permissions per verify (libapikey(3)). */
 #define PAM_APIKEY_MAX_PERMS		32
 
 /* The module's arguments. Strings point into PAM's argv: valid for the
@@ -77,8 +78,8 @@ struct pam_apikey_owner {
  */
 struct pam_apikey_state {
 	int			 authenticated;
-	char			 token[TOKEN_MAX + 1];
-	char			 key_id[TOKEN_ID_LEN + 1];
+	char			 token[APIKEY_TOKEN_MAX + 1];
+	char			 key_id[APIKEY_KEY_ID_SIZE];
 	struct pam_apikey_owner	 owner;
 };
 
@@ -135,10 +136,11 @@ int	pam_apikey_who_check(pam_handle_t *pamh,
 /* verify.c */
 
 /*
- * Is tok shaped like an API key (format and checksum)? On yes, copies the
- * key id (public) into id. No round trip; the decoded secret is wiped.
+ * Is tok shaped like an API key (format and checksum; then it is at most
+ * APIKEY_TOKEN_MAX bytes)? On yes, copies the key id (public) into id. No
+ * round trip; libapikey wipes the secret it decoded.
  */
-int	pam_apikey_token_is_key(const char *tok, char id[TOKEN_ID_LEN + 1]);
+int	pam_apikey_token_is_key(const char *tok, char id[APIKEY_KEY_ID_SIZE]);
 
 /*
  * Verifies token (whose id is id) through apikeyd for w, then authorizes

@@ -76,7 +76,7 @@ pam_apikey_state_keep(struct pam_apikey_state *st, const char *token,
 {
 	size_t	 len;
 
-	/* pam_apikey_token_is_key() bounded len. */
+	/* pam_apikey_token_is_key() accepted it: at most APIKEY_TOKEN_MAX. */
 	len = strlen(token);
 	memcpy(st->token, token, len + 1);
 	memcpy(st->key_id, id, sizeof(st->key_id));

@@ -22,20 +22,9 @@
 #define DETAIL_SIZE		1024
 
 int
-pam_apikey_token_is_key(const char *tok, char id[TOKEN_ID_LEN + 1])
+pam_apikey_token_is_key(const char *tok, char id[APIKEY_KEY_ID_SIZE])
 {
-	struct token	 t;
-	size_t		 len;
-	int		 rc;
-
-	len = strnlen(tok, TOKEN_MAX + 1);
-	if (len == 0 || len > TOKEN_MAX)
-		return 0;
-	rc = token_parse(tok, len, &t);
-	if (rc == TOKEN_OK)
-		memcpy(id, t.id, TOKEN_ID_LEN + 1);
-	token_wipe(&t);
-	return rc == TOKEN_OK;
+	return apikey_token_key_id(tok, id, APIKEY_KEY_ID_SIZE) == 0;
 }
 
 /* A libapikey error on open or verify, as a PAM return value. */
@@ -247,12 +236,13 @@ log_denied(pam_handle_t *pamh, enum pam_apikey_phase ph,
     const struct pam_apikey_who *w, const char *id,
     const struct apikey_result *res)
 {
-	size_t	 i, n;
+	const struct apikey_owner	*o = apikey_result_owner(res);
+	size_t				 i, n;
 
-	if (apikey_result_owner_kind(res) == APIKEY_OWNER_USER) {
+	if (apikey_owner_kind(o) == APIKEY_OWNER_USER) {
 		log_failure(pamh, LOG_NOTICE, ph, w, id, ": user '%s' is not "
 		    "the key's owner (uid %u)", w->user,
-		    (unsigned)apikey_result_uid(res));
+		    (unsigned)apikey_owner_uid(o));
 		return;
 	}
 	n = apikey_result_allowed_user_count(res);
@@ -265,8 +255,8 @@ log_denied(pam_handle_t *pamh, enum pam_apikey_phase ph,
 		return;
 	}
 	log_failure(pamh, LOG_NOTICE, ph, w, id, ": user '%s' is not a member "
-	    "of tenant %s's group '%s'", w->user, apikey_result_tenant(res),
-	    apikey_result_group(res));
+	    "of tenant %s's group '%s'", w->user, apikey_owner_name(o),
+	    apikey_owner_group(o));
 }
 
 /* May w->user use the verified key? As a PAM code. */
@@ -305,23 +295,22 @@ static int
 owner_get(const struct apikey_result *res, const struct pam_apikey_who *w,
     struct pam_apikey_owner *out)
 {
-	struct pam_apikey_owner	 o;
-	const char		*name;
-	int			 n;
+	const struct apikey_owner	*ko = apikey_result_owner(res);
+	struct pam_apikey_owner		 o;
+	const char			*name = apikey_owner_name(ko);
+	int				 n;
 
 	memset(&o, 0, sizeof(o));
-	o.kind = apikey_result_owner_kind(res);
+	o.kind = apikey_owner_kind(ko);
 	switch (o.kind) {
 	case APIKEY_OWNER_USER:
 		/* apikey_authorize_user() checked the uid; the daemon may
 		 * have had no name for it. */
-		name = apikey_result_user(res);
 		if (*name == '\0')
 			name = w->user;
 		n = snprintf(o.name, sizeof(o.name), "%s", name);
 		break;
 	case APIKEY_OWNER_TENANT:
-		name = apikey_result_tenant(res);
 		n = snprintf(o.name, sizeof(o.name), "%s", name);
 		if (n >= 0 && (size_t)n < sizeof(o.name))
 			n = snprintf(o.tenant, sizeof(o.tenant), "%s", name);

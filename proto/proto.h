@@ -47,16 +47,25 @@
  *   TENANT_REMOVE      str name, u8 force -> u32 keys revoked
  *   TENANT_SET_PRIVILEGED str name, u8 allowed -> proto_tenant
  *   KEY_CREATE         proto_key_create_req -> proto_key, str token
- *   KEY_LIST           proto_owner_sel -> one proto_key per MORE frame
+ *   KEY_LIST           proto_owner_sel -> one proto_key per MORE frame,
+ *                      then empty OK
  *   KEY_SHOW           str id -> proto_key
  *   KEY_SET_ENABLED    str id, u8 enabled -> proto_key
  *   KEY_REVOKE         str id -> (nothing)
  *   KEY_UPDATE         str id, proto_key_spec -> proto_key
  *   KEY_ROTATE         str id, u64 grace seconds -> proto_key, str token
  *   KEY_PURGE_EXPIRED  -> u32 keys purged
- *   AUDIT_LIST         u32 limit (0 = all) -> one proto_audit per MORE frame
- * Composite field orders are those of the encoders in proto.c, which list
- * each struct member in declaration order.
+ *   AUDIT_LIST         u32 limit (0 = all) -> one proto_audit per MORE
+ *                      frame, then empty OK
+ * Composite field orders are those of the encoders (proto.c, proto_admin.c,
+ * and proto_field.c for the parts several messages share), which list each
+ * struct member in declaration order.
+ *
+ * Every body above has one codec pair, proto_enc_X and proto_dec_X,
+ * declared below with the messages it serves; a request without fields,
+ * "(nothing)" and the frame that ends a listing are the empty body
+ * (proto_enc_empty, proto_dec_empty). Outside proto/, nothing reads or
+ * writes the fields of a body itself.
  */
 #ifndef APIKEY_PROTO_H
 #define APIKEY_PROTO_H
@@ -100,6 +109,13 @@
 #define PROTO_CIDR_MAX		49	/* "ffff::ffff:255.255.255.255/128" */
 #define PROTO_MAX_CIDRS		16
 #define PROTO_SOCKET_PATH_MAX	107	/* sizeof(sockaddr_un.sun_path) - 1 */
+/*
+ * A tenant name or key id naming what a request is about may be longer on
+ * the wire than any valid one, up to these, so that the daemon can refuse
+ * a wrong one quoting it (EINVAL) instead of as an undecodable request.
+ */
+#define PROTO_TENANT_ARG_MAX	PROTO_ACCOUNT_MAX
+#define PROTO_ID_ARG_MAX	PROTO_TARGET_MAX
 
 enum proto_op {
 	PROTO_OP_PING = 0x01,
@@ -295,6 +311,13 @@ struct proto_key_update_req {
 	struct proto_key_spec spec;
 };
 
+/* TENANT_ADD's request; the daemon checks the name's syntax. */
+struct proto_tenant_add_req {
+	char		name[PROTO_TENANT_ARG_MAX + 1];
+	char		group[PROTO_ACCOUNT_MAX + 1];
+	char		admin_group[PROTO_ACCOUNT_MAX + 1];	/* "" for none */
+};
+
 struct proto_tenant {
 	char		name[PROTO_TENANT_MAX + 1];
 	char		group[PROTO_ACCOUNT_MAX + 1];
@@ -396,9 +419,19 @@ int	proto_frame_peek(const uint8_t *p, size_t avail, size_t max,
 	    size_t *framelen);
 int	proto_frame_open(const uint8_t *frame, size_t len, struct proto_hdr *,
 	    struct reader *body);
+/*
+ * The header of the frame starting at p, whatever its length and version
+ * say, for answering a frame that peek or open refused; 0, or PROTO_EFRAME
+ * when fewer than PROTO_HDR_LEN bytes are there.
+ */
+int	proto_frame_hdr(const uint8_t *p, size_t avail, struct proto_hdr *);
 /* Starts a frame in w (header with a placeholder length). */
 void	proto_frame_begin(struct writer *w, uint8_t opcode, uint16_t flags,
 	    uint32_t id);
+/* Sets w up over buf (size bytes, owned by the caller) and starts a frame
+ * there, as proto_frame_begin. */
+void	proto_frame_init(struct writer *w, void *buf, size_t size,
+	    uint8_t opcode, uint16_t flags, uint32_t id);
 /* Patches the length; returns 0, or a BUF_E* code if w overflowed. */
 int	proto_frame_end(struct writer *w);
 
@@ -409,55 +442,99 @@ int	proto_dec_reply_head(struct reader *, uint32_t *status,
 	    char message[PROTO_MESSAGE_MAX + 1]);
 
 /*
- * Message codecs. Encoders append to w (check wr_error or proto_frame_end);
- * decoders fill the struct, end with rd_end(), and return 0 or a negative
- * BUF_E* / PROTO_E* code. On failure the struct contents are unspecified.
+ * Message codecs, one pair per body of the table at the top. Encoders
+ * append to w and fail it (check proto_frame_end) rather than write a
+ * string or list over its maximum; decoders read the whole body, end with
+ * the trailing-bytes check, and return 0 or a negative BUF_E* / PROTO_E*
+ * code. On failure a decoder's struct is unspecified, while plain
+ * out-parameters (names, ids, switches, counts) are written only on
+ * success. Switches (u8 enabled, allowed, force) are 0 or 1 on the wire;
+ * anything else is PROTO_EVALUE.
  */
 #define PROTO_EVALUE	(-102)	/* enum or flag out of range */
 
+/* Requests of PING, STATUS, TENANT_LIST and KEY_PURGE_EXPIRED; the reply
+ * of KEY_REVOKE; the last frame of a listing. */
+void	proto_enc_empty(struct writer *);
+int	proto_dec_empty(struct reader *);
+
+/* PING reply. */
 void	proto_enc_ping_reply(struct writer *, uint32_t version,
 	    const char *verstr);
 int	proto_dec_ping_reply(struct reader *, uint32_t *version,
 	    char verstr[PROTO_VERSTR_MAX + 1]);
 
+/* STATUS reply. */
 void	proto_enc_status_info(struct writer *, const struct proto_status_info *);
 int	proto_dec_status_info(struct reader *, struct proto_status_info *);
 
+/* VERIFY request and reply. */
 void	proto_enc_verify_req(struct writer *, const struct proto_verify_req *);
 int	proto_dec_verify_req(struct reader *, struct proto_verify_req *);
 void	proto_enc_verify_reply(struct writer *,
 	    const struct proto_verify_reply *);
 int	proto_dec_verify_reply(struct reader *, struct proto_verify_reply *);
 
+/* TENANT_ADD request. */
+void	proto_enc_tenant_add_req(struct writer *,
+	    const struct proto_tenant_add_req *);
+int	proto_dec_tenant_add_req(struct reader *,
+	    struct proto_tenant_add_req *);
+/* TENANT_SHOW request. */
+void	proto_enc_tenant_name(struct writer *, const char *name);
+int	proto_dec_tenant_name(struct reader *,
+	    char name[PROTO_TENANT_ARG_MAX + 1]);
+/* TENANT_SET_ENABLED (enabled), TENANT_SET_PRIVILEGED (allowed) and
+ * TENANT_REMOVE (force) requests: a name and a switch. */
+void	proto_enc_tenant_switch(struct writer *, const char *name, uint8_t on);
+int	proto_dec_tenant_switch(struct reader *,
+	    char name[PROTO_TENANT_ARG_MAX + 1], uint8_t *on);
+/* Reply of every tenant request but TENANT_REMOVE; TENANT_LIST's items. */
 void	proto_enc_tenant(struct writer *, const struct proto_tenant *);
 int	proto_dec_tenant(struct reader *, struct proto_tenant *);
 
-void	proto_enc_key(struct writer *, const struct proto_key *);
-int	proto_dec_key(struct reader *, struct proto_key *);
-/* Create and rotate replies: the key, then the token (wiped on failure). */
-void	proto_enc_key_token(struct writer *, const struct proto_key *,
-	    const char *token);
-int	proto_dec_key_token(struct reader *, struct proto_key *,
-	    char token[TOKEN_MAX + 1]);
-
+/* KEY_CREATE and KEY_UPDATE requests. */
 void	proto_enc_key_create_req(struct writer *,
 	    const struct proto_key_create_req *);
 int	proto_dec_key_create_req(struct reader *, struct proto_key_create_req *);
 void	proto_enc_key_update_req(struct writer *,
 	    const struct proto_key_update_req *);
 int	proto_dec_key_update_req(struct reader *, struct proto_key_update_req *);
-
+/* KEY_LIST request. */
 void	proto_enc_owner_sel(struct writer *, const struct proto_owner_sel *);
 int	proto_dec_owner_sel(struct reader *, struct proto_owner_sel *);
+/* KEY_SHOW and KEY_REVOKE requests. */
+void	proto_enc_key_id(struct writer *, const char *id);
+int	proto_dec_key_id(struct reader *, char id[PROTO_ID_ARG_MAX + 1]);
+/* KEY_SET_ENABLED request. */
+void	proto_enc_key_switch(struct writer *, const char *id, uint8_t enabled);
+int	proto_dec_key_switch(struct reader *, char id[PROTO_ID_ARG_MAX + 1],
+	    uint8_t *enabled);
+/* KEY_ROTATE request: grace in seconds. */
+void	proto_enc_key_rotate_req(struct writer *, const char *id,
+	    uint64_t grace);
+int	proto_dec_key_rotate_req(struct reader *, char id[PROTO_ID_ARG_MAX + 1],
+	    uint64_t *grace);
+/* Reply of KEY_SHOW, KEY_SET_ENABLED and KEY_UPDATE; KEY_LIST's items. */
+void	proto_enc_key(struct writer *, const struct proto_key *);
+int	proto_dec_key(struct reader *, struct proto_key *);
+/* KEY_CREATE and KEY_ROTATE replies: the key, then the token (wiped on
+ * failure). */
+void	proto_enc_key_token(struct writer *, const struct proto_key *,
+	    const char *token);
+int	proto_dec_key_token(struct reader *, struct proto_key *,
+	    char token[TOKEN_MAX + 1]);
 
+/* TENANT_REMOVE (keys revoked) and KEY_PURGE_EXPIRED (keys purged)
+ * replies. */
+void	proto_enc_count(struct writer *, uint32_t n);
+int	proto_dec_count(struct reader *, uint32_t *n);
+
+/* AUDIT_LIST request (limit 0: all) and its items. */
+void	proto_enc_audit_list_req(struct writer *, uint32_t limit);
+int	proto_dec_audit_list_req(struct reader *, uint32_t *limit);
 void	proto_enc_audit(struct writer *, const struct proto_audit *);
 int	proto_dec_audit(struct reader *, struct proto_audit *);
-
-/*
- * Small bodies made of plain fields (names, ids, flags, counts) have no
- * struct: callers use wr_str/wr_u8/... and rd_* + rd_end directly, in the
- * order listed in the table above.
- */
 
 /* Names for logs and the CLI; never NULL. */
 const char *proto_code_name(uint32_t code);	/* "VALID", "NOT_FOUND" ... */

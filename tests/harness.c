@@ -7,8 +7,8 @@
  *
  * Tests run one per process (Criterion), each with its own daemon, so the
  * state below is a plain static struct. Nothing here sleeps to wait for an
- * event: process exits are waited for on a pidfd, sockets and verify codes
- * are polled with a deadline.
+ * event: process exits are waited for on a pidfd (harness_proc.c), sockets
+ * and verify codes are polled with a deadline.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -24,7 +24,6 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,8 +35,6 @@
 #include <criterion/criterion.h>
 
 #include "harness.h"
-
-extern char **environ;
 
 #define MAX_ARGS	96
 #define MAX_TOKENS	256
@@ -196,8 +193,7 @@ it_reexec(int argc, char **argv, char **envp)
 	sigaction(SIGHUP, &sa, NULL);
 	while (waitpid(reexec_child, &status, 0) == -1 && errno == EINTR)
 		;
-	status = WIFEXITED(status) ? WEXITSTATUS(status) :
-	    128 + WTERMSIG(status);
+	status = it_proc_status(status);
 	f = fopen(failures, "re");
 	if (f != NULL) {
 		fprintf(stderr, "harness: failures in test teardown (not in "
@@ -599,195 +595,17 @@ it_assert_no_token(const char *what, const char *text)
 
 /* --- processes ----------------------------------------------------------------- */
 
-static void
-free_strv(char **v)
-{
-	size_t i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-static char **
-dup_strv(const char *const *v)
-{
-	size_t i, n = 0;
-	char **d;
-
-	while (v[n] != NULL)
-		n++;
-	d = calloc(n + 1, sizeof(*d));
-	cr_assert_not_null(d, "out of memory");
-	for (i = 0; i < n; i++) {
-		d[i] = strdup(v[i]);
-		cr_assert_not_null(d[i], "out of memory");
-	}
-	return d;
-}
-
-char **
-it_make_env(const char *const *set)
-{
-	size_t n = 0, i, j, k = 0, nl;
-	const char *eq;
-	char **env;
-	int drop;
-
-	while (environ[n] != NULL)
-		n++;
-	for (j = 0; set[j] != NULL; j++)
-		n++;
-	env = calloc(n + 1, sizeof(*env));
-	cr_assert_not_null(env, "out of memory");
-	for (i = 0; environ[i] != NULL; i++) {
-		drop = 0;
-		for (j = 0; set[j] != NULL; j++) {
-			eq = strchr(set[j], '=');
-			nl = eq != NULL ? (size_t)(eq - set[j]) : strlen(set[j]);
-			if (strncmp(environ[i], set[j], nl) == 0 &&
-			    environ[i][nl] == '=')
-				drop = 1;
-		}
-		if (!drop)
-			env[k++] = strdup(environ[i]);
-	}
-	for (j = 0; set[j] != NULL; j++)
-		if (strchr(set[j], '=') != NULL)
-			env[k++] = strdup(set[j]);
-	for (i = 0; i < k; i++)
-		cr_assert_not_null(env[i], "out of memory");
-	return env;
-}
-
-void
-it_free_env(char **env)
-{
-	size_t i;
-
-	for (i = 0; env[i] != NULL; i++) {
-		explicit_bzero(env[i], strlen(env[i]));
-		free(env[i]);
-	}
-	free(env);
-}
-
-static int
-exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
-}
-
-/* Exit status of child pid within ms (reaped), or -1 if still running. */
-static int
-wait_pid(pid_t pid, int ms)
-{
-	struct pollfd pfd;
-	int64_t end = it_now_ms() + ms;
-	pid_t r;
-	int status, fd, left;
-
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r == -1 && errno != EINTR) {
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		left = (int)(end - it_now_ms());
-		if (left <= 0) {
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		if (fd != -1) {
-			pfd.fd = fd;
-			pfd.events = POLLIN;
-			poll(&pfd, 1, left);
-		} else
-			it_msleep(left < 10 ? left : 10);
-	}
-	if (fd != -1)
-		close(fd);
-	return exit_code(status);
-}
-
-/* A child that dies with the test process, so no daemon outlives it. */
-static void
-child_prepare(void)
-{
-	sigset_t none;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-}
-
-int
-it_append_fd(int fd, char **buf, size_t *len, size_t *cap)
-{
-	char tmp[4096], *p;
-	ssize_t n;
-
-	n = read(fd, tmp, sizeof(tmp));
-	if (n == -1 && (errno == EINTR || errno == EAGAIN))
-		return 1;
-	if (n <= 0)
-		return 0;
-	if (*len + (size_t)n + 1 > *cap) {
-		*cap = (*len + (size_t)n + 1) * 2;
-		p = realloc(*buf, *cap);
-		cr_assert_not_null(p, "out of memory");
-		*buf = p;
-	}
-	memcpy(*buf + *len, tmp, (size_t)n);
-	*len += (size_t)n;
-	(*buf)[*len] = '\0';
-	return 1;
-}
-
-/* Forks and runs argv with env, its stdio on in, out and err; the child
- * dies with the test. Returns the child's pid. */
-static pid_t
-fork_exec(char *const *argv, char *const *env, int in, int out, int err)
-{
-	pid_t pid = fork();
-
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		child_prepare();
-		dup2(in, 0);
-		dup2(out, 1);
-		dup2(err, 2);
-		execve(argv[0], argv, env);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	return pid;
-}
-
 /*
  * Runs argv with envp, stdin data in, capturing stdout and stderr, within
  * timeout_ms (else kills it and fails the test).
  */
 static void
-run_capture(char **argv, char **envp, const char *in, int timeout_ms,
-    struct it_run *r)
+run_capture(const char *const *argv, char **envp, const char *in,
+    int timeout_ms, struct it_run *r)
 {
-	int inp[2], outp[2], errp[2], nfd, left, open_out = 1, open_err = 1;
-	char *out = NULL, *err = NULL;
-	size_t olen = 0, ocap = 0, elen = 0, ecap = 0, inlen;
-	struct pollfd pfd[2];
+	struct it_out o[2] = { { .fd = -1 }, { .fd = -1 } };
+	int inp[2], outp[2], errp[2];
+	size_t inlen;
 	int64_t end;
 	ssize_t w;
 	pid_t pid;
@@ -796,10 +614,13 @@ run_capture(char **argv, char **envp, const char *in, int timeout_ms,
 	signal(SIGPIPE, SIG_IGN);
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
 	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-	pid = fork_exec(argv, envp, inp[0], outp[1], errp[1]);
+	pid = it_proc_spawn(argv, envp, (const int[3]){ inp[0], outp[1],
+	    errp[1] }, NULL);
 	close(inp[0]);
 	close(outp[1]);
 	close(errp[1]);
+	o[0].fd = outp[0];
+	o[1].fd = errp[0];
 	if (in != NULL) {
 		/* Small inputs only: they fit in the pipe buffer. */
 		inlen = strlen(in);
@@ -809,52 +630,21 @@ run_capture(char **argv, char **envp, const char *in, int timeout_ms,
 	}
 	close(inp[1]);
 	end = it_now_ms() + timeout_ms;
-	while (open_out || open_err) {
-		nfd = 0;
-		if (open_out) {
-			pfd[nfd].fd = outp[0];
-			pfd[nfd].revents = 0;
-			pfd[nfd++].events = POLLIN;
-		}
-		if (open_err) {
-			pfd[nfd].fd = errp[0];
-			pfd[nfd].revents = 0;
-			pfd[nfd++].events = POLLIN;
-		}
-		left = (int)(end - it_now_ms());
-		left = left > 0 ? poll(pfd, (nfds_t)nfd, left) : 0;
-		if (left == -1 && errno == EINTR)
-			continue;
-		cr_assert(left != -1, "poll: %s", strerror(errno));
-		if (left == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			cr_assert_fail("%s did not finish within %d ms; "
-			    "stdout:\n%s\nstderr:\n%s", argv[0], timeout_ms,
-			    out != NULL ? out : "", err != NULL ? err : "");
-		}
-		for (nfd--; nfd >= 0; nfd--) {
-			if (pfd[nfd].revents == 0)
-				continue;
-			if (pfd[nfd].fd == outp[0])
-				open_out = it_append_fd(outp[0], &out, &olen,
-				    &ocap);
-			else
-				open_err = it_append_fd(errp[0], &err, &elen,
-				    &ecap);
-		}
+	if (it_proc_read(o, 2, end, NULL, NULL) == -1) {
+		it_proc_kill(pid);
+		cr_assert_fail("%s did not finish within %d ms; "
+		    "stdout:\n%s\nstderr:\n%s", argv[0], timeout_ms,
+		    o[0].buf != NULL ? o[0].buf : "",
+		    o[1].buf != NULL ? o[1].buf : "");
 	}
-	close(outp[0]);
-	close(errp[0]);
-	status = wait_pid(pid, (int)(end - it_now_ms()) + 1000);
+	status = it_proc_wait(pid, (int)(end - it_now_ms()) + 1000);
 	if (status == -1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
+		it_proc_kill(pid);
 		cr_assert_fail("%s closed its output but did not exit", argv[0]);
 	}
 	r->status = status;
-	r->out = it_keep(out != NULL ? out : strdup(""));
-	r->err = it_keep(err != NULL ? err : strdup(""));
+	r->out = it_keep(o[0].buf != NULL ? o[0].buf : strdup(""));
+	r->err = it_keep(o[1].buf != NULL ? o[1].buf : strdup(""));
 }
 
 /* --- paths and the daemon ------------------------------------------------------- */
@@ -1021,11 +811,46 @@ child_pass_fds(const int *fds, size_t n, char **env)
 	return 0;
 }
 
+/* What the daemon's child does before exec; see daemon_child(). */
+struct daemon_child {
+	const struct it_daemon_opt *o;
+	char		**env;
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 parent;
+};
+
+/*
+ * In the child: the passed sockets, then, with o->user, the drop to that
+ * fixture user; only then does it ask to be killed with the test, because
+ * a uid change clears that request (so setpriv could not do it).
+ */
+static int
+daemon_child(void *arg)
+{
+	const struct daemon_child *c = arg;
+	const struct it_daemon_opt *o = c->o;
+
+	if (o->nfds > 0 && child_pass_fds(o->fds, o->nfds, c->env) != 0) {
+		dprintf(2, "harness: cannot pass sockets: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	if (o->user != NULL && (setgroups(0, NULL) == -1 ||
+	    setresgid(c->gid, c->gid, c->gid) == -1 ||
+	    setresuid(c->uid, c->uid, c->uid) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    getppid() != c->parent)) {
+		dprintf(2, "harness: cannot become %s: %s\n", o->user,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Starts apikeyd (or o->prog) with args, as root or, with o->user, as that
- * fixture user: the child drops to the user itself and only then asks to
- * be killed with the test, because a uid change clears that request
- * (setpriv could not).
+ * fixture user, stdin /dev/null, output appended to the log.
  */
 static pid_t
 spawn_daemon(const struct it_daemon_opt *o, const char *const *args)
@@ -1038,16 +863,18 @@ spawn_daemon(const struct it_daemon_opt *o, const char *const *args)
 		"WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
 		"JOURNAL_STREAM"
 	};
-	const char *user = o->user;
-	uid_t uid = user != NULL ? it_uid(user) : 0;
-	gid_t gid = user != NULL ? it_gid(user) : 0;
-	pid_t pid, parent = getpid();
-	char **av, **env;
+	struct daemon_child c = { .o = o, .parent = getpid() };
+	struct it_proc_opt po = { .child = daemon_child, .arg = &c };
 	size_t n = 0, ns = 10, i;
+	pid_t pid;
 	int fd;
 
 	cr_assert(it.ready, "it_prepare first");
 	cr_assert(it.pid == 0, "a daemon is already running");
+	if (o->user != NULL) {
+		c.uid = it_uid(o->user);
+		c.gid = it_gid(o->user);
+	}
 	/* Connections to an earlier daemon are dead. */
 	close_clients();
 	for (i = 0; o->env != NULL && o->env[i] != NULL && ns < MAX_ARGS - 4;
@@ -1065,41 +892,13 @@ spawn_daemon(const struct it_daemon_opt *o, const char *const *args)
 	while (*args != NULL && n < MAX_ARGS - 1)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	av = dup_strv(argv);
-	env = it_make_env(set);
+	c.env = it_make_env(set);
 	/* Opened here, as root: the user need not be able to write there. */
 	fd = open(it.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fd != -1, "open %s: %s", it.log, strerror(errno));
-	pid = fork();
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		child_prepare();
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(0);
-		if (open("/dev/null", O_RDONLY) != 0)
-			_exit(126);
-		if (o->nfds > 0 && child_pass_fds(o->fds, o->nfds, env) != 0) {
-			dprintf(2, "harness: cannot pass sockets: %s\n",
-			    strerror(errno));
-			_exit(126);
-		}
-		if (user != NULL && (setgroups(0, NULL) == -1 ||
-		    setresgid(gid, gid, gid) == -1 ||
-		    setresuid(uid, uid, uid) == -1 ||
-		    prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
-		    getppid() != parent)) {
-			dprintf(2, "harness: cannot become %s: %s\n", user,
-			    strerror(errno));
-			_exit(126);
-		}
-		execve(av[0], av, env);
-		dprintf(2, "exec %s: %s\n", av[0], strerror(errno));
-		_exit(127);
-	}
+	pid = it_proc_spawn(argv, c.env, (const int[3]){ -1, fd, fd }, &po);
 	close(fd);
-	free_strv(av);
-	free_strv(env);
+	it_free_env(c.env);
 	it.pid = pid;
 	return pid;
 }
@@ -1148,7 +947,7 @@ it_wait_ready(const char *sockdir)
 	for (;;) {
 		if (can_connect(v) && can_connect(a))
 			return;
-		st = wait_pid(it.pid, 0);
+		st = it_proc_wait(it.pid, 0);
 		if (st != -1) {
 			it.pid = 0;
 			cr_assert_fail("apikeyd exited with status %d before "
@@ -1181,7 +980,7 @@ it_wait_daemon_exit(int ms)
 	int st;
 
 	cr_assert(it.pid != 0, "no daemon");
-	st = wait_pid(it.pid, ms);
+	st = it_proc_wait(it.pid, ms);
 	if (st != -1)
 		it.pid = 0;
 	return st;
@@ -1197,10 +996,9 @@ stop_daemon(int sig)
 	if (it.pid == 0)
 		return NULL;
 	kill(it.pid, sig);
-	st = wait_pid(it.pid, IT_DEADLINE_MS);
+	st = it_proc_wait(it.pid, IT_DEADLINE_MS);
 	if (st == -1) {
-		kill(it.pid, SIGKILL);
-		waitpid(it.pid, NULL, 0);
+		it_proc_kill(it.pid);
 		it.pid = 0;
 		return it_printf("apikeyd did not exit within %d ms of signal "
 		    "%d; killed", IT_DEADLINE_MS, sig);
@@ -1290,10 +1088,9 @@ it_teardown(void)
 	if (it.nss_blocked)
 		it_nss_unblock();
 	for (i = 0; i < it.nspawned; i++) {
-		st = wait_pid(it.spawned[i], 0);
+		st = it_proc_wait(it.spawned[i], 0);
 		if (st == -1) {
-			kill(it.spawned[i], SIGKILL);
-			waitpid(it.spawned[i], NULL, 0);
+			it_proc_kill(it.spawned[i]);
 		}
 	}
 	it.nspawned = 0;
@@ -1369,11 +1166,11 @@ setpriv_argv(const char **argv, uid_t uid, gid_t gid, int setuid)
 	return n;
 }
 
-/* argv for apikeyctl [as user via setpriv] [--socket-dir] args. */
-static char **
-ctl_argv(const struct it_ctl_opt *o, const char *const *args)
+/* argv := apikeyctl [as user via setpriv] [--socket-dir] args. */
+static void
+ctl_argv(const char *argv[MAX_ARGS], const struct it_ctl_opt *o,
+    const char *const *args)
 {
-	const char *argv[MAX_ARGS];
 	size_t n = 0;
 
 	cr_assert(it.ready, "it_prepare first");
@@ -1391,7 +1188,6 @@ ctl_argv(const struct it_ctl_opt *o, const char *const *args)
 		argv[n++] = *args++;
 	}
 	argv[n] = NULL;
-	return dup_strv(argv);
 }
 
 static char **
@@ -1408,26 +1204,14 @@ int
 it_ctlv(struct it_run *r, const struct it_ctl_opt *o,
     const char *const *args)
 {
-	char **av = ctl_argv(o, args), **env = ctl_env(o);
+	const char *argv[MAX_ARGS];
+	char **env = ctl_env(o);
 
-	run_capture(av, env, o->in, CTL_TIMEOUT_MS, r);
-	free_strv(av);
-	free_strv(env);
+	ctl_argv(argv, o, args);
+	run_capture(argv, env, o->in, CTL_TIMEOUT_MS, r);
+	it_free_env(env);
 	it_note_tokens(r->out);
 	return r->status;
-}
-
-static void
-collect_args(const char **args, size_t max, const char *first, va_list ap)
-{
-	const char *a;
-	size_t n = 0;
-
-	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
-		cr_assert(n < max - 1, "too many arguments");
-		args[n++] = a;
-	}
-	args[n] = NULL;
 }
 
 int
@@ -1438,7 +1222,7 @@ it_ctl(struct it_run *r, const char *as, const char *in, ...)
 	va_list ap;
 
 	va_start(ap, in);
-	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	it_argv_va(args, MAX_ARGS, 0, ap);
 	va_end(ap);
 	o.as = as;
 	o.in = in;
@@ -1456,7 +1240,7 @@ it_expect(const char *as, int status, const char *errsub, ...)
 	char *cmd = NULL, *p;
 
 	va_start(ap, errsub);
-	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	it_argv_va(args, MAX_ARGS, 0, ap);
 	va_end(ap);
 	o.as = as;
 	it_ctlv(&r, &o, args);
@@ -1482,19 +1266,19 @@ it_expect(const char *as, int status, const char *errsub, ...)
 pid_t
 it_ctl_spawn(const char *as, ...)
 {
-	const char *args[MAX_ARGS];
+	const char *args[MAX_ARGS], *argv[MAX_ARGS];
 	struct it_ctl_opt o = { 0 };
-	char **av, **env;
+	char **env;
 	va_list ap;
 	pid_t pid;
 	int fo, fe;
 
 	va_start(ap, as);
-	collect_args(args, MAX_ARGS, va_arg(ap, const char *), ap);
+	it_argv_va(args, MAX_ARGS, 0, ap);
 	va_end(ap);
 	cr_assert(it.nspawned < MAX_SPAWNED, "too many background runs");
 	o.as = as;
-	av = ctl_argv(&o, args);
+	ctl_argv(argv, &o, args);
 	env = ctl_env(&o);
 	fo = open(it_printf("%s/bg-%d.out", it.root, it.nbg),
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1502,22 +1286,10 @@ it_ctl_spawn(const char *as, ...)
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert(fo != -1 && fe != -1, "open: %s", strerror(errno));
 	it.nbg++;
-	pid = fork();
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		child_prepare();
-		dup2(fo, 1);
-		dup2(fe, 2);
-		close(0);
-		if (open("/dev/null", O_RDONLY) != 0)
-			_exit(126);
-		execve(av[0], av, env);
-		_exit(127);
-	}
+	pid = it_proc_spawn(argv, env, (const int[3]){ -1, fo, fe }, NULL);
 	close(fo);
 	close(fe);
-	free_strv(av);
-	free_strv(env);
+	it_free_env(env);
 	it.spawned_n[it.nspawned] = it.nbg - 1;
 	it.spawned[it.nspawned++] = pid;
 	return pid;
@@ -1529,7 +1301,7 @@ it_ctl_reap(pid_t pid, int ms)
 	size_t i;
 	int st;
 
-	st = wait_pid(pid, ms);
+	st = it_proc_wait(pid, ms);
 	if (st == -1)
 		return -1;
 	for (i = 0; i < it.nspawned; i++) {
@@ -1560,7 +1332,7 @@ it_key(const char *as, ...)
 	args[1] = "create";
 	args[2] = "-q";
 	va_start(ap, as);
-	collect_args(args + 3, MAX_ARGS - 3, va_arg(ap, const char *), ap);
+	it_argv_va(args, MAX_ARGS, 3, ap);
 	va_end(ap);
 	o.as = as;
 	it_ctlv(&r, &o, args);
@@ -1893,7 +1665,7 @@ it_start_as(const char *user)
 /*
  * Helper programs run as fixture users, for tests/it_connections.c. A
  * program's output is read with poll() against a deadline and its exit is
- * waited for on a pidfd (wait_pid), as for apikeyctl.
+ * waited for on a pidfd (harness_proc.h), as for apikeyctl.
  */
 
 #define MAX_PROGS	16
@@ -1901,10 +1673,12 @@ it_start_as(const char *user)
 struct it_prog {
 	pid_t		 pid;
 	int		 in;		/* write end of its stdin, or -1 */
-	int		 out;		/* read end of its stdout+stderr, or -1 */
-	char		*buf;
-	size_t		 len, cap;
+	struct it_out	 out;		/* its stdout+stderr */
 	size_t		 mark;		/* returned to the test so far */
+	/* it_prog_until()'s search */
+	const char	*line;
+	size_t		 scan;		/* whole lines looked at so far */
+	const char	*found;
 };
 
 static struct it_prog *progs[MAX_PROGS];
@@ -1917,7 +1691,7 @@ it_prog_start(const char *as, const char *prog, ...)
 	 * the helpers need no NSS. */
 	const char *set[] = { "APIKEY_SOCKET_DIR", "LD_PRELOAD", NULL };
 	struct it_prog *p;
-	char dir[PATH_MAX], **av, **env;
+	char dir[PATH_MAX], **env;
 	int inp[2], outp[2];
 	size_t n = 0, slot;
 	va_list ap;
@@ -1940,21 +1714,20 @@ it_prog_start(const char *as, const char *prog, ...)
 	cr_assert(access(argv[n - 1], X_OK) == 0, "%s: %s", argv[n - 1],
 	    strerror(errno));
 	va_start(ap, prog);
-	collect_args(argv + n, MAX_ARGS - n, va_arg(ap, const char *), ap);
+	it_argv_va(argv, MAX_ARGS, n, ap);
 	va_end(ap);
-	av = dup_strv(argv);
 	env = it_make_env(set);
 	p = calloc(1, sizeof(*p));
 	cr_assert_not_null(p, "out of memory");
 	signal(SIGPIPE, SIG_IGN);
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0,
 	    "pipe: %s", strerror(errno));
-	p->pid = fork_exec(av, env, inp[0], outp[1], outp[1]);
+	p->pid = it_proc_spawn(argv, env, (const int[3]){ inp[0], outp[1],
+	    outp[1] }, NULL);
 	close(inp[0]);
 	close(outp[1]);
 	p->in = inp[1];
-	p->out = outp[0];
-	free_strv(av);
+	p->out.fd = outp[0];
 	it_free_env(env);
 	progs[slot] = p;
 	return p;
@@ -1966,43 +1739,42 @@ it_prog_pid(const struct it_prog *p)
 	return p->pid;
 }
 
+/* it_proc_read()'s stop: whether p->line has come since p->mark. */
+static int
+prog_has_line(void *arg)
+{
+	struct it_prog *p = arg;
+	const struct it_out *o = &p->out;
+	size_t n = strlen(p->line);
+	char *nl;
+
+	while (o->buf != NULL && p->scan < o->len && (nl = memchr(o->buf +
+	    p->scan, '\n', o->len - p->scan)) != NULL) {
+		if ((size_t)(nl - (o->buf + p->scan)) == n &&
+		    memcmp(o->buf + p->scan, p->line, n) == 0) {
+			p->found = it_keep(strndup(o->buf + p->mark,
+			    p->scan - p->mark));
+			p->mark = p->scan = (size_t)(nl + 1 - o->buf);
+			return 1;
+		}
+		p->scan = (size_t)(nl + 1 - o->buf);
+	}
+	return 0;
+}
+
 const char *
 it_prog_until(struct it_prog *p, const char *line, int ms)
 {
-	int64_t end = it_now_ms() + ms;
-	size_t n = strlen(line), scan = p->mark;
-	struct pollfd pfd;
-	const char *text;
-	char *nl;
-	int left;
+	int rc;
 
-	for (;;) {
-		while (p->buf != NULL && scan < p->len &&
-		    (nl = memchr(p->buf + scan, '\n', p->len - scan)) !=
-		    NULL) {
-			if ((size_t)(nl - (p->buf + scan)) == n &&
-			    memcmp(p->buf + scan, line, n) == 0) {
-				text = it_keep(strndup(p->buf + p->mark,
-				    scan - p->mark));
-				p->mark = (size_t)(nl + 1 - p->buf);
-				return text;
-			}
-			scan = (size_t)(nl + 1 - p->buf);
-		}
-		left = (int)(end - it_now_ms());
-		cr_assert(left > 0 && p->out != -1, "pid %d: no line \"%s\" "
-		    "%s; output:\n%s", (int)p->pid, line, p->out == -1 ?
-		    "before end of output" : it_printf("within %d ms", ms),
-		    p->buf != NULL ? p->buf + p->mark : "");
-		pfd.fd = p->out;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, left) > 0 &&
-		    !it_append_fd(p->out, &p->buf, &p->len, &p->cap)) {
-			close(p->out);
-			p->out = -1;
-		}
-	}
+	p->line = line;
+	p->scan = p->mark;
+	rc = it_proc_read(&p->out, 1, it_now_ms() + ms, prog_has_line, p);
+	cr_assert(rc == 1, "pid %d: no line \"%s\" %s; output:\n%s",
+	    (int)p->pid, line, rc == 0 ? "before end of output" :
+	    it_printf("within %d ms", ms), p->out.buf != NULL ?
+	    p->out.buf + p->mark : "");
+	return p->found;
 }
 
 void
@@ -2034,24 +1806,24 @@ prog_release(struct it_prog *p, int ms)
 
 	if (p->in != -1)
 		close(p->in);
-	st = wait_pid(p->pid, ms);
+	st = it_proc_wait(p->pid, ms);
 	if (st == -1) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
+		it_proc_kill(p->pid);
 	}
-	if (p->out != -1) {
+	if (p->out.fd != -1) {
 		/* Whatever it said last (sanitizer reports) for the log. */
-		while (it_append_fd(p->out, &p->buf, &p->len, &p->cap))
+		while (it_append_fd(p->out.fd, &p->out.buf, &p->out.len,
+		    &p->out.cap))
 			;
-		close(p->out);
+		close(p->out.fd);
 	}
-	if (p->buf != NULL && p->mark < p->len)
+	if (p->out.buf != NULL && p->mark < p->out.len)
 		cr_log_info("pid %d, last output:\n%s", (int)p->pid,
-		    p->buf + p->mark);
+		    p->out.buf + p->mark);
 	for (i = 0; i < MAX_PROGS; i++)
 		if (progs[i] == p)
 			progs[i] = NULL;
-	free(p->buf);
+	free(p->out.buf);
 	free(p);
 	return st;
 }

@@ -32,6 +32,8 @@
 #include <jansson.h>
 
 #include "../libclient/apikey.h"
+/* Children's environments (it_make_env()) and output (it_append_fd()). */
+#include "harness_proc.h"
 
 #define IT_SENTINEL	__attribute__((sentinel))
 
@@ -117,7 +119,7 @@ struct it_run {
 
 struct it_ctl_opt {
 	const char	*as;		/* fixture user; NULL or "root": as root */
-	const char	*in;		/* stdin data; NULL: /dev/null */
+	const char	*in;		/* stdin data; NULL: none (EOF) */
 	int		 no_sockdir;	/* do not add --socket-dir */
 	const char	*sockdir_env;	/* APIKEY_SOCKET_DIR for the child */
 	int		 ids;		/* run as uid/gid below, not as */
@@ -189,21 +191,7 @@ enum apikey_code it_code(const char *token, const char *ctx);
 /* Polls verify (every ~50 ms, IT_DEADLINE_MS) until it answers want. */
 void	it_wait_code(const char *token, const char *ctx, enum apikey_code want);
 
-/* --- environments for children ------------------------------------------ */
-
-/*
- * This process's environment with each "NAME=value" of set replacing NAME
- * and each bare "NAME" of set removed. Free with it_free_env(), which
- * wipes it: children's environments may carry tokens.
- */
-char	**it_make_env(const char *const *set);
-void	it_free_env(char **env);
-
 /* --- text and files ------------------------------------------------------- */
-
-/* Appends what one read(2) of fd gives to the growing, NUL-terminated
- * *buf. Returns 0 at EOF or on error, 1 otherwise (EINTR/EAGAIN too). */
-int	it_append_fd(int fd, char **buf, size_t *len, size_t *cap);
 
 void	it_assert_has(const char *hay, const char *needle);
 void	it_assert_lacks(const char *hay, const char *needle);

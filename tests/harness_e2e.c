@@ -9,7 +9,7 @@
  * each in a process of its own (Criterion), so the state is one static
  * struct. Waits poll a condition (the server holds a listening socket, a
  * process exited, the daemon is stopped) against a deadline; a process
- * exit is waited for on a pidfd.
+ * exit is waited for on a pidfd (harness_proc.c).
  */
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -33,7 +33,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,8 +45,6 @@
 
 #include "harness.h"
 #include "harness_e2e.h"
-
-extern char **environ;
 
 #define PORT_ATTEMPTS	5
 #define MAX_ENV_SET	16
@@ -75,49 +72,6 @@ static struct {
 } ite;
 
 /* --- processes ------------------------------------------------------------ */
-
-static int
-exit_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
-}
-
-/* Exit status of child pid within ms (reaped), or -1 if still running. */
-static int
-wait_pid(pid_t pid, int ms)
-{
-	int64_t end = it_now_ms() + ms;
-	struct pollfd pfd;
-	int status, fd, left, rc = -1;
-	pid_t r;
-
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid) {
-			rc = exit_code(status);
-			break;
-		}
-		if (r == -1 && errno != EINTR)
-			break;
-		left = (int)(end - it_now_ms());
-		if (left <= 0)
-			break;
-		if (fd != -1) {
-			pfd.fd = fd;
-			pfd.events = POLLIN;
-			poll(&pfd, 1, left);
-		} else
-			it_msleep(left < 10 ? left : 10);
-	}
-	if (fd != -1)
-		close(fd);
-	return rc;
-}
 
 #if defined(__x86_64__)
 #define SECCOMP_ARCH	AUDIT_ARCH_X86_64
@@ -265,80 +219,57 @@ private_tmp(const char *root, const char *module)
 #define SPAWN_NO_AS_LIMIT	0x1	/* deny_as_limit() */
 #define SPAWN_PRIVATE_TMP	0x2	/* private_tmp() */
 
+/* What spawn()'s child does before exec; see spawn_child(). */
+struct spawn_child {
+	int		 flags;
+	const char	*root;
+	const char	*module;
+};
+
+static int
+spawn_child(void *arg)
+{
+	const struct spawn_child *c = arg;
+
+	if (c->flags & SPAWN_PRIVATE_TMP)
+		private_tmp(c->root, c->module);
+	if ((c->flags & SPAWN_NO_AS_LIMIT) && deny_as_limit() == -1) {
+		dprintf(2, "seccomp: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Forks argv with env; stdout to out and stderr to err (opened for
+ * Starts argv with env; stdout to out and stderr to err (opened for
  * appending), stdin from the pipe end in (or /dev/null when -1). The
  * child has a process group of its own and dies with this process.
  */
 static pid_t
-spawn(char **argv, char **env, const char *out, const char *err, int in,
-    int flags)
+spawn(const char *const *argv, char **env, const char *out, const char *err,
+    int in, int flags)
 {
-	sigset_t none;
-	const char *module;
+	struct spawn_child c = { .flags = flags };
+	const struct it_proc_opt o = { .pgrp = 1, .child = spawn_child,
+	    .arg = &c };
 	pid_t pid;
-	int fo, fe, fi;
+	int fo, fe;
 
 	fo = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fo != -1, "open %s: %s", out, strerror(errno));
 	fe = open(err, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fe != -1, "open %s: %s", err, strerror(errno));
-	fi = in != -1 ? in : open("/dev/null", O_RDONLY | O_CLOEXEC);
-	cr_assert(fi != -1, "open /dev/null: %s", strerror(errno));
 	/* Resolved here: the child must not assert. */
-	module = (flags & SPAWN_PRIVATE_TMP) ? ite_module() : NULL;
-	pid = fork();
-	cr_assert(pid != -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setpgid(0, 0);
-		if (dup2(fi, 0) == -1 || dup2(fo, 1) == -1 ||
-		    dup2(fe, 2) == -1)
-			_exit(126);
-		if (flags & SPAWN_PRIVATE_TMP)
-			private_tmp(it_root(), module);
-		if ((flags & SPAWN_NO_AS_LIMIT) && deny_as_limit() == -1) {
-			dprintf(2, "seccomp: %s\n", strerror(errno));
-			_exit(126);
-		}
-		execvpe(argv[0], argv, env);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
+	if (flags & SPAWN_PRIVATE_TMP) {
+		c.root = it_root();
+		c.module = ite_module();
 	}
+	pid = it_proc_spawn(argv, env, (const int[3]){ in, fo, fe }, &o);
 	close(fo);
 	close(fe);
-	close(fi);
+	if (in != -1)
+		close(in);
 	return pid;
-}
-
-static char **
-dup_argv(const char *const *v)
-{
-	size_t i, n = 0;
-	char **d;
-
-	while (v[n] != NULL)
-		n++;
-	d = calloc(n + 1, sizeof(*d));
-	cr_assert_not_null(d, "out of memory");
-	for (i = 0; i < n; i++) {
-		d[i] = strdup(v[i]);
-		cr_assert_not_null(d[i], "out of memory");
-	}
-	return d;
-}
-
-static void
-free_argv(char **v)
-{
-	size_t i;
-
-	for (i = 0; v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* ppid and state of pid from /proc, or -1. */
@@ -397,7 +328,7 @@ reap_orphans(void)
 				continue;
 			found++;
 			kill(pid, SIGKILL);
-			wait_pid(pid, (int)(end - it_now_ms()));
+			it_proc_wait(pid, (int)(end - it_now_ms()));
 		}
 		closedir(d);
 	} while (found > 0 && it_now_ms() < end);
@@ -715,7 +646,7 @@ ite_teardown(void)
 		ite_daemon_thaw();
 		if (ite.server != 0) {
 			kill(ite.server, SIGKILL);
-			wait_pid(ite.server, ITE_SERVER_MS);
+			it_proc_wait(ite.server, ITE_SERVER_MS);
 			ite.server = 0;
 		}
 		cr_expect_eq(reap_orphans(), 0, "processes outlived "
@@ -902,7 +833,7 @@ void
 ite_server_start(const struct ite_server *s)
 {
 	const char *log = it_printf("%s/%s.log", it_root(), s->name), *text;
-	char **av, **env;
+	char **env;
 	int attempt, port, st, backoff;
 	int64_t end;
 	pid_t pid;
@@ -915,12 +846,10 @@ ite_server_start(const struct ite_server *s)
 	for (attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
 		port = free_port();
 		s->conf(port);
-		av = dup_argv(s->argv);
 		env = server_env(s);
-		pid = spawn(av, env, log, log, -1, SPAWN_PRIVATE_TMP |
+		pid = spawn(s->argv, env, log, log, -1, SPAWN_PRIVATE_TMP |
 		    (s->deny_as_limit && ite_san_runtime() != NULL ?
 		    SPAWN_NO_AS_LIMIT : 0));
-		free_argv(av);
 		it_free_env(env);
 		end = it_now_ms() + ITE_SERVER_MS;
 		backoff = 2;
@@ -931,12 +860,12 @@ ite_server_start(const struct ite_server *s)
 				check_preloaded(pid, s->name);
 				return;
 			}
-			st = wait_pid(pid, 0);
+			st = it_proc_wait(pid, 0);
 			if (st != -1)
 				break;
 			if (it_now_ms() >= end) {
 				kill(pid, SIGKILL);
-				wait_pid(pid, ITE_SERVER_MS);
+				it_proc_wait(pid, ITE_SERVER_MS);
 				cr_assert_fail("%s did not listen on port %d "
 				    "within %d ms; log:\n%s", s->name, port,
 				    ITE_SERVER_MS, it_read_file(log, NULL));
@@ -964,10 +893,10 @@ ite_server_stop(void)
 	if (ite.server == 0)
 		return;
 	kill(ite.server, SIGTERM);
-	st = wait_pid(ite.server, ITE_SERVER_MS);
+	st = it_proc_wait(ite.server, ITE_SERVER_MS);
 	if (st == -1) {
 		kill(ite.server, SIGKILL);
-		wait_pid(ite.server, ITE_SERVER_MS);
+		it_proc_wait(ite.server, ITE_SERVER_MS);
 	}
 	ite.server = 0;
 	cr_assert(st != -1, "the server did not exit within %d ms of "
@@ -1001,7 +930,7 @@ ite_client(struct ite_run *r, const char *label, const char *in,
     const char *const *set, const char *const *argv)
 {
 	const char *out, *err, *cset[MAX_ENV_SET];
-	char **av, **env;
+	char **env;
 	int64_t start;
 	size_t n = 0, inlen;
 	ssize_t w;
@@ -1022,14 +951,12 @@ ite_client(struct ite_run *r, const char *label, const char *in,
 		cset[n++] = *set;
 	}
 	cset[n] = NULL;
-	av = dup_argv(argv);
 	env = it_make_env(cset);
 	if (in != NULL)
 		cr_assert(pipe2(p, O_CLOEXEC) == 0, "pipe: %s",
 		    strerror(errno));
 	start = it_now_ms();
-	pid = spawn(av, env, out, err, p[0], 0);
-	free_argv(av);
+	pid = spawn(argv, env, out, err, p[0], 0);
 	it_free_env(env);
 	if (in != NULL) {
 		/* Small inputs only: they fit in the pipe buffer. */
@@ -1040,11 +967,11 @@ ite_client(struct ite_run *r, const char *label, const char *in,
 		    "write stdin: %s", strerror(errno));
 		close(p[1]);
 	}
-	st = wait_pid(pid, ITE_CLIENT_MS);
+	st = it_proc_wait(pid, ITE_CLIENT_MS);
 	if (st == -1) {
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
-		wait_pid(pid, ITE_SERVER_MS);
+		it_proc_wait(pid, ITE_SERVER_MS);
 		cr_assert_fail("%s did not finish within %d ms; stdout:\n%s\n"
 		    "stderr:\n%s", argv[0], ITE_CLIENT_MS,
 		    it_read_file(out, NULL), it_read_file(err, NULL));

@@ -6,21 +6,19 @@
  * checked for secrets.
  *
  * Linked into every it_* binary, so everything global here is prefixed
- * itp_; only it_pam*.c call it. Nothing here sleeps to wait for an event:
+ * itp_; the PAM tests (it_pam*.c) call it, and so do the tests that also
+ * check their case through PAM (it_connections.c, it_dirs.c,
+ * it_fairness.c, it_identity.c). Nothing here sleeps to wait for an event:
  * the driver's output is read with poll() against a deadline, its exit is
- * waited for on a pidfd.
+ * waited for on a pidfd (harness_proc.c).
  */
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,23 +44,17 @@ extern char **environ;
 #define ITP_PWRAP_LOCK	"/tmp/apikey-pam_wrapper.lock"
 #define ITP_LOCK_FD	3
 
-#define PAM_LIBDIR	"/usr/lib/x86_64-linux-gnu"
-#define PAM_ECHO	PAM_LIBDIR "/security/pam_echo.so"
-#define PAM_PERMIT	PAM_LIBDIR "/security/pam_permit.so"
-#define PAM_EXEC	PAM_LIBDIR "/security/pam_exec.so"
-#define PAM_DENY	PAM_LIBDIR "/security/pam_deny.so"
+#define PAM_ECHO	"pam_echo.so"
+#define PAM_PERMIT	"pam_permit.so"
+#define PAM_EXEC	"pam_exec.so"
+#define PAM_DENY	"pam_deny.so"
 
 struct itp_drv {
 	pid_t		 pid;
 	int		 in;		/* write end of the driver's stdin */
-	int		 out;		/* read ends, -1 once at EOF */
-	int		 err;
-	char		*obuf;
-	size_t		 olen, ocap;
+	struct it_out	 o[2];		/* its stdout and stderr */
 	size_t		 oscan;		/* stdout scanned for "pause" so far */
 	int		 paused;	/* a "pause" line not yet waited for */
-	char		*ebuf;
-	size_t		 elen, ecap;
 	int64_t		 start;
 	int64_t		 end;
 };
@@ -115,10 +107,116 @@ itp_find(char *dst, const char *dir, const char *rel)
 	    "build/tests/pam_driver first)", dst, strerror(errno));
 }
 
+/*
+ * The first line argv prints on stdout, if it runs and exits 0 within
+ * IT_DEADLINE_MS (a missing program is no error: the caller asks the
+ * next); "" otherwise. Harness-owned.
+ */
+static const char *
+itp_ask(const char *const *argv)
+{
+	struct it_out	 o = { .fd = -1 };
+	int		 p[2], st = -1;
+	pid_t		 pid;
+
+	cr_assert(pipe2(p, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+	pid = it_proc_spawn(argv, environ, (const int[3]){ -1, p[1], -1 },
+	    NULL);
+	close(p[1]);
+	o.fd = p[0];
+	if (it_proc_read(&o, 1, it_now_ms() + IT_DEADLINE_MS, NULL,
+	    NULL) == 0)
+		st = it_proc_wait(pid, IT_DEADLINE_MS);
+	if (st == -1)
+		it_proc_kill(pid);
+	if (o.fd != -1)
+		close(o.fd);
+	if (o.buf == NULL || st != 0) {
+		free(o.buf);
+		return "";
+	}
+	o.buf[strcspn(o.buf, "\n")] = '\0';
+	return it_keep(o.buf);
+}
+
+/* Whether dir holds the stock modules the probe and "other" stacks use. */
+static int
+itp_has_modules(const char *dir)
+{
+	static const char *const mods[] = {
+		PAM_ECHO, PAM_EXEC, PAM_PERMIT, PAM_DENY
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(mods) / sizeof(mods[0]); i++)
+		if (access(it_printf("%s/%s", dir, mods[i]), R_OK) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The directory of the system's PAM modules, as the Makefile finds it for
+ * PAMDIR: libpam's pkg-config libdir, else the multiarch library
+ * directories (Debian's dpkg-architecture, else the compiler's triplet),
+ * each followed by /security. Asked once per test process.
+ */
+static const char *
+itp_security_dir(void)
+{
+	static const char *const pc[] = { "pkg-config", "--variable=libdir",
+	    "pam", NULL };
+	static const char *const dpkg[] = { "dpkg-architecture",
+	    "-qDEB_HOST_MULTIARCH", NULL };
+	static const char *const cc[] = { "cc", "-print-multiarch", NULL };
+	static const char *const prefix[] = { "/lib", "/usr/lib" };
+	static char	 found[PATH_MAX];
+	const char	*libdir, *triplet[2], *dir, *tried = "";
+	size_t		 i, j;
+
+	if (found[0] != '\0')
+		return found;
+	libdir = itp_ask(pc);
+	if (*libdir != '\0') {
+		tried = it_printf("%s/security", libdir);
+		if (itp_has_modules(tried)) {
+			snprintf(found, sizeof(found), "%s", tried);
+			return found;
+		}
+	}
+	triplet[0] = itp_ask(dpkg);
+	triplet[1] = itp_ask(cc);
+	for (i = 0; i < 2; i++) {
+		for (j = 0; *triplet[i] != '\0' && j < 2; j++) {
+			dir = it_printf("%s/%s/security", prefix[j],
+			    triplet[i]);
+			tried = it_printf("%s%s%s", tried, *tried != '\0' ?
+			    ", " : "", dir);
+			if (itp_has_modules(dir)) {
+				snprintf(found, sizeof(found), "%s", dir);
+				return found;
+			}
+		}
+	}
+	cr_assert_fail("no PAM module directory with %s, %s, %s and %s "
+	    "(libpam-modules installs them): %s. Asked: pkg-config "
+	    "--variable=libdir pam: \"%s\" (pam.pc is in libpam0g-dev); "
+	    "dpkg-architecture -qDEB_HOST_MULTIARCH: \"%s\"; "
+	    "cc -print-multiarch: \"%s\"", PAM_ECHO, PAM_EXEC, PAM_PERMIT,
+	    PAM_DENY, *tried != '\0' ? it_printf("not in %s", tried) :
+	    "nothing to look in", libdir, triplet[0], triplet[1]);
+	return NULL;
+}
+
+const char *
+itp_pam_lib(const char *name)
+{
+	return it_printf("%s/%s", itp_security_dir(), name);
+}
+
 void
 itp_init(void)
 {
-	const char	*b = getenv("APIKEY_BUILD");
+	const char	*b = getenv("APIKEY_BUILD"), *deny;
 	char		 dir[PATH_MAX];
 
 	cr_assert(!itp.ready, "itp_init called twice");
@@ -128,9 +226,8 @@ itp_init(void)
 	    strerror(errno));
 	itp_find(itp.module, dir, "pam_apikey.so");
 	itp_find(itp.driver, dir, "tests/pam_driver");
-	cr_assert(access(PAM_ECHO, R_OK) == 0 && access(PAM_EXEC, R_OK) == 0 &&
-	    access(PAM_PERMIT, R_OK) == 0 && access(PAM_DENY, R_OK) == 0,
-	    "libpam-modules is missing");
+	/* Fails the test, saying where it looked, without the modules. */
+	(void)itp_security_dir();
 
 	snprintf(itp.passwd, sizeof(itp.passwd), "%s", it_path("pam-passwd"));
 	snprintf(itp.group, sizeof(itp.group), "%s", it_path("pam-group"));
@@ -143,10 +240,10 @@ itp_init(void)
 	    strerror(errno));
 	itp.ready = 1;
 	/* Without it pam_wrapper logs "no default config other". */
-	itp_service("other", "auth required " PAM_DENY "\n"
-	    "account required " PAM_DENY "\n"
-	    "session required " PAM_DENY "\n"
-	    "password required " PAM_DENY "\n");
+	deny = itp_pam_lib(PAM_DENY);
+	itp_service("other", it_printf("auth required %s\naccount required "
+	    "%s\nsession required %s\npassword required %s\n", deny, deny,
+	    deny, deny));
 }
 
 void
@@ -208,13 +305,14 @@ itp_probe_lines(const char *phase, const char *args)
 {
 	/* pam_echo is silent in close_session; pam_exec is not. */
 	const char	*marker = strcmp(phase, "session") == 0 ?
-	    PAM_EXEC " stdout quiet /bin/echo" : PAM_ECHO;
+	    it_printf("%s stdout quiet /bin/echo", itp_pam_lib(PAM_EXEC)) :
+	    itp_pam_lib(PAM_ECHO);
 
 	return it_printf("%s [success=done ignore=ignore default=die] %s %s"
 	    "%s%s\n%s optional %s apikey-ignored-%s\n%s required %s\n",
 	    phase, itp_module(), itp_base_args(), args != NULL ? " " : "",
 	    args != NULL ? args : "", phase, marker, phase, phase,
-	    PAM_PERMIT);
+	    itp_pam_lib(PAM_PERMIT));
 }
 
 void
@@ -279,7 +377,8 @@ itp_wait_verify_lines(size_t n)
 
 /* --- processes ------------------------------------------------------------ */
 
-/* environ with PAM and NSS wrapping for the driver. */
+/* environ with PAM and NSS wrapping for the driver; free with
+ * it_free_env(). */
 static char **
 itp_driver_env(void)
 {
@@ -307,28 +406,8 @@ itp_driver_env(void)
 #endif
 		NULL
 	};
-	size_t		 n = 0, i, j, k = 0, nl;
-	char		**env;
-	int		 drop;
 
-	while (environ[n] != NULL)
-		n++;
-	env = calloc(n + sizeof(set) / sizeof(set[0]), sizeof(*env));
-	cr_assert_not_null(env, "out of memory");
-	for (i = 0; environ[i] != NULL; i++) {
-		drop = 0;
-		for (j = 0; set[j] != NULL; j++) {
-			nl = (size_t)(strchr(set[j], '=') - set[j]);
-			if (strncmp(environ[i], set[j], nl + 1) == 0)
-				drop = 1;
-		}
-		if (!drop)
-			env[k++] = environ[i];
-	}
-	for (j = 0; set[j] != NULL; j++)
-		env[k++] = (char *)(uintptr_t)set[j];
-	env[k] = NULL;
-	return env;
+	return it_make_env(set);
 }
 
 /*
@@ -357,54 +436,51 @@ itp_lock_pam_wrapper(void)
 	return fd;
 }
 
-static struct itp_drv *
-itp_spawn(const char *const *argv, char **envp, const char *secret)
+/*
+ * In the child: the lock becomes fd 3 (PAM_DRIVER_LOCK_FD), which the
+ * driver closes; dup2() clears close-on-exec.
+ */
+static int
+itp_pass_lock(void *arg)
 {
-	struct itp_drv	*d;
-	int		 inp[2], outp[2], errp[2], lock = -1;
-	char		*line;
-	size_t		 len;
-	ssize_t		 w;
+	int	 lock = *(const int *)arg;
+
+	if ((lock == ITP_LOCK_FD ? fcntl(lock, F_SETFD, 0) :
+	    dup2(lock, ITP_LOCK_FD)) == -1)
+		return -1;
+	return 0;
+}
+
+static struct itp_drv *
+itp_spawn(const char *const *argv, char *const *envp, const char *secret)
+{
+	struct it_proc_opt	 o = { .child = itp_pass_lock };
+	struct itp_drv		*d;
+	int			 inp[2], outp[2], errp[2], lock = -1;
+	char			*line;
+	size_t			 len;
+	ssize_t			 w;
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argv[0] == itp.driver)
 		lock = itp_lock_pam_wrapper();
+	o.arg = &lock;
 	d = calloc(1, sizeof(*d));
 	cr_assert_not_null(d, "out of memory");
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
 	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
 	d->start = it_now_ms();
 	d->end = d->start + ITP_RUN_MS;
-	d->pid = fork();
-	cr_assert(d->pid != -1, "fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		sigset_t none;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(errp[1], 2);
-		/* Inherited as fd 3 (PAM_DRIVER_LOCK_FD), which the driver
-		 * closes; dup2() clears close-on-exec. */
-		if (lock != -1 && (lock == ITP_LOCK_FD ? fcntl(lock, F_SETFD,
-		    0) : dup2(lock, ITP_LOCK_FD)) == -1)
-			_exit(126);
-		/* argv and envp are not modified by execve. */
-		execve(argv[0], (char *const *)(uintptr_t)argv, envp);
-		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	d->pid = it_proc_spawn(argv, envp, (const int[3]){ inp[0], outp[1],
+	    errp[1] }, lock != -1 ? &o : NULL);
 	if (lock != -1)
 		close(lock);
 	close(inp[0]);
 	close(outp[1]);
 	close(errp[1]);
 	d->in = inp[1];
-	d->out = outp[0];
-	d->err = errp[0];
+	d->o[0].fd = outp[0];
+	d->o[1].fd = errp[0];
 	if (secret != NULL) {
 		len = strlen(secret);
 		line = malloc(len + 2);
@@ -420,11 +496,11 @@ itp_spawn(const char *const *argv, char **envp, const char *secret)
 	return d;
 }
 
-static void
-itp_kill(struct itp_drv *d)
+/* What the driver printed so far on stdout (0) or stderr (1). */
+static const char *
+itp_so_far(const struct itp_drv *d, int i)
 {
-	kill(d->pid, SIGKILL);
-	waitpid(d->pid, NULL, 0);
+	return d->o[i].buf != NULL ? d->o[i].buf : "";
 }
 
 /*
@@ -432,58 +508,25 @@ itp_kill(struct itp_drv *d)
  * end; fails the test (killing the driver) past the deadline.
  */
 static void
-itp_pump(struct itp_drv *d, int (*stop)(struct itp_drv *))
+itp_pump(struct itp_drv *d, int (*stop)(void *))
 {
-	struct pollfd	 pfd[2];
-	int		 nfd, left, i;
-
-	while (d->out != -1 || d->err != -1) {
-		if (stop != NULL && stop(d))
-			return;
-		nfd = 0;
-		if (d->out != -1) {
-			pfd[nfd].fd = d->out;
-			pfd[nfd++].events = POLLIN;
-		}
-		if (d->err != -1) {
-			pfd[nfd].fd = d->err;
-			pfd[nfd++].events = POLLIN;
-		}
-		left = (int)(d->end - it_now_ms());
-		if (left <= 0 || poll(pfd, (nfds_t)nfd, left) == 0) {
-			itp_kill(d);
-			cr_assert_fail("pam_driver did not finish within %d ms;"
-			    " stdout:\n%s\nstderr:\n%s", ITP_RUN_MS,
-			    d->obuf != NULL ? d->obuf : "",
-			    d->ebuf != NULL ? d->ebuf : "");
-		}
-		for (i = 0; i < nfd; i++) {
-			if (pfd[i].revents == 0)
-				continue;
-			if (pfd[i].fd == d->out) {
-				if (!it_append_fd(d->out, &d->obuf, &d->olen,
-				    &d->ocap)) {
-					close(d->out);
-					d->out = -1;
-				}
-			} else if (!it_append_fd(d->err, &d->ebuf, &d->elen,
-			    &d->ecap)) {
-				close(d->err);
-				d->err = -1;
-			}
-		}
-	}
+	if (it_proc_read(d->o, 2, d->end, stop, d) != -1)
+		return;
+	it_proc_kill(d->pid);
+	cr_assert_fail("pam_driver did not finish within %d ms; stdout:\n%s\n"
+	    "stderr:\n%s", ITP_RUN_MS, itp_so_far(d, 0), itp_so_far(d, 1));
 }
 
 static int
-itp_paused(struct itp_drv *d)
+itp_paused(void *arg)
 {
-	const char	*p;
+	struct itp_drv	*d = arg;
+	const char	*buf = d->o[0].buf, *p;
 
-	for (p = d->obuf != NULL ? d->obuf + d->oscan : NULL; p != NULL &&
+	for (p = buf != NULL ? buf + d->oscan : NULL; p != NULL &&
 	    *p != '\0';) {
 		if (strncmp(p, "pause\n", 6) == 0) {
-			d->oscan = (size_t)(p - d->obuf) + 6;
+			d->oscan = (size_t)(p - buf) + 6;
 			d->paused = 1;
 			return 1;
 		}
@@ -491,43 +534,9 @@ itp_paused(struct itp_drv *d)
 			break;
 		p++;
 		/* Only whole lines count as scanned. */
-		d->oscan = (size_t)(p - d->obuf);
+		d->oscan = (size_t)(p - buf);
 	}
 	return 0;
-}
-
-/* Exit status of pid within ms, -1 if it is still running. */
-static int
-itp_reap(pid_t pid, int ms)
-{
-	struct pollfd	 pfd;
-	int64_t		 end = it_now_ms() + ms;
-	pid_t		 r;
-	int		 status, fd, left;
-
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (;;) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		left = (int)(end - it_now_ms());
-		if ((r == -1 && errno != EINTR) || left <= 0) {
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		if (fd != -1) {
-			pfd.fd = fd;
-			pfd.events = POLLIN;
-			poll(&pfd, 1, left);
-		} else
-			it_msleep(left < 10 ? left : 10);
-	}
-	if (fd != -1)
-		close(fd);
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
 }
 
 /* Waits for d to exit and fills *r; frees d. */
@@ -541,51 +550,40 @@ itp_collect(struct itp_drv *d, struct itp_run *r)
 		d->in = -1;
 	}
 	itp_pump(d, NULL);
-	st = itp_reap(d->pid, (int)(d->end - it_now_ms()) + 1000);
+	st = it_proc_wait(d->pid, (int)(d->end - it_now_ms()) + 1000);
 	if (st == -1) {
-		itp_kill(d);
+		it_proc_kill(d->pid);
 		cr_assert_fail("pam_driver closed its output but did not exit");
 	}
 	r->status = st;
 	r->ms = it_now_ms() - d->start;
-	r->out = it_keep(d->obuf != NULL ? d->obuf : strdup(""));
-	r->err = it_keep(d->ebuf != NULL ? d->ebuf : strdup(""));
+	r->out = it_keep(d->o[0].buf != NULL ? d->o[0].buf : strdup(""));
+	r->err = it_keep(d->o[1].buf != NULL ? d->o[1].buf : strdup(""));
 	free(d);
 }
 
-static const char **
-itp_argv(const char *first, va_list ap)
+/* pam_driver, then the arguments of ap up to its NULL. */
+static void
+itp_argv(const char *argv[ITP_MAX_ARGS], va_list ap)
 {
-	const char	**argv;
-	const char	 *a;
-	size_t		  n = 0;
-
-	argv = calloc(ITP_MAX_ARGS, sizeof(*argv));
-	cr_assert_not_null(argv, "out of memory");
-	it_keep((char *)argv);
-	argv[n++] = itp_driver();
-	for (a = first; a != NULL; a = va_arg(ap, const char *)) {
-		cr_assert(n < ITP_MAX_ARGS - 1, "too many arguments");
-		argv[n++] = a;
-	}
-	argv[n] = NULL;
-	return argv;
+	argv[0] = itp_driver();
+	it_argv_va(argv, ITP_MAX_ARGS, 1, ap);
 }
 
 struct itp_drv *
 itp_start(const char *secret, ...)
 {
-	struct itp_drv	 *d;
-	const char	**argv;
+	const char	*argv[ITP_MAX_ARGS];
+	struct itp_drv	*d;
 	char		**env;
-	va_list		  ap;
+	va_list		 ap;
 
 	va_start(ap, secret);
-	argv = itp_argv(va_arg(ap, const char *), ap);
+	itp_argv(argv, ap);
 	va_end(ap);
 	env = itp_driver_env();
 	d = itp_spawn(argv, env, secret);
-	free(env);
+	it_free_env(env);
 	return d;
 }
 
@@ -597,10 +595,9 @@ itp_wait_pause(struct itp_drv *d)
 		d->paused = 0;
 		return;
 	}
-	itp_kill(d);
+	it_proc_kill(d->pid);
 	cr_assert_fail("pam_driver ended without pausing; stdout:\n%s\n"
-	    "stderr:\n%s", d->obuf != NULL ? d->obuf : "",
-	    d->ebuf != NULL ? d->ebuf : "");
+	    "stderr:\n%s", itp_so_far(d, 0), itp_so_far(d, 1));
 }
 
 void
@@ -626,17 +623,17 @@ itp_finish(struct itp_drv *d, struct itp_run *r)
 void
 itp_run(struct itp_run *r, const char *secret, ...)
 {
-	struct itp_drv	 *d;
-	const char	**argv;
+	const char	*argv[ITP_MAX_ARGS];
+	struct itp_drv	*d;
 	char		**env;
-	va_list		  ap;
+	va_list		 ap;
 
 	va_start(ap, secret);
-	argv = itp_argv(va_arg(ap, const char *), ap);
+	itp_argv(argv, ap);
 	va_end(ap);
 	env = itp_driver_env();
 	d = itp_spawn(argv, env, secret);
-	free(env);
+	it_free_env(env);
 	itp_finish(d, r);
 }
 

@@ -1,6 +1,7 @@
 /*
- * harness_pam.h - helpers of the PAM integration tests (tests/it_pam*.c),
- * on top of harness.h.
+ * harness_pam.h - helpers of the PAM integration tests (tests/it_pam*.c,
+ * and the tests that also check their case through PAM), on top of
+ * harness.h.
  *
  * Each PAM case runs build/tests/pam_driver (see tests/pam_driver.c) as a
  * child process under pam_wrapper and nss_wrapper; the test process never
@@ -39,6 +40,13 @@ void	itp_init(void);
 /* Absolute paths of the module and of the driver under test. */
 const char *itp_module(void);
 const char *itp_driver(void);
+/*
+ * The absolute path of the system's PAM module name ("pam_permit.so") in
+ * the directory libpam's pkg-config file names, else the multiarch one;
+ * fails the test, saying where it looked, when neither holds the stock
+ * modules. Harness-owned; needs no itp_init().
+ */
+const char *itp_pam_lib(const char *name);
 /* "socket=SOCK nodelay": the arguments every probe line starts with. */
 const char *itp_base_args(void);
 /* path := text (mode 0644). */

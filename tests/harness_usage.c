@@ -107,10 +107,7 @@ itu_show_json(const char *token)
 time_t
 itu_now(void)
 {
-	struct timespec ts;
-
-	cr_assert_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
-	return ts.tv_sec;
+	return it_time();
 }
 
 enum apikey_code
@@ -135,7 +132,7 @@ itu_json_code(const json_t *doc)
 json_t *
 itu_ctl_verify(const char *as, const char *token, ...)
 {
-	const char *args[MAX_ARGS], *a;
+	const char *args[MAX_ARGS];
 	struct it_ctl_opt o = { 0 };
 	struct it_run r;
 	enum apikey_code c;
@@ -147,12 +144,8 @@ itu_ctl_verify(const char *as, const char *token, ...)
 	args[n++] = "verify";
 	args[n++] = "-";
 	va_start(ap, token);
-	while ((a = va_arg(ap, const char *)) != NULL) {
-		cr_assert(n < MAX_ARGS - 1, "too many arguments");
-		args[n++] = a;
-	}
+	it_argv_va(args, MAX_ARGS, n, ap);
 	va_end(ap);
-	args[n] = NULL;
 	o.as = as;
 	o.in = it_printf("%s\n", token);
 	it_ctlv(&r, &o, args);

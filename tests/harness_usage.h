@@ -1,9 +1,9 @@
 /*
  * harness_usage.h - helpers of the usage-policy integration tests
- * (it_usage.c, it_crash.c) on top of harness.h, whose it_verify() takes
- * "cost=N" too: polls that hand back the answer they waited for, the
- * key's stored credits and use counters, and apikeyctl verify as a
- * fixture user.
+ * (it_usage.c, it_crash.c, it_fairness.c, it_systemd.c) on top of
+ * harness.h, whose it_verify() takes "cost=N" too: polls that hand back
+ * the answer they waited for, the key's stored credits and use counters,
+ * and apikeyctl verify as a fixture user.
  *
  * Like harness.h, every function asserts instead of returning an error,
  * and what it returns is owned by the caller only where it says so.
@@ -48,11 +48,7 @@ json_t	*itu_ctl_verify(const char *as, const char *token, ...)
 /* The "code" of such a document as an enum. */
 enum apikey_code itu_json_code(const json_t *doc);
 
-/*
- * Wall-clock seconds as apikeyd reads them (CLOCK_REALTIME). time() may
- * use a coarser clock that lags a few milliseconds behind, so an upper
- * bound taken with it can fall just short of a daemon stamp.
- */
+/* it_time(): wall-clock seconds as apikeyd reads them. */
 time_t	itu_now(void);
 
 /* Looks a code name up ("VALID", ...); asserts it is one. */

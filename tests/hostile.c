@@ -44,6 +44,20 @@
  *            began sending on it (the daemon's read and idle timers start
  *            no sooner, so MS is never below the timeout that closed it),
  *            or "C open" when MS are over
+ *   pipe N [TOKEN]
+ *            writes N requests at once on each open connection, PINGs and,
+ *            with TOKEN, every other one a VERIFY of it, then reads N
+ *            replies and matches each to its request by id: "C piped N
+ *            answered A reordered R", A being the requests that got
+ *            exactly one OK reply of their opcode (a VERIFY: VALID), R
+ *            the replies that came before that of an earlier request
+ *   flood    pipelines PINGs on each open connection, reading nothing,
+ *            until the daemon has taken nothing for STALL_MS: "C stalled
+ *            BYTES", the bytes it took; "C flooded BYTES" if it was still
+ *            taking them after FLOOD_CAP bytes or DEADLINE_MS
+ *   drain    reads the replies to a flood, sending the rest of a PING
+ *            the flood left half-written: "C drained A of N", A the
+ *            replies that came in order, N the PINGs sent
  *
  * each answered, after the connection lines, with "done". At end of input
  * it exits, closing everything; it also dies with the process that started
@@ -72,12 +86,19 @@
 #define MAX_CONNS	1024
 #define DEADLINE_MS	10000
 #define PARTIAL_BYTES	3
+#define PIPE_MAX	256		/* requests in one pipe write */
+#define PIPE_ID		0x10000000u	/* ids of pipe's requests */
+#define FLOOD_ID	0x20000000u	/* ids of flood's PINGs */
+#define FLOOD_BATCH	4096		/* PINGs per flood write */
+#define FLOOD_CAP	(64u * 1024 * 1024)
+#define STALL_MS	200
 
 enum mode { M_IDLE, M_HOLD, M_LIST, M_BADVER, M_BADLEN };
 
 struct conn {
 	int		 fd;		/* -1 once closed */
 	int64_t		 last_ms;	/* when it last began sending */
+	uint64_t	 flooded;	/* bytes of PINGs flood sent */
 };
 
 static struct conn conns[MAX_CONNS];
@@ -196,15 +217,15 @@ read_exact(int fd, uint8_t *p, size_t len, int64_t deadline)
 }
 
 /*
- * Reads one reply frame into frame[] and decodes its head. Returns 0, 1
- * at end of file, -1 on a timeout or an undecodable frame.
+ * Reads one reply frame into frame[] and decodes its head; body is left
+ * on the fields after it. Returns 0, 1 at end of file, -1 on a timeout or
+ * an undecodable frame.
  */
 static int
-read_reply(int fd, struct proto_hdr *h, uint32_t *status,
-    char msg[PROTO_MESSAGE_MAX + 1])
+read_reply_body(int fd, struct proto_hdr *h, uint32_t *status,
+    char msg[PROTO_MESSAGE_MAX + 1], struct reader *body)
 {
 	int64_t		 deadline = now_ms() + DEADLINE_MS;
-	struct reader	 body;
 	uint32_t	 n;
 	size_t		 flen;
 	int		 rc;
@@ -214,15 +235,24 @@ read_reply(int fd, struct proto_hdr *h, uint32_t *status,
 	/* A length over the buffer or under the header: not a reply. */
 	if (proto_frame_peek(frame, 4, sizeof(frame), &flen) < 0)
 		return -1;
-	rd_init(&body, frame, 4);
-	if (rd_raw_u32(&body, &n) != 0 ||
+	rd_init(body, frame, 4);
+	if (rd_raw_u32(body, &n) != 0 ||
 	    (rc = read_exact(fd, frame + 4, n, deadline)) != 0)
 		return rc != 0 ? rc : -1;
 	if (proto_frame_peek(frame, sizeof(frame), sizeof(frame),
-	    &flen) != 0 || proto_frame_open(frame, flen, h, &body) != 0 ||
-	    proto_dec_reply_head(&body, status, msg) != 0)
+	    &flen) != 0 || proto_frame_open(frame, flen, h, body) != 0 ||
+	    proto_dec_reply_head(body, status, msg) != 0)
 		return -1;
 	return 0;
+}
+
+static int
+read_reply(int fd, struct proto_hdr *h, uint32_t *status,
+    char msg[PROTO_MESSAGE_MAX + 1])
+{
+	struct reader	 body;
+
+	return read_reply_body(fd, h, status, msg, &body);
 }
 
 /* Waits for the daemon to close fd, discarding what it sends: 1 closed,
@@ -253,6 +283,23 @@ make_frame(uint8_t opcode, uint32_t id, const struct proto_owner_sel *sel)
 	proto_frame_begin(&w, opcode, 0, id);
 	if (sel != NULL)
 		proto_enc_owner_sel(&w, sel);
+	return proto_frame_end(&w) == 0 ? w.len : 0;
+}
+
+/* A VERIFY of token, every other field empty, into frame[]. */
+static size_t
+make_verify(uint32_t id, const char *token)
+{
+	struct proto_verify_req q;
+	struct writer	 w;
+
+	memset(&q, 0, sizeof(q));
+	if (strlen(token) > TOKEN_MAX)
+		return 0;
+	strcpy(q.token, token);
+	wr_init(&w, frame, sizeof(frame));
+	proto_frame_begin(&w, PROTO_OP_VERIFY, 0, id);
+	proto_enc_verify_req(&w, &q);
 	return proto_frame_end(&w) == 0 ? w.len : 0;
 }
 
@@ -476,6 +523,234 @@ gone:
 	}
 }
 
+/* Request i of a pipe: a VERIFY when i is odd and there is a token. */
+static int
+pipe_is_verify(size_t i, const char *token)
+{
+	return token != NULL && i % 2 == 1;
+}
+
+/* Writes n requests on c at once; 0, or -1 when they did not all fit. */
+static int
+pipe_send(struct conn *c, size_t n, const char *token)
+{
+	static uint8_t	 out[PIPE_MAX * 256];
+	size_t		 i, len, off = 0;
+
+	for (i = 0; i < n; i++) {
+		len = pipe_is_verify(i, token) ?
+		    make_verify(PIPE_ID + (uint32_t)i, token) :
+		    make_frame(PROTO_OP_PING, PIPE_ID + (uint32_t)i, NULL);
+		if (len == 0 || len > sizeof(out) - off)
+			return -1;
+		memcpy(out + off, frame, len);
+		off += len;
+	}
+	c->last_ms = now_ms();
+	return send_all(c->fd, out, off);
+}
+
+/*
+ * Whether a reply is the one request i expects: its opcode, OK, and for
+ * a VERIFY the code VALID.
+ */
+static int
+pipe_reply_ok(size_t i, const char *token, const struct proto_hdr *h,
+    uint32_t status, struct reader *body)
+{
+	struct proto_verify_reply rep;
+	uint8_t		 op;
+
+	op = pipe_is_verify(i, token) ? PROTO_OP_VERIFY : PROTO_OP_PING;
+	if (h->opcode != (op | PROTO_REPLY) || h->flags != 0 ||
+	    status != PROTO_OK)
+		return 0;
+	if (op == PROTO_OP_PING)
+		return 1;
+	return proto_dec_verify_reply(body, &rep) == 0 &&
+	    rep.code == PROTO_VALID;
+}
+
+static void
+cmd_pipe(long n, const char *token)
+{
+	struct proto_hdr h;
+	struct reader	 body;
+	uint32_t	 status;
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint8_t		 seen[PIPE_MAX];
+	size_t		 i, k, first, answered, reordered;
+	int		 rc;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd == -1)
+			continue;
+		if (n < 1 || n > PIPE_MAX ||
+		    pipe_send(&conns[i], (size_t)n, token) != 0) {
+			say("%zu error pipe send", i);
+			continue;
+		}
+		memset(seen, 0, sizeof(seen));
+		answered = reordered = first = 0;
+		for (k = 0; k < (size_t)n; k++) {
+			rc = read_reply_body(conns[i].fd, &h, &status, msg,
+			    &body);
+			if (rc != 0)
+				break;
+			if (h.id - PIPE_ID >= (uint32_t)n || seen[h.id -
+			    PIPE_ID]++ != 0) {
+				report_frame(i, &h, status, msg);
+				continue;
+			}
+			/* It overtook the first request still unanswered. */
+			if (h.id - PIPE_ID != first)
+				reordered++;
+			answered += pipe_reply_ok(h.id - PIPE_ID, token, &h,
+			    status, &body);
+			while (first < (size_t)n && seen[first])
+				first++;
+		}
+		say("%zu piped %ld answered %zu reordered %zu", i, n, answered,
+		    reordered);
+	}
+}
+
+/*
+ * The flood's bytes from off on: PINGs with ids FLOOD_ID + 0, 1, ... A
+ * PING is a bare header, so frame k is at k * PROTO_HDR_LEN.
+ */
+static void
+flood_bytes(uint64_t off, uint8_t *out, size_t len)
+{
+	uint64_t	 k;
+	size_t		 at, n;
+
+	while (len > 0) {
+		k = off / PROTO_HDR_LEN;
+		at = (size_t)(off % PROTO_HDR_LEN);
+		(void)make_frame(PROTO_OP_PING, FLOOD_ID + (uint32_t)k, NULL);
+		n = PROTO_HDR_LEN - at < len ? PROTO_HDR_LEN - at : len;
+		memcpy(out, frame + at, n);
+		out += n;
+		off += n;
+		len -= n;
+	}
+}
+
+/* Sends the flood's bytes until the daemon takes none for STALL_MS:
+ * 1 stalled, 0 not by FLOOD_CAP or the deadline, -1 closed. */
+static int
+flood_one(struct conn *c)
+{
+	static uint8_t	 out[FLOOD_BATCH * PROTO_HDR_LEN];
+	struct pollfd	 pfd;
+	int64_t		 deadline = now_ms() + DEADLINE_MS;
+	ssize_t		 w;
+
+	c->last_ms = now_ms();
+	while (c->flooded < FLOOD_CAP && now_ms() < deadline) {
+		/* Aligned to frames, so out holds whole PINGs but the
+		 * first, which a short write may have cut. */
+		flood_bytes(c->flooded, out, sizeof(out) - c->flooded %
+		    PROTO_HDR_LEN);
+		w = send(c->fd, out, sizeof(out) - c->flooded % PROTO_HDR_LEN,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			c->flooded += (uint64_t)w;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno != EAGAIN)
+			return -1;
+		pfd.fd = c->fd;
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, STALL_MS) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+cmd_flood(void)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd == -1)
+			continue;
+		conns[i].flooded = 0;
+		rc = flood_one(&conns[i]);
+		if (rc < 0) {
+			say("%zu eof", i);
+			conn_close(&conns[i]);
+		} else
+			say("%zu %s %llu", i, rc ? "stalled" : "flooded",
+			    (unsigned long long)conns[i].flooded);
+	}
+}
+
+/*
+ * Reads the flood's replies, which a daemon that paused the connection
+ * sends in order once it reads again; meanwhile writes the rest of a PING
+ * the flood cut short. Returns the replies that came in order.
+ */
+static uint64_t
+drain_one(struct conn *c, uint64_t total)
+{
+	struct proto_hdr h;
+	struct pollfd	 pfd;
+	uint32_t	 status;
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint8_t		 rest[PROTO_HDR_LEN];
+	uint64_t	 next = 0;
+	int64_t		 deadline = now_ms() + DEADLINE_MS;
+	size_t		 cut;
+	ssize_t		 w;
+
+	while (next < total && now_ms() < deadline) {
+		cut = (size_t)(c->flooded % PROTO_HDR_LEN);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN | (cut != 0 ? POLLOUT : 0);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, STALL_MS) <= 0)
+			continue;
+		if (cut != 0 && (pfd.revents & POLLOUT)) {
+			flood_bytes(c->flooded, rest, PROTO_HDR_LEN - cut);
+			w = send(c->fd, rest, PROTO_HDR_LEN - cut,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (w > 0)
+				c->flooded += (uint64_t)w;
+		}
+		if (!(pfd.revents & POLLIN))
+			continue;
+		if (read_reply(c->fd, &h, &status, msg) != 0 ||
+		    h.id != FLOOD_ID + next || status != PROTO_OK ||
+		    h.opcode != (PROTO_OP_PING | PROTO_REPLY))
+			break;
+		next++;
+	}
+	return next;
+}
+
+static void
+cmd_drain(void)
+{
+	uint64_t total;
+	size_t	 i;
+
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].fd == -1 || conns[i].flooded == 0)
+			continue;
+		total = (conns[i].flooded + PROTO_HDR_LEN - 1) / PROTO_HDR_LEN;
+		say("%zu drained %llu of %llu", i,
+		    (unsigned long long)drain_one(&conns[i], total),
+		    (unsigned long long)total);
+	}
+}
+
 static int
 usage(void)
 {
@@ -489,7 +764,7 @@ main(int argc, char **argv)
 {
 	static const char *const names[] = { "idle", "hold", "list",
 	    "badver", "badlen" };
-	char		 line[128], *end;
+	char		 line[128 + TOKEN_MAX], *end;
 	size_t		 i, len;
 	long		 n;
 
@@ -541,6 +816,14 @@ main(int argc, char **argv)
 		else if (strncmp(line, "drip ", 5) == 0 &&
 		    (n = strtol(line + 5, &end, 10)) >= 0 && *end == '\0')
 			cmd_drip(n);
+		else if (strncmp(line, "pipe ", 5) == 0 &&
+		    (n = strtol(line + 5, &end, 10)) > 0 &&
+		    (*end == '\0' || *end == ' '))
+			cmd_pipe(n, *end == ' ' ? end + 1 : NULL);
+		else if (strcmp(line, "flood") == 0)
+			cmd_flood();
+		else if (strcmp(line, "drain") == 0)
+			cmd_drain();
 		else
 			say("error unknown command %s", line);
 		say("done");

@@ -1,11 +1,13 @@
 /*
  * it_connections.c - what a local user can do to apikeyd's connections,
  * and what the daemon does about it (findings 4 and 6 of the security
- * review): listings are streamed under back-pressure, a partial frame and
- * an idle connection are closed after their timeouts, connections are
- * capped per uid and per socket with a reserve that keeps root's (PAM's)
- * logins going, a refused or undecodable connection is told why before it
- * is closed, and the log about one uid stays within its budget.
+ * review): listings are streamed under back-pressure, pipelined requests
+ * are all answered and matched by id, a peer that does not read its
+ * replies stops being read, a partial frame and an idle connection are
+ * closed after their timeouts, connections are capped per uid and per
+ * socket with a reserve that keeps root's (PAM's) logins going, a refused
+ * or undecodable connection is told why before it is closed, and the log
+ * about one uid stays within its budget.
  *
  * The misbehaving clients are build/tests/hostile (see tests/hostile.c),
  * run as fixture users through setpriv. It makes its connections one
@@ -122,6 +124,19 @@ closed_ms(const char *report, int c)
 	if (p == NULL || (p != report && p[-1] != '\n'))
 		return -1;
 	return strtol(p + strlen(it_printf("%d closed ", c)), NULL, 10);
+}
+
+/* The number after "C what " on a line of report, or -1 if none. */
+static long long
+report_value(const char *report, int c, const char *what)
+{
+	const char	*head = it_printf("%d %s ", c, what);
+	const char	*p;
+
+	for (p = report; (p = strstr(p, head)) != NULL; p++)
+		if (p == report || p[-1] == '\n')
+			return strtoll(p + strlen(head), NULL, 10);
+	return -1;
 }
 
 /* Asserts that report is exactly n_open "open" and n_busy "ebusy why". */
@@ -262,6 +277,136 @@ Test(connections, listing_stops_at_its_mark_when_never_read)
 	cr_log_info("after root's listing and verify: VmRSS %ld kB (+%ld)",
 	    rss2, rss2 - rss0);
 	cr_assert_lt(rss2 - rss0, LIST_RSS_BOUND_KB);
+	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
+}
+
+/* --- pipelining and unread replies ---------------------------------------- */
+
+#define PIPE_N		64
+#define PIPE_CREDITS	1000
+
+/*
+ * 64 requests written at once, PINGs and VERIFYs of a key with credits,
+ * are all answered, each matched to its request by id (proto.h: replies
+ * may come back out of order). A VERIFY that consumes a credit is answered
+ * once the ledger has committed it, while the PINGs read with it are
+ * answered at once, so replies overtake earlier ones; and every VERIFY
+ * consumed exactly one credit. On admin.sock the replies come in order. A
+ * daemon that handled only the first frame of a read, or answered a
+ * request twice or under another id, fails "answered 64".
+ */
+Test(connections, pipelined_requests_are_answered_by_id)
+{
+	struct apikey_key_spec *spec = apikey_key_spec_new();
+	struct apikey_key *k = NULL;
+	struct it_prog	*v, *a;
+	const char	*report, *tok, *want;
+	long long	 reordered;
+
+	it_setup();
+	cr_assert_not_null(spec);
+	cr_assert_eq(apikey_key_spec_set_credits(spec, PIPE_CREDITS), 0);
+	tok = it_key_lib(APIKEY_OWNER_USER, "alice", spec, NULL);
+	apikey_key_spec_free(spec);
+
+	v = hostile("alice", "verify", "idle", 1, &report);
+	assert_report("alice", report, 1, 0, NULL);
+	it_prog_say(v, "pipe %d %s", PIPE_N, tok);
+	report = it_prog_until(v, "done", REPORT_MS);
+	want = it_printf("0 piped %d answered %d reordered ", PIPE_N, PIPE_N);
+	cr_assert(strncmp(report, want, strlen(want)) == 0 &&
+	    it_line_count(report) == 1, "verify.sock: %s", report);
+	reordered = report_value(report, 0, it_printf("piped %d answered %d "
+	    "reordered", PIPE_N, PIPE_N));
+	cr_log_info("%d pipelined requests: %lld replies overtook an earlier "
+	    "one", PIPE_N, reordered);
+	cr_assert_gt(reordered, 0, "every VERIFY of a key with credits "
+	    "waits for its commit, the PINGs behind it do not");
+	cr_assert_eq(apikey_key_show(it_aclient(), it_id(tok), &k), 0);
+	cr_assert_eq(apikey_key_remaining(k), PIPE_CREDITS - PIPE_N / 2);
+	apikey_key_free(k);
+
+	a = hostile("alice", "admin", "idle", 1, &report);
+	assert_report("alice on admin.sock", report, 1, 0, NULL);
+	it_prog_say(a, "pipe %d", PIPE_N);
+	cr_assert_str_eq(it_prog_until(a, "done", REPORT_MS), it_printf("0 "
+	    "piped %d answered %d reordered 0\n", PIPE_N, PIPE_N));
+	cr_assert_eq(it_prog_end(v, IT_DEADLINE_MS), 0);
+	cr_assert_eq(it_prog_end(a, IT_DEADLINE_MS), 0);
+}
+
+#define FLOOD_CONNS	8
+/*
+ * What the daemon may take from a peer that pipelines PINGs and never
+ * reads: requests until its output passes the mark (256 KiB of ~37-byte
+ * replies to 12-byte PINGs: ~85 KiB), one input frame, and what the
+ * kernel buffers each way (a few hundred KiB with Linux's defaults); under
+ * 1 MiB, bounded at 8. Without the pause it takes all hostile sends, up
+ * to its 64 MiB cap.
+ */
+#define FLOOD_TAKEN_MAX		(8LL * 1024 * 1024)
+/*
+ * Inside the daemon each such connection holds its output up to the mark
+ * plus one reply, its input buffer and its struct conn: under 300 KiB,
+ * bounded at 512. AddressSanitizer keeps every freed output chunk in its
+ * quarantine (what the kernel took, ~200 KiB more) and adds redzones: a
+ * bound of three times as much, as for the listings.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define FLOOD_RSS_BOUND_KB	(3 * FLOOD_CONNS * 512)
+#else
+#define FLOOD_RSS_BOUND_KB	(FLOOD_CONNS * 512)
+#endif
+
+/*
+ * Eight connections pipeline PINGs and read no reply. Each time, once its
+ * unread output passes the mark the daemon stops reading the connection:
+ * hostile's writes stall after what the bound above allows, and the
+ * daemon's memory grows by less than the bound. Others are served
+ * meanwhile. Once hostile reads, the daemon reads again and answers every
+ * PING, in order: the pause lost nothing. Without the pause (paused never
+ * set) the daemon reads on and buffers every reply: no connection
+ * stalls, and RSS grows by hundreds of MB.
+ */
+Test(connections, unread_replies_stop_the_reading)
+{
+	const char	*report, *tok;
+	struct it_prog	*h;
+	long long	 taken, pings;
+	long		 rss0, rss1;
+	int		 i;
+
+	it_setup();
+	tok = it_key(NULL, "--user", "alice", NULL);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	rss0 = it_daemon_kb("VmRSS");
+	h = hostile("alice", "verify", "idle", FLOOD_CONNS, &report);
+	assert_report("alice", report, FLOOD_CONNS, 0, NULL);
+
+	it_prog_say(h, "flood");
+	report = it_prog_until(h, "done", REPORT_MS);
+	for (i = 0; i < FLOOD_CONNS; i++) {
+		taken = report_value(report, i, "stalled");
+		cr_assert(taken > 0 && taken < FLOOD_TAKEN_MAX, "connection "
+		    "%d: the daemon should stop reading it after less than "
+		    "%lld bytes of PINGs:\n%s", i, FLOOD_TAKEN_MAX, report);
+	}
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	rss1 = it_daemon_kb("VmRSS");
+	cr_log_info("%d connections not reading their replies: VmRSS %ld -> "
+	    "%ld kB (+%ld), bound +%d kB; report:\n%s", FLOOD_CONNS, rss0,
+	    rss1, rss1 - rss0, FLOOD_RSS_BOUND_KB, report);
+	cr_assert_lt(rss1 - rss0, FLOOD_RSS_BOUND_KB, "VmRSS grew by %ld kB "
+	    "(bound %d kB)", rss1 - rss0, FLOOD_RSS_BOUND_KB);
+
+	it_prog_say(h, "drain");
+	report = it_prog_until(h, "done", REPORT_MS);
+	for (i = 0; i < FLOOD_CONNS; i++) {
+		pings = report_value(report, i, "drained");
+		cr_assert(pings > 0 && strstr(report, it_printf("%d drained "
+		    "%lld of %lld\n", i, pings, pings)) != NULL, "connection "
+		    "%d: not every PING answered in order:\n%s", i, report);
+	}
 	cr_assert_eq(it_prog_end(h, IT_DEADLINE_MS), 0);
 }
 

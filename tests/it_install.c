@@ -6,7 +6,8 @@
  * groff lint of the installed man pages, a config the administrator
  * edited surviving a second install and an uninstall, and an uninstall
  * that leaves only empty directories. Also the layout of a PREFIX other
- * than /usr.
+ * than /usr, and the front-ends (pam_apikey.so, examples/verify_key.c)
+ * built from nothing but the installed header and library.
  *
  * Nothing here touches the machine outside its temporary directory, and
  * no daemon is started. make runs in the source tree with B= the build
@@ -742,6 +743,58 @@ Test(install, uninstall_keeps_a_module_pam_still_uses)
 	    "# account\trequired\tpam_apikey.so\n");
 	cr_assert_eq(make(&r, "uninstall", "/usr", dest), 0, "%s", r.err);
 	cr_assert_eq(access(module, F_OK), -1, "the module is still there");
+}
+
+/*
+ * pam_apikey.so and examples/verify_key.c build against what `make
+ * install` installed, as a distribution or a user of libapikey builds
+ * them: -I DESTDIR/usr/include and -L DESTDIR/LIBDIR -lapikey, nothing of
+ * the tree. The sources are copied out of the tree first, so that an
+ * include of "../proto/token.h" or "../libclient/apikey.h" finds nothing,
+ * and the module is linked with -Wl,--no-undefined, so that a call of
+ * anything libapikey does not export fails the link.
+ */
+Test(install, front_ends_build_against_the_installed_library)
+{
+	const char *dest = install_usr();
+	const char *dir = it_printf("%s/frontends", t.root);
+	const char *inc = in_tree(dest, "usr/include");
+	const char *lib = in_tree(dest, t.lib);
+#ifdef __SANITIZE_ADDRESS__
+	/* The installed library is the sanitized one of this build. */
+	const char *san = "-fsanitize=address,undefined";
+#else
+	const char *san = "";
+#endif
+	const char *copy[] = { "sh", "-c", "mkdir \"$1/pam\" \"$1/example\" && "
+	    "cp pam_module/*.c pam_module/*.h pam_module/pam_apikey.map "
+	    "\"$1/pam\" && cp examples/verify_key.c \"$1/example\"", "sh",
+	    dir, NULL };
+	/* $1 directory, $2 -I, $3 -L, $4 sanitizer flags (maybe none). */
+	const char *pam[] = { "sh", "-c", "cd \"$1/pam\" && exec ${CC:-cc} "
+	    "-std=c11 -D_GNU_SOURCE -Wall -Werror=implicit-function-declaration "
+	    "$4 -fPIC -fvisibility=hidden -shared -I\"$2\" "
+	    "-o pam_apikey.so *.c -Wl,--version-script=pam_apikey.map "
+	    "-Wl,--no-undefined -L\"$3\" -lapikey -lpam", "sh", dir, inc,
+	    lib, san, NULL };
+	const char *example[] = { "sh", "-c", "cd \"$1/example\" && exec "
+	    "${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall "
+	    "-Werror=implicit-function-declaration $4 -I\"$2\" "
+	    "-o verify_key verify_key.c -L\"$3\" -lapikey", "sh", dir, inc,
+	    lib, san, NULL };
+	struct run r;
+
+	cr_assert_eq(mkdir(dir, 0755), 0, "mkdir %s: %s", dir,
+	    strerror(errno));
+	cr_assert_eq(run(&r, copy), 0, "copying the sources: %s", r.err);
+	cr_assert_eq(run(&r, pam), 0, "pam_apikey.so does not build against "
+	    "the installed libapikey (exit %d):\n%s%s", r.status, r.out,
+	    r.err);
+	cr_assert_eq(access(it_printf("%s/pam/pam_apikey.so", dir), F_OK), 0);
+	cr_assert_eq(run(&r, example), 0, "examples/verify_key.c does not "
+	    "build against the installed libapikey (exit %d):\n%s%s",
+	    r.status, r.out, r.err);
+	cr_assert_eq(access(it_printf("%s/example/verify_key", dir), X_OK), 0);
 }
 
 /* Any other PREFIX keeps everything under it, and the unit names the

@@ -662,7 +662,11 @@ Test(credits, interval_zero_never_refills)
 }
 
 /* ------------------------------------------------------------------ */
-/* The wall clock set back (clock_now_ms() is CLOCK_REALTIME) */
+/*
+ * An instant before the stored ones, as a clock set back would give. The
+ * daemon passes clock_now_ms(), which is CLOCK_MONOTONIC and never goes
+ * back; limits.c takes any clock, and stays safe with one that does.
+ */
 
 #define HOUR	3600000ULL
 

@@ -1,5 +1,5 @@
 /*
- * table.c - the tables of apikeyctl's listings (key list, tenant list,
+ * grid.c - the tables of apikeyctl's listings (key list, tenant list,
  * audit). Cells are copied in, columns are as wide as their widest cell so
  * nothing is ever cut, two spaces separate them, and the last column is not
  * padded. Cells come from other users through the daemon and must not
@@ -11,24 +11,24 @@
 #include <string.h>
 
 #include "../common/text.h"
-#include "table.h"
+#include "grid.h"
 
 int
-table_add(struct table *t, const char *const *row)
+grid_add(struct grid *g, const char *const *row)
 {
 	const char *src;
 	char	**cells, *c;
 	size_t	  i, size;
 
-	if (t->ncols > TABLE_COLS)	/* a caller's bug */
+	if (g->ncols > GRID_COLS)	/* a caller's bug */
 		abort();
-	cells = reallocarray(t->cells, (t->nrows + 1) * t->ncols,
+	cells = reallocarray(g->cells, (g->nrows + 1) * g->ncols,
 	    sizeof(*cells));
 	if (cells == NULL)
 		return -1;
-	t->cells = cells;
-	cells += t->nrows * t->ncols;
-	for (i = 0; i < t->ncols; i++) {
+	g->cells = cells;
+	cells += g->nrows * g->ncols;
+	for (i = 0; i < g->ncols; i++) {
 		src = row[i] != NULL && *row[i] != '\0' ? row[i] : "-";
 		size = strlen(src) * 4 + 1;	/* every byte may be \xNN */
 		if ((c = malloc(size)) == NULL) {
@@ -38,25 +38,25 @@ table_add(struct table *t, const char *const *row)
 		}
 		text_escape(c, size, src);
 		cells[i] = c;
-		if (strlen(c) > t->width[i])
-			t->width[i] = strlen(c);
+		if (strlen(c) > g->width[i])
+			g->width[i] = strlen(c);
 	}
-	t->nrows++;
+	g->nrows++;
 	return 0;
 }
 
 /* Two spaces between columns, the last one unpadded. */
 static void
-table_print(const struct table *t)
+grid_print(const struct grid *g)
 {
 	const char	*c;
 	size_t		 r, i;
 
-	for (r = 0; r < t->nrows; r++) {
-		for (i = 0; i < t->ncols; i++) {
-			c = t->cells[r * t->ncols + i];
-			if (i + 1 < t->ncols)
-				printf("%-*s  ", (int)t->width[i], c);
+	for (r = 0; r < g->nrows; r++) {
+		for (i = 0; i < g->ncols; i++) {
+			c = g->cells[r * g->ncols + i];
+			if (i + 1 < g->ncols)
+				printf("%-*s  ", (int)g->width[i], c);
 			else
 				printf("%s\n", c);
 		}
@@ -64,20 +64,20 @@ table_print(const struct table *t)
 }
 
 static void
-table_free(struct table *t)
+grid_free(struct grid *g)
 {
 	size_t i;
 
-	for (i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	for (i = 0; i < g->nrows * g->ncols; i++)
+		free(g->cells[i]);
+	free(g->cells);
 }
 
 int
-table_done(struct table *t, int rc)
+grid_done(struct grid *g, int rc)
 {
 	if (rc == 0)
-		table_print(t);
-	table_free(t);
+		grid_print(g);
+	grid_free(g);
 	return rc;
 }
