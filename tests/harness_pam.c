@@ -213,6 +213,21 @@ itp_pam_lib(const char *name)
 	return it_printf("%s/%s", itp_security_dir(), name);
 }
 
+const char *
+itp_matrix_module(void)
+{
+	static const char *const pc[] = { "pkg-config", "--variable=modules",
+	    "pam_wrapper", NULL };
+	const char	*dir = itp_ask(pc), *mod;
+
+	cr_assert(*dir != '\0', "pkg-config --variable=modules pam_wrapper "
+	    "says nothing (libpam-wrapper installs pam_wrapper.pc)");
+	mod = it_printf("%s/pam_matrix.so", dir);
+	cr_assert(access(mod, R_OK) == 0, "%s: %s (libpam-wrapper)", mod,
+	    strerror(errno));
+	return mod;
+}
+
 void
 itp_init(void)
 {

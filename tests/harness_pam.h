@@ -47,6 +47,8 @@ const char *itp_driver(void);
  * modules. Harness-owned; needs no itp_init().
  */
 const char *itp_pam_lib(const char *name);
+/* pam_wrapper's pam_matrix.so, from pam_wrapper.pc. */
+const char *itp_matrix_module(void);
 /* "socket=SOCK nodelay": the arguments every probe line starts with. */
 const char *itp_base_args(void);
 /* path := text (mode 0644). */

@@ -24,6 +24,7 @@
 
 #include "harness.h"
 #include "harness_e2e.h"
+#include "harness_pam.h"
 
 #define SSHD		"/usr/sbin/sshd"
 /* sshd's privilege separation directory, compiled in. */
@@ -420,7 +421,6 @@ Test(e2e_sshd_stack, account_phase_alone_admits_a_member)
 	ite_finish();
 }
 
-#define PAM_EXEC	"/usr/lib/x86_64-linux-gnu/security/pam_exec.so"
 
 /* 'text' for sh; the harness's paths and settings hold no quote. */
 static const char *
@@ -454,9 +454,10 @@ static void
 start_with_hook(const char *id)
 {
 	const char *hook = it_path("hook.sh");
+	const char *pam_exec = itp_pam_lib("pam_exec.so");
 
-	cr_assert(access(PAM_EXEC, R_OK) == 0, "%s: %s (libpam-modules)",
-	    PAM_EXEC, strerror(errno));
+	cr_assert(access(pam_exec, R_OK) == 0, "%s: %s (libpam-modules)",
+	    pam_exec, strerror(errno));
 	ite_write(hook, it_printf(
 	    "#!/bin/sh\n"
 	    "# written by tests/it_e2e_sshd.c, run by pam_exec.so in sshd\n"
@@ -475,7 +476,7 @@ start_with_hook(const char *id)
 	write_stack(it_printf(
 	    "auth     [success=ok default=die]  %s export_env\n"
 	    "auth     required    %s quiet %s\n",
-	    ite_pam_apikey(), PAM_EXEC, hook));
+	    ite_pam_apikey(), pam_exec, hook));
 	start_sshd();
 }
 
