@@ -157,7 +157,8 @@ $(B)/examples/verify_key: examples/verify_key.c $(B)/libapikey.so
 
 # Unit tests link the module objects; integration tests link libapikey.so
 # and drive the real apikeyd and apikeyctl binaries.
-$(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(DAEMON_OBJ) $(PROTO_OBJ)
+$(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(B)/obj/tests/unitlib.o \
+    $(DAEMON_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_DAEMON) $(PKG_TEST)) -lpthread

@@ -31,18 +31,19 @@ akey_send(struct areq *r, const struct store_key *k,
 {
 	struct proto_key info = k->info;
 	struct writer	*w;
+	struct reply	 rp;
 	int		 rc;
 
 	if (t != NULL) {
 		memcpy(info.owner.group, t->group, sizeof(info.owner.group));
 		info.owner.gid = t->gid;
 	}
-	w = reply_begin(r->h, more);
+	w = reply_begin(&rp, r->h, more);
 	if (token != NULL)
 		proto_enc_key_token(w, &info, token);
 	else
 		proto_enc_key(w, &info);
-	rc = reply_send(r->c, token != NULL);
+	rc = reply_send(&rp, r->c, token != NULL);
 	if (token != NULL)
 		keys_wipe(token, strlen(token));
 	return rc == 0 ? 0 : -1;

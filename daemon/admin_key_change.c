@@ -40,6 +40,7 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	const struct proto_tenant *tp;
 	struct store_key k;
 	struct store_txn *txn;
+	struct reply	 rp;
 	char		 detail[PROTO_DETAIL_MAX + 1] = "deleted";
 	int		 rc;
 
@@ -76,8 +77,8 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	}
 	if (ch->fn != NULL)
 		return akey_send(r, &k, tp, ch->token, 0);
-	proto_enc_empty(reply_begin(r->h, 0));
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	proto_enc_empty(reply_begin(&rp, r->h, 0));
+	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }
 
 static int

@@ -95,14 +95,15 @@ static int
 tenant_item(const struct proto_tenant *t, void *arg)
 {
 	struct listing	*l = arg;
+	struct reply	 rp;
 
 	if (turn_over(l))
 		return WALK_PAUSE;
 	memcpy(l->after, t->name, sizeof(t->name));
 	/* Others see only the tenants whose keys they manage. */
 	if (authz_tenant_admin(&l->who, t)) {
-		proto_enc_tenant(reply_begin(&l->h, 1), t);
-		(void)reply_send(l->c, 0);
+		proto_enc_tenant(reply_begin(&rp, &l->h, 1), t);
+		(void)reply_send(&rp, l->c, 0);
 	}
 	return 0;
 }
@@ -111,14 +112,15 @@ static int
 audit_item(const struct proto_audit *a, void *arg)
 {
 	struct listing	*l = arg;
+	struct reply	 rp;
 
 	if (a->seq > l->end_seq)
 		return WALK_DONE;
 	if (turn_over(l))
 		return WALK_PAUSE;
 	l->next_seq = a->seq + 1;
-	proto_enc_audit(reply_begin(&l->h, 1), a);
-	(void)reply_send(l->c, 0);
+	proto_enc_audit(reply_begin(&rp, &l->h, 1), a);
+	(void)reply_send(&rp, l->c, 0);
 	return 0;
 }
 
@@ -127,6 +129,7 @@ static int
 list_turn(struct conn *c, void *arg)
 {
 	struct listing	*l = arg;
+	struct reply	 rp;
 	int		 rc;
 
 	l->c = c;
@@ -157,8 +160,8 @@ list_turn(struct conn *c, void *arg)
 	if (rc != 0 && rc != WALK_DONE)
 		goto fail;
 	/* The end: an empty OK frame without MORE. */
-	proto_enc_empty(reply_begin(&l->h, 0));
-	return reply_send(c, 0) == 0 ? 0 : -1;
+	proto_enc_empty(reply_begin(&rp, &l->h, 0));
+	return reply_send(&rp, c, 0) == 0 ? 0 : -1;
 fail:
 	log_warnx("admin: %s: %s", proto_op_name(l->h.opcode),
 	    store_strerror(rc));

@@ -195,6 +195,7 @@ purge_owned(struct scan *s)
 int
 admin_key_purge_expired(struct areq *r)
 {
+	struct reply	 rp;
 	struct scan	*s;
 	int		 rc;
 
@@ -216,9 +217,9 @@ admin_key_purge_expired(struct areq *r)
 		free(s);
 		return admin_store_fail(r, rc, "purge");
 	}
-	proto_enc_count(reply_begin(r->h, 0), s->purged);
+	proto_enc_count(reply_begin(&rp, r->h, 0), s->purged);
 	free(s);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }
 
 /* --- maintenance --------------------------------------------------------- */

@@ -31,6 +31,7 @@ admin_status(struct areq *r)
 	struct proto_status_info st;
 	struct store_audit_info ai;
 	struct store_txn *txn;
+	struct reply	 rp;
 	int		 rc;
 
 	if ((rc = proto_dec_empty(r->body)) != 0)
@@ -64,6 +65,6 @@ admin_status(struct areq *r)
 		st.has_counters = 1;
 		verify_counts(st.verifies);
 	}
-	proto_enc_status_info(reply_begin(r->h, 0), &st);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	proto_enc_status_info(reply_begin(&rp, r->h, 0), &st);
+	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }

@@ -17,8 +17,10 @@
 static int
 send_tenant(struct areq *r, const struct proto_tenant *t, int more)
 {
-	proto_enc_tenant(reply_begin(r->h, more), t);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	struct reply	 rp;
+
+	proto_enc_tenant(reply_begin(&rp, r->h, more), t);
+	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }
 
 /* Resolves a group name; replies and returns 1 when it cannot. */
@@ -232,6 +234,7 @@ admin_tenant_remove(struct areq *r)
 	struct proto_tenant t;
 	struct store_txn *txn;
 	struct id_list	 ids = { NULL, 0, 0 };
+	struct reply	 rp;
 	char		 arg[PROTO_TENANT_ARG_MAX + 1];
 	char		 name[PROTO_TENANT_MAX + 1];
 	uint8_t		 force;
@@ -273,6 +276,6 @@ admin_tenant_remove(struct areq *r)
 	free(ids.ids);
 	if (rc != 0)
 		return admin_store_fail(r, rc, "tenant remove");
-	proto_enc_count(reply_begin(r->h, 0), (uint32_t)ids.n);
-	return reply_send(r->c, 0) == 0 ? 0 : -1;
+	proto_enc_count(reply_begin(&rp, r->h, 0), (uint32_t)ids.n);
+	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }

@@ -12,7 +12,8 @@
  *
  * The caller's groups are resolved once per request, before any write
  * transaction begins, so a slow directory never holds the store's write
- * lock. Every denial names the rule that was not met.
+ * lock. Every denial names the rule that was not met. The decisions
+ * (authz.h) are apart from the replies, so that tests need no connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "../common/account.h"
 #include "admin_int.h"
+#include "authz.h"
 #include "log.h"
 #include "reply.h"
 
@@ -82,26 +84,27 @@ authz_in_group(const struct caller *who, gid_t gid)
 	return 0;
 }
 
+/* Who may do everything, as the denials name them. */
 static const char *
-admins(const struct areq *r)
+admins(const struct config *cfg, char *buf, size_t size)
 {
-	static _Thread_local char buf[PROTO_ACCOUNT_MAX + 64];
-	const char *g = r->a->cfg->admin_group;
-
-	if (g[0] == '\0')
+	if (cfg->admin_group[0] == '\0')
 		return "root (no admin_group is configured)";
-	snprintf(buf, sizeof(buf), "root or the admin group '%s'", g);
+	snprintf(buf, size, "root or the admin group '%s'", cfg->admin_group);
 	return buf;
 }
 
-int
-authz_require_admin(struct areq *r, const char *what)
+uint32_t
+authz_admin_check(const struct config *cfg, const struct caller *who,
+    const char *what, char *msg, size_t msgsz)
 {
-	if (r->who.admin)
+	char	 buf[PROTO_ACCOUNT_MAX + 64];
+
+	if (who->admin)
 		return 0;
-	reply_error(r->c, r->h, PROTO_EPERM, "permission denied: %s is "
-	    "reserved to %s", what, admins(r));
-	return 1;
+	snprintf(msg, msgsz, "permission denied: %s is reserved to %s", what,
+	    admins(cfg, buf, sizeof(buf)));
+	return PROTO_EPERM;
 }
 
 int
@@ -118,38 +121,81 @@ authz_owns(const struct caller *who, const struct proto_owner *o)
 	    (o->user[0] == '\0' || strcmp(o->user, who->name) == 0);
 }
 
-int
-authz_tenant(struct areq *r, const struct proto_tenant *t)
+uint32_t
+authz_tenant_check(const struct config *cfg, const struct caller *who,
+    const struct proto_tenant *t, char *msg, size_t msgsz)
 {
-	if (authz_tenant_admin(&r->who, t))
+	char	 buf[PROTO_ACCOUNT_MAX + 64];
+
+	if (authz_tenant_admin(who, t))
 		return 0;
 	if (t->admin_group[0] == '\0')
-		reply_error(r->c, r->h, PROTO_EPERM, "permission denied: "
-		    "tenant '%s' has no admin group, so only %s may manage "
-		    "its keys", t->name, admins(r));
+		snprintf(msg, msgsz, "permission denied: tenant '%s' has no "
+		    "admin group, so only %s may manage its keys", t->name,
+		    admins(cfg, buf, sizeof(buf)));
 	else
-		reply_error(r->c, r->h, PROTO_EPERM, "permission denied: "
-		    "tenant '%s' keys are managed by its admin group '%s' "
-		    "or %s", t->name, t->admin_group, admins(r));
-	return 1;
+		snprintf(msg, msgsz, "permission denied: tenant '%s' keys are "
+		    "managed by its admin group '%s' or %s", t->name,
+		    t->admin_group, admins(cfg, buf, sizeof(buf)));
+	return PROTO_EPERM;
 }
 
 /*
  * A key the caller may not manage is answered exactly like a key that
  * does not exist, so key ids reveal nothing to those who may not see them.
  */
+uint32_t
+authz_key_check(const struct caller *who, const struct store_key *k,
+    const struct proto_tenant *t, char *msg, size_t msgsz)
+{
+	const struct proto_owner *o = &k->info.owner;
+
+	if (who->admin)
+		return 0;
+	if (o->kind == PROTO_OWNER_USER ? authz_owns(who, o) :
+	    t != NULL && authz_tenant_admin(who, t))
+		return 0;
+	snprintf(msg, msgsz, "no key with id %s", k->info.id);
+	return PROTO_ENOTFOUND;
+}
+
+/* --- the same, replying ------------------------------------------------ */
+
+/* Answers r with a denial; returns 1 as the authz_* functions do. */
+static int
+deny(struct areq *r, uint32_t status, const char *msg)
+{
+	reply_error(r->c, r->h, status, "%s", msg);
+	return 1;
+}
+
+int
+authz_require_admin(struct areq *r, const char *what)
+{
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint32_t	 st;
+
+	st = authz_admin_check(r->a->cfg, &r->who, what, msg, sizeof(msg));
+	return st == 0 ? 0 : deny(r, st, msg);
+}
+
+int
+authz_tenant(struct areq *r, const struct proto_tenant *t)
+{
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint32_t	 st;
+
+	st = authz_tenant_check(r->a->cfg, &r->who, t, msg, sizeof(msg));
+	return st == 0 ? 0 : deny(r, st, msg);
+}
+
 int
 authz_key(struct areq *r, const struct store_key *k,
     const struct proto_tenant *t)
 {
-	const struct proto_owner *o = &k->info.owner;
+	char		 msg[PROTO_MESSAGE_MAX + 1];
+	uint32_t	 st;
 
-	if (r->who.admin)
-		return 0;
-	if (o->kind == PROTO_OWNER_USER ? authz_owns(&r->who, o) :
-	    t != NULL && authz_tenant_admin(&r->who, t))
-		return 0;
-	reply_error(r->c, r->h, PROTO_ENOTFOUND, "no key with id %s",
-	    k->info.id);
-	return 1;
+	st = authz_key_check(&r->who, k, t, msg, sizeof(msg));
+	return st == 0 ? 0 : deny(r, st, msg);
 }

@@ -4,9 +4,14 @@
  * Operations travel between the threads on two lists under one mutex:
  * the verify thread appends consumptions to `queue` and wakes the commit
  * thread; the commit thread takes the whole queue, commits it in one write
- * transaction, appends it to `done` and raises a server signal, upon which
- * the verify thread sends the held replies. Uses are counted in a table
- * under the same mutex and swapped out whole when they are written.
+ * transaction, appends it to `done` and calls the wake function, upon
+ * which the verify thread runs ledger_complete() and calls each
+ * consumption's done function (verify.c then sends its held reply). Uses
+ * are counted in a table under the same mutex and swapped out whole when
+ * they are written.
+ *
+ * The flush timer is a deadline on the monotonic clock (clock.h), so a
+ * step of the wall clock never writes the uses early or holds them back.
  *
  * A consumption is applied only if the key's credits are still the
  * generation it was counted against: a management request that set new
@@ -25,7 +30,6 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
-#include "reply.h"
 #include "table.h"
 
 #define USE_ENTRIES	(256 * 1024)
@@ -37,10 +41,8 @@ struct op {
 	uint64_t	 refill_at;
 	uint64_t	 refill_to;
 	uint64_t	 cost;
-	struct conn	*conn;
-	struct proto_hdr req;
-	uint8_t		*frame;
-	size_t		 len;
+	ledger_done_fn	 done;
+	void		*arg;
 	int		 result;
 };
 
@@ -61,7 +63,8 @@ struct inflight {
 
 struct ledger {
 	struct store	*store;
-	struct server_signal *sig;
+	void		(*wake)(void *);
+	void		*wake_arg;
 	pthread_t	 thread;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
@@ -178,18 +181,6 @@ commit(struct ledger *l, struct op *batch, struct table *uses)
 	return store_commit(f.txn);
 }
 
-static void
-deadline_after(struct timespec *ts, uint64_t ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += (time_t)(ms / 1000);
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *
 commit_main(void *arg)
 {
@@ -199,7 +190,7 @@ commit_main(void *arg)
 	struct op	*batch, *o;
 	int		 stopping, flush_due, rc;
 
-	deadline_after(&next_flush, l->flush_ms);
+	clock_deadline(&next_flush, l->flush_ms);
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
 		flush_due = 0;
@@ -221,7 +212,7 @@ commit_main(void *arg)
 		}
 		pthread_mutex_unlock(&l->mu);
 		if (flush_due)
-			deadline_after(&next_flush, l->flush_ms);
+			clock_deadline(&next_flush, l->flush_ms);
 
 		if (batch != NULL || uses != NULL) {
 			rc = commit(l, batch, uses);
@@ -242,7 +233,7 @@ commit_main(void *arg)
 				batch = o;
 			}
 			pthread_mutex_unlock(&l->mu);
-			server_signal_raise(l->sig);
+			l->wake(l->wake_arg);
 		}
 		if (stopping && batch == NULL) {
 			pthread_mutex_lock(&l->mu);
@@ -257,18 +248,10 @@ commit_main(void *arg)
 
 /* --- verify thread -------------------------------------------------------- */
 
-static void
-op_free(struct op *o)
+/* Releases the credits of finished consumptions and calls them back. */
+void
+ledger_complete(struct ledger *l)
 {
-	free(o->frame);
-	free(o);
-}
-
-/* Sends the replies whose credits are committed (or refused). */
-static void
-complete(void *arg)
-{
-	struct ledger	*l = arg;
 	struct inflight	*in;
 	struct op	*o, *next;
 
@@ -285,15 +268,8 @@ complete(void *arg)
 			if (in->cost == 0)
 				table_del(l->pending, o->id);
 		}
-		if (o->result == 0)
-			(void)conn_send(o->conn, o->frame, o->len);
-		else
-			reply_error(o->conn, &o->req, PROTO_EINTERNAL, "the use "
-			    "of credits could not be recorded; see the apikeyd "
-			    "log");
-		conn_push(o->conn);
-		conn_unref(o->conn);
-		op_free(o);
+		o->done(o->arg, o->result);
+		free(o);
 	}
 }
 
@@ -307,8 +283,8 @@ ledger_pending(struct ledger *l, const char *id, uint32_t gen)
 
 int
 ledger_consume(struct ledger *l, const char *id, uint32_t gen,
-    uint64_t refill_at, uint64_t refill_to, uint64_t cost, struct conn *c,
-    const struct proto_hdr *req, uint8_t *frame, size_t len)
+    uint64_t refill_at, uint64_t refill_to, uint64_t cost,
+    ledger_done_fn done, void *arg)
 {
 	struct inflight	*in;
 	struct op	*o;
@@ -317,7 +293,6 @@ ledger_consume(struct ledger *l, const char *id, uint32_t gen,
 	if ((o = calloc(1, sizeof(*o))) == NULL ||
 	    (in = table_get(l->pending, id, 1)) == NULL) {
 		free(o);
-		free(frame);
 		return -1;
 	}
 	if (in->gen != gen) {
@@ -330,11 +305,8 @@ ledger_consume(struct ledger *l, const char *id, uint32_t gen,
 	o->refill_at = refill_at;
 	o->refill_to = refill_to;
 	o->cost = cost;
-	o->conn = c;
-	o->req = *req;
-	o->frame = frame;
-	o->len = len;
-	conn_ref(c);
+	o->done = done;
+	o->arg = arg;
 	pthread_mutex_lock(&l->mu);
 	list_add(&l->queue, o);
 	pthread_cond_signal(&l->cv);
@@ -362,8 +334,8 @@ ledger_note_use(struct ledger *l, const char *id, uint64_t now)
 /* --- life cycle --------------------------------------------------------- */
 
 int
-ledger_open(struct store *st, struct server *srv, uint64_t flush_ms,
-    struct ledger **out)
+ledger_open(struct store *st, uint64_t flush_ms, void (*wake)(void *),
+    void *wake_arg, struct ledger **out)
 {
 	struct ledger	*l;
 	sigset_t	 all, old;
@@ -373,17 +345,20 @@ ledger_open(struct store *st, struct server *srv, uint64_t flush_ms,
 		return -1;
 	l->store = st;
 	l->flush_ms = flush_ms;
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
-	l->uses = table_new(sizeof(struct use), USE_ENTRIES);
-	l->pending = table_new(sizeof(struct inflight), USE_ENTRIES);
-	if (l->uses == NULL || l->pending == NULL ||
-	    server_signal_new(srv, complete, l, &l->sig) != 0) {
-		table_free(l->uses);
-		table_free(l->pending);
+	l->wake = wake;
+	l->wake_arg = wake_arg;
+	/* The flush deadline is monotonic, and so must the wait be. */
+	if ((rc = clock_cond_init(&l->cv)) != 0) {
+		errno = rc;
+		log_warn("pthread_cond_init");
 		free(l);
 		return -1;
 	}
+	pthread_mutex_init(&l->mu, NULL);
+	l->uses = table_new(sizeof(struct use), USE_ENTRIES);
+	l->pending = table_new(sizeof(struct inflight), USE_ENTRIES);
+	if (l->uses == NULL || l->pending == NULL)
+		goto fail;
 	/* Signals are for the verify thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -392,13 +367,17 @@ ledger_open(struct store *st, struct server *srv, uint64_t flush_ms,
 	if (rc != 0) {
 		errno = rc;
 		log_warn("pthread_create");
-		table_free(l->uses);
-		table_free(l->pending);
-		free(l);
-		return -1;
+		goto fail;
 	}
 	*out = l;
 	return 0;
+fail:
+	table_free(l->uses);
+	table_free(l->pending);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
+	return -1;
 }
 
 void
@@ -412,7 +391,7 @@ ledger_close(struct ledger *l)
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
 	/* Committed replies go out if their peers are still there. */
-	complete(l);
+	ledger_complete(l);
 	table_free(l->uses);
 	table_free(l->pending);
 	pthread_mutex_destroy(&l->mu);

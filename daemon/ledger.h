@@ -10,38 +10,57 @@
  * and use count are kept in memory and written in batches every
  * flush_interval (and at shutdown).
  *
- * ledger_pending, ledger_consume, ledger_note_use and the completion run
- * on the verify thread; the store and the commit thread are the ledger's.
+ * The ledger knows nothing of connections or replies: whoever queues a
+ * consumption is called back once it is committed, and holds its reply
+ * until then. ledger_pending, ledger_consume, ledger_note_use and
+ * ledger_complete run on the verify thread; the store and the commit
+ * thread are the ledger's. Times passed in are wall-clock seconds (they
+ * are stored); the flush interval is measured on the monotonic clock.
  */
 #ifndef APIKEY_LEDGER_H
 #define APIKEY_LEDGER_H
 
 #include <stdint.h>
 
-#include "server.h"
 #include "store.h"
 
 struct ledger;
 
-/* Starts the commit thread. Caller stops and frees with ledger_close(). */
-int	ledger_open(struct store *, struct server *, uint64_t flush_interval_ms,
-	    struct ledger **out);
-/* Writes what is pending, stops the thread, frees held replies. */
+/*
+ * Called on the verify thread, from ledger_complete() or ledger_close(),
+ * once a consumption is committed (rc 0; also when the key was revoked or
+ * got new credits meanwhile, and the consumption was dropped) or its
+ * commit failed (rc a store error).
+ */
+typedef void (*ledger_done_fn)(void *arg, int rc);
+
+/*
+ * Starts the commit thread. When results are ready, the commit thread
+ * calls wake(wake_arg), which must be safe from any thread and make the
+ * verify thread call ledger_complete() soon. Caller stops and frees with
+ * ledger_close().
+ */
+int	ledger_open(struct store *, uint64_t flush_interval_ms,
+	    void (*wake)(void *), void *wake_arg, struct ledger **out);
+/* Writes what is pending, stops the thread, then calls back every
+ * consumption still waiting, as ledger_complete() does. */
 void	ledger_close(struct ledger *);
+
+/* Calls back the consumptions committed (or failed) since the last call. */
+void	ledger_complete(struct ledger *);
 
 /* Credits consumed by verifies not yet committed, for this gen of the
  * key's credits. */
 uint64_t ledger_pending(struct ledger *, const char *id, uint32_t gen);
 /*
- * Queues the consumption of cost credits (after a refill to refill_to at
- * refill_at, when refill_at is not 0) and holds frame, the reply to req on
- * c, until it is committed; a failed commit answers with an error instead.
- * Takes frame (malloc'd). Returns -1 (frame freed) when out of memory.
+ * Queues the consumption of cost credits, counted against generation gen
+ * of the key's credits (after a refill to refill_to at refill_at, when
+ * refill_at is not 0), and calls done(arg, rc) once it is committed.
+ * Returns -1, without calling done, when out of memory.
  */
 int	ledger_consume(struct ledger *, const char *id, uint32_t gen,
 	    uint64_t refill_at, uint64_t refill_to, uint64_t cost,
-	    struct conn *c, const struct proto_hdr *req, uint8_t *frame,
-	    size_t len);
+	    ledger_done_fn done, void *arg);
 /* Notes that key id was used at now (seconds). */
 void	ledger_note_use(struct ledger *, const char *id, uint64_t now);
 

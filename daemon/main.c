@@ -242,6 +242,22 @@ detach(int readyfd)
 	close(readyfd);
 }
 
+/*
+ * The ledger's commit thread wakes the verify thread through a server
+ * signal, which then calls the held replies back (ledger.h).
+ */
+static void
+ledger_wake(void *sig)
+{
+	server_signal_raise(sig);
+}
+
+static void
+ledger_ready(void *ledger)
+{
+	ledger_complete(*(struct ledger **)ledger);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +270,7 @@ main(int argc, char **argv)
 	struct limits_conf lconf;
 	struct limits	*limits = NULL;
 	struct ledger	*ledger = NULL;
+	struct server_signal *ledger_sig;
 	_Atomic uint64_t admin_gid = 0;
 	uid_t		 reserved[CONFIG_SERVICE_USERS_MAX];
 	size_t		 nreserved;
@@ -303,11 +320,16 @@ main(int argc, char **argv)
 	lconf.fail_entries = cfg.throttle_sources;
 	if (limits_new(&lconf, &limits) != 0)
 		fatalx("out of memory");
+	memset(&verifier, 0, sizeof(verifier));
 	verifier.store = store;
 	verifier.pepper = pepper;
 	verifier.limits = limits;
 	verifier.admin_gid = &admin_gid;
 	verifier.throttle_backoff_ms = cfg.throttle_backoff_ms;
+	verifier.clock = &clock_system;
+	/* The verify thread's one request context, reused by each verify. */
+	if ((verifier.ctx = calloc(1, sizeof(*verifier.ctx))) == NULL)
+		fatalx("out of memory");
 	memset(&admin, 0, sizeof(admin));
 	admin.store = store;
 	admin.pepper = pepper;
@@ -323,7 +345,10 @@ main(int argc, char **argv)
 		fatalx("cannot open the sockets in %s", cfg.socket_dir);
 	admin.verify_socket = server_socket_path(srv, 0);
 	admin.admin_socket = server_socket_path(srv, 1);
-	if (ledger_open(store, srv, cfg.usage_flush_ms, &ledger) != 0)
+	/* The signal finds the ledger through &ledger, set just after. */
+	if (server_signal_new(srv, ledger_ready, &ledger, &ledger_sig) != 0 ||
+	    ledger_open(store, cfg.usage_flush_ms, ledger_wake, ledger_sig,
+	    &ledger) != 0)
 		fatalx("cannot start the usage writer");
 	if (server_every(srv, cfg.maintenance_ms, admin_maintain, &admin) != 0)
 		fatalx("cannot schedule maintenance");
@@ -343,6 +368,8 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	server_close(srv);
+	keys_wipe(verifier.ctx, sizeof(*verifier.ctx));
+	free(verifier.ctx);
 	limits_free(limits);
 	store_close(store);
 	keys_pepper_free(pepper);

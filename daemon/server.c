@@ -396,13 +396,15 @@ conn_flush(struct conn *c)
 static int
 send_ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
 {
+	struct reply	 rp;
+
 	if (proto_dec_empty(body) != 0) {
 		reply_error(c, h, PROTO_EBADREQ, "PING takes no fields");
 		return -1;
 	}
-	proto_enc_ping_reply(reply_begin(h, 0), PROTO_VERSION,
+	proto_enc_ping_reply(reply_begin(&rp, h, 0), PROTO_VERSION,
 	    APIKEY_VERSION);
-	return reply_send(c, 0) == 0 ? 0 : -1;
+	return reply_send(&rp, c, 0) == 0 ? 0 : -1;
 }
 
 /*
@@ -1052,7 +1054,8 @@ server_open(const struct config *cfg, const uid_t *reserved, size_t n,
 	s->cfg = cfg;
 	if (n > CONFIG_SERVICE_USERS_MAX)
 		n = CONFIG_SERVICE_USERS_MAX;
-	memcpy(s->reserved, reserved, n * sizeof(*reserved));
+	if (n > 0)
+		memcpy(s->reserved, reserved, n * sizeof(*reserved));
 	s->nreserved = n;
 	if (loop_open(s, &s->verify, "verify", "verify.sock", lfds[0],
 	    PROTO_VERIFY_REQ_MAX, VERIFY_OUT_HIGH, verify, varg) == -1 ||
@@ -1307,10 +1310,10 @@ server_run(struct server *s)
 	tv.tv_usec = (SERVER_JOIN_MS % 1000) * 1000;
 	evtimer_add(s->join_ev, &tv);
 	event_base_dispatch(s->verify.base);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 1;
-	if ((rc = pthread_timedjoin_np(s->admin_thread, NULL, &deadline)) !=
-	    0) {
+	/* A deadline, so on the monotonic clock (clock.h). */
+	clock_deadline(&deadline, 1000);
+	if ((rc = pthread_clockjoin_np(s->admin_thread, NULL,
+	    CLOCK_MONOTONIC, &deadline)) != 0) {
 		/* Stuck in NSS or a store write: do not free under it. */
 		log_warnx("admin thread did not stop within %d ms",
 		    SERVER_JOIN_MS);

@@ -1,8 +1,10 @@
 /*
  * verify.c - answers VERIFY. This is the hot path: one token parse, one
  * LMDB read transaction (renewed, not allocated), one keyed hash and a few
- * string compares. The request, reply and record are thread-local rather
- * than on the stack because together they are about 40 KiB.
+ * string compares. Each step gets the one struct verify_ctx of the
+ * request (verify.h), reused from request to request rather than put on
+ * the stack, since with the request, reply and records it is about 32 KiB;
+ * nothing is allocated unless a reply must wait for the ledger.
  *
  * A wrong secret, or the right one under another prefix, answers
  * NOT_FOUND exactly like an unknown id, and costs the same keyed hash, so
@@ -22,6 +24,11 @@
  * budget (conn_log_ok). Nothing derived from a token that failed to parse
  * is ever logged: it may be a mistyped password.
  *
+ * The time is the verifier's clock (clock.h): wall-clock seconds for
+ * expiry, the grace of a rotated secret and refills, which are stored
+ * times; monotonic milliseconds for rate windows and back-off. Unit tests
+ * set it.
+ *
  * Every verify reply is counted by the code it carries, once it is final
  * (count_reply), for STATUS. A request that does not decode gets EBADREQ,
  * not a verify reply, and is not counted; a reply held for the ledger is
@@ -29,6 +36,7 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
@@ -38,40 +46,36 @@
 #include "reply.h"
 #include "verify.h"
 
-static _Thread_local struct proto_verify_req	req;
-static _Thread_local struct proto_verify_reply	rep;
-static _Thread_local struct store_key		key;
-static _Thread_local struct proto_tenant	tenant;
-/* The id of the key asked about, for the log even when it is not found. */
-static _Thread_local char			log_id[TOKEN_ID_LEN + 1];
-static _Thread_local struct store_usage		usage;
-
 /*
  * Verify replies by final code, for STATUS on the admin thread. Each is a
  * tally read now and then, never a synchronisation point: relaxed.
  */
 static _Atomic uint64_t				verifies[PROTO_CODE_MAX + 1];
 
-/* A consumption of credits to commit before the reply may go. */
-struct hold {
-	int		 needed;
-	uint32_t	 gen;
-	uint64_t	 refill_at;
-	uint64_t	 cost;
+/*
+ * A verify reply waiting for its credits to be committed: made by
+ * hold_reply, handed to the ledger, and freed by held_done once the
+ * ledger calls it back. It keeps its connection with conn_ref().
+ */
+struct held {
+	struct conn	*c;
+	struct proto_hdr req;
+	size_t		 len;
+	uint8_t		 frame[];
 };
 
 /* Compares against the current hash, then the previous one in grace. */
 static int
-secret_matches(const struct verifier *v, const struct token *tok,
-    uint64_t now)
+secret_matches(const struct verifier *v, const struct verify_ctx *x,
+    const struct token *tok, uint64_t now)
 {
 	uint8_t	 h[KEYS_HASH_LEN];
 	int	 ok;
 
 	keys_hash(v->pepper, tok, h);
-	ok = keys_equal(h, key.hash);
-	if (!ok && key.info.grace_until > now)
-		ok = keys_equal(h, key.prev_hash);
+	ok = keys_equal(h, x->key.hash);
+	if (!ok && x->key.info.grace_until > now)
+		ok = keys_equal(h, x->key.prev_hash);
 	keys_wipe(h, sizeof(h));
 	return ok;
 }
@@ -92,80 +96,86 @@ dummy_hash(const struct verifier *v, const struct token *tok)
 }
 
 static void
-fill_reply(const struct verifier *v, const struct proto_tenant *t)
+fill_reply(const struct verifier *v, struct verify_ctx *x,
+    const struct proto_tenant *t)
 {
-	const struct proto_key *k = &key.info;
+	const struct proto_key *k = &x->key.info;
+	struct proto_verify_reply *rep = &x->rep;
 	uint64_t	 admin_gid;
 
-	memcpy(rep.key_id, k->id, sizeof(rep.key_id));
-	memcpy(rep.name, k->name, sizeof(rep.name));
-	rep.owner = k->owner;
+	memcpy(rep->key_id, k->id, sizeof(rep->key_id));
+	memcpy(rep->name, k->name, sizeof(rep->name));
+	rep->owner = k->owner;
 	if (t != NULL) {
-		memcpy(rep.owner.group, t->group, sizeof(rep.owner.group));
-		rep.owner.gid = t->gid;
+		memcpy(rep->owner.group, t->group, sizeof(rep->owner.group));
+		rep->owner.gid = t->gid;
 	}
-	rep.permissions = k->permissions;
-	rep.allowed_users = k->allowed_users;
-	memcpy(rep.metadata, k->metadata, sizeof(rep.metadata));
-	rep.expires_at = k->expires_at;
+	rep->permissions = k->permissions;
+	rep->allowed_users = k->allowed_users;
+	memcpy(rep->metadata, k->metadata, sizeof(rep->metadata));
+	rep->expires_at = k->expires_at;
 	/* What apikey_authorize_user needs to keep root and the admins out
 	 * of tenant keys that were not meant for them. */
 	admin_gid = atomic_load(v->admin_gid);
-	rep.allow_privileged = t != NULL && t->allow_privileged;
-	rep.has_admin_gid = (admin_gid & ADMIN_GID_KNOWN) != 0;
-	rep.admin_gid = (uint32_t)admin_gid;
+	rep->allow_privileged = t != NULL && t->allow_privileged;
+	rep->has_admin_gid = (admin_gid & ADMIN_GID_KNOWN) != 0;
+	rep->admin_gid = (uint32_t)admin_gid;
 }
 
 /* The stateful checks, after policy_verify said VALID. */
 static void
-limits_check(const struct verifier *v, uint64_t now, uint64_t now_ms,
-    struct hold *hold)
+limits_check(const struct verifier *v, struct verify_ctx *x, uint64_t now,
+    uint64_t now_ms)
 {
-	const struct proto_limits *lim = &key.info.limits;
+	const struct proto_limits *lim = &x->key.info.limits;
+	struct proto_verify_reply *rep = &x->rep;
+	struct verify_hold *hold = &x->hold;
 	uint64_t	 avail, pending, refill_at;
-
 	char		 owner[LIMITS_OWNER_MAX];
 	int		 rc;
 
 	if (lim->rate_max > 0 && (rc = limits_rate_take(v->limits,
-	    key.info.id, limits_owner(&key.info.owner, owner), lim->rate_max,
-	    lim->rate_window_ms, now_ms, &rep.retry_after_ms)) != 0) {
-		rep.code = PROTO_RATE_LIMITED;
+	    x->key.info.id, limits_owner(&x->key.info.owner, owner),
+	    lim->rate_max, lim->rate_window_ms, now_ms,
+	    &rep->retry_after_ms)) != 0) {
+		rep->code = PROTO_RATE_LIMITED;
 		if (rc == LIMITS_EFULL)
-			snprintf(rep.reason, sizeof(rep.reason), "too many rate "
-			    "windows in use by this key's owner; retry later");
+			snprintf(rep->reason, sizeof(rep->reason), "too many "
+			    "rate windows in use by this key's owner; retry "
+			    "later");
 		else
-			snprintf(rep.reason, sizeof(rep.reason), "rate limit "
+			snprintf(rep->reason, sizeof(rep->reason), "rate limit "
 			    "of %u per %u ms reached", lim->rate_max,
 			    lim->rate_window_ms);
 		return;
 	}
 	if (!lim->has_credits)
 		return;
-	hold->cost = req.cost != 0 ? req.cost : 1;
-	avail = credits_available(lim, &usage, now, &refill_at);
-	pending = ledger_pending(v->ledger, key.info.id, usage.gen);
+	hold->cost = x->req.cost != 0 ? x->req.cost : 1;
+	avail = credits_available(lim, &x->usage, now, &refill_at);
+	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen);
 	avail = avail > pending ? avail - pending : 0;
-	rep.has_credits = 1;
+	rep->has_credits = 1;
 	if (avail < hold->cost) {
-		rep.code = PROTO_USAGE_EXCEEDED;
-		rep.remaining = avail;
-		snprintf(rep.reason, sizeof(rep.reason), "%llu credit%s left, "
-		    "%llu needed", (unsigned long long)avail, avail == 1 ? "" :
-		    "s", (unsigned long long)hold->cost);
+		rep->code = PROTO_USAGE_EXCEEDED;
+		rep->remaining = avail;
+		snprintf(rep->reason, sizeof(rep->reason), "%llu credit%s "
+		    "left, %llu needed", (unsigned long long)avail,
+		    avail == 1 ? "" : "s", (unsigned long long)hold->cost);
 		return;
 	}
-	rep.remaining = avail - hold->cost;
+	rep->remaining = avail - hold->cost;
 	hold->needed = 1;
-	hold->gen = usage.gen;
+	hold->gen = x->usage.gen;
 	hold->refill_at = refill_at;
+	hold->refill_to = lim->refill_amount;
 }
 
 /* Reads the key, its tenant and, for keys with credits, its usage in one
  * read transaction. Returns 0, STORE_ENOTFOUND, or a store error. */
 static int
-load(const struct verifier *v, const struct token *tok, uint64_t now,
-    const struct proto_tenant **t)
+load(const struct verifier *v, struct verify_ctx *x, const struct token *tok,
+    uint64_t now, const struct proto_tenant **t)
 {
 	struct store_txn *txn;
 	int		 rc, match;
@@ -173,26 +183,27 @@ load(const struct verifier *v, const struct token *tok, uint64_t now,
 	*t = NULL;
 	if ((rc = store_read_begin(v->store, &txn)) != 0)
 		return rc;
-	rc = store_key_get(txn, tok->id, &key);
+	rc = store_key_get(txn, tok->id, &x->key);
 	if (rc == STORE_ENOTFOUND)
 		dummy_hash(v, tok);
 	/* The prefix is part of the key: "prod_" re-labelled "ak_" with a
 	 * new checksum is not the same key. */
-	match = rc == 0 && secret_matches(v, tok, now) &&
-	    strcmp(tok->prefix, key.info.prefix) == 0;
+	match = rc == 0 && secret_matches(v, x, tok, now) &&
+	    strcmp(tok->prefix, x->key.info.prefix) == 0;
 	if (rc == 0 && !match)
 		rc = STORE_ENOTFOUND;
-	if (rc == 0 && key.info.owner.kind == PROTO_OWNER_TENANT) {
-		rc = store_tenant_get(txn, key.info.owner.tenant, &tenant);
+	if (rc == 0 && x->key.info.owner.kind == PROTO_OWNER_TENANT) {
+		rc = store_tenant_get(txn, x->key.info.owner.tenant,
+		    &x->tenant);
 		if (rc == 0)
-			*t = &tenant;
+			*t = &x->tenant;
 		else if (rc == STORE_ENOTFOUND)
 			rc = 0;		/* policy_verify: tenant is gone */
 	}
-	memset(&usage, 0, sizeof(usage));
-	if (rc == 0 && key.info.limits.has_credits) {
+	memset(&x->usage, 0, sizeof(x->usage));
+	if (rc == 0 && x->key.info.limits.has_credits) {
 		/* No record yet means no credits left. */
-		if ((rc = store_usage_get(txn, tok->id, &usage)) ==
+		if ((rc = store_usage_get(txn, tok->id, &x->usage)) ==
 		    STORE_ENOTFOUND)
 			rc = 0;
 	}
@@ -207,95 +218,96 @@ load(const struct verifier *v, const struct token *tok, uint64_t now,
  * so no party's failures can refuse another party's valid key.
  */
 static void
-throttle(const struct verifier *v, struct conn *c, const struct peer *p,
-    uint64_t now_ms)
+throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 {
+	struct proto_verify_reply *rep = &x->rep;
 	uint64_t	 retry;
 
 	/* Refusals of a valid secret by rate or credits are not failures. */
-	if (rep.code == PROTO_VALID || rep.code == PROTO_RATE_LIMITED ||
-	    rep.code == PROTO_USAGE_EXCEEDED)
+	if (rep->code == PROTO_VALID || rep->code == PROTO_RATE_LIMITED ||
+	    rep->code == PROTO_USAGE_EXCEEDED)
 		return;
-	if (limits_throttled(v->limits, p->uid, req.rhost, now_ms, &retry)) {
-		memset(&rep, 0, sizeof(rep));
-		rep.code = PROTO_RATE_LIMITED;
-		rep.retry_after_ms = retry;
-		snprintf(rep.reason, sizeof(rep.reason), "too many failed "
+	if (limits_throttled(v->limits, x->uid, x->req.rhost, now_ms,
+	    &retry)) {
+		memset(rep, 0, sizeof(*rep));
+		rep->code = PROTO_RATE_LIMITED;
+		rep->retry_after_ms = retry;
+		snprintf(rep->reason, sizeof(rep->reason), "too many failed "
 		    "verifies from this source; retry later");
 		return;
 	}
-	if (limits_failed(v->limits, p->uid, req.rhost, now_ms) &&
-	    conn_log_ok(c))
-		log_warnx("verify: throttling failures of uid %u for remote "
-		    "host '%s' for %llu ms", (unsigned)p->uid, req.rhost,
-		    (unsigned long long)v->throttle_backoff_ms);
+	x->throttle_began = limits_failed(v->limits, x->uid, x->req.rhost,
+	    now_ms);
 }
 
-/* Fills rep (and hold); returns a proto_status, not OK only for store
- * failures. */
-static int
-verify_run(const struct verifier *v, struct conn *c, const struct peer *p,
-    struct hold *hold)
+int
+verify_run(const struct verifier *v, struct verify_ctx *x)
 {
+	struct proto_verify_reply *rep = &x->rep;
 	struct token	 tok;
 	const struct proto_tenant *t;
-	uint64_t	 now_ms = clock_now_ms(), now = clock_now();
+	uint64_t	 now_ms, now;
 	int		 rc;
 
-	memset(&rep, 0, sizeof(rep));
-	memset(hold, 0, sizeof(*hold));
-	strcpy(log_id, "-");
-	if ((rc = token_parse(req.token, strlen(req.token), &tok)) != 0) {
-		rep.code = PROTO_MALFORMED;
-		snprintf(rep.reason, sizeof(rep.reason), "%s",
+	now_ms = v->clock->now_ms(v->clock);
+	now = v->clock->now(v->clock);
+	memset(rep, 0, sizeof(*rep));
+	memset(&x->hold, 0, sizeof(x->hold));
+	x->throttle_began = 0;
+	strcpy(x->log_id, "-");
+	if ((rc = token_parse(x->req.token, strlen(x->req.token), &tok)) !=
+	    0) {
+		rep->code = PROTO_MALFORMED;
+		snprintf(rep->reason, sizeof(rep->reason), "%s",
 		    token_strerror(rc));
 		goto out;
 	}
-	memcpy(log_id, tok.id, sizeof(log_id));
-	rc = load(v, &tok, now, &t);
+	memcpy(x->log_id, tok.id, sizeof(x->log_id));
+	rc = load(v, x, &tok, now, &t);
 	token_wipe(&tok);
 	if (rc == STORE_ENOTFOUND) {
-		rep.code = PROTO_NOT_FOUND;
-		snprintf(rep.reason, sizeof(rep.reason), "no such key");
+		rep->code = PROTO_NOT_FOUND;
+		snprintf(rep->reason, sizeof(rep->reason), "no such key");
 		goto out;
 	}
 	if (rc != 0) {
-		log_warnx("verify: key %s: %s", log_id, store_strerror(rc));
+		log_warnx("verify: key %s: %s", x->log_id, store_strerror(rc));
 		return PROTO_EINTERNAL;
 	}
-	rep.code = (uint32_t)policy_verify(&key, t, &req, now, rep.reason,
-	    sizeof(rep.reason));
-	fill_reply(v, t);
-	if (rep.code == PROTO_VALID)
-		limits_check(v, now, now_ms, hold);
-	if (rep.code == PROTO_VALID)
-		ledger_note_use(v->ledger, key.info.id, now);
+	rep->code = (uint32_t)policy_verify(&x->key, t, &x->req, now,
+	    rep->reason, sizeof(rep->reason));
+	fill_reply(v, x, t);
+	if (rep->code == PROTO_VALID)
+		limits_check(v, x, now, now_ms);
+	if (rep->code == PROTO_VALID)
+		ledger_note_use(v->ledger, x->key.info.id, now);
 out:
-	throttle(v, c, p, now_ms);
+	throttle(v, x, now_ms);
 	return PROTO_OK;
 }
 
 static int
-request_printable(void)
+request_printable(const struct proto_verify_req *req)
 {
 	uint32_t	 i;
 
-	if (!policy_text_valid(req.service) || !policy_text_valid(req.user) ||
-	    !policy_text_valid(req.rhost) || !policy_text_valid(req.tenant))
+	if (!policy_text_valid(req->service) ||
+	    !policy_text_valid(req->user) || !policy_text_valid(req->rhost) ||
+	    !policy_text_valid(req->tenant))
 		return 0;
-	for (i = 0; i < req.required.n; i++)
-		if (!policy_text_valid(req.required.v[i]))
+	for (i = 0; i < req->required.n; i++)
+		if (!policy_text_valid(req->required.v[i]))
 			return 0;
 	return 1;
 }
 
-/* Counts the verify reply in rep, whose code is final: called once the
- * reply is sent, or handed to the ledger to be sent. */
+/* Counts a verify reply whose code is final: called once the reply is
+ * sent, or handed to the ledger to be sent. */
 static void
-count_reply(void)
+count_reply(uint32_t code)
 {
-	if (rep.code <= PROTO_CODE_MAX)
-		atomic_fetch_add_explicit(&verifies[rep.code], 1,
+	if (code <= PROTO_CODE_MAX)
+		atomic_fetch_add_explicit(&verifies[code], 1,
 		    memory_order_relaxed);
 }
 
@@ -310,12 +322,19 @@ verify_counts(uint64_t out[PROTO_CODE_MAX + 1])
 }
 
 static void
-log_outcome(struct conn *c, const struct peer *p)
+log_outcome(const struct verifier *v, const struct verify_ctx *x,
+    struct conn *c, const struct peer *p)
 {
-	if (rep.code == PROTO_VALID) {
+	const struct proto_verify_req *req = &x->req;
+
+	if (x->throttle_began && conn_log_ok(c))
+		log_warnx("verify: throttling failures of uid %u for remote "
+		    "host '%s' for %llu ms", (unsigned)p->uid, req->rhost,
+		    (unsigned long long)v->throttle_backoff_ms);
+	if (x->rep.code == PROTO_VALID) {
 		log_debug("verify: VALID key %s peer uid %u pid %d service "
-		    "'%s' user '%s' rhost '%s'", log_id, (unsigned)p->uid,
-		    (int)p->pid, req.service, req.user, req.rhost);
+		    "'%s' user '%s' rhost '%s'", x->log_id, (unsigned)p->uid,
+		    (int)p->pid, req->service, req->user, req->rhost);
 		return;
 	}
 	/* log_id stays "-" for a token that did not parse: it may be a
@@ -323,9 +342,56 @@ log_outcome(struct conn *c, const struct peer *p)
 	if (!conn_log_ok(c))
 		return;
 	log_info("verify: %s key %s peer uid %u pid %d service '%s' user '%s' "
-	    "rhost '%s': %s", proto_code_name(rep.code), log_id,
-	    (unsigned)p->uid,
-	    (int)p->pid, req.service, req.user, req.rhost, rep.reason);
+	    "rhost '%s': %s", proto_code_name(x->rep.code), x->log_id,
+	    (unsigned)p->uid, (int)p->pid, req->service, req->user,
+	    req->rhost, x->rep.reason);
+}
+
+/* Called back by the ledger: the credits are on disk, or they failed. */
+static void
+held_done(void *arg, int rc)
+{
+	struct held	*hd = arg;
+
+	if (rc == 0)
+		(void)conn_send(hd->c, hd->frame, hd->len);
+	else
+		reply_error(hd->c, &hd->req, PROTO_EINTERNAL, "the use of "
+		    "credits could not be recorded; see the apikeyd log");
+	conn_push(hd->c);
+	conn_unref(hd->c);
+	free(hd);
+}
+
+/*
+ * Hands the reply begun in r to the ledger with x's consumption, to be
+ * sent once that is committed. Returns 0, or -1 when out of memory (or
+ * the reply does not fit a frame); r is finished either way.
+ */
+static int
+hold_reply(const struct verifier *v, const struct verify_ctx *x,
+    struct reply *r, struct conn *c)
+{
+	const struct verify_hold *hold = &x->hold;
+	const uint8_t	*frame;
+	struct held	*hd;
+	size_t		 len;
+
+	if ((frame = reply_end(r, &len)) == NULL ||
+	    (hd = malloc(sizeof(*hd) + len)) == NULL)
+		return -1;
+	hd->c = c;
+	hd->req = r->req;
+	hd->len = len;
+	memcpy(hd->frame, frame, len);
+	if (ledger_consume(v->ledger, x->key.info.id, hold->gen,
+	    hold->refill_at, hold->refill_to, hold->cost, held_done, hd) != 0) {
+		free(hd);
+		return -1;
+	}
+	/* held_done runs on this thread, never before we return. */
+	conn_ref(c);
+	return 0;
 }
 
 int
@@ -333,11 +399,9 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
     const struct proto_hdr *h, struct reader *body)
 {
 	const struct verifier *v = arg;
-	struct writer	*w;
-	struct hold	 hold;
+	struct verify_ctx *x = v->ctx;
+	struct reply	 r;
 	const char	*why;
-	uint8_t		*frame;
-	size_t		 len;
 	int		 rc;
 
 	if (h->opcode != PROTO_OP_VERIFY) {
@@ -345,12 +409,12 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		    "verify.sock", proto_op_name(h->opcode));
 		return 0;
 	}
-	rc = proto_dec_verify_req(body, &req);
-	why = rc != 0 ? proto_strerror(rc) : !request_printable() ?
+	rc = proto_dec_verify_req(body, &x->req);
+	why = rc != 0 ? proto_strerror(rc) : !request_printable(&x->req) ?
 	    "a text field is not valid UTF-8 or holds control characters" :
 	    NULL;
 	if (why != NULL) {
-		keys_wipe(&req, sizeof(req));
+		keys_wipe(&x->req, sizeof(x->req));
 		if (conn_log_ok(c))
 			log_warnx("verify: malformed request from uid %u pid "
 			    "%d: %s", (unsigned)p->uid, (int)p->pid, why);
@@ -358,26 +422,23 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 		    why);
 		return -1;
 	}
-	rc = verify_run(v, c, p, &hold);
-	keys_wipe(req.token, sizeof(req.token));
+	x->uid = p->uid;
+	rc = verify_run(v, x);
+	keys_wipe(x->req.token, sizeof(x->req.token));
 	if (rc != PROTO_OK) {
 		reply_error(c, h, (uint32_t)rc, "key store failure; see the "
 		    "apikeyd log");
 		return 0;
 	}
-	log_outcome(c, p);
-	w = reply_begin(h, 0);
-	proto_enc_verify_reply(w, &rep);
-	if (!hold.needed) {
-		count_reply();
-		return reply_send(c, 0) == 0 ? 0 : -1;
+	log_outcome(v, x, c, p);
+	proto_enc_verify_reply(reply_begin(&r, h, 0), &x->rep);
+	if (!x->hold.needed) {
+		count_reply(x->rep.code);
+		return reply_send(&r, c, 0) == 0 ? 0 : -1;
 	}
-	/* Sent by the ledger once the consumption is on disk. */
-	if ((frame = reply_copy(&len)) == NULL ||
-	    ledger_consume(v->ledger, key.info.id, hold.gen, hold.refill_at,
-	    key.info.limits.refill_amount, hold.cost, c, h, frame, len) != 0)
+	if (hold_reply(v, x, &r, c) != 0)
 		reply_error(c, h, PROTO_EINTERNAL, "out of memory");
 	else
-		count_reply();
+		count_reply(x->rep.code);
 	return 0;
 }

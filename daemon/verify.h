@@ -8,15 +8,20 @@
 #ifndef APIKEY_VERIFY_H
 #define APIKEY_VERIFY_H
 
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
 #include "server.h"
 #include "store.h"
 
+struct verify_ctx;
+
+/* Everything a verify needs; the verify thread's, and only its. */
 struct verifier {
 	struct store		*store;		/* borrowed */
 	const struct pepper	*pepper;	/* borrowed */
@@ -24,9 +29,57 @@ struct verifier {
 	struct ledger		*ledger;	/* borrowed */
 	_Atomic uint64_t	*admin_gid;	/* borrowed; see admin.h */
 	uint64_t		 throttle_backoff_ms;	/* for the log */
+	/* borrowed: clock_system in apikeyd, a manual clock in tests */
+	const struct clock	*clock;
+	/* borrowed: the one context every request reuses (verify_handle) */
+	struct verify_ctx	*ctx;
 };
 
-/* A server_handler; arg is a struct verifier. */
+/* Credits to commit before the reply may go: set when needed is 1. */
+struct verify_hold {
+	int		 needed;
+	uint32_t	 gen;		/* of the key's credits */
+	uint64_t	 refill_at;	/* a refill happens first; 0: none */
+	uint64_t	 refill_to;	/* the credits it restores */
+	uint64_t	 cost;
+};
+
+/*
+ * One verify, passed explicitly from step to step: the request in, the
+ * reply out, and the records read on the way. It is about 32 KiB, so the
+ * verify thread keeps one (struct verifier's ctx) and reuses it for every
+ * request instead of putting it on the stack or allocating it.
+ */
+struct verify_ctx {
+	/* In; set by the caller of verify_run. */
+	struct proto_verify_req	 req;	/* holds the token: wipe it after */
+	uid_t			 uid;	/* the peer's, for failure throttling */
+	/* Out; written by verify_run. */
+	struct proto_verify_reply rep;
+	struct verify_hold	 hold;
+	/* This failure made the source begin backing off (to log). */
+	int			 throttle_began;
+	/* The id of the key asked about, for the log even when it is not
+	 * found; "-" for a token that did not parse (it may be a password). */
+	char			 log_id[TOKEN_ID_LEN + 1];
+	/* Scratch of verify_run: the key, its tenant and its usage. */
+	struct store_key	 key;
+	struct proto_tenant	 tenant;
+	struct store_usage	 usage;
+};
+
+/*
+ * Runs the verify of x->req for peer uid x->uid at v's clock, filling
+ * x->rep, x->hold and x->throttle_began; logs nothing about the peer and
+ * needs no connection. Returns PROTO_OK, or PROTO_EINTERNAL when the store
+ * failed (logged): then the request gets an error instead of x->rep. A
+ * VALID reply takes a rate slot and notes the use with the ledger; a
+ * reply with x->hold.needed must not be sent before the consumption is
+ * committed (verify_handle hands both to the ledger).
+ */
+int	verify_run(const struct verifier *v, struct verify_ctx *x);
+
+/* A server_handler; arg is a struct verifier, whose ctx it uses. */
 int	verify_handle(void *arg, struct conn *, const struct peer *,
 	    const struct proto_hdr *, struct reader *body);
 

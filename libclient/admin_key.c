@@ -7,6 +7,7 @@
  * other copy (stack, send and receive buffers) is wiped before the call
  * returns.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,11 +45,22 @@ dec_key_token(struct reader *r, void *arg)
 
 /*
  * Key ids go to the daemon as typed, up to the length its error message
- * can quote, so that a mistyped id gets the daemon's explanation.
+ * can quote, so that a mistyped id gets the daemon's explanation. A whole
+ * key typed where its id belongs (revoking a leaked key, say) is never
+ * sent or quoted: the caller is told its id instead.
  */
 static int
 check_id(struct apikey_client *c, const char *id)
 {
+	char	 kid[APIKEY_KEY_ID_SIZE];
+	char	 msg[128];
+
+	if (id != NULL && apikey_token_key_id(id, kid, sizeof(kid)) == 0) {
+		(void)snprintf(msg, sizeof(msg), "that is a whole key, not a "
+		    "key id: its key id is %s (the key was not sent)", kid);
+		akc_set_error(c, msg);
+		return APIKEY_EINVAL;
+	}
 	if (akc_check_str(id, PROTO_ID_ARG_MAX) != 0) {
 		akc_set_error(c, "not a key id (a key id is 11 base62 "
 		    "characters)");

@@ -161,6 +161,8 @@ int	apikey_verify_req_set_service(struct apikey_verify_req *, const char *);
 int	apikey_verify_req_set_user(struct apikey_verify_req *, const char *);
 int	apikey_verify_req_set_rhost(struct apikey_verify_req *, const char *);
 int	apikey_verify_req_set_tenant(struct apikey_verify_req *, const char *);
+/* Permissions a request or a key may name, at most. */
+#define APIKEY_MAX_PERMS	32
 int	apikey_verify_req_add_permission(struct apikey_verify_req *,
 	    const char *resource_action);
 /* Credits this verify consumes from a key that has them (default 1). */

@@ -17,6 +17,9 @@ _Static_assert(APIKEY_TOKEN_MAX == TOKEN_MAX,
     "APIKEY_TOKEN_MAX differs from TOKEN_MAX");
 _Static_assert(APIKEY_KEY_ID_SIZE == TOKEN_ID_LEN + 1,
     "APIKEY_KEY_ID_SIZE differs from TOKEN_ID_LEN + 1");
+/* And the protocol's, for what front-ends pass on. */
+_Static_assert(APIKEY_MAX_PERMS == PROTO_MAX_PERMS,
+    "APIKEY_MAX_PERMS differs from PROTO_MAX_PERMS");
 
 /* Parses token into *t, which the caller wipes whatever this returns. */
 static int

@@ -107,10 +107,10 @@ pam_apikey_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 				pam_syslog(pamh, LOG_ERR, "require_permission=%s:"
 				    " not RESOURCE:ACTION", v);
 				a->config_error = 1;
-			} else if (a->nperms >= PAM_APIKEY_MAX_PERMS) {
+			} else if (a->nperms >= APIKEY_MAX_PERMS) {
 				pam_syslog(pamh, LOG_ERR, "require_permission="
 				    "%s: more than %d required permissions", v,
-				    PAM_APIKEY_MAX_PERMS);
+				    APIKEY_MAX_PERMS);
 				a->config_error = 1;
 			} else
 				a->perms[a->nperms++] = v;

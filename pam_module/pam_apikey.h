@@ -27,7 +27,6 @@
 #define PAM_APIKEY_TIMEOUT_MIN		1
 #define PAM_APIKEY_TIMEOUT_MAX		600000
 /* libapikey's limit on required permissions per verify (libapikey(3)). */
-#define PAM_APIKEY_MAX_PERMS		32
 
 /* The module's arguments. Strings point into PAM's argv: valid for the
  * current pam_sm_* call only. */
@@ -35,7 +34,7 @@ struct pam_apikey_args {
 	const char	*socket;	/* never NULL */
 	int		 timeout_ms;
 	const char	*prompt;	/* never NULL */
-	const char	*perms[PAM_APIKEY_MAX_PERMS];
+	const char	*perms[APIKEY_MAX_PERMS];
 	size_t		 nperms;
 	int		 strict;
 	int		 ignore_unavail;

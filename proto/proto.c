@@ -20,6 +20,10 @@
 
 #include "proto_int.h"
 
+/* See PROTO_ID_ARG_MAX: no token fits where a key id is read. */
+_Static_assert(PROTO_ID_ARG_MAX < 1 + 1 + TOKEN_ID_LEN + 1 +
+    TOKEN_SECRET_LEN + TOKEN_CRC_LEN, "a whole token fits an id argument");
+
 /*
  * Framing.
  */

@@ -113,9 +113,11 @@
  * A tenant name or key id naming what a request is about may be longer on
  * the wire than any valid one, up to these, so that the daemon can refuse
  * a wrong one quoting it (EINVAL) instead of as an undecodable request.
+ * The id's bound stays below the shortest token (63 characters): a whole
+ * key typed where its id belongs is never decoded, quoted back or logged.
  */
 #define PROTO_TENANT_ARG_MAX	PROTO_ACCOUNT_MAX
-#define PROTO_ID_ARG_MAX	PROTO_TARGET_MAX
+#define PROTO_ID_ARG_MAX	32
 
 enum proto_op {
 	PROTO_OP_PING = 0x01,

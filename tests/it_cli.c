@@ -488,6 +488,32 @@ Test(cli, daemon_errors_exit_5_6_7)
 	    NULL)), 2);
 }
 
+Test(cli, a_whole_key_where_its_id_belongs_is_never_sent)
+{
+	/*
+	 * An operator revoking a leaked key pastes the key itself. It is
+	 * neither sent nor echoed (it would land in the daemon's reply, the
+	 * client's error text and the terminal): the CLI names its id.
+	 */
+	const char *tok = it_key(NULL, NULL);
+	const char *cmds[] = { "show", "revoke", "enable", "disable", NULL };
+	struct it_run r;
+	size_t i;
+
+	for (i = 0; cmds[i] != NULL; i++) {
+		cr_assert_eq(it_ctl(&r, NULL, NULL, "key", cmds[i], tok, NULL),
+		    7, "%s: %s", cmds[i], r.err);
+		cr_assert_str_eq(r.err, it_printf("apikeyctl: that is a whole "
+		    "key, not a key id: its key id is %s (the key was not "
+		    "sent)\n", it_id(tok)));
+		cr_assert_str_eq(r.out, "");
+	}
+	cr_assert_eq(it_ctl(&r, NULL, NULL, "key", "rotate", tok, NULL), 7,
+	    "%s", r.err);
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+	it_assert_no_token("the daemon's log", it_log());
+}
+
 Test(cli, daemon_not_running_exit_3)
 {
 	const char *tok = it_key(NULL, NULL);

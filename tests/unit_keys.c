@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,23 +21,15 @@
 
 #include "../daemon/keys.h"
 #include "../proto/token.h"
+#include "unitlib.h"
 
 static char	tmpdir[64];
 static char	pepper_path[128];
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 rm_tree(const char *dir)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(dir);
 }
 
 static void

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,21 +17,13 @@
 #include <criterion/criterion.h>
 
 #include "../common/pathtrust.h"
+#include "unitlib.h"
 
 #define OTHER	10001
 #define DAEMON	10002
 
 static char	top[64];
 static char	err[512];
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
@@ -47,7 +38,7 @@ setup(void)
 static void
 teardown(void)
 {
-	nftw(top, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(top);
 }
 
 TestSuite(pathtrust, .init = setup, .fini = teardown);

@@ -11,8 +11,10 @@
  * opcode, flags and socket limit (peek, open, head, decode, memcmp with
  * the original) with every field set to a distinct value, every string at
  * its maximum length and every list full; the same with short strings and
- * partial lists, decoded over a struct full of junk so the decoder must
- * zero it; an all-zero round trip; every truncated body (on an exact-size
+ * partial lists, decoded over a struct full of junk, which the decoders
+ * of the large structs must zero (the wrappers of the small bodies, whose
+ * decoders write only the fields they read, clear their own output
+ * first); an all-zero round trip; every truncated body (on an exact-size
  * heap copy, so ASan sees an over-read), which must fail with BUF_ESHORT;
  * one trailing byte, which must fail with BUF_ETRAILING. Then the enum
  * checks, the wire bytes of the small bodies, the framing edge cases and

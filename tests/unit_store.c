@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,24 +25,16 @@
 #include "../daemon/store_record.h"
 #include "../proto/buf.h"
 #include "../proto/token.h"
+#include "unitlib.h"
 
 #define MAP_SIZE	(16u * 1024 * 1024)
 
 static char	tmpdir[64];
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 rm_tree(const char *dir)
 {
-	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(dir);
 }
 
 static void
