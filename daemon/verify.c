@@ -171,6 +171,24 @@ limits_check(const struct verifier *v, struct verify_ctx *x, uint64_t now,
 	hold->refill_to = lim->refill_amount;
 }
 
+/*
+ * A check-only verify uses nothing: no rate slot, no credit, no recorded
+ * use. It still says what is left, as a verify would before its own cost.
+ */
+static void
+credits_peek(const struct verifier *v, struct verify_ctx *x, uint64_t now)
+{
+	const struct proto_limits *lim = &x->key.info.limits;
+	uint64_t	 avail, pending, refill_at;
+
+	if (!lim->has_credits)
+		return;
+	avail = credits_available(lim, &x->usage, now, &refill_at);
+	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen);
+	x->rep.has_credits = 1;
+	x->rep.remaining = avail > pending ? avail - pending : 0;
+}
+
 /* Reads the key, its tenant and, for keys with credits, its usage in one
  * read transaction. Returns 0, STORE_ENOTFOUND, or a store error. */
 static int
@@ -277,9 +295,11 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 	rep->code = (uint32_t)policy_verify(&x->key, t, &x->req, now,
 	    rep->reason, sizeof(rep->reason));
 	fill_reply(v, x, t);
-	if (rep->code == PROTO_VALID)
+	if (rep->code == PROTO_VALID && x->req.check_only)
+		credits_peek(v, x, now);
+	else if (rep->code == PROTO_VALID)
 		limits_check(v, x, now, now_ms);
-	if (rep->code == PROTO_VALID)
+	if (rep->code == PROTO_VALID && !x->req.check_only)
 		ledger_note_use(v->ledger, x->key.info.id, now);
 out:
 	throttle(v, x, now_ms);

@@ -167,6 +167,14 @@ int	apikey_verify_req_add_permission(struct apikey_verify_req *,
 	    const char *resource_action);
 /* Credits this verify consumes from a key that has them (default 1). */
 int	apikey_verify_req_set_cost(struct apikey_verify_req *, uint32_t cost);
+/*
+ * Makes the request a check only: every check runs but the usage limits,
+ * and nothing is used (no rate-limit slot, no credit, no recorded use); a
+ * result still says how many credits are left. For checking again a key
+ * already used once, as pam_apikey's account phase does after its
+ * authentication: one login costs one use.
+ */
+int	apikey_verify_req_set_check_only(struct apikey_verify_req *);
 
 struct apikey_result;
 /*

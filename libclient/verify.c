@@ -71,6 +71,15 @@ apikey_verify_req_add_permission(struct apikey_verify_req *req,
 	    PROTO_MAX_PERMS, PROTO_PERM_MAX, perm);
 }
 
+APIKEY_EXPORT int
+apikey_verify_req_set_check_only(struct apikey_verify_req *req)
+{
+	if (req == NULL)
+		return APIKEY_EINVAL;
+	req->q.check_only = 1;
+	return 0;
+}
+
 /* 0 is refused rather than taken as the default: it is a caller's bug. */
 APIKEY_EXPORT int
 apikey_verify_req_set_cost(struct apikey_verify_req *req, uint32_t cost)

@@ -108,7 +108,8 @@ refusal_message(enum apikey_code code)
 
 static int
 request_build(pam_handle_t *pamh, const struct pam_apikey_args *a,
-    const struct pam_apikey_who *w, struct apikey_verify_req **out)
+    const struct pam_apikey_who *w, enum pam_apikey_phase ph,
+    struct apikey_verify_req **out)
 {
 	struct apikey_verify_req	*req;
 	size_t				 i;
@@ -138,6 +139,13 @@ request_build(pam_handle_t *pamh, const struct pam_apikey_args *a,
 		rc = PAM_AUTH_ERR;
 		goto out;
 	}
+	/* The account phase checks again the key authenticate used: one
+	 * login is one use of it (one rate slot, one credit). */
+	if (ph == PAM_APIKEY_PHASE_ACCT &&
+	    apikey_verify_req_set_check_only(req) != 0) {
+		pam_syslog(pamh, LOG_CRIT, "cannot make a check-only request");
+		goto out;
+	}
 	for (i = 0; i < a->nperms; i++) {
 		if (apikey_verify_req_add_permission(req, a->perms[i]) != 0) {
 			pam_syslog(pamh, LOG_ERR, "require_permission=%s: "
@@ -161,15 +169,15 @@ request_build(pam_handle_t *pamh, const struct pam_apikey_args *a,
  */
 static int
 daemon_verify(pam_handle_t *pamh, const struct pam_apikey_args *a,
-    const struct pam_apikey_who *w, const char *token,
-    struct apikey_result **out)
+    const struct pam_apikey_who *w, enum pam_apikey_phase ph,
+    const char *token, struct apikey_result **out)
 {
 	struct apikey_verify_req	*req = NULL;
 	struct apikey_client		*c = NULL;
 	struct apikey_result		*res = NULL;
 	int				 rc, lrc;
 
-	if ((rc = request_build(pamh, a, w, &req)) != PAM_SUCCESS)
+	if ((rc = request_build(pamh, a, w, ph, &req)) != PAM_SUCCESS)
 		goto out;
 	lrc = apikey_open(a->socket, a->timeout_ms, &c);
 	if (lrc == 0)
@@ -334,7 +342,7 @@ pam_apikey_key_check(pam_handle_t *pamh, const struct pam_apikey_args *a,
 	struct pam_apikey_owner		 o;
 	int				 rc;
 
-	if ((rc = daemon_verify(pamh, a, w, token, &res)) != PAM_SUCCESS ||
+	if ((rc = daemon_verify(pamh, a, w, ph, token, &res)) != PAM_SUCCESS ||
 	    (rc = verdict(pamh, w, ph, flags, id, res)) != PAM_SUCCESS ||
 	    (rc = authorize(pamh, w, ph, flags, id, res)) != PAM_SUCCESS)
 		goto out;

@@ -203,6 +203,7 @@ proto_enc_verify_req(struct writer *w, const struct proto_verify_req *q)
 	pf_put_str(w, q->tenant, sizeof q->tenant);
 	pf_put_perms(w, &q->required);
 	wr_u32(w, q->cost);
+	wr_u8(w, q->check_only);
 }
 
 /*
@@ -223,6 +224,7 @@ proto_dec_verify_req(struct reader *r, struct proto_verify_req *q)
 	    (rv = pf_get_str(r, q->tenant, sizeof q->tenant)) != 0 ||
 	    (rv = pf_get_perms(r, &q->required)) != 0 ||
 	    (rv = rd_u32(r, &q->cost)) != 0 ||
+	    (rv = pf_get_u8_max(r, &q->check_only, 1)) != 0 ||
 	    (rv = rd_end(r)) != 0) {
 		explicit_bzero(q->token, sizeof q->token);
 		return rv;

@@ -78,9 +78,10 @@
 
 /* 2 since issue 7: verify, status and tenant replies grew fields; 3 since
  * issue 8: status grew sockets, store size and verify counters, and a
- * stopping daemon says goodbye (ESHUTDOWN). A peer of another version is
- * refused as a whole, never half understood. */
-#define PROTO_VERSION		3
+ * stopping daemon says goodbye (ESHUTDOWN); 4: the verify request grew
+ * check_only. A peer of another version is refused as a whole, never half
+ * understood. */
+#define PROTO_VERSION		4
 #define PROTO_HDR_LEN		12
 #define PROTO_VERIFY_REQ_MAX	(8 * 1024)
 #define PROTO_VERIFY_REPLY_MAX	(16 * 1024)
@@ -342,6 +343,13 @@ struct proto_verify_req {
 	char		tenant[PROTO_TENANT_MAX + 1];
 	struct proto_perm_list required;
 	uint32_t	cost;		/* credits to consume; 0 means 1 */
+	/*
+	 * 1: check the key without using it. Every check but the usage
+	 * limits runs; no rate slot or credit is taken, no use is
+	 * recorded. For a re-check of a key already used once, such as
+	 * PAM's account phase after its authentication.
+	 */
+	uint8_t		check_only;
 };
 
 /*

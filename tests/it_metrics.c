@@ -106,8 +106,10 @@ raw_verify(const char *token, int trailing)
 		n += put_str(f + n, "");
 	f[n++] = BUF_T_LIST;
 	n += put_u32(f + n, 0);
-	f[n++] = BUF_T_U32;
+	f[n++] = BUF_T_U32;		/* cost */
 	n += put_u32(f + n, 0);
+	f[n++] = BUF_T_U8;		/* check_only */
+	f[n++] = 0;
 	if (trailing)
 		f[n++] = BUF_T_U8;
 	put_u32(f, (uint32_t)(n - 4));

@@ -21,6 +21,7 @@
 #include <criterion/criterion.h>
 
 #include "harness_pam.h"
+#include "harness_usage.h"
 
 TestSuite(pam_phases, .init = itp_setup, .fini = itp_teardown,
     .timeout = 120);
@@ -232,6 +233,30 @@ Test(pam_phases, account_still_valid)
 	/* The account phase asked apikeyd again. */
 	itp_wait_verify_lines(2);
 	cr_assert_eq(itp_verify_lines(), 2, "%s", it_log());
+}
+
+Test(pam_phases, one_login_is_one_use)
+{
+	/*
+	 * The account phase checks the key again without using it: a key
+	 * allowed one verify an hour, with 5 credits, logs in once (it
+	 * failed at the account phase, rate limited, when both phases used
+	 * it) and has 4 credits left, not 3.
+	 */
+	const char	*tok = it_key(NULL, "--user", "alice", "--rate", "1/1h",
+	    "--remaining", "5", NULL);
+	struct itp_run	 r;
+
+	itp_probe("sshd", NULL);
+	r = around_account(tok, "alice", NULL, NULL, NULL);
+	cr_assert_eq(itp_rc(r.out, "acct", 0), PAM_SUCCESS, "%s%s", r.out,
+	    r.err);
+	itp_wait_verify_lines(2);
+	cr_assert_eq(itu_remaining(tok), 4);
+	/* The hour's one use is spent: the next login is refused. */
+	itp_run(&r, tok, "sshd", "alice", "authenticate", NULL);
+	cr_assert_eq(itp_rc(r.out, "authenticate", 0), PAM_AUTH_ERR, "%s%s",
+	    r.out, r.err);
 }
 
 Test(pam_phases, account_after_revocation)

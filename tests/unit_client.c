@@ -687,7 +687,7 @@ expect_verify_fails(enum fake_mode mode, int want, const char *msg)
 Test(client, other_protocol_version_is_named, .timeout = 10)
 {
 	expect_verify_fails(FAKE_OLD_VERSION, APIKEY_EPROTO, "apikeyd speaks "
-	    "another protocol version than libapikey (3): upgrade them "
+	    "another protocol version than libapikey (4): upgrade them "
 	    "together");
 }
 

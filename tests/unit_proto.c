@@ -251,6 +251,7 @@ fill_verify_req(void *p, int full)
 	fill_str(q->tenant, sizeof q->tenant, 16, full);
 	fill_perms(&q->required, 400, full);
 	q->cost = 0x1a1b1c1du;
+	q->check_only = 1;
 }
 
 static void

@@ -704,3 +704,54 @@ Test(verify_run, valid_verifies_note_their_use)
 	cr_assert_eq(u.last_used, T0 + 9);
 	cr_assert_eq(u.use_count, 2);
 }
+
+/* --- check only ------------------------------------------------------------ */
+
+/*
+ * A check-only verify (pam_apikey's account phase, after authenticate
+ * used the key) runs every check but the usage limits and uses nothing:
+ * no rate slot, no credit, no recorded use. It still says what is left.
+ */
+Test(verify_run, check_only_uses_nothing)
+{
+	struct store_key k;
+	char		 tok[TOKEN_MAX + 1];
+	struct store_usage u;
+	int		 i;
+
+	credit_key(&k, tok, 1, 0, 0);
+	k.info.limits.rate_max = 1;
+	k.info.limits.rate_window_ms = 1000;
+	k.info.expires_at = T0 + 100;
+	key_put(&k);
+	clk.now = T0 + 5;
+	for (i = 0; i < 3; i++) {
+		memset(&x->req, 0, sizeof(x->req));
+		snprintf(x->req.token, sizeof(x->req.token), "%s", tok);
+		x->req.check_only = 1;
+		x->uid = UID;
+		cr_assert_eq(verify_run(&v, x), PROTO_OK);
+		cr_assert_eq(x->rep.code, PROTO_VALID, "%s", x->rep.reason);
+		cr_assert_eq(x->hold.needed, 0);
+		cr_assert_eq(x->rep.has_credits, 1);
+		cr_assert_eq(x->rep.remaining, 1);
+	}
+	/* The one rate slot and the one credit are still there. */
+	cr_assert_eq(run_as(UID, tok, "", 0), PROTO_VALID);
+	cr_assert_eq(x->hold.needed, 1);
+	cr_assert_eq(x->rep.remaining, 0);
+	/* Every other check still runs. */
+	clk.now = T0 + 100;
+	memset(&x->req, 0, sizeof(x->req));
+	snprintf(x->req.token, sizeof(x->req.token), "%s", tok);
+	x->req.check_only = 1;
+	cr_assert_eq(verify_run(&v, x), PROTO_OK);
+	cr_assert_eq(x->rep.code, PROTO_EXPIRED);
+	/* Only the one real use was noted. */
+	ledger_close(led);
+	cr_assert_eq(ledger_open(st, 3600 * 1000, wake, NULL, &led), 0);
+	v.ledger = led;
+	u = usage_get(k.info.id);
+	cr_assert_eq(u.use_count, 1);
+	cr_assert_eq(u.last_used, T0 + 5);
+}
