@@ -330,8 +330,8 @@ conn_unref(struct conn *c)
 		return;
 	if (c->dead)
 		free(c);
-	else if (c->loop->draining)
-		/* Its last held reply is out: it may be told goodbye. */
+	else if (c->closing || c->loop->draining)
+		/* Its last held reply is out: it may go, or be told goodbye. */
 		(void)conn_flush(c);
 }
 
@@ -371,7 +371,9 @@ conn_flush(struct conn *c)
 		event_add(c->wev, NULL);
 	else
 		event_del(c->wev);
-	if (left == 0 && c->closing) {
+	/* Held replies (credits being committed) are still owed: a closing
+	 * connection goes once they are out. */
+	if (left == 0 && c->closing && c->refs == 0) {
 		conn_free(c);
 		return -1;
 	}

@@ -28,6 +28,7 @@
 
 #include "../proto/proto.h"
 #include "harness.h"
+#include "harness_raw.h"
 
 TestSuite(metrics, .fini = it_teardown, .timeout = 90);
 
@@ -38,49 +39,6 @@ TestSuite(metrics, .fini = it_teardown, .timeout = 90);
 
 /* --- raw frames ---------------------------------------------------------- */
 
-static size_t
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return 4;
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static size_t
-put_str(uint8_t *p, const char *s)
-{
-	size_t	n = strlen(s);
-
-	p[0] = BUF_T_STR;
-	put_u32(p + 1, (uint32_t)n);
-	memcpy(p + 5, s, n);
-	return 5 + n;
-}
-
-static void
-full_io(int fd, void *buf, size_t len, int out)
-{
-	uint8_t	*p = buf;
-	ssize_t	 n;
-
-	while (len > 0) {
-		n = out ? write(fd, p, len) : read(fd, p, len);
-		cr_assert(n > 0, "%s on verify.sock: %s", out ? "write" :
-		    "read", n == 0 ? "end of file" : strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * Sends one VERIFY frame for token as libapikey would, but without its
  * check of the token's shape (and, with trailing, one byte too many).
@@ -89,59 +47,18 @@ full_io(int fd, void *buf, size_t len, int out)
 static uint32_t
 raw_verify(const char *token, int trailing)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval	 tv = { IT_DEADLINE_MS / 1000, 0 };
-	uint8_t		 f[512], hdr[4], *body;
-	size_t		 n = 4, len;
-	uint32_t	 status, rv;
-	int		 fd, i;
+	uint8_t		 f[ITR_VERIFY_FRAME_MAX], *reply;
+	size_t		 n;
+	uint32_t	 rv;
+	int		 fd;
 
-	f[n++] = PROTO_VERSION;
-	f[n++] = PROTO_OP_VERIFY;
-	f[n++] = 0;
-	f[n++] = 0;
-	n += put_u32(f + n, 7);
-	n += put_str(f + n, token);
-	for (i = 0; i < 4; i++)		/* service, user, rhost, tenant */
-		n += put_str(f + n, "");
-	f[n++] = BUF_T_LIST;
-	n += put_u32(f + n, 0);
-	f[n++] = BUF_T_U32;		/* cost */
-	n += put_u32(f + n, 0);
-	f[n++] = BUF_T_U8;		/* check_only */
-	f[n++] = 0;
-	if (trailing)
-		f[n++] = BUF_T_U8;
-	put_u32(f, (uint32_t)(n - 4));
-
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/verify.sock",
-	    it_sock_dir());
-	cr_assert((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
-	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)), 0);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0,
-	    "%s: %s", sun.sun_path, strerror(errno));
-	full_io(fd, f, n, 1);
-	full_io(fd, hdr, 4, 0);
-	len = get_u32(hdr);
-	cr_assert(len >= 8 + 5 + 5 && len <= PROTO_VERIFY_REPLY_MAX);
-	cr_assert_not_null(body = malloc(len));
-	full_io(fd, body, len, 0);
+	fd = itr_connect(it_printf("%s/verify.sock", it_sock_dir()));
+	itr_write(fd, f, itr_verify_frame(f, 7, token, 0, trailing));
+	n = itr_read_frame(fd, &reply);
+	cr_assert_gt(n, 0, "no reply");
 	close(fd);
-	/* version, opcode, flags, id; then status and message. */
-	cr_assert_eq(body[1], PROTO_OP_VERIFY | PROTO_REPLY);
-	cr_assert_eq(body[8], BUF_T_U32);
-	status = get_u32(body + 9);
-	if (status != PROTO_OK) {
-		free(body);
-		return 0x100 + status;
-	}
-	n = 8 + 5;
-	cr_assert_eq(body[n], BUF_T_STR);
-	n += 5 + get_u32(body + n + 1);
-	cr_assert_eq(body[n], BUF_T_U32);
-	rv = get_u32(body + n + 1);
-	free(body);
+	rv = itr_verify_code(reply, n);
+	free(reply);
 	return rv;
 }
 

@@ -10,13 +10,18 @@
  * refuse verifies on purpose, and must not be cut short by it. Times are
  * polled with a deadline, never slept on.
  */
+#include <sys/socket.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
+#include "../proto/proto.h"
+#include "harness_raw.h"
 #include "harness_usage.h"
 
 /* For itu_expect: the reply carries no credits / no check of them. */
@@ -209,6 +214,66 @@ Test(rate, cli_prints_retry_after)
 }
 
 /* --- credits ---------------------------------------------------------------- */
+
+/*
+ * Credit verifies are answered only once their credits are committed. A
+ * peer that pipelines them and then half-closes (or sends a bad frame
+ * behind them) is still owed every reply: the connection goes only once
+ * they are out, and each credit spent is a reply received.
+ */
+static void
+pipelined_then(int half_close)
+{
+	const char	*tok = it_key(NULL, "--remaining", "100", NULL);
+	uint8_t		 f[5 * ITR_VERIFY_FRAME_MAX], *reply;
+	size_t		 n = 0, len;
+	uint32_t	 id, seen = 0;
+	int		 fd, i;
+
+	for (i = 1; i <= 5; i++)
+		n += itr_verify_frame(f + n, (uint32_t)i, tok, 1, 0);
+	if (!half_close) {
+		/* A frame of another protocol version: EBADREQ, then go. */
+		memcpy(f + n, f, PROTO_HDR_LEN);
+		f[n + 4] = 0x7f;
+		f[n + 0] = f[n + 1] = f[n + 2] = 0;
+		f[n + 3] = PROTO_HDR_LEN - 4;
+		f[n + 8] = f[n + 9] = f[n + 10] = 0;
+		f[n + 11] = 99;			/* its request id */
+		n += PROTO_HDR_LEN;
+	}
+	fd = itr_connect(it_printf("%s/verify.sock", it_sock_dir()));
+	itr_write(fd, f, n);
+	if (half_close)
+		cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+	while ((len = itr_read_frame(fd, &reply)) > 0) {
+		id = itr_reply_id(reply);
+		if (id >= 1 && id <= 5) {
+			cr_assert_eq(itr_verify_code(reply, len),
+			    PROTO_VALID);
+			cr_assert_eq(seen & (1u << id), 0, "%u twice", id);
+			seen |= 1u << id;
+		} else {
+			cr_assert_eq(id, 99, "a reply to id %u", id);
+			cr_assert_eq(itr_verify_code(reply, len),
+			    0x100 + PROTO_EBADREQ);
+		}
+		free(reply);
+	}
+	close(fd);
+	cr_assert_eq(seen, 0x3e, "replies received: %#x", seen);
+	cr_assert_eq(itu_remaining(tok), 95);
+}
+
+Test(credits, held_replies_reach_a_half_closed_peer)
+{
+	pipelined_then(1);
+}
+
+Test(credits, held_replies_come_before_a_bad_frame_ends_it)
+{
+	pipelined_then(0);
+}
 
 Test(credits, count_down_to_exceeded)
 {
