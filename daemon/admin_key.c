@@ -258,6 +258,12 @@ akey_resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
 		memcpy(o->user, sel->user, sizeof(o->user));
 		return 0;
 	default:
+		/* Judged as every tenant name is, before any lookup. */
+		if (!policy_tenant_name_valid(sel->tenant)) {
+			reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a "
+			    "valid tenant name", sel->tenant);
+			return 1;
+		}
 		if ((rc = store_read_begin(r->a->store, &txn)) != 0) {
 			admin_store_fail(r, rc, "tenant lookup");
 			return 1;
@@ -347,12 +353,6 @@ admin_key_create(struct areq *r)
 	if ((rc = proto_dec_key_create_req(r->body, &req)) != 0)
 		return admin_bad_request(r, rc);
 	memset(&k, 0, sizeof(k));
-	if (req.owner.kind == PROTO_OWNER_TENANT &&
-	    !policy_tenant_name_valid(req.owner.tenant)) {
-		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a valid "
-		    "tenant name", req.owner.tenant);
-		return 0;
-	}
 	if (akey_resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
 	    akey_check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
 	    akey_check_users(r, &req.spec) != 0)

@@ -167,15 +167,13 @@ admin_key_update(struct areq *r)
 {
 	struct proto_key_update_req req;
 	struct change	 ch = { "key.update", 1, update, NULL, NULL };
+	char		 id[TOKEN_ID_LEN + 1];
 	int		 rc;
 
 	if ((rc = proto_dec_key_update_req(r->body, &req)) != 0)
 		return admin_bad_request(r, rc);
-	if (!token_id_valid(req.id)) {
-		reply_error(r->c, r->h, PROTO_EINVAL, "'%s' is not a key id",
-		    req.id);
+	if (admin_check_id(r, req.id, id) != 0)
 		return 0;
-	}
 	if (req.spec.set == 0 || (req.spec.set & PROTO_SET_PREFIX)) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "%s", req.spec.set == 0 ?
 		    "nothing to update" : "the prefix of a key cannot change");
@@ -185,7 +183,7 @@ admin_key_update(struct areq *r)
 	    akey_check_users(r, &req.spec) != 0)
 		return 0;
 	ch.arg = &req.spec;
-	return change_key(r, req.id, &ch);
+	return change_key(r, id, &ch);
 }
 
 struct rotation {

@@ -444,7 +444,11 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 	}
 	x->uid = p->uid;
 	rc = verify_run(v, x);
+	/* The token, and the key's keyed hashes, are done with; the ctx
+	 * lives on to the next request. */
 	keys_wipe(x->req.token, sizeof(x->req.token));
+	keys_wipe(x->key.hash, sizeof(x->key.hash));
+	keys_wipe(x->key.prev_hash, sizeof(x->key.prev_hash));
 	if (rc != PROTO_OK) {
 		reply_error(c, h, (uint32_t)rc, "key store failure; see the "
 		    "apikeyd log");

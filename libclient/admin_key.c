@@ -251,15 +251,11 @@ apikey_key_update(struct apikey_client *c, const char *id,
 
 	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
 		return rc;
-	/* The update request holds the id in a fixed field. */
-	if (check_id(c, id) != 0 || strlen(id) > TOKEN_ID_LEN) {
-		akc_set_error(c, "not a key id (a key id is 11 base62 "
-		    "characters)");
-		return APIKEY_EINVAL;
-	}
+	if ((rc = check_id(c, id)) != 0)
+		return rc;
 	if ((req = calloc(1, sizeof(*req))) == NULL)
 		return APIKEY_ENOMEM;
-	akc_copy(req->id, id, TOKEN_ID_LEN);
+	akc_copy(req->id, id, PROTO_ID_ARG_MAX);
 	if (spec != NULL)
 		req->spec = spec->s;
 	w = akc_begin(c, PROTO_OP_KEY_UPDATE);

@@ -310,7 +310,7 @@ struct proto_key_create_req {
 };
 
 struct proto_key_update_req {
-	char		id[TOKEN_ID_LEN + 1];
+	char		id[PROTO_ID_ARG_MAX + 1];	/* checked by the daemon */
 	struct proto_key_spec spec;
 };
 

@@ -427,6 +427,17 @@ Test(cli, daemon_errors_exit_5_6_7)
 	int rc;
 
 	it_expect(NULL, 5, NULL, "key", "show", "00000000001", NULL);
+	/* Every key request judges its id alike; every owner selector its
+	 * tenant name, listings included. */
+	it_expect(NULL, 7, "'0000000000123' is not a key id (11 base62 "
+	    "characters)", "key", "update", "0000000000123", "--name", "x",
+	    NULL);
+	it_expect(NULL, 7, "'0000000000123' is not a key id (11 base62 "
+	    "characters)", "key", "show", "0000000000123", NULL);
+	it_expect(NULL, 7, "'Bad!' is not a valid tenant name", "key", "list",
+	    "--tenant", "Bad!", NULL);
+	it_expect(NULL, 7, "'Bad!' is not a valid tenant name", "key",
+	    "create", "--tenant", "Bad!", NULL);
 	it_expect(NULL, 5, NULL, "key", "revoke", "00000000001", NULL);
 	it_expect(NULL, 5, NULL, "tenant", "show", "nosuch", NULL);
 	it_expect(NULL, 5, NULL, "key", "create", "--user", "nosuchuser",
