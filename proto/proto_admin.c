@@ -140,16 +140,35 @@ proto_enc_tenant_name(struct writer *w, const char *name)
 	pf_put_cstr(w, name, PROTO_TENANT_ARG_MAX);
 }
 
+/*
+ * The bodies that name one tenant or key: the name (size bytes with its
+ * NUL at most), then, with on, a 0/1 switch. The outputs are written only
+ * when the whole body decodes.
+ */
+_Static_assert(PROTO_ID_ARG_MAX <= PROTO_TENANT_ARG_MAX,
+    "dec_arg's buffer holds the longer argument");
+
+static int
+dec_arg(struct reader *r, char *out, size_t size, uint8_t *on)
+{
+	char	s[PROTO_TENANT_ARG_MAX + 1];
+	uint8_t	v = 0;
+	int	rv;
+
+	if ((rv = pf_get_str(r, s, size)) != 0 ||
+	    (on != NULL && (rv = pf_get_u8_max(r, &v, 1)) != 0) ||
+	    (rv = rd_end(r)) != 0)
+		return rv;
+	memcpy(out, s, strlen(s) + 1);
+	if (on != NULL)
+		*on = v;
+	return 0;
+}
+
 int
 proto_dec_tenant_name(struct reader *r, char name[PROTO_TENANT_ARG_MAX + 1])
 {
-	char	s[PROTO_TENANT_ARG_MAX + 1];
-	int	rv;
-
-	if ((rv = pf_get_str(r, s, sizeof s)) != 0 || (rv = rd_end(r)) != 0)
-		return rv;
-	memcpy(name, s, strlen(s) + 1);
-	return 0;
+	return dec_arg(r, name, PROTO_TENANT_ARG_MAX + 1, NULL);
 }
 
 void
@@ -163,17 +182,7 @@ int
 proto_dec_tenant_switch(struct reader *r,
     char name[PROTO_TENANT_ARG_MAX + 1], uint8_t *on)
 {
-	char	s[PROTO_TENANT_ARG_MAX + 1];
-	uint8_t	v;
-	int	rv;
-
-	if ((rv = pf_get_str(r, s, sizeof s)) != 0 ||
-	    (rv = pf_get_u8_max(r, &v, 1)) != 0 ||
-	    (rv = rd_end(r)) != 0)
-		return rv;
-	memcpy(name, s, strlen(s) + 1);
-	*on = v;
-	return 0;
+	return dec_arg(r, name, PROTO_TENANT_ARG_MAX + 1, on);
 }
 
 /*
@@ -328,13 +337,7 @@ proto_enc_key_id(struct writer *w, const char *id)
 int
 proto_dec_key_id(struct reader *r, char id[PROTO_ID_ARG_MAX + 1])
 {
-	char	s[PROTO_ID_ARG_MAX + 1];
-	int	rv;
-
-	if ((rv = pf_get_str(r, s, sizeof s)) != 0 || (rv = rd_end(r)) != 0)
-		return rv;
-	memcpy(id, s, strlen(s) + 1);
-	return 0;
+	return dec_arg(r, id, PROTO_ID_ARG_MAX + 1, NULL);
 }
 
 void
@@ -348,17 +351,7 @@ int
 proto_dec_key_switch(struct reader *r, char id[PROTO_ID_ARG_MAX + 1],
     uint8_t *enabled)
 {
-	char	s[PROTO_ID_ARG_MAX + 1];
-	uint8_t	v;
-	int	rv;
-
-	if ((rv = pf_get_str(r, s, sizeof s)) != 0 ||
-	    (rv = pf_get_u8_max(r, &v, 1)) != 0 ||
-	    (rv = rd_end(r)) != 0)
-		return rv;
-	memcpy(id, s, strlen(s) + 1);
-	*enabled = v;
-	return 0;
+	return dec_arg(r, id, PROTO_ID_ARG_MAX + 1, enabled);
 }
 
 void

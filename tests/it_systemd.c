@@ -13,9 +13,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -597,32 +599,64 @@ frame(uint8_t *p, uint8_t op, uint32_t id, const uint8_t *body, size_t n)
 /*
  * A peer that pipelines PINGs and never reads a reply: once the daemon's
  * output to it passes its mark, the daemon stops reading it, and it is
- * owed replies it will never take. Sends until nothing more goes for
- * 200 ms, which is the daemon having paused it.
+ * owed replies it will never take. It is alice, an unprivileged user
+ * (a child that drops to her before it connects, so SO_PEERCRED names
+ * her). The child sends until nothing more goes for 200 ms, which is the
+ * daemon having paused it, says so on ready, and waits to be killed.
+ * No allocation and no assertion in the child: the test has threads.
  */
-static int
-hostile_flood(const char *path)
+static pid_t
+hostile_flood(const char *path, uid_t uid, gid_t gid)
 {
 	static uint8_t	 buf[4096 * PROTO_HDR_LEN];
+	struct sockaddr_un sun;
 	struct pollfd	 pfd;
 	size_t		 n = 0, off;
 	ssize_t		 w;
 	uint32_t	 id = 1;
-	int		 fd = connect_to(path);
+	int		 ready[2], fd;
+	char		 c;
+	pid_t		 pid;
 
 	while (n + PROTO_HDR_LEN <= sizeof(buf))
 		n += frame(buf + n, PROTO_OP_PING, id++, NULL, 0);
-	cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	for (;;) {
-		for (off = 0; off < n; off += (size_t)w)
-			if ((w = send(fd, buf + off, n - off,
-			    MSG_NOSIGNAL)) <= 0)
-				break;
-		if (poll(&pfd, 1, 200) == 0)
-			return fd;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(path), sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) ==
+		    -1 || setresuid(uid, uid, uid) == -1 ||
+		    (fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+		    fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+			_exit(1);
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		do {
+			for (off = 0; off < n; off += (size_t)w)
+				if ((w = send(fd, buf + off, n - off,
+				    MSG_NOSIGNAL)) <= 0)
+					break;
+		} while (poll(&pfd, 1, 200) != 0);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
 	}
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "the hostile peer failed");
+	close(ready[0]);
+	return pid;
+}
+
+static void
+hostile_end(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
 }
 
 Test(systemd, restart_under_load_loses_no_request)
@@ -636,7 +670,8 @@ Test(systemd, restart_under_load_loses_no_request)
 	pthread_t	 th[4];
 	struct apikey_key_spec *spec = apikey_key_spec_new();
 	struct load	 ld;
-	int		 fds[2], nfd, gen, bad[2];
+	int		 fds[2], nfd, gen;
+	pid_t		 bad[2];
 	size_t		 i;
 	const struct it_daemon_opt o = { .env = env, .fds = fds, .nfds = 2,
 	    .fdnames = "verify:admin" };
@@ -661,11 +696,13 @@ Test(systemd, restart_under_load_loses_no_request)
 	for (gen = 0; gen < RESTARTS; gen++) {
 		unsigned before = atomic_load(&ld.ok);
 
-		bad[0] = hostile_flood(it_printf("%s/verify.sock", dir));
-		bad[1] = hostile_flood(it_printf("%s/admin.sock", dir));
+		bad[0] = hostile_flood(it_printf("%s/verify.sock", dir),
+		    it_uid("alice"), it_gid("alice"));
+		bad[1] = hostile_flood(it_printf("%s/admin.sock", dir),
+		    it_uid("alice"), it_gid("alice"));
 		stop_with(SIGTERM);
-		close(bad[0]);
-		close(bad[1]);
+		hostile_end(bad[0]);
+		hostile_end(bad[1]);
 		it_spawn_daemon_opt(&o, daemon_args_in(dir));
 		notify_wait(nfd, "READY=1");
 		wait_calls(&ld, before);
