@@ -20,6 +20,7 @@
 
 #include <apikey.h>
 
+#include "../common/secret.h"
 #include "apikeyctl.h"
 #include "args.h"
 #include "json.h"
@@ -246,7 +247,8 @@ main(int argc, char **argv)
 
 	apikey_close(ctl.client);
 	rc = close_stdout(rc);
-	explicit_bzero(outbuf, sizeof(outbuf));
+	/* stdout's buffer held any token printed. */
+	secret_wipe(outbuf, sizeof(outbuf));
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 
 #include <apikey.h>
 
+#include "../common/secret.h"
 #include "apikeyctl.h"
 #include "args.h"
 #include "output.h"
@@ -56,6 +57,7 @@ read_key(const struct args *a, char key[KEY_BUF])
 	size_t	n = 0;
 	ssize_t	r;
 	char	c;
+	struct secret_scope c_scope SECRET_SCOPE = { &c, sizeof(c) };
 	int	rc = -1;
 
 	for (;;) {
@@ -76,7 +78,6 @@ read_key(const struct args *a, char key[KEY_BUF])
 		}
 		key[n++] = c;
 	}
-	explicit_bzero(&c, sizeof(c));
 	if (rc == -1 && n > 0 && key[n - 1] == '\r')
 		n--;
 	if (rc == -1 && n == 0)
@@ -95,7 +96,7 @@ take_key(const struct args *a, char *arg, char key[KEY_BUF])
 		return args_usage(a, "KEY is too long");
 	memcpy(key, arg, n + 1);
 	/* Out of /proc/PID/cmdline from now on. */
-	explicit_bzero(arg, n);
+	secret_wipe(arg, n);
 	return -1;
 }
 
@@ -143,6 +144,8 @@ cmd_verify(struct ctl *ctl, int argc, char **argv)
 	struct args			 a;
 	const char			*user = NULL;
 	char				 key[KEY_BUF];
+	struct secret_scope		 key_scope SECRET_SCOPE =
+					    { key, sizeof(key) };
 	int				 ch, rc, err, authz = 0;
 
 	if ((req = apikey_verify_req_new()) == NULL)
@@ -176,7 +179,6 @@ cmd_verify(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_connect(ctl, 0)) != 0)
 		goto out;
 	err = apikey_verify(ctl->client, key, req, &res);
-	explicit_bzero(key, sizeof(key));
 	if (err != 0) {
 		rc = ctl_fail(ctl, err);
 		goto out;
@@ -195,7 +197,6 @@ cmd_verify(struct ctl *ctl, int argc, char **argv)
 	    !out_verify_passed(res, user, authz))
 		rc = CTL_EXIT_INVALID;
  out:
-	explicit_bzero(key, sizeof(key));
 	apikey_result_free(res);
 	apikey_verify_req_free(req);
 	return rc;

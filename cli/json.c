@@ -6,11 +6,11 @@
  * indentation and freed. Times are integers, null for none; a key's
  * metadata is embedded as the object it is, not as a string.
  *
- * A create or rotate document holds a token, so jout_init() hands jansson a
- * free function that wipes each block first: that covers the built value,
- * the dump and every buffer jansson grew on the way.
+ * A create or rotate document holds a token, so jout_init() hands jansson
+ * the secret allocator (common/secret.h), whose free wipes each block:
+ * that covers the built value, the dump and every buffer jansson grew on
+ * the way.
  */
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,23 +19,15 @@
 #include <apikey.h>
 #include <jansson.h>
 
+#include "../common/secret.h"
 #include "json.h"
 #include "output.h"
 #include "view.h"
 
-static void
-wipe_free(void *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
 void
 jout_init(void)
 {
-	json_set_alloc_funcs(malloc, wipe_free);
+	json_set_alloc_funcs(secret_alloc, secret_free);
 }
 
 int
@@ -63,7 +55,7 @@ emit(json_t *doc)
 	if (s == NULL)
 		return -1;
 	printf("%s\n", s);
-	wipe_free(s);
+	secret_free(s);
 	return 0;
 }
 

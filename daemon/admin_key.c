@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../common/account.h"
+#include "../common/secret.h"
 #include "admin_int.h"
 #include "admin_key.h"
 #include "clock.h"
@@ -27,7 +28,7 @@
 /* Sends k (owner group from t) as a reply, with the token when given. */
 int
 akey_send(struct areq *r, const struct store_key *k,
-    const struct proto_tenant *t, char *token, int more)
+    const struct proto_tenant *t, const char *token, int more)
 {
 	struct proto_key info = k->info;
 	struct writer	*w;
@@ -44,8 +45,6 @@ akey_send(struct areq *r, const struct store_key *k,
 	else
 		proto_enc_key(w, &info);
 	rc = reply_send(&rp, r->c, token != NULL);
-	if (token != NULL)
-		keys_wipe(token, strlen(token));
 	return rc == 0 ? 0 : -1;
 }
 
@@ -347,6 +346,7 @@ admin_key_create(struct areq *r)
 	struct store_key k;
 	struct store_txn *txn;
 	char		 token[TOKEN_MAX + 1], owner[PROTO_ACCOUNT_MAX + 32];
+	struct secret_scope token_scope SECRET_SCOPE = { token, sizeof(token) };
 	uint64_t	 now = clock_now();
 	int		 rc;
 
@@ -396,11 +396,8 @@ admin_key_create(struct areq *r)
 	}
 	else
 		admin_abort(r, txn);
-	keys_wipe(k.hash, sizeof(k.hash));
-	if (rc != 0) {
-		keys_wipe(token, sizeof(token));
+	if (rc != 0)
 		return admin_store_fail(r, rc, "key create");
-	}
 	return akey_send(r, &k, tp, token, 0);
 }
 

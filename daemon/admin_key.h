@@ -10,9 +10,9 @@
 #include "admin_int.h"
 
 /* Sends k (owner group from t) as a reply, with the token when given
- * (then wiped). more: another frame follows. */
+ * (the caller owns and wipes it). more: another frame follows. */
 int	akey_send(struct areq *, const struct store_key *k,
-	    const struct proto_tenant *t, char *token, int more);
+	    const struct proto_tenant *t, const char *token, int more);
 /* Reads id's key, its usage and its tenant in txn, and checks the caller
  * may manage it. *tp is NULL for user keys. */
 int	akey_load(struct areq *, struct store_txn *txn, const char *id,

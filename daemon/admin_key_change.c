@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/secret.h"
 #include "admin_int.h"
 #include "admin_key.h"
 #include "clock.h"
@@ -52,10 +53,6 @@ change_key(struct areq *r, const char *id, struct change *ch)
 		rc = ch->fn(r, txn, &k, ch->arg, detail, sizeof(detail));
 	if (rc != 0) {
 		admin_abort(r, txn);
-		if (ch->token != NULL)
-			keys_wipe(ch->token, TOKEN_MAX + 1);
-		keys_wipe(k.hash, sizeof(k.hash));
-		keys_wipe(k.prev_hash, sizeof(k.prev_hash));
 		/* Nothing to write, nothing to audit: a flood of these
 		 * cannot push others' entries out of the audit log. */
 		return rc == CHANGE_NONE ? akey_send(r, &k, tp, NULL, 0) : 0;
@@ -68,13 +65,8 @@ change_key(struct areq *r, const char *id, struct change *ch)
 	}
 	else
 		admin_abort(r, txn);
-	keys_wipe(k.hash, sizeof(k.hash));
-	keys_wipe(k.prev_hash, sizeof(k.prev_hash));
-	if (rc != 0) {
-		if (ch->token != NULL)
-			keys_wipe(ch->token, TOKEN_MAX + 1);
+	if (rc != 0)
 		return admin_store_fail(r, rc, ch->action);
-	}
 	if (ch->fn != NULL)
 		return akey_send(r, &k, tp, ch->token, 0);
 	proto_enc_empty(reply_begin(&rp, r->h, 0));
@@ -215,7 +207,6 @@ rotate(struct areq *r, struct store_txn *txn, struct store_key *k,
 		k->info.grace_until = 0;
 	}
 	memcpy(k->hash, hash, sizeof(k->hash));
-	keys_wipe(hash, sizeof(hash));
 	k->info.updated_at = now;
 	snprintf(detail, detailsz, "grace %llus",
 	    (unsigned long long)ro->grace);
@@ -227,6 +218,7 @@ admin_key_rotate(struct areq *r)
 {
 	char		 arg[PROTO_ID_ARG_MAX + 1], id[TOKEN_ID_LEN + 1];
 	char		 token[TOKEN_MAX + 1];
+	struct secret_scope token_scope SECRET_SCOPE = { token, sizeof(token) };
 	struct rotation	 ro = { 0, token, sizeof(token) };
 	struct change	 ch = { "key.rotate", 1, rotate, &ro, token };
 	int		 rc;

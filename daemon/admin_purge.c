@@ -95,7 +95,6 @@ purge_batch(struct scan *s)
 			break;
 		n++;
 	}
-	keys_wipe(&k, sizeof(k));
 	if (rc != 0 && rc != STORE_ENOTFOUND) {
 		admin_abort(s->r, txn);
 		return rc;

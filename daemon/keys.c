@@ -12,9 +12,13 @@
  * never in the LMDB file, so a copy of the database alone cannot be brute
  * forced), and loaded on every start into sodium_malloc'd memory: locked
  * out of swap (as far as RLIMIT_MEMLOCK allows), excluded from core dumps,
- * fenced by guard pages, read-only once loaded, and wiped when freed. A pepper file that is not a regular
- * file of exactly 32 bytes, owned by us and closed to group and others, is
- * refused rather than repaired: it would mean someone else touched it.
+ * fenced by guard pages, read-only once loaded, and wiped when freed. A
+ * pepper file that is not a regular file of exactly 32 bytes, owned by us
+ * and closed to group and others, is refused rather than repaired: it
+ * would mean someone else touched it.
+ *
+ * Tokens and the hash state are wiped through common/secret.h like every
+ * other secret; a new key's hash is not: the store keeps it anyway.
  *
  * Workload: one keyed hash per verify (well under a microsecond), one
  * secret per create or rotate. Nothing here allocates after start-up.
@@ -27,6 +31,7 @@
 
 #include <sodium.h>
 
+#include "../common/secret.h"
 #include "../proto/token.h"
 #include "keys.h"
 
@@ -198,7 +203,6 @@ keys_new_id(char id[TOKEN_ID_LEN + 1])
 
 	randombytes_buf(raw, sizeof(raw));
 	token_id_encode(raw, id);
-	sodium_memzero(raw, sizeof(raw));
 }
 
 /*
@@ -211,8 +215,8 @@ keys_new_secret(const struct pepper *pp, const char *prefix, const char *id,
     char *token, size_t tokensz, uint8_t hash[KEYS_HASH_LEN])
 {
 	struct token	t;
+	struct secret_scope t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	uint8_t		h[KEYS_HASH_LEN];
-	int		rv;
 
 	if (prefix == NULL || !token_prefix_valid(prefix))
 		return KEYS_EPREFIX;
@@ -222,17 +226,11 @@ keys_new_secret(const struct pepper *pp, const char *prefix, const char *id,
 	memcpy(t.prefix, prefix, strlen(prefix) + 1);
 	memcpy(t.id, id, TOKEN_ID_LEN + 1);
 	randombytes_buf(t.secret, sizeof(t.secret));
-	if (token_format(t.prefix, t.id, t.secret, token, tokensz) != 0) {
-		rv = KEYS_EIO;
-		goto out;
-	}
+	if (token_format(t.prefix, t.id, t.secret, token, tokensz) != 0)
+		return KEYS_EIO;
 	keys_hash(pp, &t, h);
 	memcpy(hash, h, sizeof(h));
-	rv = KEYS_OK;
-out:
-	sodium_memzero(&t, sizeof(t));
-	sodium_memzero(h, sizeof(h));
-	return rv;
+	return KEYS_OK;
 }
 
 void
@@ -240,26 +238,20 @@ keys_hash(const struct pepper *pp, const struct token *t,
     uint8_t out[KEYS_HASH_LEN])
 {
 	crypto_generichash_state st;
+	/* The state holds the pepper-derived key block and secret bytes. */
+	struct secret_scope st_scope SECRET_SCOPE = { &st, sizeof(st) };
 
 	crypto_generichash_init(&st, pp->k, sizeof(pp->k), KEYS_HASH_LEN);
 	crypto_generichash_update(&st, (const unsigned char *)t->id,
 	    TOKEN_ID_LEN);
 	crypto_generichash_update(&st, t->secret, sizeof(t->secret));
 	crypto_generichash_final(&st, out, KEYS_HASH_LEN);
-	/* The state holds the pepper-derived key block and secret bytes. */
-	sodium_memzero(&st, sizeof(st));
 }
 
 int
 keys_equal(const uint8_t a[KEYS_HASH_LEN], const uint8_t b[KEYS_HASH_LEN])
 {
 	return crypto_verify_32(a, b) == 0;
-}
-
-void
-keys_wipe(void *p, size_t n)
-{
-	sodium_memzero(p, n);
 }
 
 const char *

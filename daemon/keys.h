@@ -36,7 +36,7 @@ void	keys_pepper_free(struct pepper *);
 
 void	keys_new_id(char id[TOKEN_ID_LEN + 1]);
 /* Draws a new secret for id: writes the token (to be shown once, then
- * wiped by the caller with keys_wipe) and its hash. */
+ * wiped by the caller: see common/secret.h) and its hash. */
 int	keys_new_secret(const struct pepper *, const char *prefix,
 	    const char *id, char *token, size_t tokensz,
 	    uint8_t hash[KEYS_HASH_LEN]);
@@ -44,7 +44,6 @@ void	keys_hash(const struct pepper *, const struct token *,
 	    uint8_t out[KEYS_HASH_LEN]);
 /* Constant time; 1 when equal. */
 int	keys_equal(const uint8_t a[KEYS_HASH_LEN], const uint8_t b[KEYS_HASH_LEN]);
-void	keys_wipe(void *, size_t);
 const char *keys_strerror(int);
 
 #endif

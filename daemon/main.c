@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/account.h"
+#include "../common/secret.h"
 #include "admin.h"
 #include "clock.h"
 #include "config.h"
@@ -328,7 +329,7 @@ main(int argc, char **argv)
 	verifier.throttle_backoff_ms = cfg.throttle_backoff_ms;
 	verifier.clock = &clock_system;
 	/* The verify thread's one request context, reused by each verify. */
-	if ((verifier.ctx = calloc(1, sizeof(*verifier.ctx))) == NULL)
+	if ((verifier.ctx = secret_alloc(sizeof(*verifier.ctx))) == NULL)
 		fatalx("out of memory");
 	memset(&admin, 0, sizeof(admin));
 	admin.store = store;
@@ -368,8 +369,7 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	server_close(srv);
-	keys_wipe(verifier.ctx, sizeof(*verifier.ctx));
-	free(verifier.ctx);
+	secret_free(verifier.ctx);
 	limits_free(limits);
 	store_close(store);
 	keys_pepper_free(pepper);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keys.h"
+#include "../common/secret.h"
 #include "log.h"
 #include "reply.h"
 
@@ -59,13 +59,13 @@ reply_send(struct reply *r, struct conn *c, int secret)
 
 	if (finish(r) != 0) {
 		if (secret)
-			keys_wipe(scratch, sizeof(scratch));
+			secret_wipe(scratch, sizeof(scratch));
 		reply_error(c, &r->req, PROTO_EINTERNAL, "reply too large");
 		return -1;
 	}
 	if (secret) {
 		rc = conn_send_secret(c, scratch, r->w.len);
-		keys_wipe(scratch, r->w.len);
+		secret_wipe(scratch, r->w.len);
 	} else
 		rc = conn_send(c, scratch, r->w.len);
 	return rc;

@@ -42,8 +42,8 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "../common/secret.h"
 #include "clock.h"
-#include "keys.h"
 #include "listener.h"
 #include "log.h"
 #include "loglimit.h"
@@ -306,8 +306,7 @@ conn_free(struct conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	evbuffer_free(c->out);	/* wipes secret frames via their cleanup */
-	keys_wipe(c->in, l->frame_max);
-	free(c->in);
+	secret_free(c->in);	/* the frames read may have held tokens */
 	close(c->fd);
 	c->dead = 1;
 	if (c->refs == 0)
@@ -474,7 +473,7 @@ conn_frames(struct conn *c)
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		/* The consumed frames may have held a token. */
-		keys_wipe(c->in + (c->inlen - off), off);
+		secret_wipe(c->in + (c->inlen - off), off);
 		c->inlen -= off;
 	}
 	/* What is left is the start of a frame still on its way, unless it
@@ -557,14 +556,13 @@ conn_goaway(struct conn *c)
 		(void)conn_send(c, frame, len);
 }
 
+/* libevent's cleanup for a secret frame's bytes, once sent or dropped. */
 static void
-wipe_free(const void *data, size_t len, void *extra)
+secret_frame_free(const void *data, size_t len, void *extra)
 {
-	void	*p = (void *)(uintptr_t)data;
-
+	(void)len;
 	(void)extra;
-	keys_wipe(p, len);
-	free(p);
+	secret_free((void *)(uintptr_t)data);
 }
 
 int
@@ -587,13 +585,14 @@ conn_send_secret(struct conn *c, const void *data, size_t len)
 
 	if (c->dead)
 		return -1;
-	if ((copy = malloc(len)) == NULL) {
+	if ((copy = secret_alloc(len)) == NULL) {
 		c->closing = 1;
 		return -1;
 	}
 	memcpy(copy, data, len);
-	if (evbuffer_add_reference(c->out, copy, len, wipe_free, NULL) != 0) {
-		wipe_free(copy, len, NULL);
+	if (evbuffer_add_reference(c->out, copy, len, secret_frame_free,
+	    NULL) != 0) {
+		secret_free(copy);
 		c->closing = 1;
 		return -1;
 	}
@@ -743,7 +742,7 @@ conn_new(struct loop *l, int fd)
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->in = malloc(l->frame_max)) == NULL ||
+	    (c->in = secret_alloc(l->frame_max)) == NULL ||
 	    (c->out = evbuffer_new()) == NULL ||
 	    (c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST,
 	    conn_read_cb, c)) == NULL ||
@@ -755,7 +754,7 @@ conn_new(struct loop *l, int fd)
 				event_free(c->rev);
 			if (c->out != NULL)
 				evbuffer_free(c->out);
-			free(c->in);
+			secret_free(c->in);
 			free(c);
 		}
 		if (u->n == 0)

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/secret.h"
 #include "admin.h"
 #include "clock.h"
 #include "log.h"
@@ -70,13 +71,13 @@ secret_matches(const struct verifier *v, const struct verify_ctx *x,
     const struct token *tok, uint64_t now)
 {
 	uint8_t	 h[KEYS_HASH_LEN];
+	struct secret_scope h_scope SECRET_SCOPE = { h, sizeof(h) };
 	int	 ok;
 
 	keys_hash(v->pepper, tok, h);
 	ok = keys_equal(h, x->key.hash);
 	if (!ok && x->key.info.grace_until > now)
 		ok = keys_equal(h, x->key.prev_hash);
-	keys_wipe(h, sizeof(h));
 	return ok;
 }
 
@@ -89,10 +90,10 @@ dummy_hash(const struct verifier *v, const struct token *tok)
 {
 	static const uint8_t	 none[KEYS_HASH_LEN];
 	uint8_t			 h[KEYS_HASH_LEN];
+	struct secret_scope	 h_scope SECRET_SCOPE = { h, sizeof(h) };
 
 	keys_hash(v->pepper, tok, h);
 	(void)keys_equal(h, none);
-	keys_wipe(h, sizeof(h));
 }
 
 static void
@@ -263,6 +264,7 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 {
 	struct proto_verify_reply *rep = &x->rep;
 	struct token	 tok;
+	struct secret_scope tok_scope SECRET_SCOPE = { &tok, sizeof(tok) };
 	const struct proto_tenant *t;
 	uint64_t	 now_ms, now;
 	int		 rc;
@@ -282,7 +284,6 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 	}
 	memcpy(x->log_id, tok.id, sizeof(x->log_id));
 	rc = load(v, x, &tok, now, &t);
-	token_wipe(&tok);
 	if (rc == STORE_ENOTFOUND) {
 		rep->code = PROTO_NOT_FOUND;
 		snprintf(rep->reason, sizeof(rep->reason), "no such key");
@@ -420,6 +421,10 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 {
 	const struct verifier *v = arg;
 	struct verify_ctx *x = v->ctx;
+	/* The ctx lives on to the next request; the token goes with this
+	 * one, whichever way it ends. */
+	struct secret_scope token_scope SECRET_SCOPE =
+			    { x->req.token, sizeof(x->req.token) };
 	struct reply	 r;
 	const char	*why;
 	int		 rc;
@@ -434,7 +439,6 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 	    "a text field is not valid UTF-8 or holds control characters" :
 	    NULL;
 	if (why != NULL) {
-		keys_wipe(&x->req, sizeof(x->req));
 		if (conn_log_ok(c))
 			log_warnx("verify: malformed request from uid %u pid "
 			    "%d: %s", (unsigned)p->uid, (int)p->pid, why);
@@ -444,11 +448,6 @@ verify_handle(void *arg, struct conn *c, const struct peer *p,
 	}
 	x->uid = p->uid;
 	rc = verify_run(v, x);
-	/* The token, and the key's keyed hashes, are done with; the ctx
-	 * lives on to the next request. */
-	keys_wipe(x->req.token, sizeof(x->req.token));
-	keys_wipe(x->key.hash, sizeof(x->key.hash));
-	keys_wipe(x->key.prev_hash, sizeof(x->key.prev_hash));
 	if (rc != PROTO_OK) {
 		reply_error(c, h, (uint32_t)rc, "key store failure; see the "
 		    "apikeyd log");

@@ -52,7 +52,7 @@ struct verify_hold {
  */
 struct verify_ctx {
 	/* In; set by the caller of verify_run. */
-	struct proto_verify_req	 req;	/* holds the token: wipe it after */
+	struct proto_verify_req	 req;	/* holds the token: verify_handle wipes it */
 	uid_t			 uid;	/* the peer's, for failure throttling */
 	/* Out; written by verify_run. */
 	struct proto_verify_reply rep;

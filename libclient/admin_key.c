@@ -3,9 +3,9 @@
  * list, show, enable, revoke, update, rotate and purge.
  *
  * Create and rotate are the only replies that carry a token: it goes into
- * a malloc'd copy for the caller (apikey_token_free wipes it), and every
- * other copy (stack, send and receive buffers) is wiped before the call
- * returns.
+ * a secret_alloc'd copy for the caller (apikey_token_free wipes it), and
+ * every other copy (stack, send and receive buffers) is wiped before the
+ * call returns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +33,13 @@ dec_key_token(struct reader *r, void *arg)
 {
 	struct key_token	*kt = arg;
 	struct token		 t;
+	struct secret_scope	 t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	int			 ok;
 
 	if (proto_dec_key_token(r, kt->key, kt->token) != 0)
 		return APIKEY_EPROTO;
 	ok = token_parse(kt->token, strlen(kt->token), &t) == 0 &&
 	    strcmp(t.id, kt->key->id) == 0;
-	token_wipe(&t);
 	return ok ? 0 : APIKEY_EPROTO;
 }
 
@@ -112,8 +112,10 @@ call_key_token(struct apikey_client *c, struct apikey_key **key_out,
     char **token_out)
 {
 	struct key_token	 kt;
+	struct secret_scope	 kt_scope SECRET_SCOPE = { &kt, sizeof(kt) };
 	struct apikey_key	*k = NULL;
 	char			*tok = NULL;
+	size_t			 len;
 	int			 rc;
 
 	memset(&kt, 0, sizeof(kt));
@@ -128,10 +130,13 @@ call_key_token(struct apikey_client *c, struct apikey_key **key_out,
 	 * The daemon has already made the key: failing now would lose its
 	 * only token, so the token is copied before anything else can fail.
 	 */
-	if (token_out != NULL && (tok = strdup(kt.token)) == NULL) {
+	len = strlen(kt.token) + 1;
+	if (token_out != NULL && (tok = secret_alloc(len)) == NULL) {
 		rc = APIKEY_ENOMEM;
 		goto out;
 	}
+	if (tok != NULL)
+		memcpy(tok, kt.token, len);
 	if (key_out != NULL) {
 		*key_out = k;
 		k = NULL;	/* transferred */
@@ -141,7 +146,6 @@ call_key_token(struct apikey_client *c, struct apikey_key **key_out,
 		tok = NULL;	/* transferred */
 	}
  out:
-	explicit_bzero(&kt, sizeof(kt));
 	apikey_token_free(tok);
 	free(k);
 	return rc;
@@ -298,8 +302,5 @@ apikey_key_purge_expired(struct apikey_client *c, unsigned *purged)
 APIKEY_EXPORT void
 apikey_token_free(char *token)
 {
-	if (token == NULL)
-		return;
-	explicit_bzero(token, strlen(token));
-	free(token);
+	secret_free(token);
 }

@@ -345,7 +345,7 @@ int	apikey_key_spec_clear_cidrs(struct apikey_key_spec *);
  * Creates a key owned by the caller (kind SELF, owner NULL), by the user
  * named owner, or by the tenant named owner. spec may be NULL. *token_out
  * receives the only copy of the full token: free it with apikey_token_free(),
- * which wipes it.
+ * which wipes it, and never with free().
  */
 int	apikey_key_create(struct apikey_client *, enum apikey_owner_kind kind,
 	    const char *owner, const struct apikey_key_spec *spec,

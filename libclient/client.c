@@ -118,7 +118,7 @@ disconnect(struct apikey_client *c)
 		close(c->fd);
 		c->fd = -1;
 	}
-	explicit_bzero(c->rx, c->rxlen);
+	secret_wipe(c->rx, c->rxlen);
 	c->rxlen = 0;
 }
 
@@ -350,7 +350,7 @@ recv_consume(struct apikey_client *c, size_t len)
 	size_t	rest = c->rxlen - len;
 
 	memmove(c->rx, c->rx + len, rest);
-	explicit_bzero(c->rx + rest, len);
+	secret_wipe(c->rx + rest, len);
 	c->rxlen = rest;
 }
 
@@ -720,11 +720,11 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 	}
  out:
 	/* The request may hold a token. */
-	explicit_bzero(c->tx, c->txcap > c->w.len ? c->w.len : c->txcap);
+	secret_wipe(c->tx, c->txcap > c->w.len ? c->w.len : c->txcap);
 	if (drop)
 		disconnect(c);
 	else {
-		explicit_bzero(c->rx, c->rxlen);
+		secret_wipe(c->rx, c->rxlen);
 		c->rxlen = 0;
 	}
 	return rc;
@@ -836,8 +836,8 @@ client_open(const char *path, int timeout_ms, int admin,
 	c->rxcap = admin ? PROTO_ADMIN_MAX : PROTO_VERIFY_REPLY_MAX;
 	if ((rc = resolve_path(path, admin, c->path)) != 0)
 		goto out;
-	if ((c->tx = calloc(1, c->txcap)) == NULL ||
-	    (c->rx = calloc(1, c->rxcap)) == NULL) {
+	if ((c->tx = secret_alloc(c->txcap)) == NULL ||
+	    (c->rx = secret_alloc(c->rxcap)) == NULL) {
 		rc = APIKEY_ENOMEM;
 		goto out;
 	}
@@ -873,14 +873,8 @@ apikey_close(struct apikey_client *c)
 		return;
 	if (c->fd != -1)
 		close(c->fd);
-	if (c->tx != NULL) {
-		explicit_bzero(c->tx, c->txcap);
-		free(c->tx);
-	}
-	if (c->rx != NULL) {
-		explicit_bzero(c->rx, c->rxcap);
-		free(c->rx);
-	}
+	secret_free(c->tx);
+	secret_free(c->rx);
 	free(c);
 }
 

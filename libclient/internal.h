@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../common/secret.h"
 #include "../proto/buf.h"
 #include "../proto/proto.h"
 #include "../proto/token.h"

@@ -37,17 +37,16 @@ APIKEY_EXPORT int
 apikey_token_check(const char *token)
 {
 	struct token	t;
-	int		rc;
+	struct secret_scope t_scope SECRET_SCOPE = { &t, sizeof(t) };
 
-	rc = token_get(token, &t);
-	token_wipe(&t);
-	return rc;
+	return token_get(token, &t);
 }
 
 APIKEY_EXPORT int
 apikey_token_key_id(const char *token, char *buf, size_t size)
 {
 	struct token	t;
+	struct secret_scope t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	int		rc;
 
 	if ((rc = token_get(token, &t)) != 0 || buf == NULL)
@@ -56,6 +55,5 @@ apikey_token_key_id(const char *token, char *buf, size_t size)
 		rc = APIKEY_ELIMIT;
 	else
 		memcpy(buf, t.id, APIKEY_KEY_ID_SIZE);
-	token_wipe(&t);
 	return rc;
 }

@@ -105,8 +105,10 @@ apikey_verify(struct apikey_client *c, const char *token,
     const struct apikey_verify_req *req, struct apikey_result **out)
 {
 	struct proto_verify_req	 q;
+	struct secret_scope	 q_scope SECRET_SCOPE = { &q, sizeof(q) };
 	struct apikey_result	*res = NULL;
 	struct token		 t;
+	struct secret_scope	 t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	struct writer		*w;
 	size_t			 len;
 	int			 rc, trc;
@@ -125,7 +127,6 @@ apikey_verify(struct apikey_client *c, const char *token,
 
 	len = strnlen(token, TOKEN_MAX + 1);
 	trc = len > TOKEN_MAX ? TOKEN_ELENGTH : token_parse(token, len, &t);
-	token_wipe(&t);
 	if (trc != 0) {
 		res->r.code = PROTO_MALFORMED;
 		akc_copy(res->r.reason, token_strerror(trc), PROTO_REASON_MAX);
@@ -145,7 +146,6 @@ apikey_verify(struct apikey_client *c, const char *token,
 	res = NULL;	/* transferred */
 	rc = 0;
  out:
-	explicit_bzero(&q, sizeof(q));
 	free(res);
 	return rc;
 }

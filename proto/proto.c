@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../common/secret.h"
 #include "proto_int.h"
 
 /* See PROTO_ID_ARG_MAX: no token fits where a key id is read. */
@@ -226,7 +227,7 @@ proto_dec_verify_req(struct reader *r, struct proto_verify_req *q)
 	    (rv = rd_u32(r, &q->cost)) != 0 ||
 	    (rv = pf_get_u8_max(r, &q->check_only, 1)) != 0 ||
 	    (rv = rd_end(r)) != 0) {
-		explicit_bzero(q->token, sizeof q->token);
+		secret_wipe(q->token, sizeof q->token);
 		return rv;
 	}
 	return 0;

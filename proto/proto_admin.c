@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../common/secret.h"
 #include "proto_int.h"
 
 void
@@ -265,7 +266,7 @@ proto_dec_key_token(struct reader *r, struct proto_key *k,
 	if ((rv = get_key(r, k)) != 0 ||
 	    (rv = rd_str(r, token, TOKEN_MAX)) != 0 ||
 	    (rv = rd_end(r)) != 0) {
-		explicit_bzero(token, TOKEN_MAX + 1);
+		secret_wipe(token, TOKEN_MAX + 1);
 		return rv;
 	}
 	return 0;

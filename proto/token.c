@@ -17,6 +17,7 @@
 
 #include <zlib.h>
 
+#include "../common/secret.h"
 #include "token.h"
 
 static const char b62_alphabet[] =
@@ -57,6 +58,7 @@ static void
 b62_encode(const uint8_t *in, size_t nbytes, char *out, size_t width)
 {
 	uint8_t		num[TOKEN_SECRET_BYTES];
+	struct secret_scope num_scope SECRET_SCOPE = { num, sizeof(num) };
 	unsigned int	acc, rem;
 	size_t		i, j;
 
@@ -70,7 +72,6 @@ b62_encode(const uint8_t *in, size_t nbytes, char *out, size_t width)
 		}
 		out[i - 1] = b62_alphabet[rem];
 	}
-	explicit_bzero(num, sizeof num);
 }
 
 /*
@@ -188,7 +189,7 @@ token_parse(const char *s, size_t len, struct token *out)
 	if (b62_decode(tail, TOKEN_SECRET_LEN, out->secret,
 	    TOKEN_SECRET_BYTES) != 0) {
 		/* Unreachable after b62_valid; never leave a partial secret. */
-		token_wipe(out);
+		secret_wipe(out, sizeof *out);
 		return TOKEN_ESECRET;
 	}
 	return TOKEN_OK;
@@ -241,12 +242,6 @@ int
 token_prefix_valid(const char *s)
 {
 	return prefix_valid(s, strnlen(s, TOKEN_PREFIX_MAX + 1));
-}
-
-void
-token_wipe(struct token *t)
-{
-	explicit_bzero(t, sizeof *t);
 }
 
 const char *

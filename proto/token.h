@@ -14,7 +14,8 @@
  * Parsing rejects garbage and typos before any store access. Generating the
  * random parts and hashing the secret belong to daemon/keys.c, not here.
  *
- * struct token holds the secret: wipe it (token_wipe) after use.
+ * struct token holds the secret: name it with a struct secret_scope
+ * (common/secret.h) where it is declared, so that it is wiped on every path.
  */
 #ifndef APIKEY_TOKEN_H
 #define APIKEY_TOKEN_H
@@ -60,7 +61,6 @@ void	token_id_encode(const uint8_t raw[TOKEN_ID_BYTES],
 int	token_id_valid(const char *s);
 /* 1 when s is a well-formed prefix, else 0. */
 int	token_prefix_valid(const char *s);
-void	token_wipe(struct token *);
 const char *token_strerror(int);
 
 #endif

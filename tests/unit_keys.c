@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <sodium.h>
 
+#include "../common/secret.h"
 #include "../daemon/keys.h"
 #include "../proto/token.h"
 #include "unitlib.h"
@@ -286,8 +287,8 @@ Test(keys, new_secret_round_trip)
 	keys_hash(pp, &t, h);
 	cr_assert_arr_eq(h, hash, KEYS_HASH_LEN);
 
-	keys_wipe(tok, sizeof(tok));
-	token_wipe(&t);
+	secret_wipe(tok, sizeof(tok));
+	secret_wipe(&t, sizeof(t));
 	keys_pepper_free(pp);
 }
 
@@ -308,8 +309,8 @@ Test(keys, secrets_and_ids_are_fresh)
 	    KEYS_OK);
 	cr_assert_str_neq(tok1, tok2);
 	cr_assert_not(keys_equal(h1, h2));
-	keys_wipe(tok1, sizeof(tok1));
-	keys_wipe(tok2, sizeof(tok2));
+	secret_wipe(tok1, sizeof(tok1));
+	secret_wipe(tok2, sizeof(tok2));
 	keys_pepper_free(pp);
 }
 
@@ -403,14 +404,6 @@ Test(keys, bad_arguments_refused)
 	keys_pepper_free(pp);
 }
 
-Test(keys, wipe_zeroes)
-{
-	uint8_t	buf[40], zero[40] = { 0 };
-
-	memset(buf, 0xcc, sizeof(buf));
-	keys_wipe(buf, sizeof(buf));
-	cr_assert_arr_eq(buf, zero, sizeof(buf));
-}
 
 Test(keys, strerror_names_every_code)
 {

@@ -34,23 +34,9 @@ static struct store	*st;
 static struct ledger	*led;
 static char		 id[TOKEN_ID_LEN + 1];
 
-static pthread_mutex_t	 wake_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 wake_cv;
-static int		 woken;
-
 /* What each consumption was called back with; -1: not yet. */
 static int		 results[8];
 static int		 ncalls;
-
-static void
-wake(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&wake_mu);
-	woken++;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_mu);
-}
 
 static void
 done(void *arg, int rc)
@@ -66,18 +52,8 @@ done(void *arg, int rc)
 static void
 await_calls(int n)
 {
-	struct timespec	 ts;
-	int		 rc = 0;
-
-	clock_deadline(&ts, 10000);
 	while (ncalls < n) {
-		pthread_mutex_lock(&wake_mu);
-		while (woken == 0 && rc == 0)
-			rc = pthread_cond_timedwait(&wake_cv, &wake_mu, &ts);
-		woken = 0;
-		pthread_mutex_unlock(&wake_mu);
-		cr_assert_eq(rc, 0, "%d of %d consumptions called back in 10 s",
-		    ncalls, n);
+		unit_wake_wait();
 		ledger_complete(led);
 	}
 }
@@ -139,8 +115,8 @@ setup(void)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/unit_ledger.XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
 	cr_assert_eq(store_open(tmpdir, MAP_SIZE, &st), 0);
-	cr_assert_eq(clock_cond_init(&wake_cv), 0);
-	cr_assert_eq(ledger_open(st, HOUR_MS, wake, NULL, &led), 0);
+	unit_wake_init();
+	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
 	keys_new_id(id);
 	key_put(id);
 }
@@ -263,7 +239,7 @@ Test(ledger, close_calls_back_what_waits)
 	cr_assert_eq(ncalls, 1);
 	cr_assert_eq(results[0], 0);
 	cr_assert_eq(remaining(id), 3);
-	cr_assert_eq(ledger_open(st, HOUR_MS, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
 }
 
 /* Uses are kept in memory and written at close, for existing keys only,
@@ -294,7 +270,7 @@ Test(ledger, uses_written_at_close)
 	cr_assert_eq(u.last_used, 1700000020);
 	cr_assert_eq(u.use_count, 1);
 	cr_assert_eq(usage_get(gone, &u), STORE_ENOTFOUND);
-	cr_assert_eq(ledger_open(st, HOUR_MS, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
 }
 
 /* An older time never replaces a newer last use; counts add up. */
@@ -304,13 +280,13 @@ Test(ledger, uses_accumulate_across_flushes)
 
 	ledger_note_use(led, id, 2000);
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, HOUR_MS, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
 	ledger_note_use(led, id, 1000);
 	ledger_close(led);
 	cr_assert_eq(usage_get(id, &u), 0);
 	cr_assert_eq(u.last_used, 2000);
 	cr_assert_eq(u.use_count, 2);
-	cr_assert_eq(ledger_open(st, HOUR_MS, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
 }
 
 /*
@@ -325,7 +301,7 @@ Test(ledger, uses_written_every_flush_interval)
 	uint64_t	 end;
 
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, 20, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, 20, unit_wake, NULL, &led), 0);
 	ledger_note_use(led, id, 1700000000);
 	end = clock_now_ms() + 10000;
 	while (usage_get(id, &u) != 0 || u.use_count == 0) {

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <zlib.h>
 
+#include "../common/secret.h"
 #include "../proto/token.h"
 
 static const char alphabet[] =
@@ -86,7 +87,7 @@ parse(const char *s)
 		cr_assert_eq(memcmp(&t, &untouched, sizeof t), 0,
 		    "out written on failure %d", rv);
 	}
-	token_wipe(&t);
+	secret_wipe(&t, sizeof(t));
 	return rv;
 }
 
@@ -123,7 +124,7 @@ Test(token, known_answer)
 	cr_assert_str_eq(t.prefix, "ak");
 	cr_assert_str_eq(t.id, KNOWN_ID);
 	cr_assert_arr_eq(t.secret, secret, sizeof secret);
-	token_wipe(&t);
+	secret_wipe(&t, sizeof(t));
 }
 
 Test(token, round_trip)
@@ -158,7 +159,7 @@ Test(token, round_trip)
 			cr_assert_str_eq(t.prefix, prefixes[p]);
 			cr_assert_str_eq(t.id, id);
 			cr_assert_arr_eq(t.secret, secret, sizeof secret);
-			token_wipe(&t);
+			secret_wipe(&t, sizeof(t));
 		}
 	}
 }
@@ -194,7 +195,7 @@ Test(token, parse_uses_len_not_nul)
 	memcpy(s, KNOWN_TOKEN "trailing", sizeof s);
 	cr_assert_eq(token_parse(s, KNOWN_LEN, &t), 0);
 	cr_assert_str_eq(t.id, KNOWN_ID);
-	token_wipe(&t);
+	secret_wipe(&t, sizeof(t));
 	cr_assert_eq(token_parse(s, KNOWN_LEN - 1, &t), TOKEN_ESECRET);
 	cr_assert_eq(token_parse(s, KNOWN_LEN + 1, &t), TOKEN_ESECRET);
 }
@@ -421,7 +422,7 @@ Test(token, wipe)
 	struct token	t, zero;
 
 	cr_assert_eq(token_parse(KNOWN_TOKEN, KNOWN_LEN, &t), 0);
-	token_wipe(&t);
+	secret_wipe(&t, sizeof(t));
 	memset(&zero, 0, sizeof zero);
 	cr_assert_eq(memcmp(&t, &zero, sizeof t), 0);
 }

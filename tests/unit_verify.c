@@ -24,6 +24,7 @@
 
 #include <criterion/criterion.h>
 
+#include "../common/secret.h"
 #include "../daemon/admin.h"
 #include "../daemon/clock.h"
 #include "../daemon/keys.h"
@@ -53,24 +54,9 @@ static struct verify_ctx	*x;
 static struct verifier		 v;
 static _Atomic uint64_t		 admin_gid;
 
-/* The ledger's wake: counted under a mutex the test waits on. */
-static pthread_mutex_t		 wake_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t		 wake_cv;
-static int			 woken;
-
 /* Held verifies called back by the ledger (done), and their status. */
 static int			 done_calls;
 static int			 done_rc;
-
-static void
-wake(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&wake_mu);
-	woken++;
-	pthread_cond_signal(&wake_cv);
-	pthread_mutex_unlock(&wake_mu);
-}
 
 static void
 done(void *arg, int rc)
@@ -84,16 +70,7 @@ done(void *arg, int rc)
 static void
 await_commit(void)
 {
-	struct timespec	 ts;
-	int		 rc = 0;
-
-	clock_deadline(&ts, 10000);
-	pthread_mutex_lock(&wake_mu);
-	while (woken == 0 && rc == 0)
-		rc = pthread_cond_timedwait(&wake_cv, &wake_mu, &ts);
-	woken = 0;
-	pthread_mutex_unlock(&wake_mu);
-	cr_assert_eq(rc, 0, "the ledger did not commit within 10 s");
+	unit_wake_wait();
 	ledger_complete(led);
 }
 
@@ -108,9 +85,9 @@ setup(void)
 	cr_assert_eq(keys_pepper_load(tmpdir, &pep), 0);
 	cr_assert_eq(store_open(tmpdir, MAP_SIZE, &st), 0);
 	cr_assert_eq(limits_new(&lc, &lim), 0);
-	cr_assert_eq(clock_cond_init(&wake_cv), 0);
+	unit_wake_init();
 	/* Uses are written at close only, unless a test closes early. */
-	cr_assert_eq(ledger_open(st, 3600 * 1000, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
 	cr_assert_not_null(x = calloc(1, sizeof(*x)));
 	clock_manual_init(&clk, T0, MS0);
 	atomic_store(&admin_gid, ADMIN_GID_KNOWN | 4242);
@@ -332,7 +309,7 @@ Test(verify_run, unknown_wrong_secret_and_prefix_are_not_found)
 	cr_assert_eq(token_parse(tok, strlen(tok), &t), 0);
 	cr_assert_eq(token_format("prod", t.id, t.secret, relabel,
 	    sizeof(relabel)), 0);
-	token_wipe(&t);
+	secret_wipe(&t, sizeof(t));
 
 	expect_code(never, PROTO_NOT_FOUND);
 	cr_assert_str_eq(x->rep.reason, "no such key");
@@ -698,7 +675,7 @@ Test(verify_run, valid_verifies_note_their_use)
 	clk.now = T0 + 100;
 	expect_code(tok, PROTO_EXPIRED);
 	ledger_close(led);				/* writes the uses */
-	cr_assert_eq(ledger_open(st, 3600 * 1000, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
 	v.ledger = led;
 	u = usage_get(k.info.id);
 	cr_assert_eq(u.last_used, T0 + 9);
@@ -749,7 +726,7 @@ Test(verify_run, check_only_uses_nothing)
 	cr_assert_eq(x->rep.code, PROTO_EXPIRED);
 	/* Only the one real use was noted. */
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, 3600 * 1000, wake, NULL, &led), 0);
+	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
 	v.ledger = led;
 	u = usage_get(k.info.id);
 	cr_assert_eq(u.use_count, 1);

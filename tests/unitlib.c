@@ -4,13 +4,52 @@
 #include <sys/stat.h>
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
+#include "../daemon/clock.h"
 #include "../daemon/store.h"
 #include "unitlib.h"
+
+static pthread_mutex_t	 wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 wake_cv;
+static int		 woken;
+
+void
+unit_wake_init(void)
+{
+	cr_assert_eq(clock_cond_init(&wake_cv), 0);
+	woken = 0;
+}
+
+void
+unit_wake(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&wake_mu);
+	woken++;
+	pthread_cond_signal(&wake_cv);
+	pthread_mutex_unlock(&wake_mu);
+}
+
+void
+unit_wake_wait(void)
+{
+	struct timespec	 ts;
+	int		 rc = 0;
+
+	clock_deadline(&ts, 10000);
+	pthread_mutex_lock(&wake_mu);
+	while (woken == 0 && rc == 0)
+		rc = pthread_cond_timedwait(&wake_cv, &wake_mu, &ts);
+	woken = 0;
+	pthread_mutex_unlock(&wake_mu);
+	cr_assert_eq(rc, 0, "the ledger did not wake the test within 10 s");
+}
 
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

@@ -13,6 +13,16 @@ struct store;
 /* Removes dir and everything below it, links not followed; best effort,
  * for teardowns. */
 void	unit_rmtree(const char *dir);
+/*
+ * The ledger's wake function for tests (ledger_open's wake; arg unused):
+ * it counts wakes under a mutex. unit_wake_wait() returns once a wake came
+ * since it last returned, and fails the test after 10 s without one.
+ * unit_wake_init() makes the condition (monotonic deadlines) and clears
+ * the count; call it in each test's setup.
+ */
+void	unit_wake_init(void);
+void	unit_wake(void *arg);
+void	unit_wake_wait(void);
 /* Writes kid's usage record (credits left, last refill, generation) in a
  * transaction of its own. */
 void	unit_usage_put(struct store *, const char *kid, uint64_t remaining,
