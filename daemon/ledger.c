@@ -17,7 +17,9 @@
  * generation it was counted against: a management request that set new
  * credits in between wins. The verify thread keeps the credits in flight
  * per key (`pending`) so that back-to-back verifies never spend the same
- * credit twice before their commit lands.
+ * credit twice before their commit lands. A committed consumption carries
+ * its LMDB txn id until completed, so that a read that already sees the
+ * commit does not count it twice (ledger_pending).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -44,6 +46,7 @@ struct op {
 	ledger_done_fn	 done;
 	void		*arg;
 	int		 result;
+	uint64_t	 txn;		/* committed in this txn; 0: not */
 };
 
 struct oplist {
@@ -158,9 +161,10 @@ apply_use(const char *id, void *v, void *arg)
 	f->rc = store_usage_put(f->txn, id, &u);
 }
 
-/* One write transaction for a batch of consumptions and the uses. */
+/* One write transaction for a batch of consumptions and the uses; *txn
+ * is its id once committed. */
 static int
-commit(struct ledger *l, struct op *batch, struct table *uses)
+commit(struct ledger *l, struct op *batch, struct table *uses, uint64_t *txn)
 {
 	struct flush	 f = { NULL, 0 };
 	struct op	*o;
@@ -168,6 +172,7 @@ commit(struct ledger *l, struct op *batch, struct table *uses)
 
 	if ((rc = store_write_begin(l->store, &f.txn)) != 0)
 		return rc;
+	*txn = store_txn_id(f.txn);
 	for (o = batch; o != NULL && rc == 0; o = o->next)
 		rc = apply_op(f.txn, o);
 	if (rc == 0 && uses != NULL) {
@@ -188,6 +193,7 @@ commit_main(void *arg)
 	struct timespec	 next_flush;
 	struct table	*uses, *fresh;
 	struct op	*batch, *o;
+	uint64_t	 txn = 0;
 	int		 stopping, flush_due, rc;
 
 	clock_deadline(&next_flush, l->flush_ms);
@@ -215,14 +221,16 @@ commit_main(void *arg)
 			clock_deadline(&next_flush, l->flush_ms);
 
 		if (batch != NULL || uses != NULL) {
-			rc = commit(l, batch, uses);
+			rc = commit(l, batch, uses, &txn);
 			if (rc != 0)
 				log_warnx("usage commit failed: %s%s",
 				    store_strerror(rc), batch != NULL ?
 				    "; refusing the verifies that waited on it"
 				    : "");
-			for (o = batch; o != NULL; o = o->next)
+			for (o = batch; o != NULL; o = o->next) {
 				o->result = rc;
+				o->txn = rc == 0 ? txn : 0;
+			}
 		}
 		table_free(uses);
 		if (batch != NULL) {
@@ -273,12 +281,31 @@ ledger_complete(struct ledger *l)
 	}
 }
 
+/*
+ * The credits in flight, less those of consumptions that are committed in
+ * a txn the snapshot sees but not yet completed: the stored credits
+ * already count those, and counting them twice would refuse a credit that
+ * is there. They wait on the done list, which is short (the batches since
+ * the verify loop last ran ledger_complete).
+ */
 uint64_t
-ledger_pending(struct ledger *l, const char *id, uint32_t gen)
+ledger_pending(struct ledger *l, const char *id, uint32_t gen,
+    uint64_t snapshot)
 {
 	struct inflight	*in = table_get(l->pending, id, 0);
+	const struct op	*o;
+	uint64_t	 cost;
 
-	return in != NULL && in->gen == gen ? in->cost : 0;
+	if (in == NULL || in->gen != gen || in->cost == 0)
+		return 0;
+	cost = in->cost;
+	pthread_mutex_lock(&l->mu);
+	for (o = l->done.head; o != NULL; o = o->next)
+		if (o->txn != 0 && o->txn <= snapshot && o->gen == gen &&
+		    strcmp(o->id, id) == 0)
+			cost = cost >= o->cost ? cost - o->cost : 0;
+	pthread_mutex_unlock(&l->mu);
+	return cost;
 }
 
 int

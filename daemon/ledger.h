@@ -49,9 +49,13 @@ void	ledger_close(struct ledger *);
 /* Calls back the consumptions committed (or failed) since the last call. */
 void	ledger_complete(struct ledger *);
 
-/* Credits consumed by verifies not yet committed, for this gen of the
- * key's credits. */
-uint64_t ledger_pending(struct ledger *, const char *id, uint32_t gen);
+/*
+ * Credits consumed by verifies that a read of the key's usage in read txn
+ * snapshot (store_txn_id) does not see yet, for this gen of the key's
+ * credits: those not committed, and those committed after the snapshot.
+ */
+uint64_t ledger_pending(struct ledger *, const char *id, uint32_t gen,
+	    uint64_t snapshot);
 /*
  * Queues the consumption of cost credits, counted against generation gen
  * of the key's credits (after a refill to refill_to at refill_at, when

@@ -434,6 +434,12 @@ store_commit(struct store_txn *t)
 	return map_err(rc);
 }
 
+uint64_t
+store_txn_id(const struct store_txn *t)
+{
+	return (uint64_t)mdb_txn_id(t->txn);
+}
+
 void
 store_end(struct store_txn *t)
 {

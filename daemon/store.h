@@ -71,6 +71,9 @@ int	store_write_begin(struct store *, struct store_txn **out);
 int	store_commit(struct store_txn *);
 /* Aborts a write txn or releases a read txn. NULL is allowed. */
 void	store_end(struct store_txn *);
+/* LMDB's transaction id: a read txn sees every write txn whose id is at
+ * most its own, and none after. */
+uint64_t store_txn_id(const struct store_txn *);
 
 int	store_key_get(struct store_txn *, const char *id, struct store_key *out);
 /* Inserts or replaces by info.id; a new key is added to the owner index.

@@ -154,7 +154,8 @@ limits_check(const struct verifier *v, struct verify_ctx *x, uint64_t now,
 		return;
 	hold->cost = x->req.cost != 0 ? x->req.cost : 1;
 	avail = credits_available(lim, &x->usage, now, &refill_at);
-	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen);
+	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen,
+	    x->usage_txn);
 	avail = avail > pending ? avail - pending : 0;
 	rep->has_credits = 1;
 	if (avail < hold->cost) {
@@ -185,7 +186,8 @@ credits_peek(const struct verifier *v, struct verify_ctx *x, uint64_t now)
 	if (!lim->has_credits)
 		return;
 	avail = credits_available(lim, &x->usage, now, &refill_at);
-	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen);
+	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen,
+	    x->usage_txn);
 	x->rep.has_credits = 1;
 	x->rep.remaining = avail > pending ? avail - pending : 0;
 }
@@ -220,6 +222,7 @@ load(const struct verifier *v, struct verify_ctx *x, const struct token *tok,
 			rc = 0;		/* policy_verify: tenant is gone */
 	}
 	memset(&x->usage, 0, sizeof(x->usage));
+	x->usage_txn = store_txn_id(txn);
 	if (rc == 0 && x->key.info.limits.has_credits) {
 		/* No record yet means no credits left. */
 		if ((rc = store_usage_get(txn, tok->id, &x->usage)) ==

@@ -66,6 +66,7 @@ struct verify_ctx {
 	struct store_key	 key;
 	struct proto_tenant	 tenant;
 	struct store_usage	 usage;
+	uint64_t		 usage_txn;	/* the read txn usage is from */
 };
 
 /*

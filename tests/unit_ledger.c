@@ -100,6 +100,19 @@ remaining(const char *kid)
 	return u.remaining;
 }
 
+/* The id of a read txn begun now: it sees every commit so far. */
+static uint64_t
+snapshot(void)
+{
+	struct store_txn *txn;
+	uint64_t	 txid;
+
+	cr_assert_eq(store_read_begin(st, &txn), 0);
+	txid = store_txn_id(txn);
+	store_end(txn);
+	return txid;
+}
+
 static void
 consume(const char *kid, uint32_t gen, uint64_t refill_at,
     uint64_t refill_to, uint64_t cost, int *slot)
@@ -136,15 +149,41 @@ Test(ledger, commit_spends_once_and_releases_the_pending)
 	unit_usage_put(st, id, 10, 0, 1);
 	consume(id, 1, 0, 0, 3, &results[0]);
 	/* In flight until committed, and only for its generation. */
-	cr_assert_eq(ledger_pending(led, id, 1), 3);
-	cr_assert_eq(ledger_pending(led, id, 2), 0);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 3);
+	cr_assert_eq(ledger_pending(led, id, 2, snapshot()), 0);
 	consume(id, 1, 0, 0, 2, &results[1]);
-	cr_assert_eq(ledger_pending(led, id, 1), 5);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 5);
 	await_calls(2);
 	cr_assert_eq(results[0], 0);
 	cr_assert_eq(results[1], 0);
 	cr_assert_eq(remaining(id), 5);
-	cr_assert_eq(ledger_pending(led, id, 1), 0);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
+}
+
+/*
+ * Committed but not yet completed (the verify loop has not run
+ * ledger_complete): a read that sees the commit must not count those
+ * credits again, one that began before it must.
+ */
+Test(ledger, committed_credits_count_once)
+{
+	uint64_t	 before;
+
+	unit_usage_put(st, id, 10, 0, 1);
+	before = snapshot();
+	consume(id, 1, 0, 0, 3, &results[0]);
+	unit_wake_wait();
+	cr_assert_eq(results[0], -1, "called back before ledger_complete");
+	cr_assert_eq(remaining(id), 7);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
+	cr_assert_eq(ledger_pending(led, id, 1, before), 3);
+	consume(id, 1, 0, 0, 2, &results[1]);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 2);
+	ledger_complete(led);
+	cr_assert_eq(results[0], 0);
+	await_calls(2);
+	cr_assert_eq(remaining(id), 5);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
 }
 
 /* New credits set meanwhile (a new generation) win over old verifies. */
@@ -158,11 +197,11 @@ Test(ledger, generation_mismatch_is_dropped)
 	/* The pending count follows the newest generation only. */
 	consume(id, 2, 0, 0, 4, &results[1]);
 	consume(id, 3, 0, 0, 1, &results[2]);
-	cr_assert_eq(ledger_pending(led, id, 3), 1);
-	cr_assert_eq(ledger_pending(led, id, 2), 0);
+	cr_assert_eq(ledger_pending(led, id, 3, snapshot()), 1);
+	cr_assert_eq(ledger_pending(led, id, 2, snapshot()), 0);
 	await_calls(3);
 	cr_assert_eq(remaining(id), 6);
-	cr_assert_eq(ledger_pending(led, id, 3), 0);
+	cr_assert_eq(ledger_pending(led, id, 3, snapshot()), 0);
 }
 
 /*
@@ -223,10 +262,10 @@ Test(ledger, credits_without_a_record_fail_the_commit)
 	struct store_usage u;
 
 	consume(id, 1, 0, 0, 1, &results[0]);
-	cr_assert_eq(ledger_pending(led, id, 1), 1);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 1);
 	await_calls(1);
 	cr_assert_eq(results[0], STORE_ECORRUPT);
-	cr_assert_eq(ledger_pending(led, id, 1), 0);
+	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
 	cr_assert_eq(usage_get(id, &u), STORE_ENOTFOUND);
 }
 

@@ -516,6 +516,37 @@ Test(verify_run, credits_are_held_until_committed)
 	cr_assert_eq(x->rep.remaining, 0);
 }
 
+/*
+ * The commit has landed but the verify loop has not yet run
+ * ledger_complete: the stored credits already count the consumption, so
+ * the last credit is still there for the next verify.
+ */
+Test(verify_run, committed_credits_are_not_counted_twice)
+{
+	struct store_key k;
+	char		 tok[TOKEN_MAX + 1];
+
+	credit_key(&k, tok, 2, 0, 0);
+	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_VALID);
+	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
+	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
+	    0);
+	unit_wake_wait();
+	cr_assert_eq(done_calls, 0);
+	cr_assert_eq(usage_get(k.info.id).remaining, 1);
+	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_VALID, "%s",
+	    x->rep.reason);
+	cr_assert_eq(x->rep.remaining, 0);
+	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
+	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
+	    0);
+	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_USAGE_EXCEEDED);
+	ledger_complete(led);
+	await_commit();
+	cr_assert_eq(done_calls, 2);
+	cr_assert_eq(usage_get(k.info.id).remaining, 0);
+}
+
 Test(verify_run, credits_without_a_usage_record_are_none)
 {
 	struct store_key k;
