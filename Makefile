@@ -95,7 +95,7 @@ IT_BIN	   = $(patsubst tests/%.c,$(B)/tests/%,$(IT_SRC))
 SONAME	= libapikey.so.1
 BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/pam_apikey.so \
-	  $(B)/examples/verify_key
+	  $(B)/examples/verify_key $(B)/examples/verify_batch
 
 .PHONY: all build check test-build test-run asan run install install-files \
 	uninstall clean deps
@@ -149,8 +149,8 @@ $(B)/apikey.pc: libclient/apikey.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCDIR@|$(INCDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-# The README's libapikey example, built as a user of the library would.
-$(B)/examples/verify_key: examples/verify_key.c $(B)/libapikey.so
+# The README's libapikey examples, built as a user of the library would.
+$(B)/examples/%: examples/%.c $(B)/libapikey.so
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -Ilibclient -pie $(SANLD) -o $@ $< \
 	    -L$(B) -lapikey -Wl,-rpath,$(abspath $(B))
@@ -163,8 +163,11 @@ $(B)/tests/unit_%: $(B)/obj/tests/unit_%.o $(B)/obj/tests/unitlib.o \
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(SANLD) -o $@ $^ \
 	    $(call pc_libs,$(PKG_DAEMON) $(PKG_TEST)) -lpthread
 
-# libclient's unit tests link its objects too.
-$(B)/tests/unit_client $(B)/tests/unit_authorize: $(call obj,$(CLIENT_SRC))
+# libclient's unit tests link its objects too, and those of the fake
+# daemon some of them talk to (tests/fakedaemon.c).
+$(B)/tests/unit_client $(B)/tests/unit_authorize $(B)/tests/unit_pipeline: \
+    $(call obj,$(CLIENT_SRC))
+$(B)/tests/unit_client $(B)/tests/unit_pipeline: $(B)/obj/tests/fakedaemon.o
 
 # apikeyctl's scanner and value parsers need only libc and Criterion.
 $(B)/tests/unit_cli_args: $(B)/obj/tests/unit_cli_args.o $(B)/obj/cli/args.o

@@ -47,6 +47,7 @@ extern "C" {
 #define APIKEY_EDENIED		(-12)	/* authorize: user may not use the key */
 #define APIKEY_ENSS		(-13)	/* authorize: NSS lookup failed */
 #define APIKEY_EUNTRUSTED	(-14)	/* untrusted server on the socket */
+#define APIKEY_EAGAIN		(-15)	/* pipelined: no answer yet */
 
 /* Verify outcomes, in the order the daemon checks them. */
 enum apikey_code {
@@ -187,6 +188,77 @@ struct apikey_result;
 int	apikey_verify(struct apikey_client *, const char *token,
 	    const struct apikey_verify_req *req, struct apikey_result **out);
 void	apikey_result_free(struct apikey_result *);
+
+/* --- pipelined verify --------------------------------------------------- */
+
+/*
+ * Many verifies in flight on one client from apikey_open(), in two shapes:
+ * a batch call, and a send/receive pair for event loops. Answers are
+ * matched to requests by id; a verify that consumes credits is answered
+ * once its use is on disk, so answers may come back in another order than
+ * the requests went out. A token not shaped like a key is answered
+ * MALFORMED without a round trip, as by apikey_verify().
+ *
+ * The client's timeout bounds the wait for progress: when requests are in
+ * flight and no answer has come for timeout_ms, the connection is dropped
+ * and the call fails with APIKEY_EUNAVAIL. A daemon that stops answers
+ * what it read and says goodbye; the rest is sent again on a new
+ * connection, unseen by the caller. Any other failure of the connection
+ * drops every request not yet received: send again what is still needed.
+ * While pipelined verifies are in flight, apikey_verify() on the same
+ * client gives APIKEY_EINVAL.
+ */
+#define APIKEY_PIPELINE_MAX	1024
+
+/*
+ * Verifies tokens[0..n): reqs is NULL, or n contexts each of which may be
+ * NULL. On 0, every results[i] holds the answer to tokens[i] (valid or
+ * not), each freed with apikey_result_free(). The requests go out in as
+ * few writes as the socket takes, at most APIKEY_PIPELINE_MAX at a time.
+ * On failure every results[i] is NULL; a request that the daemon failed
+ * (APIKEY_EINTERNAL: a store failure) fails the batch.
+ */
+int	apikey_verify_batch(struct apikey_client *, size_t n,
+	    const char *const tokens[],
+	    const struct apikey_verify_req *const reqs[],
+	    struct apikey_result *results[]);
+/*
+ * Queues a verify of token (req may be NULL) and writes what the socket
+ * takes without waiting; *id (never 0) names its answer. APIKEY_ELIMIT
+ * when APIKEY_PIPELINE_MAX requests are outstanding, counted from the
+ * oldest not yet received. Connects when there is no connection. An
+ * error other than APIKEY_ELIMIT and APIKEY_EINVAL means the connection
+ * failed: every request not yet received is gone.
+ */
+int	apikey_verify_send(struct apikey_client *, const char *token,
+	    const struct apikey_verify_req *req, uint32_t *id);
+/*
+ * Hands out one answer that has arrived: *id is its request's and *out
+ * the answer (caller frees). Waits up to wait_ms for one (0: not at all;
+ * -1: the client's timeout), writing what is still queued meanwhile.
+ * APIKEY_EAGAIN: no answer yet, or nothing in flight. An error with *id
+ * set is that request's alone (the daemon failed it); with *id 0 the
+ * connection failed, and every request not yet received is gone.
+ */
+int	apikey_verify_recv(struct apikey_client *, int wait_ms, uint32_t *id,
+	    struct apikey_result **out);
+/* Requests sent or queued whose answers have not been received. */
+size_t	apikey_verify_pending(const struct apikey_client *);
+/*
+ * For an event loop (poll, epoll, libevent, libuv): the socket to watch,
+ * -1 when there is none, and what to watch it for (0 when nothing is in
+ * flight). Both may change after any call on the client: it reconnects
+ * when a daemon restarts. When the socket is ready, call
+ * apikey_verify_recv(c, 0, ...) until APIKEY_EAGAIN. Do the same after
+ * sending, before waiting: some answers need no round trip (a malformed
+ * token), and one recv may bring several. The client's timeout is
+ * noticed by recv: call it at least that often while requests are in
+ * flight.
+ */
+#define APIKEY_WANT_READ	0x1
+#define APIKEY_WANT_WRITE	0x2
+int	apikey_fd(const struct apikey_client *);
+int	apikey_events(const struct apikey_client *);
 
 enum apikey_code apikey_result_code(const struct apikey_result *);
 const char *apikey_result_reason(const struct apikey_result *);	/* "" */

@@ -63,8 +63,8 @@
 /* Largest getpwnam_r buffer tried; entries are far smaller. */
 #define PW_BUF_MAX		(1024 * 1024)
 
-static int64_t
-now_ms(void)
+int64_t
+akc_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -73,12 +73,12 @@ now_ms(void)
 }
 
 /* Milliseconds left before deadline, 0 once it has passed. */
-static int
-left_ms(int64_t deadline)
+int
+akc_left_ms(int64_t deadline)
 {
 	int64_t	left;
 
-	left = deadline - now_ms();
+	left = deadline - akc_now_ms();
 	if (left <= 0)
 		return 0;
 	if (left > INT_MAX)
@@ -90,14 +90,14 @@ left_ms(int64_t deadline)
  * Waits until fd reports one of events, an error or a hangup (the next
  * send or recv tells which), or until the deadline: APIKEY_EUNAVAIL.
  */
-static int
-wait_fd(int fd, short events, int64_t deadline)
+int
+akc_wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd	pfd;
 	int		t, n;
 
 	for (;;) {
-		if ((t = left_ms(deadline)) == 0)
+		if ((t = akc_left_ms(deadline)) == 0)
 			return APIKEY_EUNAVAIL;
 		pfd.fd = fd;
 		pfd.events = events;
@@ -111,8 +111,8 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static void
-disconnect(struct apikey_client *c)
+void
+akc_disconnect(struct apikey_client *c)
 {
 	if (c->fd != -1) {
 		close(c->fd);
@@ -244,8 +244,8 @@ check_server(struct apikey_client *c, int fd)
 	return APIKEY_EUNTRUSTED;
 }
 
-static int
-do_connect(struct apikey_client *c, int64_t deadline)
+int
+akc_connect(struct apikey_client *c, int64_t deadline)
 {
 	struct sockaddr_un	sun;
 	socklen_t		len;
@@ -285,7 +285,7 @@ do_connect(struct apikey_client *c, int64_t deadline)
 		    APIKEY_ENOMEM : APIKEY_EUNAVAIL;
 		goto fail;
 	}
-	if ((rc = wait_fd(fd, POLLOUT, deadline)) != 0)
+	if ((rc = akc_wait_fd(fd, POLLOUT, deadline)) != 0)
 		goto fail;
 	err = 0;
 	len = sizeof(err);
@@ -328,7 +328,7 @@ recv_frame(struct apikey_client *c, int64_t deadline, size_t *framelen)
 			return APIKEY_EPROTO;
 		/* A reply is rarely there already: poll first, saving the
 		 * recv that would only say EAGAIN. */
-		if ((rc = wait_fd(c->fd, POLLIN, deadline)) != 0)
+		if ((rc = akc_wait_fd(c->fd, POLLIN, deadline)) != 0)
 			return rc;
 		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
 		if (n > 0) {
@@ -354,8 +354,8 @@ recv_consume(struct apikey_client *c, size_t len)
 	c->rxlen = rest;
 }
 
-static int
-status_error(uint32_t status)
+int
+akc_status_error(uint32_t status)
 {
 	switch (status) {
 	case PROTO_OK:
@@ -390,8 +390,8 @@ status_error(uint32_t status)
  * it)? Returns its APIKEY_E* code with the daemon's message in
  * c->last_error, or 0 for any other frame, leaving c->last_error alone.
  */
-static int
-conn_refusal(struct apikey_client *c, const uint8_t *frame, size_t len)
+int
+akc_refusal(struct apikey_client *c, const uint8_t *frame, size_t len)
 {
 	struct proto_hdr	hdr;
 	struct reader		body;
@@ -404,7 +404,7 @@ conn_refusal(struct apikey_client *c, const uint8_t *frame, size_t len)
 	    status == PROTO_OK)
 		return 0;
 	akc_set_error(c, msg);
-	return status_error(status);
+	return akc_status_error(status);
 }
 
 /*
@@ -446,13 +446,13 @@ check_idle(struct apikey_client *c)
 			break;
 	}
 	if (proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen) == 0)
-		rc = conn_refusal(c, c->rx, flen);
+		rc = akc_refusal(c, c->rx, flen);
 	/* A goodbye on an idle connection asks only for a new one. */
 	if (rc == AKC_EGOAWAY) {
 		rc = 0;
 		c->last_error[0] = '\0';
 	}
-	disconnect(c);
+	akc_disconnect(c);
 	return rc;
 }
 
@@ -472,7 +472,7 @@ hung_up(struct apikey_client *c, int64_t deadline)
 
 	if (recv_frame(c, deadline, &flen) != 0)
 		return APIKEY_EUNAVAIL;
-	if ((rc = conn_refusal(c, c->rx, flen)) == 0)
+	if ((rc = akc_refusal(c, c->rx, flen)) == 0)
 		return APIKEY_EUNAVAIL;
 	return rc;
 }
@@ -495,7 +495,7 @@ send_all(struct apikey_client *c, const uint8_t *p, size_t len,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = wait_fd(c->fd, POLLOUT, deadline)) != 0)
+			if ((rc = akc_wait_fd(c->fd, POLLOUT, deadline)) != 0)
 				return rc;
 			continue;
 		}
@@ -528,7 +528,7 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 	 * A daemon that refuses a whole connection, at its limit or on a
 	 * broken frame, answers with id 0 and hangs up: report what it said.
 	 */
-	if ((rc = conn_refusal(c, frame, len)) != 0)
+	if ((rc = akc_refusal(c, frame, len)) != 0)
 		return rc;
 	if ((rc = proto_frame_open(frame, len, &hdr, &body)) != 0) {
 		if (rc == PROTO_EVERSION)
@@ -559,7 +559,7 @@ handle_frame(struct apikey_client *c, const uint8_t *frame, size_t len,
 			*drop = 1;
 			return APIKEY_EPROTO;
 		}
-		return status_error(status);
+		return akc_status_error(status);
 	}
 	c->last_error[0] = '\0';
 	if (more != 0 && !(flags & AKC_LIST))
@@ -633,7 +633,7 @@ goodbye_follows(struct apikey_client *c)
 	if (rc == 1)
 		return 1;	/* cut short: the rest is never read */
 	if (rc != 0 || flen != c->rxlen ||
-	    conn_refusal(c, c->rx, flen) != AKC_EGOAWAY)
+	    akc_refusal(c, c->rx, flen) != AKC_EGOAWAY)
 		return 0;
 	c->last_error[0] = '\0';
 	return 1;
@@ -655,7 +655,7 @@ exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
 	if ((rc = check_idle(c)) != 0)
 		return rc;
 	reused = c->fd != -1;
-	if (c->fd == -1 && (rc = do_connect(c, deadline)) != 0)
+	if (c->fd == -1 && (rc = akc_connect(c, deadline)) != 0)
 		return rc;
 	rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	/*
@@ -664,9 +664,9 @@ exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
 	 * on a new connection, time allowing, rather than failing.
 	 */
 	if (rc == APIKEY_EUNAVAIL && reused && unsent &&
-	    left_ms(deadline) > 0) {
-		disconnect(c);
-		if ((rc = do_connect(c, deadline)) == 0)
+	    akc_left_ms(deadline) > 0) {
+		akc_disconnect(c);
+		if ((rc = akc_connect(c, deadline)) == 0)
 			rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	}
 	if (rc != 0)
@@ -699,7 +699,7 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 	int64_t	deadline;
 	int	rc, drop = 1, tries;
 
-	deadline = now_ms() + c->timeout_ms;
+	deadline = akc_now_ms() + c->timeout_ms;
 	if (proto_frame_end(&c->w) != 0) {
 		/* Field limits keep every request below the frame maximum. */
 		rc = APIKEY_EINVAL;
@@ -711,8 +711,8 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 		if (rc != AKC_EGOAWAY)
 			break;
 		/* Never acted on: to the next daemon, time allowing. */
-		disconnect(c);
-		if (tries == AKC_GOAWAY_TRIES || left_ms(deadline) <= 0) {
+		akc_disconnect(c);
+		if (tries == AKC_GOAWAY_TRIES || akc_left_ms(deadline) <= 0) {
 			akc_set_error(c, "apikeyd is stopping");
 			rc = APIKEY_EUNAVAIL;
 			break;
@@ -722,7 +722,7 @@ akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg, int flags)
 	/* The request may hold a token. */
 	secret_wipe(c->tx, c->txcap > c->w.len ? c->w.len : c->txcap);
 	if (drop)
-		disconnect(c);
+		akc_disconnect(c);
 	else {
 		secret_wipe(c->rx, c->rxlen);
 		c->rxlen = 0;
@@ -844,7 +844,7 @@ client_open(const char *path, int timeout_ms, int admin,
 	/* A daemon refusing the connection says why in a frame that the
 	 * first call reports, with the reason in apikey_last_error(): open
 	 * has no client to leave the reason in. */
-	if ((rc = do_connect(c, now_ms() + c->timeout_ms)) != 0)
+	if ((rc = akc_connect(c, akc_now_ms() + c->timeout_ms)) != 0)
 		goto out;
 	*out = c;
 	c = NULL;	/* transferred */
@@ -871,6 +871,7 @@ apikey_close(struct apikey_client *c)
 {
 	if (c == NULL)
 		return;
+	akc_pipe_free(c);
 	if (c->fd != -1)
 		close(c->fd);
 	secret_free(c->tx);
@@ -919,6 +920,8 @@ apikey_strerror(int err)
 		return "user or group lookup failed";
 	case APIKEY_EUNTRUSTED:
 		return "apikeyd's socket is served by an untrusted process";
+	case APIKEY_EAGAIN:
+		return "no answer has arrived yet";
 	default:
 		return "unknown error";
 	}

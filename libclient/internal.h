@@ -53,6 +53,9 @@ struct apikey_client {
 	size_t		 rxlen;
 
 	char		 last_error[PROTO_MESSAGE_MAX + 1];
+
+	/* Pipelined verifies (pipeline.c); NULL until the first. */
+	struct akc_pipe	*pipe;
 };
 
 /*
@@ -152,6 +155,38 @@ int	akc_call(struct apikey_client *c, akc_decode_fn fn, void *arg,
 	    int flags);
 /* Sets c->last_error to a library message (not from the daemon). */
 void	akc_set_error(struct apikey_client *c, const char *msg);
+
+/* The connection, for pipeline.c; client.c has the details of each. */
+int64_t	akc_now_ms(void);
+/* Milliseconds left before deadline (CLOCK_MONOTONIC ms), 0 once past. */
+int	akc_left_ms(int64_t deadline);
+/* Waits for events on fd until the deadline: 0 or APIKEY_EUNAVAIL. */
+int	akc_wait_fd(int fd, short events, int64_t deadline);
+/* Connects and checks who serves the socket: 0 or an APIKEY_E* code. */
+int	akc_connect(struct apikey_client *c, int64_t deadline);
+/* Closes the connection and wipes what was received. */
+void	akc_disconnect(struct apikey_client *c);
+/* The APIKEY_E* code of a reply status (AKC_EGOAWAY for ESHUTDOWN). */
+int	akc_status_error(uint32_t status);
+/* A frame refusing the whole connection (id 0): its APIKEY_E* code with
+ * the daemon's message in last_error, else 0. */
+int	akc_refusal(struct apikey_client *c, const uint8_t *frame, size_t len);
+
+/* Verify (verify.c). */
+/*
+ * Begins the VERIFY request for token in c's send buffer (akc_begin: it
+ * takes a request id) and returns 0; or, for a token not shaped like a
+ * key, returns 1 with *local set to the MALFORMED answer, and no request.
+ */
+int	akc_verify_begin(struct apikey_client *c, const char *token,
+	    const struct apikey_verify_req *req,
+	    struct proto_verify_reply *local);
+/* akc_decode_fn of a verify reply, into a struct proto_verify_reply. */
+int	akc_dec_verify_reply(struct reader *, void *arg);
+/* Whether pipelined verifies are in flight or waiting to be received. */
+int	akc_pipe_busy(const struct apikey_client *c);
+/* Frees c's pipeline, wiping the requests it held (apikey_close). */
+void	akc_pipe_free(struct apikey_client *c);
 
 /* Copies s into dst (room for max + 1); APIKEY_EINVAL if s is NULL or
  * longer than max bytes. dst is written only on success. */

@@ -90,8 +90,8 @@ apikey_verify_req_set_cost(struct apikey_verify_req *req, uint32_t cost)
 	return 0;
 }
 
-static int
-dec_verify_reply(struct reader *r, void *arg)
+int
+akc_dec_verify_reply(struct reader *r, void *arg)
 {
 	struct proto_verify_reply	*rep = arg;
 
@@ -100,23 +100,53 @@ dec_verify_reply(struct reader *r, void *arg)
 	return 0;
 }
 
-APIKEY_EXPORT int
-apikey_verify(struct apikey_client *c, const char *token,
-    const struct apikey_verify_req *req, struct apikey_result **out)
+int
+akc_verify_begin(struct apikey_client *c, const char *token,
+    const struct apikey_verify_req *req, struct proto_verify_reply *local)
 {
 	struct proto_verify_req	 q;
 	struct secret_scope	 q_scope SECRET_SCOPE = { &q, sizeof(q) };
-	struct apikey_result	*res = NULL;
 	struct token		 t;
 	struct secret_scope	 t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	struct writer		*w;
 	size_t			 len;
-	int			 rc, trc;
+	int			 trc;
 
-	memset(&q, 0, sizeof(q));
+	w = akc_begin(c, PROTO_OP_VERIFY);
+	len = strnlen(token, TOKEN_MAX + 1);
+	trc = len > TOKEN_MAX ? TOKEN_ELENGTH : token_parse(token, len, &t);
+	if (trc != 0) {
+		memset(local, 0, sizeof(*local));
+		local->code = PROTO_MALFORMED;
+		akc_copy(local->reason, token_strerror(trc), PROTO_REASON_MAX);
+		return 1;
+	}
+	if (req != NULL)
+		q = req->q;
+	else
+		memset(&q, 0, sizeof(q));
+	memcpy(q.token, token, len);
+	q.token[len] = '\0';
+	proto_enc_verify_req(w, &q);
+	return 0;
+}
+
+APIKEY_EXPORT int
+apikey_verify(struct apikey_client *c, const char *token,
+    const struct apikey_verify_req *req, struct apikey_result **out)
+{
+	struct apikey_result	*res = NULL;
+	int			 rc;
+
 	if ((rc = akc_enter(c, AKC_VERIFY)) != 0)
 		goto out;
 	if (token == NULL || out == NULL) {
+		rc = APIKEY_EINVAL;
+		goto out;
+	}
+	if (akc_pipe_busy(c)) {
+		akc_set_error(c, "pipelined verifies are in flight on this "
+		    "client: receive them first");
 		rc = APIKEY_EINVAL;
 		goto out;
 	}
@@ -124,24 +154,9 @@ apikey_verify(struct apikey_client *c, const char *token,
 		rc = APIKEY_ENOMEM;
 		goto out;
 	}
-
-	len = strnlen(token, TOKEN_MAX + 1);
-	trc = len > TOKEN_MAX ? TOKEN_ELENGTH : token_parse(token, len, &t);
-	if (trc != 0) {
-		res->r.code = PROTO_MALFORMED;
-		akc_copy(res->r.reason, token_strerror(trc), PROTO_REASON_MAX);
-		goto done;
-	}
-
-	if (req != NULL)
-		q = req->q;
-	memcpy(q.token, token, len);
-	q.token[len] = '\0';
-	w = akc_begin(c, PROTO_OP_VERIFY);
-	proto_enc_verify_req(w, &q);
-	if ((rc = akc_call(c, dec_verify_reply, &res->r, 0)) != 0)
+	if (akc_verify_begin(c, token, req, &res->r) == 0 &&
+	    (rc = akc_call(c, akc_dec_verify_reply, &res->r, 0)) != 0)
 		goto out;
- done:
 	*out = res;
 	res = NULL;	/* transferred */
 	rc = 0;

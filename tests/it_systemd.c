@@ -499,6 +499,45 @@ kept_verifier(void *arg)
 	return NULL;
 }
 
+/* Pipelined batches on a client kept open across every restart: what a
+ * stopping daemon did not read goes again, unseen by the caller. */
+static void *
+kept_pipeliner(void *arg)
+{
+	struct load	*ld = arg;
+	struct apikey_client *c = NULL;
+	struct apikey_result *res[64];
+	const char	*tokens[64];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < 64; i++)
+		tokens[i] = ld->token;
+	if ((rc = apikey_open(ld->dir, 0, &c)) != 0) {
+		load_fail(ld, "open", rc, NULL);
+		return NULL;
+	}
+	while (!atomic_load(&ld->stop)) {
+		if ((rc = apikey_verify_batch(c, 64, tokens, NULL, res)) !=
+		    0) {
+			load_fail(ld, "batch", rc, apikey_last_error(c));
+			continue;
+		}
+		for (i = 0; i < 64; i++) {
+			if (apikey_result_code(res[i]) != APIKEY_VALID)
+				load_fail(ld, "batch", APIKEY_EPROTO,
+				    apikey_code_name(apikey_result_code(
+				    res[i])));
+			else
+				atomic_fetch_add(&ld->valid, 1);
+			apikey_result_free(res[i]);
+		}
+		atomic_fetch_add(&ld->ok, 1);
+	}
+	apikey_close(c);
+	return NULL;
+}
+
 /* A new connection for every call. */
 static void *
 new_verifier(void *arg)
@@ -665,9 +704,10 @@ Test(systemd, restart_under_load_loses_no_request)
 	const char	*npath = it_path("notify");
 	const char	*env[] = { it_printf("NOTIFY_SOCKET=%s", npath), NULL };
 	void		*(*fns[])(void *) = {
-		kept_verifier, kept_verifier, new_verifier, kept_admin
+		kept_verifier, kept_verifier, new_verifier, kept_admin,
+		kept_pipeliner
 	};
-	pthread_t	 th[4];
+	pthread_t	 th[5];
 	struct apikey_key_spec *spec = apikey_key_spec_new();
 	struct load	 ld;
 	int		 fds[2], nfd, gen;
@@ -690,7 +730,7 @@ Test(systemd, restart_under_load_loses_no_request)
 	it_spawn_daemon_opt(&o, daemon_args_in(dir));
 	notify_wait(nfd, "READY=1");
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, fns[i], &ld), 0);
 	wait_calls(&ld, 0);
 	for (gen = 0; gen < RESTARTS; gen++) {
@@ -708,7 +748,7 @@ Test(systemd, restart_under_load_loses_no_request)
 		wait_calls(&ld, before);
 	}
 	atomic_store(&ld.stop, 1);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		pthread_join(th[i], NULL);
 	cr_assert_eq(atomic_load(&ld.failed), 0, "%s", ld.first_error);
 	/* Each VALID spent one credit, and nothing else did. */
