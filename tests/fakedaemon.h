@@ -67,7 +67,7 @@ enum fake_mode {
 
 struct fake {
 	char		 parent[64];	/* "" or a root 0755 directory above */
-	char		 dir[64];
+	char		 dir[96];
 	char		 path[128];
 	int		 lfd;
 	int		 done_fd[2];	/* a byte per hangup or refusal */

@@ -53,8 +53,9 @@ expect_in_place(struct apikey_result **res, size_t n)
 			cr_assert_eq(apikey_result_remaining(res[i]),
 			    apikey_result_remaining(res[i - 1]) + 1,
 			    "answer %zu is not its request's", i);
-		apikey_result_free(res[i]);
 	}
+	for (i = 0; i < n; i++)
+		apikey_result_free(res[i]);
 }
 
 Test(pipeline, reversed_answers_land_in_place, .timeout = 10)
