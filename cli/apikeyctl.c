@@ -59,7 +59,7 @@ static const struct command commands[] = {
 	    "        [--allow-user USER]... [--metadata JSON] "
 	    "[--rate N/DURATION]\n"
 	    "        [--remaining N [--refill AMOUNT/INTERVAL]] "
-	    "[--allow-cidr CIDR]... [-q]",
+	    "[--allow-cidr CIDR]... [--count N] [-q]",
 	    cmd_key_create },
 	{ "key", "list", "key list [--user USER | --tenant NAME]",
 	    cmd_key_list },

@@ -44,6 +44,7 @@ enum {
 	OPT_NO_CREDITS,
 	OPT_NO_REFILL,
 	OPT_NO_CIDRS,
+	OPT_COUNT,
 };
 
 /* An option's bit in struct settings' seen. */
@@ -73,6 +74,7 @@ static const struct option create_opts[] = {
 	{ "user",            required_argument, NULL, OPT_USER },
 	{ "tenant",          required_argument, NULL, OPT_TENANT },
 	{ "prefix",          required_argument, NULL, OPT_PREFIX },
+	{ "count",           required_argument, NULL, OPT_COUNT },
 	{ "quiet",           no_argument,       NULL, 'q' },
 	{ NULL,              0,                 NULL, 0 }
 };
@@ -320,6 +322,39 @@ pick_owner(const struct args *a, const char *user, const char *tenant,
 	return -1;
 }
 
+/* key create --count: each key printed as it arrives. */
+struct created {
+	struct ctl	*ctl;
+	int		 quiet;
+	size_t		 n;
+	int		 failed;
+};
+
+static void
+print_created(void *arg, const struct apikey_key *k, const char *token)
+{
+	struct created	*cr = arg;
+
+	if (out_key_token_item(cr->ctl->json, cr->quiet, cr->n++, k,
+	    token) != 0)
+		cr->failed = 1;
+}
+
+static int
+create_many(struct ctl *ctl, enum apikey_owner_kind kind, const char *owner,
+    const struct apikey_key_spec *spec, uint32_t count, int quiet)
+{
+	struct created	 cr = { ctl, quiet, 0, 0 };
+	int		 err;
+
+	err = apikey_key_create_many(ctl->client, kind, owner, spec, count,
+	    print_created, &cr, NULL);
+	out_key_token_end(ctl->json, quiet, cr.n);
+	if (err != 0)
+		return ctl_fail(ctl, err);
+	return ctl_printed(cr.failed ? -1 : 0);
+}
+
 int
 cmd_key_create(struct ctl *ctl, int argc, char **argv)
 {
@@ -329,6 +364,7 @@ cmd_key_create(struct ctl *ctl, int argc, char **argv)
 	enum apikey_owner_kind	 kind = APIKEY_OWNER_SELF;
 	const char		*user = NULL, *tenant = NULL, *owner = NULL;
 	char			*token = NULL;
+	uint64_t		 count = 0;
 	int			 ch, rc, err, quiet = 0;
 
 	if ((s.spec = apikey_key_spec_new()) == NULL)
@@ -342,7 +378,18 @@ cmd_key_create(struct ctl *ctl, int argc, char **argv)
 			tenant = a.arg;
 		else if (ch == 'q')
 			quiet = 1;
-		else if ((rc = setting(&a, &s, ch)) != -1)
+		else if (ch == OPT_COUNT) {
+			if (args_number_value(&a, "--count",
+			    APIKEY_CREATE_MANY_MAX, &count) == -1) {
+				rc = CTL_EXIT_USAGE;
+				goto out;
+			}
+			if (count == 0) {
+				rc = args_usage(&a, "--count: must be at "
+				    "least 1");
+				goto out;
+			}
+		} else if ((rc = setting(&a, &s, ch)) != -1)
 			goto out;
 	}
 	if (ch != ARGS_END) {
@@ -359,6 +406,11 @@ cmd_key_create(struct ctl *ctl, int argc, char **argv)
 
 	if ((rc = ctl_connect(ctl, 1)) != 0)
 		goto out;
+	if (count > 0) {
+		rc = create_many(ctl, kind, owner, s.spec, (uint32_t)count,
+		    quiet);
+		goto out;
+	}
 	if ((err = apikey_key_create(ctl->client, kind, owner, s.spec, &key,
 	    &token)) != 0) {
 		rc = ctl_fail(ctl, err);

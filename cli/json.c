@@ -213,6 +213,30 @@ jout_key_token(const struct apikey_key *k, const char *token)
 }
 
 int
+jout_key_token_item(size_t i, const struct apikey_key *k, const char *token)
+{
+	json_t	*doc;
+	char	*s;
+
+	if ((doc = json_pack("{s:o, s:s}", "key", key_json(k), "token",
+	    token)) == NULL)
+		return -1;
+	s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (s == NULL)
+		return -1;
+	printf("%s%s", i == 0 ? "[\n" : ",\n", s);
+	secret_free(s);
+	return 0;
+}
+
+void
+jout_key_token_end(size_t n)
+{
+	printf(n == 0 ? "[]\n" : "\n]\n");
+}
+
+int
 jout_key_list(const struct apikey_key_list *l)
 {
 	json_t	*a;

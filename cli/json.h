@@ -17,6 +17,11 @@ int	jout_is_object(const char *s);
 
 int	jout_key(const struct apikey_key *);
 int	jout_key_token(const struct apikey_key *, const char *token);
+/* A `key create --count` array, printed as its keys arrive: item i (one
+ * line each), then the end after n items. */
+int	jout_key_token_item(size_t i, const struct apikey_key *,
+	    const char *token);
+void	jout_key_token_end(size_t n);
 int	jout_key_list(const struct apikey_key_list *);
 int	jout_key_done(const struct apikey_key *);
 int	jout_key_revoked(const char *id);

@@ -246,6 +246,30 @@ out_key_token(int json, int quiet, const struct apikey_key *k,
 }
 
 int
+out_key_token_item(int json, int quiet, size_t i, const struct apikey_key *k,
+    const char *token)
+{
+	if (json)
+		return jout_key_token_item(i, k, token);
+	if (quiet)
+		printf("%s\n", token);
+	else
+		printf("%s %s\n", apikey_key_id(k), token);
+	return 0;
+}
+
+void
+out_key_token_end(int json, int quiet, size_t n)
+{
+	if (json)
+		jout_key_token_end(n);
+	fflush(stdout);
+	if (!json && !quiet && n > 0)
+		fputs("Store these tokens now: each is shown only once.\n",
+		    stderr);
+}
+
+int
 out_key_list(int json, const struct apikey_key_list *l)
 {
 	static const char *const head[] = {

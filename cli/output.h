@@ -19,6 +19,11 @@
 /* key show, key update. */
 int	out_key(int json, const struct apikey_key *);
 /* key create, key rotate: the key and its token; quiet: the token alone. */
+/* `key create --count`: each key as it arrives (item i; "ID TOKEN"
+ * lines, tokens alone with quiet, or a JSON array), then the end. */
+int	out_key_token_item(int json, int quiet, size_t i,
+	    const struct apikey_key *, const char *token);
+void	out_key_token_end(int json, int quiet, size_t n);
 int	out_key_token(int json, int quiet, const struct apikey_key *,
 	    const char *token);
 int	out_key_list(int json, const struct apikey_key_list *);

@@ -35,6 +35,7 @@ static const struct route routes[] = {
 	{ PROTO_OP_KEY_ROTATE, admin_key_rotate },
 	{ PROTO_OP_KEY_PURGE_EXPIRED, admin_key_purge_expired },
 	{ PROTO_OP_AUDIT_LIST, admin_audit_list },
+	{ PROTO_OP_KEY_CREATE_MANY, admin_key_create_many },
 };
 
 int

@@ -39,6 +39,8 @@ struct areq {
 	size_t			 lostlogs;	/* no memory to keep them */
 	int			 tight;		/* map past its limit: see
 						   admin_space_check */
+	int			 quiet;		/* akey_create_one: the
+						   caller audits */
 };
 
 /* authz.c: the DESIGN's authorization table. authz_* functions that take
@@ -46,6 +48,9 @@ struct areq {
 int	authz_caller(const struct config *, const struct peer *,
 	    struct caller *);
 void	authz_free(struct caller *);
+/* A copy of src that owns its own groups (a request outliving its turn,
+ * such as a stream); -1 when out of memory. */
+int	authz_dup(struct caller *dst, const struct caller *src);
 int	authz_in_group(const struct caller *, gid_t);
 int	authz_require_admin(struct areq *, const char *what);
 int	authz_tenant(struct areq *, const struct proto_tenant *);
@@ -96,6 +101,7 @@ int	admin_tenant_show(struct areq *);
 int	admin_tenant_set_enabled(struct areq *);
 int	admin_tenant_remove(struct areq *);
 int	admin_key_create(struct areq *);
+int	admin_key_create_many(struct areq *);
 int	admin_key_list(struct areq *);
 int	admin_key_show(struct areq *);
 int	admin_key_set_enabled(struct areq *);

@@ -205,8 +205,8 @@ akey_fill_usage(struct store_txn *txn, struct store_key *k)
 	k->info.usage.use_count = u.use_count;
 }
 
-static void
-describe_owner(const struct proto_owner *o, char *buf, size_t sz)
+void
+akey_describe_owner(const struct proto_owner *o, char *buf, size_t sz)
 {
 	if (o->kind == PROTO_OWNER_TENANT)
 		snprintf(buf, sz, "tenant %s", o->tenant);
@@ -309,12 +309,12 @@ new_key_material(struct areq *r, struct store_txn *txn, struct store_key *k,
 /*
  * Keys per owner are limited (max_keys_per_user, max_keys_per_tenant) for
  * everyone but root and the admin group, so one user cannot fill the
- * store. Counted in the write transaction. Replies and returns 1 when
- * full; a store error is returned negative, unreplied.
+ * store. Counted in the write transaction, for count more keys. Replies
+ * and returns 1 when full; a store error is returned negative, unreplied.
  */
 static int
 owner_has_room(struct areq *r, struct store_txn *txn,
-    const struct proto_owner *o)
+    const struct proto_owner *o, uint32_t count)
 {
 	const struct config *cfg = r->a->cfg;
 	unsigned	 max;
@@ -327,14 +327,87 @@ owner_has_room(struct areq *r, struct store_txn *txn,
 	if ((rc = store_key_count_owner(txn, o->kind, o->uid, o->tenant,
 	    &n)) != 0)
 		return rc;
-	if (n < max)
+	if (n < max && count <= max - n)
 		return 0;
-	reply_error(r->c, r->h, PROTO_ELIMIT, "%s %s already owns %u keys, "
-	    "the most %s (revoke some, or ask an administrator)",
-	    tenant ? "tenant" : "user", tenant ? o->tenant : o->user[0] ?
-	    o->user : "(this uid)", (unsigned)n, tenant ?
-	    "max_keys_per_tenant allows" : "max_keys_per_user allows");
+	if (count > 1 && n < max)
+		reply_error(r->c, r->h, PROTO_ELIMIT, "%s %s owns %u keys; "
+		    "%u more would pass the %u %s (ask an administrator)",
+		    tenant ? "tenant" : "user", tenant ? o->tenant :
+		    o->user[0] ? o->user : "(this uid)", (unsigned)n,
+		    (unsigned)count, max, tenant ? "max_keys_per_tenant "
+		    "allows" : "max_keys_per_user allows");
+	else
+		reply_error(r->c, r->h, PROTO_ELIMIT, "%s %s already owns %u "
+		    "keys, the most %s (revoke some, or ask an "
+		    "administrator)", tenant ? "tenant" : "user", tenant ?
+		    o->tenant : o->user[0] ? o->user : "(this uid)",
+		    (unsigned)n, tenant ? "max_keys_per_tenant allows" :
+		    "max_keys_per_user allows");
 	return 1;
+}
+
+int
+akey_new(struct areq *r, const struct proto_key_create_req *req,
+    uint64_t now, struct store_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (akey_resolve_owner(r, &req->owner, &k->info.owner) != 0 ||
+	    akey_check_spec(r, &req->spec, k->info.owner.kind) != 0 ||
+	    akey_check_users(r, &req->spec) != 0)
+		return 1;
+	strcpy(k->info.prefix, TOKEN_DEFAULT_PREFIX);
+	akey_apply_spec(&k->info, &req->spec, now);
+	if (akey_check_limits(r, &k->info) != 0)
+		return 1;
+	k->info.enabled = 1;
+	k->info.created_by = (uint32_t)r->who.uid;
+	k->info.created_at = now;
+	return 0;
+}
+
+int
+akey_create_begin(struct areq *r, struct store_txn *txn,
+    const struct store_key *k, uint32_t count, struct proto_tenant *t,
+    const struct proto_tenant **tp)
+{
+	int	 rc;
+
+	*tp = NULL;
+	if (k->info.owner.kind == PROTO_OWNER_TENANT) {
+		/* It may have gone since akey_resolve_owner looked. */
+		rc = store_tenant_get(txn, k->info.owner.tenant, t);
+		if (rc == STORE_ENOTFOUND) {
+			reply_error(r->c, r->h, PROTO_ENOTFOUND, "tenant '%s' "
+			    "not found", k->info.owner.tenant);
+			return 1;
+		}
+		if (rc != 0)
+			return rc;
+		*tp = t;
+	}
+	return owner_has_room(r, txn, &k->info.owner, count);
+}
+
+int
+akey_create_one(struct areq *r, struct store_txn *txn, struct store_key *k,
+    char token[TOKEN_MAX + 1], uint64_t now)
+{
+	char	 owner[PROTO_ACCOUNT_MAX + 32];
+	int	 rc;
+
+	if ((rc = new_key_material(r, txn, k, token, TOKEN_MAX + 1)) != 0 ||
+	    (rc = store_key_put(txn, k)) != 0 ||
+	    (k->info.limits.has_credits &&
+	    (rc = akey_reset_credits(txn, &k->info, now)) != 0))
+		return rc;
+	if (!r->quiet) {
+		akey_describe_owner(&k->info.owner, owner, sizeof(owner));
+		if ((rc = admin_audit(r, txn, "key.create", k->info.id,
+		    "owner %s, name '%s'", owner, k->info.name)) != 0)
+			return rc;
+	}
+	akey_fill_usage(txn, k);
+	return 0;
 }
 
 int
@@ -342,58 +415,26 @@ admin_key_create(struct areq *r)
 {
 	struct proto_key_create_req req;
 	struct proto_tenant t;
-	const struct proto_tenant *tp = NULL;
+	const struct proto_tenant *tp;
 	struct store_key k;
 	struct store_txn *txn;
-	char		 token[TOKEN_MAX + 1], owner[PROTO_ACCOUNT_MAX + 32];
+	char		 token[TOKEN_MAX + 1];
 	struct secret_scope token_scope SECRET_SCOPE = { token, sizeof(token) };
 	uint64_t	 now = clock_now();
 	int		 rc;
 
 	if ((rc = proto_dec_key_create_req(r->body, &req)) != 0)
 		return admin_bad_request(r, rc);
-	memset(&k, 0, sizeof(k));
-	if (akey_resolve_owner(r, &req.owner, &k.info.owner) != 0 ||
-	    akey_check_spec(r, &req.spec, k.info.owner.kind) != 0 ||
-	    akey_check_users(r, &req.spec) != 0)
+	if (akey_new(r, &req, now, &k) != 0 || admin_space_check(r, 1))
 		return 0;
-	strcpy(k.info.prefix, TOKEN_DEFAULT_PREFIX);
-	akey_apply_spec(&k.info, &req.spec, now);
-	if (akey_check_limits(r, &k.info) != 0)
-		return 0;
-	k.info.enabled = 1;
-	k.info.created_by = (uint32_t)r->who.uid;
-	k.info.created_at = now;
-	describe_owner(&k.info.owner, owner, sizeof(owner));
-	if (admin_space_check(r, 1))
-		return 0;
-
 	if ((rc = store_write_begin(r->a->store, &txn)) != 0)
 		return admin_store_fail(r, rc, "key create");
-	if (k.info.owner.kind == PROTO_OWNER_TENANT) {
-		/* It may have gone since akey_resolve_owner looked. */
-		if ((rc = store_tenant_get(txn, k.info.owner.tenant, &t)) ==
-		    STORE_ENOTFOUND) {
-			admin_abort(r, txn);
-			reply_error(r->c, r->h, PROTO_ENOTFOUND, "tenant '%s' "
-			    "not found", k.info.owner.tenant);
-			return 0;
-		}
-		tp = &t;
-	}
-	if (rc == 0 && (rc = owner_has_room(r, txn, &k.info.owner)) != 0) {
+	if ((rc = akey_create_begin(r, txn, &k, 1, &t, &tp)) != 0) {
 		admin_abort(r, txn);
 		return rc < 0 ? admin_store_fail(r, rc, "key create") : 0;
 	}
-	if (rc == 0 && (rc = new_key_material(r, txn, &k, token,
-	    sizeof(token))) == 0 && (rc = store_key_put(txn, &k)) == 0 &&
-	    (!k.info.limits.has_credits ||
-	    (rc = akey_reset_credits(txn, &k.info, now)) == 0) &&
-	    (rc = admin_audit(r, txn, "key.create", k.info.id, "owner %s, "
-	    "name '%s'", owner, k.info.name)) == 0) {
-		akey_fill_usage(txn, &k);
+	if ((rc = akey_create_one(r, txn, &k, token, now)) == 0)
 		rc = admin_commit(r, txn);
-	}
 	else
 		admin_abort(r, txn);
 	if (rc != 0)

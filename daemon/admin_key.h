@@ -37,4 +37,25 @@ int	akey_resolve_owner(struct areq *, const struct proto_owner_sel *,
 /* Copies what the store has counted into k->info.usage. */
 void	akey_fill_usage(struct store_txn *, struct store_key *);
 
+/*
+ * Creating keys, in three steps. akey_new: the record of a new key from a
+ * create request (owner, settings, defaults), all checked, NSS included,
+ * before any write transaction. akey_create_begin, in the write
+ * transaction: the owner's tenant (*tp, in t; NULL for a user key) and
+ * room for count more keys. akey_create_one: a fresh id and secret for k
+ * (the token written to token), stored with its credits and, unless
+ * r->quiet, its audit record. The first two reply and return 1 when they
+ * refuse; store errors are returned negative, unreplied.
+ */
+int	akey_new(struct areq *, const struct proto_key_create_req *,
+	    uint64_t now, struct store_key *k);
+int	akey_create_begin(struct areq *, struct store_txn *,
+	    const struct store_key *k, uint32_t count, struct proto_tenant *t,
+	    const struct proto_tenant **tp);
+int	akey_create_one(struct areq *, struct store_txn *, struct store_key *k,
+	    char token[TOKEN_MAX + 1], uint64_t now);
+/* "tenant NAME" or "user NAME (uid N)", for audit records. */
+void	akey_describe_owner(const struct proto_owner *, char *buf,
+	    size_t sz);
+
 #endif

@@ -181,16 +181,9 @@ listing_new(struct areq *r, enum list_kind kind)
 	l->a = r->a;
 	l->h = *r->h;
 	l->kind = kind;
-	l->who = r->who;
-	l->who.groups = NULL;
-	if (r->who.ngroups > 0) {
-		l->who.groups = calloc((size_t)r->who.ngroups, sizeof(gid_t));
-		if (l->who.groups == NULL) {
-			free(l);
-			return NULL;
-		}
-		memcpy(l->who.groups, r->who.groups,
-		    (size_t)r->who.ngroups * sizeof(gid_t));
+	if (authz_dup(&l->who, &r->who) != 0) {
+		free(l);
+		return NULL;
 	}
 	return l;
 }

@@ -69,6 +69,21 @@ authz_free(struct caller *who)
 }
 
 int
+authz_dup(struct caller *dst, const struct caller *src)
+{
+	*dst = *src;
+	dst->groups = NULL;
+	if (src->ngroups <= 0)
+		return 0;
+	if ((dst->groups = calloc((size_t)src->ngroups, sizeof(gid_t))) ==
+	    NULL)
+		return -1;
+	memcpy(dst->groups, src->groups, (size_t)src->ngroups *
+	    sizeof(gid_t));
+	return 0;
+}
+
+int
 authz_in_group(const struct caller *who, gid_t gid)
 {
 	int	 i;

@@ -176,6 +176,74 @@ apikey_key_create(struct apikey_client *c, enum apikey_owner_kind kind,
 	return rc;
 }
 
+struct many {
+	apikey_key_fn	 fn;
+	void		*arg;
+	uint32_t	 made;
+	struct apikey_key k;
+	char		 token[TOKEN_MAX + 1];
+};
+
+/* One key of a KEY_CREATE_MANY stream: checked like a single create's,
+ * handed to the caller, its token wiped. */
+static int
+dec_many_item(struct reader *r, void *arg)
+{
+	struct many		*m = arg;
+	struct key_token	 kt;
+	int			 rc;
+
+	kt.key = &m->k.k;
+	rc = dec_key_token(r, &kt);
+	if (rc == 0) {
+		memcpy(m->token, kt.token, sizeof(m->token));
+		m->made++;
+		m->fn(m->arg, &m->k, m->token);
+	}
+	secret_wipe(&kt, sizeof(kt));
+	secret_wipe(m->token, sizeof(m->token));
+	return rc;
+}
+
+APIKEY_EXPORT int
+apikey_key_create_many(struct apikey_client *c, enum apikey_owner_kind kind,
+    const char *owner, const struct apikey_key_spec *spec, uint32_t count,
+    apikey_key_fn fn, void *arg, uint32_t *made)
+{
+	struct proto_key_create_many_req *req = NULL;
+	struct many			*m = NULL;
+	struct writer			*w;
+	int				 rc;
+
+	if (made != NULL)
+		*made = 0;
+	if ((rc = akc_enter(c, AKC_ADMIN)) != 0)
+		return rc;
+	if (fn == NULL || count == 0 || count > APIKEY_CREATE_MANY_MAX)
+		return APIKEY_EINVAL;
+	if ((req = calloc(1, sizeof(*req))) == NULL ||
+	    (m = secret_alloc(sizeof(*m))) == NULL) {
+		rc = APIKEY_ENOMEM;
+		goto out;
+	}
+	if ((rc = owner_sel(&req->create.owner, kind, owner)) != 0)
+		goto out;
+	if (spec != NULL)
+		req->create.spec = spec->s;
+	req->count = count;
+	m->fn = fn;
+	m->arg = arg;
+	w = akc_begin(c, PROTO_OP_KEY_CREATE_MANY);
+	proto_enc_key_create_many_req(w, req);
+	rc = akc_call(c, dec_many_item, m, AKC_LIST);
+	if (made != NULL)
+		*made = m->made;
+ out:
+	secret_free(m);
+	free(req);
+	return rc;
+}
+
 APIKEY_EXPORT int
 apikey_key_list(struct apikey_client *c, enum apikey_owner_kind kind,
     const char *owner, struct apikey_key_list **out)

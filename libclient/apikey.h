@@ -80,7 +80,8 @@ struct apikey_client;
  * Connects to verify.sock (apikey_open) or admin.sock (apikey_open_admin).
  * path is a socket directory or a socket file; NULL means $APIKEY_SOCKET_DIR,
  * else APIKEY_DEFAULT_SOCKET_DIR. timeout_ms bounds the connect and every
- * later call; 0 or less means APIKEY_DEFAULT_TIMEOUT_MS.
+ * later call (for a listing, the wait for each of its items); 0 or less
+ * means APIKEY_DEFAULT_TIMEOUT_MS.
  * Caller frees with apikey_close().
  *
  * Every new connection, at open and at every reconnect, is checked before
@@ -437,6 +438,22 @@ int	apikey_key_rotate(struct apikey_client *, const char *id,
 	    uint64_t grace_seconds, struct apikey_key **key_out,
 	    char **token_out);
 int	apikey_key_purge_expired(struct apikey_client *, unsigned *purged);
+/*
+ * Creates count keys (1 to APIKEY_CREATE_MANY_MAX) of one owner with one
+ * spec, as count apikey_key_create() calls would, but in batches of one
+ * transaction each: for seeding a store or migrating many keys. fn(arg,
+ * key, token) is called for each key as it arrives; both are valid only
+ * during the call, and the token is wiped after it. *made (may be NULL)
+ * says how many keys fn saw. On an error after some keys were made, those
+ * exist: fn has seen each of them.
+ */
+#define APIKEY_CREATE_MANY_MAX	1000000
+typedef void (*apikey_key_fn)(void *arg, const struct apikey_key *key,
+	    const char *token);
+int	apikey_key_create_many(struct apikey_client *,
+	    enum apikey_owner_kind kind, const char *owner,
+	    const struct apikey_key_spec *spec, uint32_t count,
+	    apikey_key_fn fn, void *arg, uint32_t *made);
 void	apikey_token_free(char *token);
 
 void	apikey_key_free(struct apikey_key *);

@@ -679,6 +679,9 @@ exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
 		recv_consume(c, flen);
 		if (rc != 1)
 			break;
+		/* A long listing is healthy while its frames come: the
+		 * timeout bounds the wait for each. */
+		deadline = akc_now_ms() + c->timeout_ms;
 	}
 	/* A goodbye after part of a listing cannot be resumed. */
 	if (rc == AKC_EGOAWAY && items > 0)

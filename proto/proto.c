@@ -364,6 +364,8 @@ proto_op_name(uint8_t opcode)
 		return "KEY_ROTATE";
 	case PROTO_OP_KEY_PURGE_EXPIRED:
 		return "KEY_PURGE_EXPIRED";
+	case PROTO_OP_KEY_CREATE_MANY:
+		return "KEY_CREATE_MANY";
 	case PROTO_OP_AUDIT_LIST:
 		return "AUDIT_LIST";
 	default:

@@ -55,6 +55,9 @@
  *   KEY_UPDATE         str id, proto_key_spec -> proto_key
  *   KEY_ROTATE         str id, u64 grace seconds -> proto_key, str token
  *   KEY_PURGE_EXPIRED  -> u32 keys purged
+ *   KEY_CREATE_MANY    proto_key_create_req, u32 count -> one proto_key,
+ *                      str token per MORE frame, then empty OK (or an
+ *                      error frame, when it stops short of count)
  *   AUDIT_LIST         u32 limit (0 = all) -> one proto_audit per MORE
  *                      frame, then empty OK
  * Composite field orders are those of the encoders (proto.c, proto_admin.c,
@@ -138,6 +141,7 @@ enum proto_op {
 	PROTO_OP_KEY_UPDATE = 0x35,
 	PROTO_OP_KEY_ROTATE = 0x36,
 	PROTO_OP_KEY_PURGE_EXPIRED = 0x37,
+	PROTO_OP_KEY_CREATE_MANY = 0x38,
 	PROTO_OP_AUDIT_LIST = 0x40,
 };
 
@@ -307,6 +311,14 @@ struct proto_key_spec {
 struct proto_key_create_req {
 	struct proto_owner_sel owner;
 	struct proto_key_spec spec;
+};
+
+/* Most keys one KEY_CREATE_MANY may ask for. */
+#define PROTO_CREATE_MANY_MAX	1000000
+
+struct proto_key_create_many_req {
+	struct proto_key_create_req create;
+	uint32_t	count;			/* checked by the daemon */
 };
 
 struct proto_key_update_req {
@@ -507,6 +519,11 @@ int	proto_dec_tenant(struct reader *, struct proto_tenant *);
 void	proto_enc_key_create_req(struct writer *,
 	    const struct proto_key_create_req *);
 int	proto_dec_key_create_req(struct reader *, struct proto_key_create_req *);
+/* KEY_CREATE_MANY request; its items are proto_key_token's. */
+void	proto_enc_key_create_many_req(struct writer *,
+	    const struct proto_key_create_many_req *);
+int	proto_dec_key_create_many_req(struct reader *,
+	    struct proto_key_create_many_req *);
 void	proto_enc_key_update_req(struct writer *,
 	    const struct proto_key_update_req *);
 int	proto_dec_key_update_req(struct reader *, struct proto_key_update_req *);

@@ -293,6 +293,29 @@ proto_dec_key_create_req(struct reader *r, struct proto_key_create_req *q)
 }
 
 void
+proto_enc_key_create_many_req(struct writer *w,
+    const struct proto_key_create_many_req *q)
+{
+	pf_put_owner_sel(w, &q->create.owner);
+	pf_put_spec(w, &q->create.spec);
+	wr_u32(w, q->count);
+}
+
+int
+proto_dec_key_create_many_req(struct reader *r,
+    struct proto_key_create_many_req *q)
+{
+	int	rv;
+
+	memset(q, 0, sizeof *q);
+	if ((rv = pf_get_owner_sel(r, &q->create.owner)) != 0 ||
+	    (rv = pf_get_spec(r, &q->create.spec)) != 0 ||
+	    (rv = rd_u32(r, &q->count)) != 0)
+		return rv;
+	return rd_end(r);
+}
+
+void
 proto_enc_key_update_req(struct writer *w,
     const struct proto_key_update_req *q)
 {

@@ -59,7 +59,8 @@ enum op {
 	OP_TENANT_ENABLE, OP_TENANT_DISABLE, OP_TENANT_REMOVE,
 	OP_TENANT_ALLOW, OP_TENANT_DENY, OP_KEY_CREATE, OP_KEY_LIST,
 	OP_KEY_SHOW, OP_KEY_ENABLE, OP_KEY_DISABLE, OP_KEY_UPDATE,
-	OP_KEY_ROTATE, OP_KEY_REVOKE, OP_KEY_PURGE, OP_AUDIT_LIST
+	OP_KEY_ROTATE, OP_KEY_REVOKE, OP_KEY_PURGE, OP_AUDIT_LIST,
+	OP_KEY_CREATE_MANY
 };
 
 static const struct {
@@ -89,6 +90,7 @@ static const struct {
 	[OP_KEY_REVOKE] = { "KEY_REVOKE", { "key", "revoke" } },
 	[OP_KEY_PURGE] = { "KEY_PURGE_EXPIRED", { "key", "purge-expired" } },
 	[OP_AUDIT_LIST] = { "AUDIT_LIST", { "audit" } },
+	[OP_KEY_CREATE_MANY] = { "KEY_CREATE_MANY", { "key", "create" } },
 };
 
 /*
@@ -179,6 +181,8 @@ static const struct row rows[] = {
 	{ OP_KEY_CREATE, T_ACME, "carol", APIKEY_EPERM, ACME_ONLY, 0 },
 	{ OP_KEY_CREATE, T_ACME, STRANGER, APIKEY_EPERM, ACME_ONLY, 0 },
 	{ OP_KEY_CREATE, T_BETA, "bob", APIKEY_EPERM, BETA_ONLY, 1 },
+	{ OP_KEY_CREATE_MANY, T_ACME, "alice", APIKEY_EPERM, ACME_ONLY, 1 },
+	{ OP_KEY_CREATE_MANY, T_BETA, "bob", APIKEY_EPERM, BETA_ONLY, 0 },
 	{ OP_KEY_LIST, T_ACME, "carol", APIKEY_EPERM, ACME_ONLY, 0 },
 	{ OP_KEY_LIST, T_BETA, "dave", APIKEY_EPERM, BETA_ONLY, 0 },
 	{ OP_KEY_SHOW, T_ACME_KEY, "alice", APIKEY_ENOTFOUND, NOKEY, 0 },
@@ -199,6 +203,8 @@ static const struct row rows[] = {
 	/* (a) Another user's keys, tenant admins included. */
 	{ OP_KEY_CREATE, T_ALICE, "dave", APIKEY_EPERM,
 	    ONLY_ADMINS("managing another user's keys"), 1 },
+	{ OP_KEY_CREATE_MANY, T_ALICE, "dave", APIKEY_EPERM,
+	    ONLY_ADMINS("managing another user's keys"), 1 },
 	{ OP_KEY_LIST, T_ALICE, "bob", APIKEY_EPERM,
 	    ONLY_ADMINS("managing another user's keys"), 0 },
 	{ OP_KEY_SHOW, T_ALICE_KEY, "dave", APIKEY_ENOTFOUND, NOKEY, 0 },
@@ -216,6 +222,7 @@ static const struct row rows[] = {
 	{ OP_KEY_PURGE, T_NONE, "dave", 0, "purged 0", 0 },
 	/* A uid NSS does not know owns nothing and may make nothing. */
 	{ OP_KEY_CREATE, T_SELF, STRANGER, APIKEY_EINVAL, NONAME, 1 },
+	{ OP_KEY_CREATE_MANY, T_SELF, STRANGER, APIKEY_EINVAL, NONAME, 0 },
 	{ OP_KEY_LIST, T_SELF, STRANGER, APIKEY_EINVAL, NONAME, 0 },
 };
 
@@ -337,6 +344,16 @@ seen(struct outcome *o, const char *name)
 	    name);
 }
 
+/* KEY_CREATE_MANY's callback: any key made is a refusal that failed. */
+static void
+made_one(void *out, const struct apikey_key *k, const char *token)
+{
+	struct outcome	*o = out;
+
+	(void)token;
+	seen(o, apikey_key_id(k));
+}
+
 /*
  * Makes the request on c. Runs in the child: no Criterion, no harness;
  * whatever the daemon grants is freed, and a token wiped.
@@ -390,6 +407,10 @@ request(struct apikey_client *c, enum op op, const char *a,
 	case OP_KEY_CREATE:
 		o->rc = apikey_key_create(c, kind, *a ? a : NULL, NULL, &k,
 		    &tok);
+		break;
+	case OP_KEY_CREATE_MANY:
+		o->rc = apikey_key_create_many(c, kind, *a ? a : NULL, NULL, 3,
+		    made_one, o, NULL);
 		break;
 	case OP_KEY_LIST:
 		o->rc = apikey_key_list(c, kind, *a ? a : NULL, &kl);
@@ -518,7 +539,8 @@ run_ctl(const struct row *r, struct it_run *run)
 	args[n++] = ops[r->op].ctl[0];
 	if (ops[r->op].ctl[1] != NULL)
 		args[n++] = ops[r->op].ctl[1];
-	if (r->op == OP_KEY_CREATE || r->op == OP_KEY_LIST) {
+	if (r->op == OP_KEY_CREATE || r->op == OP_KEY_LIST ||
+	    r->op == OP_KEY_CREATE_MANY) {
 		if (r->target != T_SELF) {
 			args[n++] = r->target == T_ALICE ? "--user" :
 			    "--tenant";
@@ -537,6 +559,9 @@ run_ctl(const struct row *r, struct it_run *run)
 	} else if (r->op == OP_KEY_ROTATE) {
 		args[n++] = "--grace";
 		args[n++] = "1h";
+	} else if (r->op == OP_KEY_CREATE_MANY) {
+		args[n++] = "--count";
+		args[n++] = "3";
 	}
 	args[n] = NULL;
 	o.ids = 1;

@@ -73,6 +73,7 @@ static const struct {
 	{ PROTO_OP_KEY_ROTATE, "KEY_ROTATE", PROTO_ENOTFOUND },
 	{ PROTO_OP_KEY_PURGE_EXPIRED, "KEY_PURGE_EXPIRED", PROTO_OK },
 	{ PROTO_OP_AUDIT_LIST, "AUDIT_LIST", PROTO_EPERM },
+	{ PROTO_OP_KEY_CREATE_MANY, "KEY_CREATE_MANY", PROTO_EPERM },
 };
 
 #define NOPS	(sizeof(ops) / sizeof(ops[0]))
@@ -200,6 +201,11 @@ build(struct frame *f, uint8_t op, uint32_t id, const char *key)
 	case PROTO_OP_KEY_CREATE:
 		put_owner_sel(f, PROTO_OWNER_TENANT, "", "acme");
 		put_spec(f, 0, "");
+		break;
+	case PROTO_OP_KEY_CREATE_MANY:
+		put_owner_sel(f, PROTO_OWNER_TENANT, "", "acme");
+		put_spec(f, 0, "");
+		put_u32(f, 3);
 		break;
 	case PROTO_OP_KEY_LIST:
 		put_owner_sel(f, PROTO_OWNER_USER, "alice", "");

@@ -386,6 +386,27 @@ dec_create(struct reader *r, void *p)
 }
 
 static void
+fill_create_many(void *p, int full)
+{
+	struct proto_key_create_many_req *q = p;
+
+	fill_create(&q->create, full);
+	q->count = full ? UINT32_MAX : 1000;
+}
+
+static void
+enc_create_many(struct writer *w, const void *p)
+{
+	proto_enc_key_create_many_req(w, p);
+}
+
+static int
+dec_create_many(struct reader *r, void *p)
+{
+	return proto_dec_key_create_many_req(r, p);
+}
+
+static void
 fill_update(void *p, int full)
 {
 	struct proto_key_update_req	*q = p;
@@ -768,6 +789,8 @@ static const struct codec codecs[] = {
 	CODEC("tenant_switch", tenant_switch, struct tenant_switch_req),
 	CODEC("tenant", tenant, struct proto_tenant),
 	CODEC("key_create_req", create, struct proto_key_create_req),
+	CODEC("key_create_many_req", create_many,
+	    struct proto_key_create_many_req),
 	CODEC("key_update_req", update, struct proto_key_update_req),
 	CODEC("owner_sel", sel, struct proto_owner_sel),
 	CODEC("key_id", key_id, struct key_id_req),
@@ -828,6 +851,8 @@ static const struct message messages[] = {
 	{ PROTO_OP_KEY_ROTATE, 0, "key_rotate_req", "key_token", NULL },
 	{ PROTO_OP_KEY_PURGE_EXPIRED, 0, "empty", "count", NULL },
 	{ PROTO_OP_AUDIT_LIST, 0, "audit_list_req", "audit", "empty" },
+	{ PROTO_OP_KEY_CREATE_MANY, 0, "key_create_many_req", "key_token",
+	    "empty" },
 };
 #define NMESSAGES	(sizeof messages / sizeof messages[0])
 
@@ -1018,7 +1043,7 @@ Test(proto, message_table_covers_every_opcode_and_codec)
 			    proto_op_name((uint8_t)op), rows);
 	}
 	n = bodies(b);
-	cr_assert_eq(n, 3 * NMESSAGES + 3, "three listings");
+	cr_assert_eq(n, 3 * NMESSAGES + 4, "four streamed replies");
 	for (i = 0; i < NCODECS; i++) {
 		for (used = 0, j = 0; j < n; j++)
 			used |= b[j].c == &codecs[i];
@@ -1817,6 +1842,7 @@ Test(proto, names)
 		{ PROTO_OP_KEY_ROTATE, "KEY_ROTATE" },
 		{ PROTO_OP_KEY_PURGE_EXPIRED, "KEY_PURGE_EXPIRED" },
 		{ PROTO_OP_AUDIT_LIST, "AUDIT_LIST" },
+		{ PROTO_OP_KEY_CREATE_MANY, "KEY_CREATE_MANY" },
 	};
 	uint32_t	i;
 	int		op, known;
