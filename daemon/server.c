@@ -491,6 +491,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	struct loop	*l = c->loop;
+	size_t		 want;
 	ssize_t		 n;
 	int		 i;
 
@@ -499,7 +500,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		conn_frames(c);		/* frames left over from a pause */
 	for (i = 0; i < SERVER_READ_BATCH && !c->closing && !c->paused &&
 	    c->stream == NULL; i++) {
-		n = read(fd, c->in + c->inlen, l->frame_max - c->inlen);
+		want = l->frame_max - c->inlen;
+		n = read(fd, c->in + c->inlen, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -513,6 +515,14 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		c->inlen += (size_t)n;
 		c->active_ms = clock_now_ms();
 		conn_frames(c);
+		/*
+		 * Less than asked for was all there was: the read that
+		 * would say EAGAIN costs a system call per request. What
+		 * comes later wakes the loop again (level-triggered); an
+		 * EOF behind the data is read then.
+		 */
+		if ((size_t)n < want)
+			break;
 	}
 	if (c->closing)
 		event_del(c->rev);
