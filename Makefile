@@ -1,5 +1,5 @@
-# apikeyd - plain Makefile. Targets: all check asan run install uninstall
-# clean.
+# apikeyd - plain Makefile. Targets: all check asan fuzz run install
+# uninstall clean.
 # Dependencies are installed (as root) or named (otherwise) by scripts/deps.sh.
 
 VERSION	= 0.1.0
@@ -97,8 +97,8 @@ BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/pam_apikey.so \
 	  $(B)/examples/verify_key $(B)/examples/verify_batch
 
-.PHONY: all build check test-build test-run asan run install install-files \
-	uninstall clean deps
+.PHONY: all build check test-build test-run asan fuzz run install \
+	install-files uninstall clean deps
 
 all:
 	@scripts/deps.sh build
@@ -338,5 +338,6 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
+include mk/fuzz.mk
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -268,7 +268,7 @@ set_duration(struct config *c, const struct duration_opt *d,
 			*dst = 0;
 			return 0;
 		}
-		/* FALLTHROUGH */
+		__attribute__((fallthrough));
 	default:
 		if (parse_duration(value, 0, d->min, DAY_MS, &v) == 0) {
 			*dst = v;

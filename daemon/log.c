@@ -98,6 +98,9 @@ drop_cut_sequence(char *s, size_t len)
 		s[i - 1] = '\0';
 }
 
+static void vlog(int, const char *, va_list, const char *)
+	    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {

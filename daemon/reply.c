@@ -80,6 +80,10 @@ reply_end(struct reply *r, size_t *len)
 	return scratch;
 }
 
+static size_t error_frame(uint8_t *, size_t, const struct proto_hdr *,
+	    uint32_t, const char *, va_list)
+	    __attribute__((format(printf, 5, 0)));
+
 static size_t
 error_frame(uint8_t *buf, size_t size, const struct proto_hdr *req,
     uint32_t status, const char *fmt, va_list ap)

@@ -245,6 +245,14 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 		i->owner.gid = 0;
 	} else if (i->owner.kind != PROTO_OWNER_USER)
 		return STORE_ECORRUPT;
+	/*
+	 * What rec_enc_key refuses (an id that is not a key id, a tenant key
+	 * without its tenant) is corrupt on reading too: read, such a record
+	 * could never be written back, and every change to it would fail
+	 * half-way. Found by tests/fuzz/fuzz_record.c.
+	 */
+	if (!key_valid(out))
+		return STORE_ECORRUPT;
 	return STORE_OK;
 }
 

@@ -129,6 +129,9 @@ send_state(const char *msg)
 }
 
 /* head, then the formatted STATUS= line. */
+static void notify(const char *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+
 static void
 notify(const char *head, const char *fmt, va_list ap)
 {

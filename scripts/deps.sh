@@ -1,5 +1,5 @@
 #!/bin/sh
-# scripts/deps.sh build|test|package|systemd-test - make sure the Debian
+# scripts/deps.sh build|test|fuzz|package|systemd-test - make sure the Debian
 # packages apikeyd needs are installed. As root it installs what is missing;
 # otherwise it prints the exact apt-get line and fails.
 set -eu
@@ -9,6 +9,9 @@ libjansson-dev zlib1g-dev libpam0g-dev libsystemd-dev"
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
 lmdb-utils libpam-wrapper pamtester openssh-server openssh-client sshpass
 vsftpd curl mandoc systemd groff-base"
+# make fuzz: libFuzzer and the sanitizer runtimes come with clang's
+# compiler-rt (libclang-rt-dev, clang 14's on bookworm).
+fuzz_pkgs="$build_pkgs clang libclang-rt-dev"
 # scripts/ci-packages.sh: build, check, install and run the Debian packages.
 package_pkgs="$build_pkgs debhelper dpkg-dev fakeroot lintian systemd
 util-linux libpam-runtime pamtester"
@@ -19,9 +22,10 @@ systemd_test_pkgs="$package_pkgs systemd-container debootstrap"
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test) want=$test_pkgs ;;
+fuzz) want=$fuzz_pkgs ;;
 package) want=$package_pkgs ;;
 systemd-test) want=$systemd_test_pkgs ;;
-*) echo "usage: $0 build|test|package|systemd-test" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|fuzz|package|systemd-test" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
