@@ -25,9 +25,8 @@
  * A daemon over its connection limits answers the connection itself: one
  * error frame with request id 0, written right after accept(), then it
  * hangs up. Id 0 is never a request's, so such a frame is reported as the
- * refusal it is, whether it is found waiting on an idle connection, read
- * after a send failed because the daemon had already gone, or read as the
- * reply.
+ * refusal it is, whether it is read after a send failed because the daemon
+ * had already gone, or read as the reply.
  *
  * A stopping daemon says goodbye the same way, with status ESHUTDOWN,
  * after the replies to every request it read; it reads nothing after it.
@@ -408,55 +407,6 @@ akc_refusal(struct apikey_client *c, const uint8_t *frame, size_t len)
 }
 
 /*
- * An idle connection should have nothing to read: no request is
- * outstanding on it. If the daemon refused the connection, its id-0 error
- * frame is waiting; report that. If it closed the connection for any other
- * reason (restart, idle timeout) or sent something unasked, drop it now
- * rather than fail the request we are about to send. Only looks at what is
- * already there, never waits. Returns 0 (connection kept, or dropped for
- * the next connect to replace) or the refusal's APIKEY_E* code, the
- * connection dropped.
- */
-static int
-check_idle(struct apikey_client *c)
-{
-	struct pollfd	pfd;
-	size_t		flen;
-	ssize_t		n;
-	int		rc = 0;
-
-	if (c->fd == -1)
-		return 0;
-	pfd.fd = c->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	do {
-		n = poll(&pfd, 1, 0);
-	} while (n == -1 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	/* The socket is nonblocking: read what is there and stop. */
-	while (c->rxlen < c->rxcap) {
-		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
-		if (n > 0)
-			c->rxlen += (size_t)n;
-		else if (n == -1 && errno == EINTR)
-			continue;
-		else
-			break;
-	}
-	if (proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen) == 0)
-		rc = akc_refusal(c, c->rx, flen);
-	/* A goodbye on an idle connection asks only for a new one. */
-	if (rc == AKC_EGOAWAY) {
-		rc = 0;
-		c->last_error[0] = '\0';
-	}
-	akc_disconnect(c);
-	return rc;
-}
-
-/*
  * The daemon closed the connection before our request was through. A
  * daemon refusing the connection said why first, and what it wrote stays
  * queued for us after it hung up (recv reports the reset only once the
@@ -651,9 +601,15 @@ exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
 	size_t	flen, items = 0;
 	int	rc, reused, unsent;
 
+	/*
+	 * No look at the idle connection first: that poll was a system call
+	 * per request, and what it could find is met anyway. A daemon that
+	 * dropped the connection (idle_timeout, a refusal, a goodbye) makes
+	 * the send fail, and hung_up() reads why; one that said goodbye
+	 * while still up answers the request with that frame, which
+	 * handle_frame() takes as the goodbye it is.
+	 */
 	*drop = 1;
-	if ((rc = check_idle(c)) != 0)
-		return rc;
 	reused = c->fd != -1;
 	if (c->fd == -1 && (rc = akc_connect(c, deadline)) != 0)
 		return rc;
