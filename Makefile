@@ -98,7 +98,7 @@ BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/examples/verify_key $(B)/examples/verify_batch
 
 .PHONY: all build check test-build test-run asan fuzz run install \
-	install-files uninstall clean deps
+	install-files uninstall clean deps valgrind
 
 all:
 	@scripts/deps.sh build
@@ -195,6 +195,16 @@ $(B)/tests/hostile: $(B)/obj/tests/hostile.o $(PROTO_OBJ)
 
 $(B)/tests/it_connections: $(B)/tests/hostile $(B)/tests/pam_driver \
     $(B)/pam_apikey.so
+
+# The memory test's libapikey client (tests/memscan_client.c), run by
+# tests/it_memory.c and never as a test itself; linked against libapikey.so
+# as a service would be.
+$(B)/tests/memscan_client: $(B)/obj/tests/memscan_client.o $(B)/libapikey.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ \
+	    $(filter %.o,$^) -L$(B) -lapikey -Wl,-rpath,$(abspath $(B))
+
+$(B)/tests/it_memory: $(B)/tests/memscan_client
 
 $(B)/tests/it_%: $(B)/obj/tests/it_%.o $(ITLIB_OBJ) $(B)/libapikey.so
 	@mkdir -p $(@D)
@@ -339,5 +349,6 @@ clean:
 	rm -rf build build-asan
 
 include mk/fuzz.mk
+include mk/valgrind.mk
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

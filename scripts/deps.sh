@@ -8,7 +8,7 @@ build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
 libjansson-dev zlib1g-dev libpam0g-dev libsystemd-dev"
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
 lmdb-utils libpam-wrapper pamtester openssh-server openssh-client sshpass
-vsftpd curl mandoc systemd groff-base"
+vsftpd curl mandoc systemd groff-base valgrind"
 # make fuzz: libFuzzer and the sanitizer runtimes come with clang's
 # compiler-rt (libclang-rt-dev, clang 14's on bookworm).
 fuzz_pkgs="$build_pkgs clang libclang-rt-dev"

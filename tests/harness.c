@@ -5,6 +5,15 @@
  * bookkeeping for the "never logged" checks, and the FIFO trick that makes
  * NSS inside the daemon hang.
  *
+ * Token bookkeeping: every token a test is given is noted (it_key(),
+ * apikeyctl's output, and libapikey's key create, create-many and rotate,
+ * which this file interposes), and it_teardown() looks for each one's secret in the
+ * daemon's log, in what root can read of the daemon's records (the audit
+ * log, every key listing), in every output the harness captured and in
+ * every file under the test's root, except the few that hold a token by
+ * design. One pass over each text finds every noted secret: the secrets
+ * are sorted and each 43-character base62 window is looked up.
+ *
  * Tests run one per process (Criterion), each with its own daemon, so the
  * state below is a plain static struct. Nothing here sleeps to wait for an
  * event: process exits are waited for on a pidfd (harness_proc.c), sockets
@@ -19,11 +28,13 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,9 +48,14 @@
 #include "harness.h"
 
 #define MAX_ARGS	96
-#define MAX_TOKENS	256
 #define MAX_SPAWNED	8
 #define CTL_TIMEOUT_MS	30000
+/* A token's secret: 43 base62 characters, after prefix_id_. */
+#define SECRET_LEN	43
+/* Keys named in a failure for one text, at most. */
+#define SCAN_REPORT_MAX	8
+/* Files under the root larger than this are a problem, not scanned. */
+#define SCAN_FILE_MAX	((off_t)256 << 20)
 
 static const char fixture_passwd[] =
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -73,6 +89,25 @@ static const struct {
 	{ "eve", 10005, 10005 },
 };
 
+/* A noted token's secret (into it.tokens[tok]), sorted for bsearch(). */
+struct secret_ent {
+	const char	*s;
+	size_t		 tok;
+};
+
+/* A text to look for secrets in at teardown. */
+struct later {
+	const char	*what;
+	const char	*text;		/* harness-owned */
+};
+
+/* Problems found, one a line, for a failure message. */
+struct problems {
+	char		*buf;
+	size_t		 len;
+	size_t		 n;
+};
+
 static struct {
 	int		 ready;
 	char		 root[PATH_MAX];
@@ -89,8 +124,16 @@ static struct {
 	int		 nbg;
 	struct apikey_client *vc;
 	struct apikey_client *ac;
-	char		*tokens[MAX_TOKENS];
-	size_t		 ntokens;
+	char		**tokens;	/* noted, see it_note_token() */
+	size_t		 ntokens, tokcap;
+	size_t		*tokset;	/* set: 1 + index into tokens */
+	size_t		 tokset_cap;
+	struct secret_ent *sec;		/* their secrets, sorted */
+	size_t		 nsec;
+	struct later	*later;		/* see it_scan_later() */
+	size_t		 nlater;
+	char		**captures;	/* files with a token by design */
+	size_t		 ncaptures;
 	pid_t		 spawned[MAX_SPAWNED];
 	int		 spawned_n[MAX_SPAWNED];	/* bg-N.out */
 	size_t		 nspawned;
@@ -139,7 +182,7 @@ it_reexec(int argc, char **argv, char **envp)
 {
 	char dir[] = "/tmp/apikey-it-nss.XXXXXX";
 	char passwd[PATH_MAX], group[PATH_MAX], failures[PATH_MAX];
-	char *preload = NULL, buf[4096];
+	char self[PATH_MAX], *preload = NULL, buf[4096];
 	const char *old;
 	struct sigaction sa;
 	int status;
@@ -150,6 +193,16 @@ it_reexec(int argc, char **argv, char **envp)
 	(void)envp;
 	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
 		return;
+	/*
+	 * The binary by its name, not as /proc/self/exe: under valgrind
+	 * (make valgrind) that names valgrind's own tool, while readlink()
+	 * of it names the program valgrind runs.
+	 */
+	n = (size_t)readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n >= sizeof(self) - 1)
+		snprintf(self, sizeof(self), "/proc/self/exe");
+	else
+		self[n] = '\0';
 	if (mkdtemp(dir) == NULL || chmod(dir, 0755) == -1) {
 		perror("harness: mkdtemp");
 		_exit(2);
@@ -179,8 +232,8 @@ it_reexec(int argc, char **argv, char **envp)
 		_exit(2);
 	}
 	if (reexec_child == 0) {
-		execv("/proc/self/exe", argv);
-		perror("harness: exec /proc/self/exe");
+		execv(self, argv);
+		perror(self);
 		_exit(127);
 	}
 	/* The terminal's ^C reaches the child by itself; a kill is passed on. */
@@ -488,28 +541,115 @@ secret_off(const char *token)
 	return (size_t)(p + 1 - token);
 }
 
-void
-it_note_token(const char *token)
+/* The secret of a token already checked by token_len_at(). */
+static const char *
+secret_of(const char *token)
 {
-	size_t i;
+	return strchr(strchr(token, '_') + 1, '_') + 1;
+}
 
-	cr_assert(token_len_at(token) == strlen(token),
-	    "not shaped like a token (%zu characters)", strlen(token));
+/* Noting may happen on a test's own threads (libapikey calls). */
+static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* FNV-1a, for the set of noted tokens. */
+static size_t
+token_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)h;
+}
+
+/*
+ * The slot of token in it.tokset: where it is, or the empty one where it
+ * goes. The set is never more than half full. Load tests note thousands
+ * of tokens, so the lookup is not a walk of the list.
+ */
+static size_t *
+tokset_slot(const char *token)
+{
+	size_t i = token_hash(token) & (it.tokset_cap - 1);
+
+	while (it.tokset[i] != 0 &&
+	    strcmp(it.tokens[it.tokset[i] - 1], token) != 0)
+		i = (i + 1) & (it.tokset_cap - 1);
+	return &it.tokset[i];
+}
+
+/* Doubles the set (and makes it, the first time); -1 when memory is short. */
+static int
+tokset_grow(void)
+{
+	size_t *old = it.tokset, oldcap = it.tokset_cap, i;
+
+	it.tokset_cap = oldcap == 0 ? 256 : oldcap * 2;
+	if ((it.tokset = calloc(it.tokset_cap, sizeof(*it.tokset))) == NULL) {
+		it.tokset = old;
+		it.tokset_cap = oldcap;
+		return -1;
+	}
 	for (i = 0; i < it.ntokens; i++)
-		if (strcmp(it.tokens[i], token) == 0)
-			return;
-	cr_assert(it.ntokens < MAX_TOKENS, "too many tokens");
-	it.tokens[it.ntokens] = strdup(token);
-	cr_assert_not_null(it.tokens[it.ntokens], "out of memory");
-	it.ntokens++;
+		*tokset_slot(it.tokens[i]) = i + 1;
+	free(old);
+	return 0;
+}
+
+/*
+ * Adds token to the noted ones unless it is there. Returns 0, or -1 when
+ * it is not shaped like a token or memory is short; never asserts, for the
+ * libapikey calls interposed below.
+ */
+static int
+note_token(const char *token)
+{
+	size_t cap, *slot;
+	char **p;
+	int rc = -1;
+
+	if (token_len_at(token) != strlen(token))
+		return -1;
+	pthread_mutex_lock(&token_lock);
+	if (2 * (it.ntokens + 1) > it.tokset_cap && tokset_grow() == -1)
+		goto out;
+	slot = tokset_slot(token);
+	if (*slot != 0) {
+		rc = 0;
+		goto out;
+	}
+	if (it.ntokens == it.tokcap) {
+		cap = it.tokcap == 0 ? 64 : it.tokcap * 2;
+		if ((p = realloc(it.tokens, cap * sizeof(*p))) == NULL)
+			goto out;
+		it.tokens = p;
+		it.tokcap = cap;
+	}
+	if ((it.tokens[it.ntokens] = strdup(token)) == NULL)
+		goto out;
+	*slot = ++it.ntokens;
+	rc = 0;
+ out:
+	pthread_mutex_unlock(&token_lock);
+	return rc;
 }
 
 void
-it_note_tokens(const char *text)
+it_note_token(const char *token)
+{
+	cr_assert(token_len_at(token) == strlen(token),
+	    "not shaped like a token (%zu characters)", strlen(token));
+	cr_assert(note_token(token) == 0, "out of memory");
+}
+
+/* Notes every token-shaped string in text; -1 when memory is short. */
+static int
+note_tokens(const char *text)
 {
 	const char *p;
 	size_t n;
 	char *t;
+	int rc = 0;
 
 	for (p = text; *p != '\0'; p++) {
 		if (!isprefixc(*p) || (p > text && (isb62(p[-1]) ||
@@ -518,12 +658,18 @@ it_note_tokens(const char *text)
 		n = token_len_at(p);
 		if (n == 0)
 			continue;
-		t = strndup(p, n);
-		cr_assert_not_null(t, "out of memory");
-		it_note_token(t);
+		if ((t = strndup(p, n)) == NULL || note_token(t) == -1)
+			rc = -1;
 		free(t);
 		p += n - 1;
 	}
+	return rc;
+}
+
+void
+it_note_tokens(const char *text)
+{
+	cr_assert(note_tokens(text) == 0, "out of memory");
 }
 
 const char *
@@ -577,43 +723,290 @@ it_bad_crc(const char *token)
 	return t;
 }
 
+/*
+ * Every token a test is given through libapikey is noted, however the test
+ * called libapikey, and even when it drops the token at once: these
+ * definitions in the test binary come before libapikey.so's (the
+ * executable is searched first), and note the token the real function
+ * returned before handing it on.
+ */
+typedef int (*key_create_fn)(struct apikey_client *, enum apikey_owner_kind,
+    const char *, const struct apikey_key_spec *, struct apikey_key **,
+    char **);
+typedef int (*key_rotate_fn)(struct apikey_client *, const char *, uint64_t,
+    struct apikey_key **, char **);
+
+static void *
+real_symbol(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+
+	if (f == NULL) {
+		fprintf(stderr, "harness: dlsym %s: %s\n", name, dlerror());
+		abort();
+	}
+	return f;
+}
+
+int
+apikey_key_create(struct apikey_client *c, enum apikey_owner_kind kind,
+    const char *owner, const struct apikey_key_spec *spec,
+    struct apikey_key **key_out, char **token_out)
+{
+	static key_create_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (key_create_fn)real_symbol("apikey_key_create");
+	rc = real(c, kind, owner, spec, key_out, token_out);
+	if (rc == 0 && token_out != NULL && *token_out != NULL)
+		(void)note_token(*token_out);
+	return rc;
+}
+
+int
+apikey_key_rotate(struct apikey_client *c, const char *id,
+    uint64_t grace_seconds, struct apikey_key **key_out, char **token_out)
+{
+	static key_rotate_fn real;
+	int rc;
+
+	if (real == NULL)
+		real = (key_rotate_fn)real_symbol("apikey_key_rotate");
+	rc = real(c, id, grace_seconds, key_out, token_out);
+	if (rc == 0 && token_out != NULL && *token_out != NULL)
+		(void)note_token(*token_out);
+	return rc;
+}
+
+typedef int (*key_create_many_fn)(struct apikey_client *,
+    enum apikey_owner_kind, const char *, const struct apikey_key_spec *,
+    uint32_t, apikey_key_fn, void *, uint32_t *);
+
+/* The caller's callback of apikey_key_create_many, behind the noting. */
+struct many_wrap {
+	apikey_key_fn	 fn;
+	void		*arg;
+};
+
+static void
+note_many(void *arg, const struct apikey_key *key, const char *token)
+{
+	const struct many_wrap *w = arg;
+
+	(void)note_token(token);
+	w->fn(w->arg, key, token);
+}
+
+int
+apikey_key_create_many(struct apikey_client *c, enum apikey_owner_kind kind,
+    const char *owner, const struct apikey_key_spec *spec, uint32_t count,
+    apikey_key_fn fn, void *arg, uint32_t *made)
+{
+	static key_create_many_fn real;
+	struct many_wrap w = { fn, arg };
+
+	if (real == NULL)
+		real = (key_create_many_fn)real_symbol(
+		    "apikey_key_create_many");
+	/* A NULL callback is the library's to refuse. */
+	return real(c, kind, owner, spec, count, fn != NULL ? note_many : NULL,
+	    &w, made);
+}
+
+/* --- looking for secrets ------------------------------------------------ */
+
+static void
+problem_add(struct problems *pb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends one line; never asserts (teardown uses it). */
+static void
+problem_add(struct problems *pb, const char *fmt, ...)
+{
+	va_list ap;
+	char *line = NULL, *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	p = realloc(pb->buf, pb->len + (size_t)n + 2);
+	if (p != NULL) {
+		memcpy(p + pb->len, line, (size_t)n);
+		pb->len += (size_t)n;
+		p[pb->len++] = '\n';
+		p[pb->len] = '\0';
+		pb->buf = p;
+		pb->n++;
+	}
+	free(line);
+}
+
+static int
+secret_ent_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct secret_ent *)a)->s,
+	    ((const struct secret_ent *)b)->s, SECRET_LEN);
+}
+
+/* Sorts the secrets of the tokens noted so far; -1 when memory is short. */
+static int
+secrets_index(void)
+{
+	struct secret_ent *e;
+	size_t i;
+
+	if (it.sec != NULL && it.nsec == it.ntokens)
+		return 0;
+	e = realloc(it.sec, (it.ntokens + 1) * sizeof(*e));
+	if (e == NULL)
+		return -1;
+	for (i = 0; i < it.ntokens; i++) {
+		e[i].s = secret_of(it.tokens[i]);
+		e[i].tok = i;
+	}
+	qsort(e, it.ntokens, sizeof(*e), secret_ent_cmp);
+	it.sec = e;
+	it.nsec = it.ntokens;
+	return 0;
+}
+
+/*
+ * The offset of the first secret of a noted token in len bytes (of any
+ * content) at text, at or after from, and in *tok that token's index; -1
+ * if there is none. Each window of SECRET_LEN base62 characters is looked
+ * up among the sorted secrets, so one pass finds all of them.
+ */
+static ssize_t
+find_secret(const char *text, size_t len, size_t from, size_t *tok)
+{
+	const struct secret_ent *e;
+	struct secret_ent key;
+	size_t i, run = 0;
+
+	for (i = from; i < len; i++) {
+		if (!isb62((unsigned char)text[i])) {
+			run = 0;
+			continue;
+		}
+		if (++run < SECRET_LEN)
+			continue;
+		key.s = text + i + 1 - SECRET_LEN;
+		e = bsearch(&key, it.sec, it.nsec, sizeof(*e), secret_ent_cmp);
+		if (e != NULL) {
+			*tok = e->tok;
+			return (ssize_t)(i + 1 - SECRET_LEN);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Adds one problem for each noted key whose secret occurs in len bytes at
+ * text ("the whole token of key ID appears in WHAT" when the whole token
+ * does somewhere, else "the secret of key ID ..."), with the offset of the
+ * first, naming SCAN_REPORT_MAX keys at most. Returns the number of keys
+ * found. Never asserts.
+ */
+static size_t
+scan_secrets(struct problems *pb, const char *what, const char *text,
+    size_t len)
+{
+	unsigned char *seen;
+	size_t *first, t, off, soff, tlen, i, found = 0;
+	ssize_t hit;
+
+	if (it.ntokens == 0 || secrets_index() == -1)
+		return 0;
+	seen = calloc(it.nsec, 1);
+	first = calloc(it.nsec, sizeof(*first));
+	if (seen == NULL || first == NULL) {
+		problem_add(pb, "out of memory scanning %s", what);
+		free(seen);
+		free(first);
+		return 0;
+	}
+	for (off = 0; (hit = find_secret(text, len, off, &t)) != -1;
+	    off = (size_t)hit + 1) {
+		soff = (size_t)(secret_of(it.tokens[t]) - it.tokens[t]);
+		tlen = strlen(it.tokens[t]);
+		if (!seen[t])
+			first[t] = (size_t)hit;
+		/* 1: the secret, 2: the whole token. */
+		seen[t] |= 1;
+		if ((size_t)hit >= soff && (size_t)hit - soff + tlen <= len &&
+		    memcmp(text + hit - soff, it.tokens[t], tlen) == 0)
+			seen[t] |= 2;
+	}
+	for (i = 0; i < it.nsec; i++) {
+		if (!seen[i] || found++ >= SCAN_REPORT_MAX)
+			continue;
+		soff = (size_t)(secret_of(it.tokens[i]) - it.tokens[i]);
+		problem_add(pb, "the %s of key %.11s appears in %s (at byte "
+		    "%zu)", (seen[i] & 2) ? "whole token" : "secret",
+		    it.tokens[i] + soff - 12, what, first[i]);
+	}
+	if (found > SCAN_REPORT_MAX)
+		problem_add(pb, "... and the secrets of %zu more keys appear "
+		    "in %s", found - SCAN_REPORT_MAX, what);
+	free(seen);
+	free(first);
+	return found;
+}
+
 void
 it_assert_no_token(const char *what, const char *text)
 {
-	char secret[44];
-	size_t i, off;
+	struct problems pb = { 0 };
 
-	for (i = 0; i < it.ntokens; i++) {
-		off = secret_off(it.tokens[i]);
-		memcpy(secret, it.tokens[i] + off, 43);
-		secret[43] = '\0';
-		cr_assert(strstr(text, secret) == NULL,
-		    "a secret (of key %.11s) appears in %s",
-		    it.tokens[i] + off - 12, what);
-	}
+	if (scan_secrets(&pb, what, text, strlen(text)) == 0)
+		return;
+	it_keep(pb.buf);
+	cr_assert_fail("%s", pb.buf);
+}
+
+void
+it_scan_later(const char *what, const char *text)
+{
+	struct later *l;
+
+	l = realloc(it.later, (it.nlater + 1) * sizeof(*l));
+	cr_assert_not_null(l, "out of memory");
+	it.later = l;
+	it.later[it.nlater].what = what;
+	it.later[it.nlater].text = text;
+	it.nlater++;
 }
 
 /* --- processes ----------------------------------------------------------------- */
 
 /*
  * Runs argv with envp, stdin data in, capturing stdout and stderr, within
- * timeout_ms (else kills it and fails the test).
+ * timeout_ms (else kills it). Returns NULL, or what went wrong (*r then
+ * holds what it printed, status -1). Asserts only when out of memory or
+ * processes: the teardown uses it too.
  */
-static void
-run_capture(const char *const *argv, char **envp, const char *in,
+static const char *
+try_capture(const char *const *argv, char **envp, const char *in,
     int timeout_ms, struct it_run *r)
 {
 	struct it_out o[2] = { { .fd = -1 }, { .fd = -1 } };
 	int inp[2], outp[2], errp[2];
+	const char *e = NULL;
 	size_t inlen;
 	int64_t end;
 	ssize_t w;
 	pid_t pid;
-	int status;
+	int status = -1;
 
 	signal(SIGPIPE, SIG_IGN);
-	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
-	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+	if (pipe2(inp, O_CLOEXEC) == -1)
+		return it_printf("pipe: %s", strerror(errno));
+	if (pipe2(outp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1)
+		cr_assert_fail("pipe: %s", strerror(errno));
 	pid = it_proc_spawn(argv, envp, (const int[3]){ inp[0], outp[1],
 	    errp[1] }, NULL);
 	close(inp[0]);
@@ -625,26 +1018,38 @@ run_capture(const char *const *argv, char **envp, const char *in,
 		/* Small inputs only: they fit in the pipe buffer. */
 		inlen = strlen(in);
 		w = write(inp[1], in, inlen);
-		cr_assert(w == (ssize_t)inlen || errno == EPIPE,
-		    "write stdin: %s", strerror(errno));
+		if (w != (ssize_t)inlen && errno != EPIPE)
+			e = it_printf("write stdin: %s", strerror(errno));
 	}
 	close(inp[1]);
 	end = it_now_ms() + timeout_ms;
-	if (it_proc_read(o, 2, end, NULL, NULL) == -1) {
+	if (e == NULL && it_proc_read(o, 2, end, NULL, NULL) == -1)
+		e = it_printf("%s did not finish within %d ms", argv[0],
+		    timeout_ms);
+	if (e == NULL && (status = it_proc_wait(pid, (int)(end -
+	    it_now_ms()) + 1000)) == -1)
+		e = it_printf("%s closed its output but did not exit",
+		    argv[0]);
+	if (e != NULL)
 		it_proc_kill(pid);
-		cr_assert_fail("%s did not finish within %d ms; "
-		    "stdout:\n%s\nstderr:\n%s", argv[0], timeout_ms,
-		    o[0].buf != NULL ? o[0].buf : "",
-		    o[1].buf != NULL ? o[1].buf : "");
-	}
-	status = it_proc_wait(pid, (int)(end - it_now_ms()) + 1000);
-	if (status == -1) {
-		it_proc_kill(pid);
-		cr_assert_fail("%s closed its output but did not exit", argv[0]);
-	}
+	if (o[0].fd != -1)
+		close(o[0].fd);
+	if (o[1].fd != -1)
+		close(o[1].fd);
 	r->status = status;
 	r->out = it_keep(o[0].buf != NULL ? o[0].buf : strdup(""));
 	r->err = it_keep(o[1].buf != NULL ? o[1].buf : strdup(""));
+	return e;
+}
+
+/* try_capture(), failing the test when it fails. */
+static void
+run_capture(const char *const *argv, char **envp, const char *in,
+    int timeout_ms, struct it_run *r)
+{
+	const char *e = try_capture(argv, envp, in, timeout_ms, r);
+
+	cr_assert_null(e, "%s; stdout:\n%s\nstderr:\n%s", e, r->out, r->err);
 }
 
 /* --- paths and the daemon ------------------------------------------------------- */
@@ -1070,21 +1475,310 @@ report_teardown_failure(const char *problem)
 	close(fd);
 }
 
+/* --- the teardown's search for secrets ------------------------------------ */
+
+static void	ctl_argv(const char *argv[MAX_ARGS],
+		    const struct it_ctl_opt *, const char *const *);
+static char	**ctl_env(const struct it_ctl_opt *);
+
+/*
+ * Whether apikeyctl ARGS prints a token by design: key create and key
+ * rotate do, once (global options may stand anywhere, so any "create" or
+ * "rotate" after "key" counts).
+ */
+static int
+prints_token(const char *const *args)
+{
+	size_t i, j;
+
+	for (i = 0; args[i] != NULL; i++) {
+		if (strcmp(args[i], "key") != 0)
+			continue;
+		for (j = i + 1; args[j] != NULL; j++)
+			if (strcmp(args[j], "create") == 0 ||
+			    strcmp(args[j], "rotate") == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* "apikeyctl ARGS", shortened, for messages. */
+static const char *
+ctl_what(const char *const *args)
+{
+	const char *w = "apikeyctl";
+	size_t i;
+
+	for (i = 0; args[i] != NULL && strlen(w) < 100; i++)
+		w = it_printf("%s %.40s", w, args[i]);
+	return args[i] != NULL ? it_printf("%s ...", w) : w;
+}
+
+/* Records a file under the root that holds a token by design. */
+static void
+add_capture(const char *path)
+{
+	char **p;
+
+	p = realloc(it.captures, (it.ncaptures + 1) * sizeof(*p));
+	cr_assert_not_null(p, "out of memory");
+	it.captures = p;
+	it.captures[it.ncaptures] = strdup(path);
+	cr_assert_not_null(it.captures[it.ncaptures], "out of memory");
+	it.ncaptures++;
+}
+
+/*
+ * The regular file at path, whole and NUL-terminated (*len its size), or
+ * NULL with *why saying why not (NULL too when it is gone: daemons may
+ * remove their files). Caller frees. Never asserts.
+ */
+static char *
+slurp(const char *path, size_t *len, const char **why)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	*why = NULL;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno != ENOENT)
+			*why = strerror(errno);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else if (st.st_size > SCAN_FILE_MAX)
+		*why = "too large to scan";
+	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		*why = "out of memory";
+	/* A file may still grow (the daemon's log): read what fstat saw. */
+	while (buf != NULL && n < (size_t)st.st_size) {
+		r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf != NULL) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+/* nftw() passes its callback no argument. */
+static struct problems *files_pb;
+
+static int
+scan_file(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	const char *why;
+	size_t i, len;
+	char *data;
+
+	(void)f;
+	/* Regular files only: no socket, no FIFO of it_nss_block(). The
+	 * daemon's log has a check of its own, named for it. */
+	if (flag != FTW_F || !S_ISREG(st->st_mode) ||
+	    strcmp(path, it.log) == 0)
+		return 0;
+	/*
+	 * The captured standard output of a background `key create` or
+	 * `key rotate` (it_ctl_spawn()) holds the token it printed: that is
+	 * what the command is for, and the test reads it from there.
+	 */
+	for (i = 0; i < it.ncaptures; i++)
+		if (strcmp(path, it.captures[i]) == 0)
+			return 0;
+	if ((data = slurp(path, &len, &why)) == NULL) {
+		if (why != NULL)
+			problem_add(files_pb, "%s: not scanned: %s", path, why);
+		return 0;
+	}
+	scan_secrets(files_pb, path, data, len);
+	free(data);
+	return 0;
+}
+
+/*
+ * Looks for the noted secrets in every regular file under the root: the
+ * state directory (hashes only, and LMDB's map), NSS and PAM files,
+ * apikeyctl's and the servers' captured output, sanitizer and valgrind
+ * reports, uploads.
+ */
+static void
+scan_files(struct problems *pb)
+{
+	files_pb = pb;
+	if (nftw(it.root, scan_file, 16, FTW_PHYS) == -1)
+		problem_add(pb, "walking %s: %s", it.root, strerror(errno));
+	files_pb = NULL;
+}
+
+void
+it_assert_no_token_in_files(void)
+{
+	struct problems pb = { 0 };
+
+	cr_assert(it.ready, "it_prepare first");
+	scan_files(&pb);
+	if (pb.n == 0)
+		return;
+	it_keep(pb.buf);
+	cr_assert_fail("%s", pb.buf);
+}
+
+/* Whether the daemon the harness started is still running (not reaped). */
+static int
+daemon_alive(void)
+{
+	siginfo_t si;
+
+	if (it.pid == 0)
+		return 0;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, it.pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1)
+		return 0;
+	return si.si_pid == 0;
+}
+
+/*
+ * apikeyctl ARGS as root for the teardown: its standard output, or NULL
+ * after adding a problem. Exit status 5 (no such user or tenant: a test
+ * may have taken one away from the daemon's NSS) is NULL, no problem.
+ * After one failure, runs nothing more: a daemon that does not answer
+ * would cost IT_DEADLINE_MS a run.
+ */
+static const char *
+teardown_ctl(struct problems *pb, const char *const *args)
+{
+	static int failed;
+	const struct it_ctl_opt o = { 0 };
+	const char *argv[MAX_ARGS], *e;
+	struct it_run r;
+	char **env;
+
+	if (failed)
+		return NULL;
+	ctl_argv(argv, &o, args);
+	env = ctl_env(&o);
+	e = try_capture(argv, env, NULL, IT_DEADLINE_MS, &r);
+	it_free_env(env);
+	if (e == NULL && r.status == 0)
+		return r.out;
+	if (e == NULL && r.status == 5)
+		return NULL;
+	failed = 1;
+	problem_add(pb, "%s as root, to look for secrets: %s; stderr: %s",
+	    ctl_what(args), e != NULL ? e : it_printf("exit %d", r.status),
+	    r.err);
+	return NULL;
+}
+
+/*
+ * apikeyctl [--json] ARGS... as root, at teardown; looks for the noted
+ * secrets in what it printed, which it returns (NULL when it failed).
+ */
+static const char *
+scan_ctl(struct problems *pb, int json, ...)
+{
+	const char *args[MAX_ARGS], *out;
+	size_t n = 0;
+	va_list ap;
+
+	if (json)
+		args[n++] = "--json";
+	va_start(ap, json);
+	it_argv_va(args, MAX_ARGS, n, ap);
+	va_end(ap);
+	out = teardown_ctl(pb, args);
+	if (out != NULL)
+		scan_secrets(pb, it_printf("what root reads with %s",
+		    ctl_what(args)), out, strlen(out));
+	return out;
+}
+
+/*
+ * What root reads of the daemon's records, scanned before the daemon
+ * stops: the whole audit log (audit without --limit), plain and with
+ * --json, and the keys of every fixture user and of every tenant (there
+ * is no listing of all keys at once) with --json, which shows every field
+ * whole where the plain table may shorten one. None of it ever holds a
+ * token by design. Only while the daemon the harness started still runs
+ * and answers on the test's socket directory.
+ */
+static void
+scan_records(struct problems *pb)
+{
+	const char *out, *name;
+	json_t *tenants;
+	size_t i, j, nt = 0;
+	int json;
+
+	if (!daemon_alive() || access(it_printf("%s/admin.sock", it.sock),
+	    F_OK) != 0)
+		return;
+	out = scan_ctl(pb, 1, "tenant", "list", (const char *)NULL);
+	tenants = out != NULL ? json_loads(out, 0, NULL) : NULL;
+	if (out != NULL && !json_is_array(tenants))
+		problem_add(pb, "apikeyctl --json tenant list: not a JSON "
+		    "array: %.200s", out);
+	if (json_is_array(tenants))
+		nt = json_array_size(tenants);
+	for (json = 0; json < 2; json++)
+		scan_ctl(pb, json, "audit", (const char *)NULL);
+	for (i = 0; i < sizeof(fixture_users) / sizeof(fixture_users[0]); i++)
+		scan_ctl(pb, 1, "key", "list", "--user", fixture_users[i].name,
+		    (const char *)NULL);
+	for (j = 0; j < nt; j++) {
+		name = json_string_value(json_object_get(json_array_get(
+		    tenants, j), "name"));
+		if (name != NULL)
+			scan_ctl(pb, 1, "key", "list", "--tenant", name,
+			    (const char *)NULL);
+	}
+	json_decref(tenants);
+}
+
+/* Notes the tokens that background runs printed, reaped or not. */
+static void
+note_captured(void)
+{
+	const char *why;
+	size_t i, len;
+	char *data;
+
+	for (i = 0; i < it.ncaptures; i++) {
+		if ((data = slurp(it.captures[i], &len, &why)) == NULL)
+			continue;
+		(void)note_tokens(data);
+		free(data);
+	}
+}
+
 /*
  * Criterion 2.4 counts no assertion made in .fini against the test, so
  * problems found here are collected, logged once everything is cleaned up,
  * and reported to the supervising process, which then fails the binary.
+ *
+ * The search for secrets costs ten apikeyctl runs and a read of every
+ * file under the root, so a test that noted no token skips it (but for
+ * the log, which costs nothing).
  */
 void
 it_teardown(void)
 {
-	static char problem[16384];
-	size_t i, off, used = 0;
+	struct problems pb = { 0 };
 	const char *e, *log;
-	char secret[44];
+	size_t i;
 	int st;
 
-	problem[0] = '\0';
 	if (it.nss_blocked)
 		it_nss_unblock();
 	for (i = 0; i < it.nspawned; i++) {
@@ -1094,23 +1788,22 @@ it_teardown(void)
 		}
 	}
 	it.nspawned = 0;
+	if (it.ready) {
+		note_captured();
+		if (it.ntokens > 0)
+			scan_records(&pb);
+	}
 	e = stop_daemon(SIGTERM);
 	if (it.ready) {
 		log = it_log();
 		if (e != NULL)
-			used += (size_t)snprintf(problem + used,
-			    sizeof(problem) - used, "%s; log:\n%.8000s\n", e,
-			    log);
-		for (i = 0; i < it.ntokens && used < sizeof(problem); i++) {
-			off = secret_off(it.tokens[i]);
-			memcpy(secret, it.tokens[i] + off, 43);
-			secret[43] = '\0';
-			if (strstr(log, secret) != NULL)
-				used += (size_t)snprintf(problem + used,
-				    sizeof(problem) - used, "the secret of key "
-				    "%.11s appears in the daemon log\n",
-				    it.tokens[i] + off - 12);
-		}
+			problem_add(&pb, "%s; log:\n%.8000s", e, log);
+		scan_secrets(&pb, "the daemon log", log, strlen(log));
+		for (i = 0; it.ntokens > 0 && i < it.nlater; i++)
+			scan_secrets(&pb, it.later[i].what, it.later[i].text,
+			    strlen(it.later[i].text));
+		if (it.ntokens > 0)
+			scan_files(&pb);
 		/* APIKEY_IT_KEEP=1 keeps the directory for a post-mortem. */
 		if (getenv("APIKEY_IT_KEEP") == NULL)
 			nftw(it.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -1122,7 +1815,23 @@ it_teardown(void)
 		explicit_bzero(it.tokens[i], strlen(it.tokens[i]));
 		free(it.tokens[i]);
 	}
-	it.ntokens = 0;
+	free(it.tokens);
+	it.tokens = NULL;
+	it.ntokens = it.tokcap = 0;
+	free(it.tokset);
+	it.tokset = NULL;
+	it.tokset_cap = 0;
+	free(it.sec);
+	it.sec = NULL;
+	it.nsec = 0;
+	free(it.later);
+	it.later = NULL;
+	it.nlater = 0;
+	for (i = 0; i < it.ncaptures; i++)
+		free(it.captures[i]);
+	free(it.captures);
+	it.captures = NULL;
+	it.ncaptures = 0;
 	for (i = 0; i < it.njpool; i++)
 		json_decref(it.jpool[i]);
 	free(it.jpool);
@@ -1133,8 +1842,9 @@ it_teardown(void)
 	free(it.pool);
 	it.pool = NULL;
 	it.npool = 0;
-	if (problem[0] != '\0')
-		report_teardown_failure(problem);
+	if (pb.n > 0)
+		report_teardown_failure(pb.buf);
+	free(pb.buf);
 }
 
 /* --- apikeyctl --------------------------------------------------------------- */
@@ -1204,13 +1914,18 @@ int
 it_ctlv(struct it_run *r, const struct it_ctl_opt *o,
     const char *const *args)
 {
-	const char *argv[MAX_ARGS];
+	const char *argv[MAX_ARGS], *what;
 	char **env = ctl_env(o);
 
 	ctl_argv(argv, o, args);
 	run_capture(argv, env, o->in, CTL_TIMEOUT_MS, r);
 	it_free_env(env);
 	it_note_tokens(r->out);
+	/* Whatever else it printed must not hold a token noted later. */
+	what = ctl_what(args);
+	if (!prints_token(args))
+		it_scan_later(it_printf("the output of %s", what), r->out);
+	it_scan_later(it_printf("the standard error of %s", what), r->err);
 	return r->status;
 }
 
@@ -1285,6 +2000,8 @@ it_ctl_spawn(const char *as, ...)
 	fe = open(it_printf("%s/bg-%d.err", it.root, it.nbg),
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert(fo != -1 && fe != -1, "open: %s", strerror(errno));
+	if (prints_token(args))
+		add_capture(it_printf("%s/bg-%d.out", it.root, it.nbg));
 	it.nbg++;
 	pid = it_proc_spawn(argv, env, (const int[3]){ -1, fo, fe }, NULL);
 	close(fo);

@@ -46,6 +46,15 @@
  * it_setup() is it_prepare(NULL) then it_start(); it_teardown() stops the
  * daemon (asserting a clean exit), checks that no token the test saw is in
  * the daemon's log, and removes the directory. Use them as .init/.fini.
+ *
+ * When the test noted a token (see "keys" below), it_teardown() first
+ * reads as root, while the daemon still runs, the whole audit log (plain
+ * and --json) and the key listings of every fixture user and tenant, and
+ * once it stopped looks for every noted token, whole or its secret alone,
+ * there, in every text given to it_scan_later() (the output of every
+ * apikeyctl run and pam_driver run) and in every regular file under the
+ * root but the captured output of a background key create or rotate.
+ * Any hit fails the test, naming the key id and where.
  */
 void	it_setup(void);
 void	it_teardown(void);
@@ -155,7 +164,13 @@ const char *it_key_lib(enum apikey_owner_kind kind, const char *owner,
 /* apikey_tenant_add as root through libapikey; asserts success. */
 void	it_tenant(const char *name, const char *group, const char *admin_group);
 
-/* Records a token so the log and outputs are checked for it. */
+/*
+ * Records a token so the log and outputs are checked for it. The tokens
+ * printed by apikeyctl (it_ctl() and the rest) and those returned by
+ * apikey_key_create(), apikey_key_rotate() and apikey_key_create_many()
+ * are noted by the harness, which interposes these functions in the test
+ * binary; so is it_key_lib()'s.
+ */
 void	it_note_token(const char *token);
 /* Notes every token-shaped string in text. */
 void	it_note_tokens(const char *text);
@@ -169,6 +184,17 @@ const char *it_with_prefix(const char *token, const char *prefix);
 const char *it_bad_crc(const char *token);
 /* Asserts that no noted token or secret occurs in text. */
 void	it_assert_no_token(const char *what, const char *text);
+/*
+ * Has it_teardown() look for the tokens noted by then in text
+ * (harness-owned, NUL-terminated), what naming it in a failure.
+ */
+void	it_scan_later(const char *what, const char *text);
+/*
+ * Asserts that no regular file under the root holds a noted token or
+ * secret, but the captured output of a background key create or rotate
+ * (it_ctl_spawn()), which does by design.
+ */
+void	it_assert_no_token_in_files(void);
 
 /* --- verify through libapikey --------------------------------------------- */
 

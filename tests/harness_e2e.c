@@ -48,7 +48,6 @@
 
 #define PORT_ATTEMPTS	5
 #define MAX_ENV_SET	16
-#define MAX_SCAN	4096
 
 /* Accounts the servers need besides the fixture users. */
 static const char extra_passwd[] =
@@ -67,8 +66,6 @@ static struct {
 	const char	*server_log;
 	int		 frozen;
 	int		 nclient;
-	char		*scan[MAX_SCAN];	/* files ite_finish() reads */
-	size_t		 nscan;
 } ite;
 
 /* --- processes ------------------------------------------------------------ */
@@ -657,28 +654,12 @@ ite_teardown(void)
 	it_teardown();
 }
 
-static const char *scan_skip;
-
-static int
-note_file(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)f;
-	if (flag == FTW_D && strcmp(path, scan_skip) == 0)
-		return FTW_SKIP_SUBTREE;
-	/* Regular files only: never open the daemon's sockets. */
-	if (flag == FTW_F && S_ISREG(st->st_mode) && ite.nscan < MAX_SCAN)
-		ite.scan[ite.nscan++] = strdup(path);
-	return FTW_CONTINUE;
-}
-
 void
 ite_finish(void)
 {
 	const char *dir = it_path("san"), *rep;
 	struct dirent *de;
-	size_t i, n;
 	DIR *d;
-	int rc;
 
 	ite_server_stop();
 	cr_assert_eq(reap_orphans(), 0, "processes outlived SIGKILL");
@@ -693,19 +674,15 @@ ite_finish(void)
 	cr_assert_null(rep, "a server wrote a sanitizer report, %s:\n%s", rep,
 	    rep != NULL ? it_read_file(rep, NULL) : "");
 
-	/* The state directory holds hashes only, and LMDB's map. */
-	scan_skip = it_state_dir();
-	ite.nscan = 0;
-	rc = nftw(it_root(), note_file, 16, FTW_PHYS | FTW_ACTIONRETVAL);
-	n = ite.nscan;
-	for (i = 0; i < n; i++)
-		it_keep(ite.scan[i]);
-	cr_assert_eq(rc, 0, "walking %s: %s", it_root(), strerror(errno));
-	cr_assert_lt(n, (size_t)MAX_SCAN, "too many files to scan");
 	cr_assert_not_null(ite.server_log, "no server ran");
-	for (i = 0; i < n; i++)
-		it_assert_no_token(ite.scan[i], it_read_file(ite.scan[i],
-		    NULL));
+	/*
+	 * Every file: the servers' logs, client output, uploads, the hook's
+	 * log, the state directory (hashes only, and LMDB's map). The
+	 * modules' pam_syslog() lines are in the servers' logs, or, for
+	 * vsftpd (pam_syslog set), in the machine's syslog, which the
+	 * harness does not capture.
+	 */
+	it_assert_no_token_in_files();
 }
 
 /* --- servers -------------------------------------------------------------- */

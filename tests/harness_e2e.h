@@ -73,7 +73,9 @@ void	ite_teardown(void);
 /*
  * Stops the server (asserting it exits), asserts that the servers wrote
  * no sanitizer report, and that no file in the test directory (logs,
- * client output, uploads) holds the secret of a token the test saw.
+ * client output, uploads, the key store) holds the secret of a token the
+ * test saw (it_assert_no_token_in_files(); it_teardown() checks them
+ * again, for every token noted by then).
  */
 void	ite_finish(void);
 

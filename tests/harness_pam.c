@@ -3,7 +3,13 @@
  * NSS files and PAM service directory in the test's root, the probe stack,
  * and runs of build/tests/pam_driver under pam_wrapper and nss_wrapper
  * (optionally paused between two steps), with their output captured and
- * checked for secrets.
+ * checked for secrets, then and at teardown (it_scan_later()).
+ *
+ * pam_syslog() output is captured as the driver's standard error
+ * (PAM_WRAPPER_DEBUGLEVEL=2): pam_wrapper writes it there instead of to
+ * syslog, and keeps no other copy. With APIKEY_VALGRIND=1 in the
+ * environment (make valgrind) the driver runs under valgrind's memcheck,
+ * which then checks pam_apikey.so and the libapikey inside it.
  *
  * Linked into every it_* binary, so everything global here is prefixed
  * itp_; the PAM tests (it_pam*.c) call it, and so do the tests that also
@@ -36,7 +42,6 @@
 extern char **environ;
 
 #define ITP_MAX_ARGS	64
-#define ITP_MAX_RUNS	128
 /* A driver run includes pam_wrapper's set-up and, under ASan, a slow
  * start; the tests that measure time bound it themselves. */
 #define ITP_RUN_MS	(3 * IT_DEADLINE_MS)
@@ -57,6 +62,7 @@ struct itp_drv {
 	int		 paused;	/* a "pause" line not yet waited for */
 	int64_t		 start;
 	int64_t		 end;
+	const char	*vglog;		/* valgrind's log, or NULL */
 };
 
 static struct {
@@ -67,8 +73,6 @@ static struct {
 	char		 group[PATH_MAX];
 	char		 pamd[PATH_MAX];
 	int		 edits;
-	const char	*outputs[2 * ITP_MAX_RUNS];
-	size_t		 noutputs;
 } itp;
 
 /* --- set-up --------------------------------------------------------------- */
@@ -271,13 +275,8 @@ itp_setup(void)
 void
 itp_teardown(void)
 {
-	size_t	 i;
-
-	/* Tokens created after a run are checked against it here. */
-	for (i = 0; itp.ready && i < itp.noutputs; i++)
-		it_assert_no_token("the output of pam_driver",
-		    itp.outputs[i]);
-	itp.noutputs = 0;
+	/* it_teardown() checks every driver's output for the tokens noted
+	 * by then, also those created after the run. */
 	itp.ready = 0;
 	it_teardown();
 }
@@ -467,7 +466,8 @@ itp_pass_lock(void *arg)
 }
 
 static struct itp_drv *
-itp_spawn(const char *const *argv, char *const *envp, const char *secret)
+itp_spawn(const char *const *argv, char *const *envp, const char *secret,
+    int driver)
 {
 	struct it_proc_opt	 o = { .child = itp_pass_lock };
 	struct itp_drv		*d;
@@ -477,7 +477,7 @@ itp_spawn(const char *const *argv, char *const *envp, const char *secret)
 	ssize_t			 w;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argv[0] == itp.driver)
+	if (driver)
 		lock = itp_lock_pam_wrapper();
 	o.arg = &lock;
 	d = calloc(1, sizeof(*d));
@@ -554,6 +554,25 @@ itp_paused(void *arg)
 	return 0;
 }
 
+/*
+ * Under valgrind, fails the test unless the driver's log says "ERROR
+ * SUMMARY: 0 errors": memory errors, or a definite or indirect leak.
+ */
+static void
+itp_check_valgrind(const struct itp_drv *d)
+{
+	const char	*log, *p;
+
+	if (d->vglog == NULL)
+		return;
+	cr_assert(access(d->vglog, R_OK) == 0, "valgrind left no log %s: %s",
+	    d->vglog, strerror(errno));
+	log = it_read_file(d->vglog, NULL);
+	p = strstr(log, "ERROR SUMMARY: ");
+	cr_assert(p != NULL && strncmp(p, "ERROR SUMMARY: 0 errors", 23) == 0,
+	    "valgrind found errors in pam_driver (%s):\n%s", d->vglog, log);
+}
+
 /* Waits for d to exit and fills *r; frees d. */
 static void
 itp_collect(struct itp_drv *d, struct itp_run *r)
@@ -574,32 +593,86 @@ itp_collect(struct itp_drv *d, struct itp_run *r)
 	r->ms = it_now_ms() - d->start;
 	r->out = it_keep(d->o[0].buf != NULL ? d->o[0].buf : strdup(""));
 	r->err = it_keep(d->o[1].buf != NULL ? d->o[1].buf : strdup(""));
+	itp_check_valgrind(d);
 	free(d);
 }
 
-/* pam_driver, then the arguments of ap up to its NULL. */
-static void
-itp_argv(const char *argv[ITP_MAX_ARGS], va_list ap)
+/*
+ * With APIKEY_VALGRIND=1, the start of an argv running what follows under
+ * valgrind, its log in ROOT/valgrind/pam_driver.PID.log, suppressions
+ * from $APIKEY_VALGRIND_SUPP, else tests/valgrind.supp if the current
+ * directory has it. Returns the number of arguments written.
+ */
+static size_t
+itp_valgrind_argv(const char *argv[ITP_MAX_ARGS])
 {
-	argv[0] = itp_driver();
-	it_argv_va(argv, ITP_MAX_ARGS, 1, ap);
+	const char	*v = getenv("APIKEY_VALGRIND");
+	const char	*supp = getenv("APIKEY_VALGRIND_SUPP");
+	const char	*dir = it_path("valgrind");
+	size_t		 n = 0;
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return 0;
+	if (supp == NULL && access("tests/valgrind.supp", R_OK) == 0)
+		supp = "tests/valgrind.supp";
+	cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "mkdir %s: %s",
+	    dir, strerror(errno));
+	argv[n++] = "valgrind";
+	argv[n++] = "--error-exitcode=1";
+	argv[n++] = "--leak-check=full";
+	argv[n++] = "--show-leak-kinds=definite,indirect";
+	argv[n++] = "--errors-for-leak-kinds=definite,indirect";
+	argv[n++] = "--num-callers=30";
+	/* Names the module's frames even after pam_end() unloaded it. */
+	argv[n++] = "--keep-debuginfo=yes";
+	/* No FIFOs in /tmp for a debugger that never comes. */
+	argv[n++] = "--vgdb=no";
+	argv[n++] = it_printf("--log-file=%s/pam_driver.%%p.log", dir);
+	if (supp != NULL)
+		argv[n++] = it_printf("--suppressions=%s", supp);
+	return n;
+}
+
+/*
+ * [valgrind ...] pam_driver, then the arguments of ap up to its NULL;
+ * *vg says whether valgrind runs it.
+ */
+static void
+itp_argv(const char *argv[ITP_MAX_ARGS], int *vg, va_list ap)
+{
+	size_t	 n = itp_valgrind_argv(argv);
+
+	*vg = n > 0;
+	argv[n++] = itp_driver();
+	it_argv_va(argv, ITP_MAX_ARGS, n, ap);
+}
+
+/* The driver, with the log valgrind writes for it when vg. */
+static struct itp_drv *
+itp_spawn_driver(const char *const *argv, const char *secret, int vg)
+{
+	struct itp_drv	*d;
+	char		**env = itp_driver_env();
+
+	d = itp_spawn(argv, env, secret, 1);
+	it_free_env(env);
+	if (vg)
+		d->vglog = it_printf("%s/pam_driver.%d.log",
+		    it_path("valgrind"), (int)d->pid);
+	return d;
 }
 
 struct itp_drv *
 itp_start(const char *secret, ...)
 {
 	const char	*argv[ITP_MAX_ARGS];
-	struct itp_drv	*d;
-	char		**env;
 	va_list		 ap;
+	int		 vg;
 
 	va_start(ap, secret);
-	itp_argv(argv, ap);
+	itp_argv(argv, &vg, ap);
 	va_end(ap);
-	env = itp_driver_env();
-	d = itp_spawn(argv, env, secret);
-	it_free_env(env);
-	return d;
+	return itp_spawn_driver(argv, secret, vg);
 }
 
 void
@@ -625,10 +698,8 @@ void
 itp_finish(struct itp_drv *d, struct itp_run *r)
 {
 	itp_collect(d, r);
-	cr_assert(itp.noutputs + 2 <= sizeof(itp.outputs) /
-	    sizeof(itp.outputs[0]), "too many driver runs");
-	itp.outputs[itp.noutputs++] = r->out;
-	itp.outputs[itp.noutputs++] = r->err;
+	it_scan_later("the output of pam_driver", r->out);
+	it_scan_later("pam_syslog output (pam_driver's stderr)", r->err);
 	it_assert_no_token("the output of pam_driver", r->out);
 	it_assert_no_token("pam_syslog output (pam_driver's stderr)", r->err);
 	cr_assert_eq(r->status, 0, "pam_driver exited with %d; stdout:\n%s\n"
@@ -639,23 +710,19 @@ void
 itp_run(struct itp_run *r, const char *secret, ...)
 {
 	const char	*argv[ITP_MAX_ARGS];
-	struct itp_drv	*d;
-	char		**env;
 	va_list		 ap;
+	int		 vg;
 
 	va_start(ap, secret);
-	itp_argv(argv, ap);
+	itp_argv(argv, &vg, ap);
 	va_end(ap);
-	env = itp_driver_env();
-	d = itp_spawn(argv, env, secret);
-	it_free_env(env);
-	itp_finish(d, r);
+	itp_finish(itp_spawn_driver(argv, secret, vg), r);
 }
 
 void
 itp_exec(struct itp_run *r, const char *const *argv)
 {
-	itp_collect(itp_spawn(argv, environ, NULL), r);
+	itp_collect(itp_spawn(argv, environ, NULL, 0), r);
 }
 
 /* --- reading the driver's output ------------------------------------------ */

@@ -9,7 +9,14 @@
  * group files (itp_group_edit() changes them) and the PAM service files
  * the test writes into ROOT/pam.d. pam_syslog() output reaches the
  * driver's stderr (PAM_WRAPPER_DEBUGLEVEL=2); every output of every run is
- * checked for the secrets of the tokens the test saw.
+ * checked for the secrets of the tokens the test saw, when the run ends
+ * and again at teardown, for the tokens noted since.
+ *
+ * With APIKEY_VALGRIND=1 in the environment (make valgrind), the driver
+ * runs under valgrind (memcheck, definite and indirect leaks are errors,
+ * suppressions from $APIKEY_VALGRIND_SUPP or ./tests/valgrind.supp); a
+ * run whose valgrind log, ROOT/valgrind/pam_driver.PID.log, reports an
+ * error fails the test and shows the log.
  *
  * The probe stack (itp_probe()) makes the module's own return value
  * visible in the stack's result:
