@@ -98,7 +98,7 @@ BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/examples/verify_key $(B)/examples/verify_batch
 
 .PHONY: all build check test-build test-run asan fuzz run install \
-	install-files uninstall clean deps valgrind
+	install-files uninstall clean deps valgrind stress
 
 all:
 	@scripts/deps.sh build
@@ -349,6 +349,7 @@ clean:
 	rm -rf build build-asan
 
 include mk/fuzz.mk
+include mk/stress.mk
 include mk/valgrind.mk
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -104,6 +104,16 @@ admin_store_fail(struct areq *r, int rc, const char *what)
 		    "(raise map_size in apikeyd.conf)");
 		return 0;
 	}
+	/* Nothing was written (the transaction is gone): a full disk is the
+	 * administrator's to fix, and the store is as it was. */
+	if (rc == STORE_ENOSPC) {
+		log_warnx("admin: %s: %s (No space left on device): nothing "
+		    "was changed; free space there", what, store_strerror(rc));
+		reply_error(r->c, r->h, PROTO_ELIMIT, "no space left on the "
+		    "device of apikeyd's state directory: nothing was changed "
+		    "(an administrator must free space there)");
+		return 0;
+	}
 	log_warnx("admin: %s: %s", what, store_strerror(rc));
 	reply_error(r->c, r->h, PROTO_EINTERNAL, "key store failure during "
 	    "%s; see the apikeyd log", what);

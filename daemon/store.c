@@ -51,6 +51,7 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,6 +77,9 @@ map_err(int rc)
 		return STORE_EEXIST;
 	case MDB_MAP_FULL:
 		return STORE_EFULL;
+	case ENOSPC:
+	case EDQUOT:
+		return STORE_ENOSPC;
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_INVALID:
@@ -876,6 +880,8 @@ store_strerror(int err)
 		return "store I/O or internal error";
 	case STORE_EBUSY:
 		return "this thread already has a store transaction open";
+	case STORE_ENOSPC:
+		return "no space left on the device of the state directory";
 	default:
 		return "unknown store error";
 	}

@@ -30,6 +30,7 @@
 #define STORE_ECORRUPT	(-4)	/* record failed to decode */
 #define STORE_EIO	(-5)	/* any other LMDB or system failure */
 #define STORE_EBUSY	(-6)	/* this thread already has a transaction */
+#define STORE_ENOSPC	(-7)	/* the file system is full (or over quota) */
 
 /*
  * A key record. For tenant keys owner.group and owner.gid are not stored:
