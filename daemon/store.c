@@ -50,6 +50,7 @@
  * transaction while it already holds one.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -416,6 +417,22 @@ store_write_begin(struct store *s, struct store_txn **out)
 	return STORE_OK;
 }
 
+/*
+ * Whether the file system of the store has no room left: LMDB reports a
+ * write that the disk cut short as EIO (mdb_page_flush), and that is what
+ * filling a disk mid-write gives. Less than 64 pages free counts as full.
+ */
+static int
+disk_full(struct store *s)
+{
+	struct statvfs	 sv;
+	int		 fd;
+
+	if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < 64 * 4096;
+}
+
 int
 store_commit(struct store_txn *t)
 {
@@ -435,7 +452,9 @@ store_commit(struct store_txn *t)
 	rc = mdb_txn_commit(t->txn);	/* frees the txn either way */
 	t->txn = NULL;
 	t->write = 0;
-	return map_err(rc);
+	if ((rc = map_err(rc)) == STORE_EIO && disk_full(sl->s))
+		rc = STORE_ENOSPC;
+	return rc;
 }
 
 uint64_t
