@@ -1,4 +1,4 @@
-# apikeyd - plain Makefile. Targets: all check asan fuzz run install
+# apikeyd - plain Makefile. Targets: all check asan fuzz run bench install
 # uninstall clean.
 # Dependencies are installed (as root) or named (otherwise) by scripts/deps.sh.
 
@@ -98,7 +98,7 @@ BINS	= $(B)/apikeyd $(B)/apikeyctl $(B)/libapikey.so $(B)/apikey.pc \
 	  $(B)/examples/verify_key $(B)/examples/verify_batch
 
 .PHONY: all build check test-build test-run asan fuzz run install \
-	install-files uninstall clean deps valgrind stress
+	install-files uninstall clean deps valgrind stress bench
 
 all:
 	@scripts/deps.sh build
@@ -351,5 +351,6 @@ clean:
 include mk/fuzz.mk
 include mk/stress.mk
 include mk/valgrind.mk
+include mk/bench.mk
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 .SECONDARY:

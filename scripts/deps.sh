@@ -1,7 +1,7 @@
 #!/bin/sh
-# scripts/deps.sh build|test|fuzz|package|systemd-test - make sure the Debian
-# packages apikeyd needs are installed. As root it installs what is missing;
-# otherwise it prints the exact apt-get line and fails.
+# scripts/deps.sh build|test|fuzz|package|systemd-test|bench|peers - make
+# sure the Debian packages apikeyd needs are installed. As root it installs
+# what is missing; otherwise it prints the exact apt-get line and fails.
 set -eu
 
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
@@ -18,6 +18,11 @@ util-linux libpam-runtime pamtester"
 # scripts/ci-systemd.sh: build the packages as above, then boot them in a
 # Debian container under a real systemd (systemd-nspawn, debootstrap).
 systemd_test_pkgs="$package_pkgs systemd-container debootstrap"
+# make bench: its PAM loop runs under pam_wrapper. bench/peers.sh: Redis
+# (redis-benchmark is in redis-tools) and PostgreSQL (pgbench ships in
+# postgresql-15 on bookworm).
+bench_pkgs="$build_pkgs libpam-wrapper"
+peers_pkgs="$bench_pkgs redis-server redis-tools postgresql"
 
 case "${1:-build}" in
 build) want=$build_pkgs ;;
@@ -25,7 +30,10 @@ test) want=$test_pkgs ;;
 fuzz) want=$fuzz_pkgs ;;
 package) want=$package_pkgs ;;
 systemd-test) want=$systemd_test_pkgs ;;
-*) echo "usage: $0 build|test|fuzz|package|systemd-test" >&2; exit 2 ;;
+bench) want=$bench_pkgs ;;
+peers) want=$peers_pkgs ;;
+*) echo "usage: $0 build|test|fuzz|package|systemd-test|bench|peers" >&2
+   exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
