@@ -44,6 +44,7 @@
 
 #include "../common/secret.h"
 #include "clock.h"
+#include "frame.h"
 #include "listener.h"
 #include "log.h"
 #include "loglimit.h"
@@ -394,37 +395,6 @@ conn_flush(struct conn *c)
 	return 0;
 }
 
-static int
-send_ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
-{
-	struct reply	 rp;
-
-	if (proto_dec_empty(body) != 0) {
-		reply_error(c, h, PROTO_EBADREQ, "PING takes no fields");
-		return -1;
-	}
-	proto_enc_ping_reply(reply_begin(&rp, h, 0), PROTO_VERSION,
-	    APIKEY_VERSION);
-	return reply_send(&rp, c, 0) == 0 ? 0 : -1;
-}
-
-/*
- * Answers a frame that cannot be decoded with EBADREQ, as proto.h
- * promises, echoing its opcode and id when the header is there.
- */
-static void
-bad_frame(struct conn *c, const uint8_t *p, size_t avail, int rc)
-{
-	struct proto_hdr h;
-
-	if (proto_frame_hdr(p, avail, &h) == 0)
-		h.opcode &= (uint8_t)~PROTO_REPLY;
-	else
-		memset(&h, 0, sizeof(h));
-	reply_error(c, &h, PROTO_EBADREQ, "undecodable frame: %s",
-	    proto_strerror(rc));
-}
-
 /* Handles every complete frame in the input buffer. */
 static void
 conn_frames(struct conn *c)
@@ -440,28 +410,29 @@ conn_frames(struct conn *c)
 		    l->frame_max, &flen);
 		if (rc == 1)
 			break;
-		if (rc == 0)
-			rc = proto_frame_open(c->in + off, flen, &h, &body);
-		if (rc != 0) {
-			/* Framing is lost: nothing after this can be read. */
+		if (rc == 0 && (rc = frame_dispatch(c, &c->peer, c->in + off,
+		    flen, l->handler, l->arg)) == 0) {
+			off += flen;
+		} else if (rc == -1) {
+			c->closing = 1;
+			off += flen;
+		} else {
+			/* Framing is lost: nothing after this can be read.
+			 * A whole frame that did not open was answered; its
+			 * reason, for the log, is the open's. */
+			if (rc == FRAME_BAD)
+				rc = proto_frame_open(c->in + off, flen, &h,
+				    &body);
+			else
+				frame_refuse(c, c->in + off, c->inlen - off,
+				    rc);
 			if (conn_log_ok(c))
 				log_warnx("%s: uid %u pid %d: bad frame (%s); "
 				    "closing", l->name, (unsigned)c->peer.uid,
 				    (int)c->peer.pid, proto_strerror(rc));
-			bad_frame(c, c->in + off, c->inlen - off, rc);
 			c->closing = 1;
 			break;
 		}
-		if (h.opcode & PROTO_REPLY) {
-			reply_error(c, &h, PROTO_EBADREQ,
-			    "a reply opcode is not a request");
-			c->closing = 1;
-		} else if (h.opcode == PROTO_OP_PING) {
-			if (send_ping(c, &h, &body) != 0)
-				c->closing = 1;
-		} else if (l->handler(l->arg, c, &c->peer, &h, &body) != 0)
-			c->closing = 1;
-		off += flen;
 		/* A listing answers first: read nothing more until it ends. */
 		if (c->stream != NULL)
 			event_del(c->rev);

@@ -13,9 +13,9 @@
  * server.c's conn_frames cuts them, each into a buffer of its own size,
  * so that a read past a frame's end is caught. Each frame's body goes
  * through codec_all.h (every decoder, with its encoder as the check),
- * then to the handler of the socket: verify_handle or admin_handle, with
- * PING, reply opcodes and undecodable frames answered as conn_frames
- * answers them. Every reply is checked as a client reads it
+ * then to the daemon's own dispatch (daemon/frame.c: PING, reply opcodes
+ * and undecodable frames answered there, the rest by verify_handle or
+ * admin_handle). Every reply is checked as a client reads it
  * (reply_check.h).
  *
  * State. LLVMFuzzerInitialize makes a temporary directory (in /dev/shm
@@ -28,10 +28,11 @@
  * verify replies (keys with credits) are completed as the verify thread
  * completes them, once the ledger's commit thread wakes the target.
  *
- * Not driven: server.c itself. Its conn_frames and send_ping are static
- * and tied to libevent, so dispatch() below repeats their steps; the
- * handlers, replies, store, ledger, limits, NSS lookups and logging are
- * the daemon's own objects.
+ * Not driven: server.c itself, whose read loop is tied to libevent; only
+ * its cutting of frames (proto_frame_peek) is repeated in dispatch()
+ * below. Everything a frame meets after that (frame.c, the handlers,
+ * replies, store, ledger, limits, NSS lookups and logging) is the
+ * daemon's own objects.
  */
 #include <sys/stat.h>
 
@@ -48,6 +49,7 @@
 #include "../../daemon/admin.h"
 #include "../../daemon/clock.h"
 #include "../../daemon/config.h"
+#include "../../daemon/frame.h"
 #include "../../daemon/keys.h"
 #include "../../daemon/ledger.h"
 #include "../../daemon/limits.h"
@@ -313,26 +315,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* --- dispatch, as server.c's conn_frames --------------------------------- */
+/* --- dispatch, as server.c's conn_frames does it ------------------------ */
 
-/* server.c's send_ping. */
-static int
-ping(struct conn *c, const struct proto_hdr *h, struct reader *body)
-{
-	struct reply	 rp;
-
-	if (proto_dec_empty(body) != 0) {
-		reply_error(c, h, PROTO_EBADREQ, "PING takes no fields");
-		return -1;
-	}
-	proto_enc_ping_reply(reply_begin(&rp, h, 0), PROTO_VERSION,
-	    APIKEY_VERSION);
-	return reply_send(&rp, c, 0) == 0 ? 0 : -1;
-}
-
-/* server.c's bad_frame: EBADREQ, echoing what header there is. */
+/*
+ * The reply a refused frame gets echoes what header it has (frame.c's
+ * frame_refuse): expect that, then let the daemon's code answer.
+ */
 static void
-bad_frame(struct conn *c, const uint8_t *p, size_t avail, int rc)
+refuse(struct conn *c, const uint8_t *p, size_t avail, int rc)
 {
 	struct proto_hdr h;
 
@@ -341,8 +331,7 @@ bad_frame(struct conn *c, const uint8_t *p, size_t avail, int rc)
 	else
 		memset(&h, 0, sizeof(h));
 	fconn_expect(c, &h);
-	reply_error(c, &h, PROTO_EBADREQ, "undecodable frame: %s",
-	    proto_strerror(rc));
+	frame_refuse(c, p, avail, rc);
 }
 
 /*
@@ -376,7 +365,8 @@ tame_create_many(uint8_t *f, size_t flen, const struct proto_hdr *h)
 	free(q);
 }
 
-/* One whole frame, in a buffer of exactly its size. */
+/* One whole frame, in a buffer of exactly its size: to the daemon's own
+ * dispatch (frame.c), as server.c hands it over. */
 static void
 frame(struct conn *c, int admin, const struct peer *p, uint8_t *f,
     size_t flen)
@@ -386,24 +376,15 @@ frame(struct conn *c, int admin, const struct peer *p, uint8_t *f,
 	int		 rc;
 
 	if ((rc = proto_frame_open(f, flen, &h, &body)) != 0) {
-		bad_frame(c, f, flen, rc);
+		refuse(c, f, flen, rc);
 		fconn_close(c);
 		return;
 	}
 	tame_create_many(f, flen, &h);
 	codec_all(f + PROTO_HDR_LEN, flen - PROTO_HDR_LEN);
 	fconn_expect(c, &h);
-	if (h.opcode & PROTO_REPLY) {
-		reply_error(c, &h, PROTO_EBADREQ,
-		    "a reply opcode is not a request");
-		fconn_close(c);
-	} else if (h.opcode == PROTO_OP_PING)
-		rc = ping(c, &h, &body);
-	else if (admin)
-		rc = admin_handle(&adm, c, p, &h, &body);
-	else
-		rc = verify_handle(&ver, c, p, &h, &body);
-	if (rc != 0)
+	if (frame_dispatch(c, p, f, flen, admin ? admin_handle :
+	    verify_handle, admin ? (void *)&adm : (void *)&ver) != 0)
 		fconn_close(c);
 	/* A listing answers before the next frame is read. */
 	fconn_pump(c);
@@ -423,7 +404,7 @@ dispatch(struct conn *c, int admin, const struct peer *p, const uint8_t *in,
 		if (rc == 1)
 			break;
 		if (rc != 0) {
-			bad_frame(c, in + off, len - off, rc);
+			refuse(c, in + off, len - off, rc);
 			fconn_close(c);
 			break;
 		}
