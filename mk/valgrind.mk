@@ -32,9 +32,10 @@ VG_OPTS		 = --error-exitcode=1 --leak-check=full \
 		   --suppressions=$(VG_SUPP)
 VG_SKIP		 = /usr/*,/bin/*,/sbin/*,*/apikeyd,*/apikeyctl,*/pam_driver
 VG_PAM_TESTS	 = $(B)/tests/it_pam $(B)/tests/it_pam_phases
-VG_LIB_TESTS	 = $(B)/tests/unit_client $(B)/tests/it_verify \
-		   $(B)/tests/it_rotate $(B)/tests/it_refusals \
-		   $(B)/tests/it_authorize
+VG_LIB_TESTS	 = $(B)/tests/unit_client $(B)/tests/unit_pipeline \
+		   $(B)/tests/it_verify $(B)/tests/it_pipeline \
+		   $(B)/tests/it_bulk $(B)/tests/it_rotate \
+		   $(B)/tests/it_refusals $(B)/tests/it_authorize
 
 valgrind:
 	@scripts/deps.sh test

@@ -190,9 +190,16 @@ void	it_assert_no_token(const char *what, const char *text);
  */
 void	it_scan_later(const char *what, const char *text);
 /*
+ * A file under the root that holds tokens by design, written by a process
+ * of the test's own (a worker's record of the keys it made): at teardown
+ * every token in it is noted before the daemon's records are scanned, and
+ * the file itself is not scanned.
+ */
+void	it_token_file(const char *path);
+/*
  * Asserts that no regular file under the root holds a noted token or
  * secret, but the captured output of a background key create or rotate
- * (it_ctl_spawn()), which does by design.
+ * (it_ctl_spawn()) and the it_token_file()s, which do by design.
  */
 void	it_assert_no_token_in_files(void);
 

@@ -294,9 +294,8 @@ it_expect(const char *as, int status, const char *errsub, ...)
 
 /* --- in the background ---------------------------------------------------- */
 
-/* Records a file under the root that holds a token by design. */
-static void
-add_capture(const char *path)
+void
+it_token_file(const char *path)
 {
 	char **p;
 
@@ -331,7 +330,7 @@ it_ctl_spawn(const char *as, ...)
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert(fo != -1 && fe != -1, "open: %s", strerror(errno));
 	if (prints_token(args))
-		add_capture(it_printf("%s/bg-%d.out", it_root(), bg.nbg));
+		it_token_file(it_printf("%s/bg-%d.out", it_root(), bg.nbg));
 	bg.nbg++;
 	pid = it_proc_spawn(argv, env, (const int[3]){ -1, fo, fe }, NULL);
 	close(fo);

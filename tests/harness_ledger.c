@@ -35,6 +35,9 @@ itl_ack_file(const char *name, const char *user)
 	cr_assert_eq(fchown(fd, it_uid(user), it_gid(user)), 0, "chown %s: "
 	    "%s", path, strerror(errno));
 	close(fd);
+	/* The worker writes its tokens here: teardown looks for each in
+	 * the daemon's log and records. */
+	it_token_file(path);
 	return path;
 }
 

@@ -50,6 +50,24 @@
 /* Finds named in one failure message, at most. */
 #define MAX_FINDS	24
 
+/* How long a process may keep a copy once it is done with it: the
+ * daemon wipes a frame right after its reply goes out. */
+#define WIPE_MS		1000
+
+/*
+ * The scans are of the build that ships. Under AddressSanitizer the
+ * runtime's own interceptors and lazily bound calls leave copies on
+ * stacks that apikeyd's code never wrote (seen for the token a create
+ * returns); `make check` runs these on the plain build.
+ */
+static void
+plain_build_only(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	cr_skip_test("memory scans are of the plain build (make check)");
+#endif
+}
+
 static void
 fini(void)
 {
@@ -309,8 +327,8 @@ scan_memory(pid_t pid, const struct needles *nd)
 
 /*
  * Asserts that pid holds none of nd once it is done: a find is looked for
- * again until IT_DEADLINE_MS has passed (a daemon wipes a frame just
- * after its reply went out).
+ * again until WIPE_MS has passed (a daemon wipes a frame just after its
+ * reply went out).
  */
 static void
 expect_wiped(const char *who, pid_t pid, const struct needles *nd)
@@ -319,9 +337,9 @@ expect_wiped(const char *who, pid_t pid, const struct needles *nd)
 	const char *found;
 
 	while (*(found = scan_memory(pid, nd)) != '\0') {
-		cr_assert(it_now_ms() - start < IT_DEADLINE_MS, "%s (pid %d) "
+		cr_assert(it_now_ms() - start < WIPE_MS, "%s (pid %d) "
 		    "still holds key material %d ms after it was done with "
-		    "it:\n%s", who, (int)pid, IT_DEADLINE_MS, found);
+		    "it:\n%s", who, (int)pid, WIPE_MS, found);
 		it_msleep(50);
 	}
 }
@@ -377,6 +395,7 @@ Test(memory, the_scan_finds_a_token_that_is_there)
 	const char *found;
 	size_t i;
 
+	plain_build_only();
 	add_token(&nd, "the held token", tok);
 	it_prog_say(p, "%s", tok);
 	it_prog_until(p, "ready", IT_DEADLINE_MS);
@@ -392,6 +411,7 @@ Test(memory, valid_verify)
 	struct needles nd = { 0 };
 	const char *tok = new_key(&nd, "the verified token");
 
+	plain_build_only();
 	verify_and_scan(tok, "VALID", &nd);
 }
 
@@ -401,6 +421,7 @@ Test(memory, wrong_secret_verify)
 	const char *tok = new_key(&nd, "the key's own token");
 	const char *wrong = it_wrong_secret(tok);
 
+	plain_build_only();
 	it_note_token(wrong);
 	add_token(&nd, "the presented token", wrong);
 	verify_and_scan(wrong, "NOT_FOUND", &nd);
@@ -414,6 +435,7 @@ Test(memory, malformed_token)
 	size_t n;
 	int fd;
 
+	plain_build_only();
 	/* The same secret as the key's, under a checksum that fails. */
 	bad = it_bad_crc(new_key(&nd, "the key's own token"));
 	it_note_token(bad);
@@ -439,6 +461,7 @@ Test(memory, key_created_through_libapikey)
 	const char *out, *tok;
 	size_t n;
 
+	plain_build_only();
 	out = it_prog_until(p, "ready", IT_DEADLINE_MS);
 	n = strlen(out);
 	cr_assert(strncmp(out, "token ", 6) == 0 && n > 7 &&
@@ -498,6 +521,7 @@ Test(memory, apikeyctl_verify_from_stdin)
 	const char *line;
 	pid_t pid;
 
+	plain_build_only();
 	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
 	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
 	/* A pipe of one page, full. */

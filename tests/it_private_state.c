@@ -104,8 +104,8 @@ Test(private_state, nothing_in_the_state_dir_is_open_to_others)
 	 * The other tests look at data.mdb and the pepper by name; this
 	 * lists the directory, so lock.mdb is checked too (a reader table
 	 * others could write would let them pin or corrupt the store's
-	 * pages) and so would any file a later change adds. Under umask 0,
-	 * after a restart.
+	 * pages) and so would any file a later change adds. The daemon
+	 * makes the store under umask 0, and a restart reopens it.
 	 */
 	const char	*listing = "";
 	struct dirent	**list;

@@ -32,7 +32,7 @@ fini(void)
 }
 
 /* Bounded inside: each round's writes and checks have their deadlines. */
-TestSuite(stress_crash, .fini = fini, .timeout = 3600);
+TestSuite(stress_crash, .fini = fini, .timeout = 1200);
 
 static long
 env_num(const char *name, long dflt, long max)

@@ -1937,3 +1937,26 @@ Test(store, version1_tenant_record_is_not_privileged)
 	store_end(t);
 	store_close(s);
 }
+
+/*
+ * A key record whose id is not a key id decodes as corrupt: what the
+ * encoder refuses, the decoder refuses too, or a record could be read and
+ * never written back (found by tests/fuzz/fuzz_record.c; the fuzzer's
+ * reproducer is tests/fuzz/regress/record/key-bad-id).
+ */
+Test(record, key_with_a_bad_id_is_corrupt)
+{
+	struct store_key k, got;
+	uint8_t		*buf = malloc(KEY_REC_MAX), *p;
+	size_t		 len;
+
+	cr_assert_not_null(buf);
+	mk_key(&k, 8, PROTO_OWNER_USER, 1000, NULL);
+	cr_assert_eq(rec_enc_key(&k, buf, KEY_REC_MAX, &len), STORE_OK);
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_OK);
+	p = memmem(buf, len, k.info.id, TOKEN_ID_LEN);
+	cr_assert_not_null(p, "the id is not in the record");
+	p[0] = '&';
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_ECORRUPT);
+	free(buf);
+}
