@@ -11,7 +11,7 @@
 # however the run ends: a wrong answer, an error, Ctrl-C.
 #
 # BENCH_CONF, if set, is appended to the daemon's configuration (for
-# instance "verify_threads = 2").
+# instance "usage_flush_interval = 1s").
 set -eu
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then

@@ -8,7 +8,7 @@
 #   make bench                    100,000 keys, 5 s per scenario
 #   make bench BENCH_KEYS=1M      a million keys
 #   make bench BENCH_ARGS='--scenario valid,echo'   (apikey-bench --help)
-#   make bench BENCH_CONF='verify_threads = 2'      more daemon settings
+#   make bench BENCH_CONF='usage_flush_interval = 1s'  more daemon settings
 #
 # Speed is not a test: `make check` runs only tests/it_bench.c, which
 # checks that the bench counts only right answers and fails on a wrong one.
