@@ -719,8 +719,12 @@ it_assert_no_token_in_files(void)
  * after adding a problem. Exit status 5 (no such user or tenant: a test
  * may have taken one away from the daemon's NSS) is NULL, no problem.
  * After one failure, runs nothing more: a daemon that does not answer
- * would cost IT_DEADLINE_MS a run.
+ * would cost TEARDOWN_CTL_MS a run. The bound is generous: after the
+ * stress runs the audit log and the listings hold tens of thousands of
+ * entries, and apikeyctl prints them under ASan.
  */
+#define TEARDOWN_CTL_MS	120000
+
 static const char *
 teardown_ctl(struct ith_problems *pb, const char *const *args)
 {
@@ -730,7 +734,7 @@ teardown_ctl(struct ith_problems *pb, const char *const *args)
 
 	if (failed)
 		return NULL;
-	e = ith_ctl_try(args, IT_DEADLINE_MS, &r);
+	e = ith_ctl_try(args, TEARDOWN_CTL_MS, &r);
 	if (e == NULL && r.status == 0)
 		return r.out;
 	if (e == NULL && r.status == 5)
