@@ -37,15 +37,6 @@
 #define SOAK_LIVE	32
 #define WRITES_TIMEOUT	5000
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -123,7 +114,7 @@ read_exact(int fd, uint8_t *p, size_t len, int64_t deadline)
 	int64_t		 left;
 
 	while (len > 0) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - it_now_ms()) <= 0)
 			return -1;
 		if (poll(&pfd, 1, (int)left) <= 0)
 			continue;
@@ -147,7 +138,7 @@ read_reply(int fd, uint8_t *op, uint32_t *id, uint32_t *status,
     char msg[PROTO_MESSAGE_MAX + 1])
 {
 	static uint8_t	 f[PROTO_ADMIN_MAX];
-	int64_t		 deadline = now_ms() + DEADLINE_MS;
+	int64_t		 deadline = it_now_ms() + DEADLINE_MS;
 	uint32_t	 len, mlen;
 	int		 rc;
 
@@ -196,7 +187,7 @@ slow_readable(struct slow *s, size_t i)
 	rc = read_reply(s->fd, &op, &id, &status, msg);
 	if (!s->drip && rc == 1)
 		snprintf(s->result, sizeof(s->result), "%zu closed %lld", i,
-		    (long long)(now_ms() - s->sent_ms));
+		    (long long)(it_now_ms() - s->sent_ms));
 	else if (rc == 0 && op == PROTO_REPLY && id == 0 &&
 	    status == PROTO_EBUSY)
 		snprintf(s->result, sizeof(s->result), "%zu ebusy %s", i, msg);
@@ -272,7 +263,7 @@ slow_main(int argc, char **argv)
 		}
 		if (!slows[i].drip) {
 			ping_frame(f, 1);
-			slows[i].sent_ms = now_ms();
+			slows[i].sent_ms = it_now_ms();
 			if (send(slows[i].fd, f, STALL_BYTES, MSG_NOSIGNAL) !=
 			    STALL_BYTES)
 				snprintf(slows[i].result,
@@ -280,9 +271,9 @@ slow_main(int argc, char **argv)
 				    i);
 		}
 	}
-	deadline = now_ms() + DEADLINE_MS + (int64_t)rounds *
+	deadline = it_now_ms() + DEADLINE_MS + (int64_t)rounds *
 	    PROTO_HDR_LEN * pace;
-	next = now_ms();
+	next = it_now_ms();
 	for (;;) {
 		busy = 0;
 		for (i = n = 0; i < nslows; i++) {
@@ -295,9 +286,9 @@ slow_main(int argc, char **argv)
 			pfd[n].revents = 0;
 			idx[n++] = i;
 		}
-		if (!busy || now_ms() >= deadline)
+		if (!busy || it_now_ms() >= deadline)
 			break;
-		if (now_ms() >= next) {
+		if (it_now_ms() >= next) {
 			/* One more byte on every dripping connection. */
 			for (i = 0; i < ndrip; i++) {
 				if (slows[i].fd == -1 || slows[i].waiting ||
@@ -319,7 +310,7 @@ slow_main(int argc, char **argv)
 			}
 			next += pace;
 		}
-		left = next - now_ms();
+		left = next - it_now_ms();
 		if (poll(pfd, (nfds_t)n, left > 0 ? (int)left : 0) <= 0)
 			continue;
 		for (i = 0; i < n; i++)
@@ -356,7 +347,7 @@ flood_count(long ms)
 	struct pollfd	 pfd[MAX_CONNS];
 	size_t		 idx[MAX_CONNS], i, n, c[4] = { 0 };
 	char		 msg[PROTO_MESSAGE_MAX + 1];
-	int64_t		 deadline = now_ms() + ms, left;
+	int64_t		 deadline = it_now_ms() + ms, left;
 	uint32_t	 id, status;
 	uint8_t		 op;
 	int		 rc;
@@ -370,7 +361,7 @@ flood_count(long ms)
 			pfd[n].revents = 0;
 			idx[n++] = i;
 		}
-		if (n == 0 || (left = deadline - now_ms()) <= 0)
+		if (n == 0 || (left = deadline - it_now_ms()) <= 0)
 			break;
 		if (poll(pfd, (nfds_t)n, (int)left) <= 0)
 			continue;
@@ -683,7 +674,7 @@ soak_main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	if (argc < 5 || argc > 6)
 		return 2;
-	end = now_ms() + strtol(argv[1], NULL, 10) * 1000;
+	end = it_now_ms() + strtol(argv[1], NULL, 10) * 1000;
 	s.seed = (unsigned)strtoul(argv[3], NULL, 10);
 	if (strcmp(argv[4], "self") == 0 && argc == 5)
 		s.kind = APIKEY_OWNER_SELF;
@@ -700,7 +691,7 @@ soak_main(int argc, char **argv)
 		say("error setup: %s", strerror(errno));
 		return 1;
 	}
-	while (now_ms() < end) {
+	while (it_now_ms() < end) {
 		if (soak_step(&s) != 0)
 			return 1;
 		s.ops++;
