@@ -186,8 +186,9 @@ $(B)/tests/it_pam $(B)/tests/it_pam_phases: $(B)/tests/pam_driver \
     $(B)/pam_apikey.so
 
 # The connection tests' misbehaving client (tests/hostile.c), run by
-# tests/it_connections.c as a fixture user and never as a test itself; it
-# speaks the wire protocol through proto/'s objects.
+# tests/it_connections.c and tests/it_verify_threads.c as a fixture user
+# and never as a test itself; it speaks the wire protocol through proto/'s
+# objects.
 $(B)/tests/hostile: $(B)/obj/tests/hostile.o $(PROTO_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ \
@@ -195,6 +196,7 @@ $(B)/tests/hostile: $(B)/obj/tests/hostile.o $(PROTO_OBJ)
 
 $(B)/tests/it_connections: $(B)/tests/hostile $(B)/tests/pam_driver \
     $(B)/pam_apikey.so
+$(B)/tests/it_verify_threads: $(B)/tests/hostile
 
 # The memory test's libapikey client (tests/memscan_client.c), run by
 # tests/it_memory.c and never as a test itself; linked against libapikey.so

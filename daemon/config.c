@@ -6,10 +6,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -23,6 +25,7 @@ config_defaults(struct config *c)
 	strcpy(c->state_dir, CONFIG_DEFAULT_STATE);
 	strcpy(c->socket_dir, CONFIG_DEFAULT_SOCKETS);
 	c->map_size = (size_t)1 << 30;
+	c->verify_threads = CONFIG_AUTO;
 	c->max_connections = 1024;
 	c->max_connections_per_uid = 64;
 	c->throttle_failures = 20;
@@ -45,9 +48,28 @@ config_defaults(struct config *c)
 	c->log_window_ms = 60 * 1000;
 }
 
+/* The CPUs this process may run on (its affinity: a unit's CPUAffinity=
+ * or a container's cpuset), at least 1. */
+static unsigned
+cpus_usable(void)
+{
+	cpu_set_t	 set;
+	long		 n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
 int
 config_finish(struct config *c, char *err, size_t errsz)
 {
+	if (c->verify_threads == CONFIG_AUTO) {
+		c->verify_threads = cpus_usable();
+		if (c->verify_threads > CONFIG_VERIFY_THREADS_AUTO)
+			c->verify_threads = CONFIG_VERIFY_THREADS_AUTO;
+	}
 	if (c->reserved_connections == CONFIG_AUTO)
 		c->reserved_connections = c->max_connections / 16;
 	else if (c->reserved_connections >= c->max_connections) {
@@ -162,6 +184,8 @@ static const struct count_opt {
 	size_t		 offset;
 	const char	*hint;
 } count_opts[] = {
+	{ "verify_threads", 1, CONFIG_VERIFY_THREADS_MAX,
+	    offsetof(struct config, verify_threads), "" },
 	{ "max_connections", 1, 1000000,
 	    offsetof(struct config, max_connections), "" },
 	{ "max_connections_per_uid", 1, 1000000,

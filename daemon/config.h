@@ -17,6 +17,8 @@
 #define CONFIG_AUTO		UINT_MAX	/* a count derived from others */
 #define CONFIG_DEFAULT_STATE	"/var/lib/apikeyd"
 #define CONFIG_DEFAULT_SOCKETS	"/run/apikeyd"
+#define CONFIG_VERIFY_THREADS_AUTO 8	/* the most the default takes */
+#define CONFIG_VERIFY_THREADS_MAX 64
 
 struct config {
 	char	state_dir[PATH_MAX];
@@ -24,6 +26,9 @@ struct config {
 	char	admin_group[PROTO_ACCOUNT_MAX + 1];	/* "" = root only */
 	int	debug;
 	size_t	map_size;
+	unsigned verify_threads;	/* event loops serving verify.sock;
+					   CONFIG_AUTO: the CPUs we may run
+					   on, at most 8 */
 	unsigned max_connections;
 	unsigned max_connections_per_uid;
 	unsigned throttle_failures;	/* 0: no failure throttling */

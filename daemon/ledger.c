@@ -1,25 +1,28 @@
 /*
  * ledger.c - the commit thread behind ledger.h.
  *
- * Operations travel between the threads on two lists under one mutex:
- * the verify thread appends consumptions to `queue` and wakes the commit
+ * Operations travel between the threads on lists under one mutex: a lane
+ * (verify thread) appends consumptions to `queue` and wakes the commit
  * thread; the commit thread takes the whole queue, commits it in one write
- * transaction, appends it to `done` and calls the wake function, upon
- * which the verify thread runs ledger_complete() and calls each
- * consumption's done function (verify.c then sends its held reply). Uses
- * are counted in a table under the same mutex and swapped out whole when
- * they are written.
+ * transaction, appends each operation to its lane's `done` list and wakes
+ * that lane, which runs ledger_complete() and calls each consumption's
+ * done function (verify.c then sends its held reply). Uses are counted in
+ * a table under the same mutex and swapped out whole when they are
+ * written.
  *
  * The flush timer is a deadline on the monotonic clock (clock.h), so a
  * step of the wall clock never writes the uses early or holds them back.
  *
  * A consumption is applied only if the key's credits are still the
  * generation it was counted against: a management request that set new
- * credits in between wins. The verify thread keeps the credits in flight
- * per key (`pending`) so that back-to-back verifies never spend the same
- * credit twice before their commit lands. A committed consumption carries
- * its LMDB txn id until completed, so that a read that already sees the
- * commit does not count it twice (ledger_pending).
+ * credits in between wins. The credits reserved and not yet completed are
+ * kept per key (`pending`), so that verifies on any lane never spend the
+ * same credit twice before their commit lands. A committed consumption
+ * carries its LMDB txn id until completed, so that a read that already
+ * sees the commit does not count it twice. ledger_reserve reads the usage
+ * under the mutex: a consumption completed (and so no longer pending)
+ * before the lock was taken was committed before the read began, which
+ * therefore sees it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,18 +34,22 @@
 #include "clock.h"
 #include "keys.h"
 #include "ledger.h"
+#include "limits.h"
 #include "log.h"
 #include "table.h"
 
 #define USE_ENTRIES	(256 * 1024)
 
-struct op {
-	struct op	*next;
+/* A consumption, from its reservation to its call back: a ledger_hold. */
+struct ledger_hold {
+	struct ledger_hold *next;
 	char		 id[TOKEN_ID_LEN + 1];
 	uint32_t	 gen;
-	uint64_t	 refill_at;
+	uint64_t	 refill_at;	/* refilled at this time first; 0: no */
 	uint64_t	 refill_to;
+	uint64_t	 refill_interval;
 	uint64_t	 cost;
+	size_t		 lane;
 	ledger_done_fn	 done;
 	void		*arg;
 	int		 result;
@@ -50,8 +57,8 @@ struct op {
 };
 
 struct oplist {
-	struct op	*head;
-	struct op	*tail;
+	struct ledger_hold *head;
+	struct ledger_hold *tail;
 };
 
 struct use {
@@ -64,24 +71,33 @@ struct inflight {
 	uint64_t	 cost;
 };
 
+struct lane {
+	struct oplist	 done;		/* under mu */
+	void		*wake_arg;
+	int		 woken;		/* commit thread only */
+};
+
 struct ledger {
 	struct store	*store;
 	void		(*wake)(void *);
-	void		*wake_arg;
+	struct lane	*lanes;
+	size_t		 nlanes;
 	pthread_t	 thread;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	struct oplist	 queue;		/* under mu */
-	struct oplist	 done;		/* under mu */
+	/* The batch being committed, its txn id set before the commit:
+	 * under mu, for pending_unseen. */
+	struct ledger_hold *committing;
 	struct table	*uses;		/* under mu */
+	struct table	*pending;	/* under mu */
 	int		 stop;		/* under mu */
 	uint64_t	 flush_ms;
-	struct table	*pending;	/* verify thread only */
-	int		 uses_full_logged;
+	int		 uses_full_logged;	/* under mu */
 };
 
 static void
-list_add(struct oplist *l, struct op *o)
+list_add(struct oplist *l, struct ledger_hold *o)
 {
 	o->next = NULL;
 	if (l->tail != NULL)
@@ -91,10 +107,10 @@ list_add(struct oplist *l, struct op *o)
 	l->tail = o;
 }
 
-static struct op *
+static struct ledger_hold *
 list_take(struct oplist *l)
 {
-	struct op	*h = l->head;
+	struct ledger_hold *h = l->head;
 
 	l->head = l->tail = NULL;
 	return h;
@@ -103,7 +119,7 @@ list_take(struct oplist *l)
 /* --- commit thread ------------------------------------------------------ */
 
 static int
-apply_op(struct store_txn *txn, const struct op *o)
+apply_op(struct store_txn *txn, const struct ledger_hold *o)
 {
 	struct store_usage u;
 	struct store_key k;
@@ -119,7 +135,10 @@ apply_op(struct store_txn *txn, const struct op *o)
 		return rc;
 	if (u.gen != o->gen)
 		return 0;	/* new credits were set meanwhile */
-	if (o->refill_at > u.last_refill_at) {
+	/* Decided on a refill that is still due: an earlier consumption
+	 * (of this batch or a late one) may have refilled since. */
+	if (o->refill_at != 0 &&
+	    o->refill_at >= u.last_refill_at + o->refill_interval) {
 		u.remaining = o->refill_to;
 		u.last_refill_at = o->refill_at;
 	}
@@ -161,29 +180,64 @@ apply_use(const char *id, void *v, void *arg)
 	f->rc = store_usage_put(f->txn, id, &u);
 }
 
-/* One write transaction for a batch of consumptions and the uses; *txn
- * is its id once committed. */
+/*
+ * One write transaction for a batch of consumptions and the uses. The
+ * batch is published with its txn id before the commit can make it
+ * visible, so that a reservation whose read sees the commit never counts
+ * the batch as pending too (pending_unseen); a read that does not see it
+ * has a lower txn id. A failed commit's id is given to the next writer,
+ * so it is taken back at once (errs toward refusing, for a moment).
+ */
 static int
-commit(struct ledger *l, struct op *batch, struct table *uses, uint64_t *txn)
+commit(struct ledger *l, struct ledger_hold *batch, struct table *uses)
 {
 	struct flush	 f = { NULL, 0 };
-	struct op	*o;
+	struct ledger_hold *o;
+	uint64_t	 txn;
 	int		 rc;
 
-	if ((rc = store_write_begin(l->store, &f.txn)) != 0)
+	if ((rc = store_write_begin(l->store, &f.txn)) != 0) {
+		for (o = batch; o != NULL; o = o->next)
+			o->result = rc;
 		return rc;
-	*txn = store_txn_id(f.txn);
+	}
+	txn = store_txn_id(f.txn);
+	pthread_mutex_lock(&l->mu);
+	for (o = batch; o != NULL; o = o->next)
+		o->txn = txn;
+	l->committing = batch;
+	pthread_mutex_unlock(&l->mu);
 	for (o = batch; o != NULL && rc == 0; o = o->next)
 		rc = apply_op(f.txn, o);
 	if (rc == 0 && uses != NULL) {
 		table_foreach(uses, apply_use, &f);
 		rc = f.rc;
 	}
-	if (rc != 0) {
+	if (rc != 0)
 		store_end(f.txn);
-		return rc;
+	else
+		rc = store_commit(f.txn);
+	pthread_mutex_lock(&l->mu);
+	for (o = batch; o != NULL; o = o->next) {
+		o->result = rc;
+		if (rc != 0)
+			o->txn = 0;
 	}
-	return store_commit(f.txn);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+/* Wakes each lane that has results waiting. */
+static void
+wake_lanes(struct ledger *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nlanes; i++)
+		if (l->lanes[i].woken) {
+			l->lanes[i].woken = 0;
+			l->wake(l->lanes[i].wake_arg);
+		}
 }
 
 static void *
@@ -192,10 +246,11 @@ commit_main(void *arg)
 	struct ledger	*l = arg;
 	struct timespec	 next_flush;
 	struct table	*uses, *fresh;
-	struct op	*batch, *o;
-	uint64_t	 txn = 0;
+	struct ledger_hold *batch, *o;
 	int		 stopping, flush_due, rc;
 
+	/* For top -H and /proc/PID/task/TID/comm. */
+	(void)pthread_setname_np(pthread_self(), "apikeyd-ledger");
 	clock_deadline(&next_flush, l->flush_ms);
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
@@ -221,27 +276,25 @@ commit_main(void *arg)
 			clock_deadline(&next_flush, l->flush_ms);
 
 		if (batch != NULL || uses != NULL) {
-			rc = commit(l, batch, uses, &txn);
+			rc = commit(l, batch, uses);
 			if (rc != 0)
 				log_warnx("usage commit failed: %s%s",
 				    store_strerror(rc), batch != NULL ?
 				    "; refusing the verifies that waited on it"
 				    : "");
-			for (o = batch; o != NULL; o = o->next) {
-				o->result = rc;
-				o->txn = rc == 0 ? txn : 0;
-			}
 		}
 		table_free(uses);
 		if (batch != NULL) {
 			pthread_mutex_lock(&l->mu);
+			l->committing = NULL;
 			while (batch != NULL) {
 				o = batch->next;
-				list_add(&l->done, batch);
+				list_add(&l->lanes[batch->lane].done, batch);
+				l->lanes[batch->lane].woken = 1;
 				batch = o;
 			}
 			pthread_mutex_unlock(&l->mu);
-			l->wake(l->wake_arg);
+			wake_lanes(l);
 		}
 		if (stopping && batch == NULL) {
 			pthread_mutex_lock(&l->mu);
@@ -254,91 +307,172 @@ commit_main(void *arg)
 	return NULL;
 }
 
-/* --- verify thread -------------------------------------------------------- */
+/* --- lanes ------------------------------------------------------------ */
 
-/* Releases the credits of finished consumptions and calls them back. */
-void
-ledger_complete(struct ledger *l)
+/* Takes a finished consumption's credits off the pending ones. Under mu. */
+static void
+pending_release(struct ledger *l, const struct ledger_hold *o)
 {
-	struct inflight	*in;
-	struct op	*o, *next;
+	struct inflight	*in = table_get(l->pending, o->id, 0);
+
+	if (in != NULL && in->gen == o->gen) {
+		in->cost = in->cost >= o->cost ? in->cost - o->cost : 0;
+		/* Only credits in flight are kept: the table stays as small
+		 * as the verifies awaiting a commit. */
+		if (in->cost == 0)
+			table_del(l->pending, o->id);
+	}
+}
+
+/* Releases the credits of lane's finished consumptions and calls them
+ * back, outside the lock. */
+void
+ledger_complete(struct ledger *l, size_t lane)
+{
+	struct ledger_hold *o, *next, *list;
 
 	pthread_mutex_lock(&l->mu);
-	o = list_take(&l->done);
+	list = list_take(&l->lanes[lane].done);
+	for (o = list; o != NULL; o = o->next)
+		pending_release(l, o);
 	pthread_mutex_unlock(&l->mu);
-	for (; o != NULL; o = next) {
+	for (o = list; o != NULL; o = next) {
 		next = o->next;
-		in = table_get(l->pending, o->id, 0);
-		if (in != NULL && in->gen == o->gen) {
-			in->cost = in->cost >= o->cost ? in->cost - o->cost : 0;
-			/* Only credits in flight are kept: the table stays
-			 * as small as the verifies awaiting a commit. */
-			if (in->cost == 0)
-				table_del(l->pending, o->id);
-		}
 		o->done(o->arg, o->result);
 		free(o);
 	}
 }
 
-/*
- * The credits in flight, less those of consumptions that are committed in
- * a txn the snapshot sees but not yet completed: the stored credits
- * already count those, and counting them twice would refuse a credit that
- * is there. They wait on the done list, which is short (the batches since
- * the verify loop last ran ledger_complete).
- */
-uint64_t
-ledger_pending(struct ledger *l, const char *id, uint32_t gen,
+/* The credits of ops of list (id, gen) that a read in txn snapshot sees. */
+static uint64_t
+seen_cost(const struct ledger_hold *list, const char *id, uint32_t gen,
     uint64_t snapshot)
 {
-	struct inflight	*in = table_get(l->pending, id, 0);
-	const struct op	*o;
-	uint64_t	 cost;
+	const struct ledger_hold *o;
+	uint64_t	 cost = 0;
 
-	if (in == NULL || in->gen != gen || in->cost == 0)
-		return 0;
-	cost = in->cost;
-	pthread_mutex_lock(&l->mu);
-	for (o = l->done.head; o != NULL; o = o->next)
+	for (o = list; o != NULL; o = o->next)
 		if (o->txn != 0 && o->txn <= snapshot && o->gen == gen &&
 		    strcmp(o->id, id) == 0)
-			cost = cost >= o->cost ? cost - o->cost : 0;
-	pthread_mutex_unlock(&l->mu);
+			cost += o->cost;
 	return cost;
 }
 
-int
-ledger_consume(struct ledger *l, const char *id, uint32_t gen,
-    uint64_t refill_at, uint64_t refill_to, uint64_t cost,
-    ledger_done_fn done, void *arg)
+/*
+ * The credits reserved for key id at generation gen that a read in txn
+ * snapshot does not see: all those not completed, less those committed
+ * in a txn the snapshot sees (the stored credits already count them).
+ * They are in the batch being committed or on the done lists, which are
+ * short: the batches since each lane last ran ledger_complete. Under mu.
+ */
+static uint64_t
+pending_unseen(struct ledger *l, const char *id, uint32_t gen,
+    uint64_t snapshot)
 {
-	struct inflight	*in;
-	struct op	*o;
+	struct inflight	*in = table_get(l->pending, id, 0);
+	uint64_t	 seen;
+	size_t		 i;
 
-	/* Full means USE_ENTRIES keys awaiting a commit at once: refuse. */
-	if ((o = calloc(1, sizeof(*o))) == NULL ||
-	    (in = table_get(l->pending, id, 1)) == NULL) {
-		free(o);
+	if (in == NULL || in->gen != gen || in->cost == 0)
+		return 0;
+	seen = seen_cost(l->committing, id, gen, snapshot);
+	for (i = 0; i < l->nlanes; i++)
+		seen += seen_cost(l->lanes[i].done.head, id, gen, snapshot);
+	return in->cost > seen ? in->cost - seen : 0;
+}
+
+/* The usage of id as stored now, and the read txn it is from. A key with
+ * credits and no record yet has none left. */
+static int
+usage_read(struct ledger *l, const char *id, struct store_usage *u,
+    uint64_t *snapshot)
+{
+	struct store_txn *txn;
+	int		 rc;
+
+	memset(u, 0, sizeof(*u));
+	if ((rc = store_read_begin(l->store, &txn)) != 0)
+		return rc;
+	*snapshot = store_txn_id(txn);
+	if ((rc = store_usage_get(txn, id, u)) == STORE_ENOTFOUND)
+		rc = 0;
+	store_end(txn);
+	return rc;
+}
+
+int
+ledger_reserve(struct ledger *l, const char *id,
+    const struct proto_limits *lim, uint64_t now, uint64_t cost,
+    uint64_t *remaining, struct ledger_hold **out)
+{
+	struct store_usage u;
+	struct inflight	*in;
+	struct ledger_hold *o = NULL;
+	uint64_t	 avail, pending, snapshot = 0, refill_at;
+	int		 rc;
+
+	if (cost > 0 && (o = calloc(1, sizeof(*o))) == NULL)
 		return -1;
+	pthread_mutex_lock(&l->mu);
+	if ((rc = usage_read(l, id, &u, &snapshot)) != 0)
+		goto out;
+	avail = credits_available(lim, &u, now, &refill_at);
+	pending = pending_unseen(l, id, u.gen, snapshot);
+	avail = avail > pending ? avail - pending : 0;
+	*remaining = avail;
+	if (cost == 0)
+		goto out;
+	if (avail < cost) {
+		rc = LEDGER_SHORT;
+		goto out;
 	}
-	if (in->gen != gen) {
-		in->gen = gen;
+	/* Full means USE_ENTRIES keys awaiting a commit at once: refuse. */
+	if ((in = table_get(l->pending, id, 1)) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	if (in->gen != u.gen) {
+		in->gen = u.gen;
 		in->cost = 0;
 	}
 	in->cost += cost;
+	*remaining = avail - cost;
 	memcpy(o->id, id, sizeof(o->id));
-	o->gen = gen;
+	o->gen = u.gen;
 	o->refill_at = refill_at;
-	o->refill_to = refill_to;
+	o->refill_to = lim->refill_amount;
+	o->refill_interval = lim->refill_interval;
 	o->cost = cost;
+	*out = o;
+	o = NULL;
+out:
+	pthread_mutex_unlock(&l->mu);
+	free(o);
+	return rc;
+}
+
+void
+ledger_consume(struct ledger *l, struct ledger_hold *o, size_t lane,
+    ledger_done_fn done, void *arg)
+{
+	o->lane = lane;
 	o->done = done;
 	o->arg = arg;
 	pthread_mutex_lock(&l->mu);
 	list_add(&l->queue, o);
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
-	return 0;
+}
+
+void
+ledger_cancel(struct ledger *l, struct ledger_hold *o)
+{
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&l->mu);
+	pending_release(l, o);
+	pthread_mutex_unlock(&l->mu);
+	free(o);
 }
 
 void
@@ -361,23 +495,31 @@ ledger_note_use(struct ledger *l, const char *id, uint64_t now)
 /* --- life cycle --------------------------------------------------------- */
 
 int
-ledger_open(struct store *st, uint64_t flush_ms, void (*wake)(void *),
-    void *wake_arg, struct ledger **out)
+ledger_open(struct store *st, uint64_t flush_ms, size_t nlanes,
+    void (*wake)(void *), void *const *wake_args, struct ledger **out)
 {
 	struct ledger	*l;
 	sigset_t	 all, old;
+	size_t		 i;
 	int		 rc;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -1;
+	if ((l->lanes = calloc(nlanes, sizeof(*l->lanes))) == NULL) {
+		free(l);
+		return -1;
+	}
 	l->store = st;
 	l->flush_ms = flush_ms;
 	l->wake = wake;
-	l->wake_arg = wake_arg;
+	l->nlanes = nlanes;
+	for (i = 0; i < nlanes; i++)
+		l->lanes[i].wake_arg = wake_args[i];
 	/* The flush deadline is monotonic, and so must the wait be. */
 	if ((rc = clock_cond_init(&l->cv)) != 0) {
 		errno = rc;
 		log_warn("pthread_cond_init");
+		free(l->lanes);
 		free(l);
 		return -1;
 	}
@@ -386,7 +528,7 @@ ledger_open(struct store *st, uint64_t flush_ms, void (*wake)(void *),
 	l->pending = table_new(sizeof(struct inflight), USE_ENTRIES);
 	if (l->uses == NULL || l->pending == NULL)
 		goto fail;
-	/* Signals are for the verify thread. */
+	/* Signals are for the first verify thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&l->thread, NULL, commit_main, l);
@@ -403,6 +545,7 @@ fail:
 	table_free(l->pending);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
+	free(l->lanes);
 	free(l);
 	return -1;
 }
@@ -410,6 +553,8 @@ fail:
 void
 ledger_close(struct ledger *l)
 {
+	size_t	 i;
+
 	if (l == NULL)
 		return;
 	pthread_mutex_lock(&l->mu);
@@ -418,10 +563,12 @@ ledger_close(struct ledger *l)
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
 	/* Committed replies go out if their peers are still there. */
-	ledger_complete(l);
+	for (i = 0; i < l->nlanes; i++)
+		ledger_complete(l, i);
 	table_free(l->uses);
 	table_free(l->pending);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
+	free(l->lanes);
 	free(l);
 }

@@ -1,7 +1,9 @@
 /*
- * limits.c - rate windows and failure throttling, kept in two ttables that
- * only the verify thread touches, so every verify costs O(log n) here
- * however full they are. A rate window is the entry of a key in the group
+ * limits.c - rate windows and failure throttling, kept in two ttables
+ * that the verify threads share under one mutex (held for a table lookup,
+ * never across a system call), so every verify costs O(log n) here
+ * however full they are, and a key's rate is one count whichever thread
+ * serves its verifies. A rate window is the entry of a key in the group
  * of its owner; a failure count is the entry of a (uid, remote host) pair
  * in the group of its uid. The tables drop an entry once its window (or
  * backoff) is over, and a full table takes room only from the owner
@@ -12,6 +14,7 @@
  * guarantee). Nothing is logged here: callers log what the return values
  * say, through their own rate-limited logger.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +40,7 @@ struct failures {
 
 struct limits {
 	struct limits_conf conf;
+	pthread_mutex_t	 mu;		/* over both tables */
 	struct ttable	*rate;
 	struct ttable	*fail;
 };
@@ -55,6 +59,7 @@ limits_new(const struct limits_conf *conf, struct limits **out)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -1;
 	l->conf = *conf;
+	pthread_mutex_init(&l->mu, NULL);
 	if (l->conf.rate_entries == 0)
 		l->conf.rate_entries = LIMITS_RATE_ENTRIES;
 	if (l->conf.fail_entries == 0)
@@ -76,6 +81,7 @@ limits_free(struct limits *l)
 		return;
 	ttable_free(l->rate);
 	ttable_free(l->fail);
+	pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 
@@ -89,8 +95,8 @@ limits_owner(const struct proto_owner *o, char buf[LIMITS_OWNER_MAX])
 	return buf;
 }
 
-int
-limits_rate_take(struct limits *l, const char *key_id, const char *owner,
+static int
+rate_take(struct limits *l, const char *key_id, const char *owner,
     uint32_t max, uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms)
 {
 	struct window	*w;
@@ -140,8 +146,20 @@ failures_expire(struct limits *l, struct failures *f)
 }
 
 int
-limits_throttled(struct limits *l, uid_t uid, const char *rhost,
-    uint64_t now_ms, uint64_t *retry_ms)
+limits_rate_take(struct limits *l, const char *key_id, const char *owner,
+    uint32_t max, uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&l->mu);
+	rc = rate_take(l, key_id, owner, max, window_ms, now_ms, retry_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static int
+throttled(struct limits *l, uid_t uid, const char *rhost, uint64_t now_ms,
+    uint64_t *retry_ms)
 {
 	char		 key[SOURCE_MAX];
 	struct failures	*f;
@@ -162,8 +180,19 @@ limits_throttled(struct limits *l, uid_t uid, const char *rhost,
 }
 
 int
-limits_failed(struct limits *l, uid_t uid, const char *rhost,
-    uint64_t now_ms)
+limits_throttled(struct limits *l, uid_t uid, const char *rhost,
+    uint64_t now_ms, uint64_t *retry_ms)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&l->mu);
+	rc = throttled(l, uid, rhost, now_ms, retry_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static int
+failed(struct limits *l, uid_t uid, const char *rhost, uint64_t now_ms)
 {
 	char		 key[SOURCE_MAX], group[UID_GROUP_MAX];
 	struct failures	*f;
@@ -194,6 +223,18 @@ limits_failed(struct limits *l, uid_t uid, const char *rhost,
 	}
 	failures_expire(l, f);
 	return started;
+}
+
+int
+limits_failed(struct limits *l, uid_t uid, const char *rhost,
+    uint64_t now_ms)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&l->mu);
+	rc = failed(l, uid, rhost, now_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
 }
 
 uint64_t

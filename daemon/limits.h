@@ -1,7 +1,8 @@
 /*
- * limits.h - the usage controls that live in memory only, on the verify
- * thread: per-key rate windows and the throttling of sources that keep
- * failing. A restart resets both (documented). Also the credit arithmetic,
+ * limits.h - the usage controls that live in memory only, shared by the
+ * verify threads (the functions are safe from any of them): per-key rate
+ * windows and the throttling of sources that keep failing. A restart
+ * resets both (documented). Also the credit arithmetic,
  * which is pure so that refill timing is tested with any clock.
  *
  * Both tables are bounded and shared fairly between owners (ttable.h): an

@@ -244,8 +244,8 @@ detach(int readyfd)
 }
 
 /*
- * The ledger's commit thread wakes the verify thread through a server
- * signal, which then calls the held replies back (ledger.h).
+ * The ledger's commit thread wakes a verify thread through its server
+ * signal, which then calls its held replies back (ledger.h).
  */
 static void
 ledger_wake(void *sig)
@@ -254,9 +254,29 @@ ledger_wake(void *sig)
 }
 
 static void
-ledger_ready(void *ledger)
+ledger_ready(void *verifier)
 {
-	ledger_complete(*(struct ledger **)ledger);
+	const struct verifier *v = verifier;
+
+	ledger_complete(v->ledger, v->lane);
+}
+
+/* One verifier per verify thread, each with its own request context. */
+static struct verifier *
+verifiers_new(size_t n, const struct verifier *proto)
+{
+	struct verifier	*v;
+	size_t		 i;
+
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		v[i] = *proto;
+		v[i].lane = i;
+		if ((v[i].ctx = secret_alloc(sizeof(*v[i].ctx))) == NULL)
+			return NULL;
+	}
+	return v;
 }
 
 int
@@ -266,15 +286,16 @@ main(int argc, char **argv)
 	struct pepper	*pepper = NULL;
 	struct store	*store = NULL;
 	struct server	*srv = NULL;
-	struct verifier	 verifier;
+	struct verifier	 proto, *verifiers;
 	struct admin	 admin;
 	struct limits_conf lconf;
 	struct limits	*limits = NULL;
 	struct ledger	*ledger = NULL;
-	struct server_signal *ledger_sig;
+	struct server_signal *sig;
+	void		**vargs, **wakes;
 	_Atomic uint64_t admin_gid = 0;
 	uid_t		 reserved[CONFIG_SERVICE_USERS_MAX];
-	size_t		 nreserved;
+	size_t		 nreserved, i;
 	char		 err[512];
 	int		 lfds[SYSD_NSOCKS];
 	int		 foreground = 0, readyfd = -1, rc;
@@ -321,16 +342,19 @@ main(int argc, char **argv)
 	lconf.fail_entries = cfg.throttle_sources;
 	if (limits_new(&lconf, &limits) != 0)
 		fatalx("out of memory");
-	memset(&verifier, 0, sizeof(verifier));
-	verifier.store = store;
-	verifier.pepper = pepper;
-	verifier.limits = limits;
-	verifier.admin_gid = &admin_gid;
-	verifier.throttle_backoff_ms = cfg.throttle_backoff_ms;
-	verifier.clock = &clock_system;
-	/* The verify thread's one request context, reused by each verify. */
-	if ((verifier.ctx = secret_alloc(sizeof(*verifier.ctx))) == NULL)
+	memset(&proto, 0, sizeof(proto));
+	proto.store = store;
+	proto.pepper = pepper;
+	proto.limits = limits;
+	proto.admin_gid = &admin_gid;
+	proto.throttle_backoff_ms = cfg.throttle_backoff_ms;
+	proto.clock = &clock_system;
+	if ((verifiers = verifiers_new(cfg.verify_threads, &proto)) == NULL ||
+	    (vargs = calloc(cfg.verify_threads, sizeof(*vargs))) == NULL ||
+	    (wakes = calloc(cfg.verify_threads, sizeof(*wakes))) == NULL)
 		fatalx("out of memory");
+	for (i = 0; i < cfg.verify_threads; i++)
+		vargs[i] = &verifiers[i];
 	memset(&admin, 0, sizeof(admin));
 	admin.store = store;
 	admin.pepper = pepper;
@@ -342,18 +366,25 @@ main(int argc, char **argv)
 		log_warnx("admin_group '%s' is unknown to NSS; only root may "
 		    "administer until it exists", cfg.admin_group);
 	if (server_open(&cfg, reserved, nreserved, lfds, verify_handle,
-	    &verifier, admin_handle, &admin, &srv) != 0)
+	    vargs, admin_handle, &admin, &srv) != 0)
 		fatalx("cannot open the sockets in %s", cfg.socket_dir);
 	admin.verify_socket = server_socket_path(srv, 0);
 	admin.admin_socket = server_socket_path(srv, 1);
-	/* The signal finds the ledger through &ledger, set just after. */
-	if (server_signal_new(srv, ledger_ready, &ledger, &ledger_sig) != 0 ||
-	    ledger_open(store, cfg.usage_flush_ms, ledger_wake, ledger_sig,
-	    &ledger) != 0)
+	/* A lane per verify loop; its signal finds the ledger through its
+	 * verifier, set just after. */
+	for (i = 0; i < cfg.verify_threads; i++) {
+		if (server_signal_new(srv, i, ledger_ready, &verifiers[i],
+		    &sig) != 0)
+			fatalx("out of memory");
+		wakes[i] = sig;
+	}
+	if (ledger_open(store, cfg.usage_flush_ms, cfg.verify_threads,
+	    ledger_wake, wakes, &ledger) != 0)
 		fatalx("cannot start the usage writer");
 	if (server_every(srv, cfg.maintenance_ms, admin_maintain, &admin) != 0)
 		fatalx("cannot schedule maintenance");
-	verifier.ledger = ledger;
+	for (i = 0; i < cfg.verify_threads; i++)
+		verifiers[i].ledger = ledger;
 
 	log_info("apikeyd %s serving %s (state in %s)", APIKEY_VERSION,
 	    cfg.socket_dir, cfg.state_dir);
@@ -369,7 +400,11 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	server_close(srv);
-	secret_free(verifier.ctx);
+	for (i = 0; i < cfg.verify_threads; i++)
+		secret_free(verifiers[i].ctx);
+	free(verifiers);
+	free(vargs);
+	free(wakes);
 	limits_free(limits);
 	store_close(store);
 	keys_pepper_free(pepper);

@@ -2,9 +2,15 @@
  * server.c - sockets, framing, peer credentials and dispatch.
  *
  * Workload: many short verify requests, often pipelined on long-lived
- * connections from local daemons, and rare management requests. Each socket
- * has its own thread and libevent base; a connection never moves between
- * them. Input is read into a per-connection buffer of one maximum frame
+ * connections from local daemons, and rare management requests. verify.sock
+ * is served by verify_threads event loops, each a thread with its own
+ * libevent base, all accepting from the one listening socket (the kernel
+ * hands each connection to one of them); admin.sock by one more. A
+ * connection never moves between loops, so its handlers run without
+ * locks. What the loops of one socket share, the connection counts and
+ * the log budget (struct slots), is under a mutex taken when a
+ * connection comes or goes and when a line about a peer is logged, never
+ * per request. Input is read into a per-connection buffer of one maximum frame
  * (not into libevent's buffers) so that the bytes of a token can be wiped
  * as soon as a frame is consumed. All replies produced while handling one
  * read are flushed with one write, so pipelined requests cost one syscall.
@@ -30,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <signal.h>
@@ -67,6 +74,7 @@
  * stuck in an NSS lookup). */
 #define SERVER_JOIN_MS		(SERVER_DRAIN_MS + 1000)
 #define SERVER_LOG_SOURCES	4096	/* uids the log limiter tracks */
+#define SERVER_THREAD_NAME	16	/* pthread_setname_np's limit */
 /* Output marks: verify replies are small, listings are streamed. */
 #define VERIFY_OUT_HIGH		(256 * 1024)
 #define ADMIN_OUT_HIGH		(256 * 1024)
@@ -95,6 +103,8 @@ struct conn {
 	int		 refs;		/* held replies still to come */
 	int		 dead;		/* closed, kept for its refs */
 	int		 goaway;	/* told the daemon is stopping */
+	int		 push_queued;	/* on its loop's pushq */
+	TAILQ_ENTRY(conn) push_entry;
 	uint64_t	 active_ms;	/* last byte read or written */
 	uint64_t	 partial_ms;	/* a frame began arriving; 0: none */
 	struct stream	*stream;	/* a listing being produced */
@@ -105,29 +115,42 @@ struct uidcount {
 	unsigned	 n;
 };
 
+/* What the loops serving one socket count together, under mu. */
+struct slots {
+	pthread_mutex_t	 mu;
+	unsigned	 nconns;
+	struct uidcount	*uids;
+	size_t		 nuids;
+	size_t		 uidcap;
+	struct loglimit	*logs;		/* NULL: no log limit */
+};
+
 struct loop {
 	struct server	*srv;
 	const char	*name;
+	struct slots	*slots;		/* the socket's; shared */
 	struct event_base *base;
 	int		 lfd;
 	int		 activated;	/* lfd is the service manager's */
+	int		 borrowed;	/* lfd is another loop's */
 	int		 draining;	/* stopping: answer, then say goodbye */
+	pthread_t	 thread;
+	int		 running;	/* its thread is running */
+	_Atomic uint64_t turned_ms;	/* when its sweep last ran */
 	char		 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct event	*accept_ev;
 	struct event	*pause_ev;
 	struct event	*stop_ev;
 	struct event	*sweep_ev;
 	struct event	*drain_ev;	/* the drain's deadline */
-	struct loglimit	*logs;
+	struct event	*push_ev;	/* writes pushq at the end of a turn */
+	TAILQ_HEAD(, conn) pushq;	/* replies queued outside a request */
 	size_t		 frame_max;
 	size_t		 out_high;
 	server_handler	 handler;
 	void		*arg;
-	unsigned	 nconns;
+	unsigned	 nconns;	/* this loop's */
 	TAILQ_HEAD(, conn) conns;
-	struct uidcount	*uids;
-	size_t		 nuids;
-	size_t		 uidcap;
 };
 
 struct server_signal {
@@ -150,14 +173,19 @@ struct server {
 	size_t		 nreserved;
 	struct server_signal *signals;
 	struct server_timer *timers;
-	struct loop	 verify;
+	struct loop	*verify;	/* nverify; [0] runs on the caller */
+	size_t		 nverify;
 	struct loop	 admin;
-	pthread_t	 admin_thread;
-	int		 admin_running;
+	struct slots	 vslots;
+	struct slots	 aslots;
 	struct event	*sigs[3];
 	struct event	*watchdog_ev;
-	struct event	*admin_done_ev;	/* on the verify base */
-	struct event	*join_ev;	/* the wait for it, bounded */
+	uint64_t	 watchdog_ms;
+	int		 stalled_logged;
+	_Atomic unsigned threads;	/* loops running on threads of their own */
+	int		 joining;	/* verify[0] waits for them */
+	struct event	*thread_done_ev; /* on verify[0]'s base */
+	struct event	*join_ev;	/* the wait for them, bounded */
 };
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
@@ -167,43 +195,48 @@ static void	conn_goaway(struct conn *);
 
 /* --- per-uid connection counts ------------------------------------------ */
 
+/* The count of uid's connections; under the slots' mu. */
 static struct uidcount *
-uid_slot(struct loop *l, uid_t uid, int create)
+uid_slot(struct slots *sl, uid_t uid, int create)
 {
 	struct uidcount	*n;
 	size_t		 i;
 
-	for (i = 0; i < l->nuids; i++)
-		if (l->uids[i].uid == uid)
-			return &l->uids[i];
+	for (i = 0; i < sl->nuids; i++)
+		if (sl->uids[i].uid == uid)
+			return &sl->uids[i];
 	if (!create)
 		return NULL;
-	if (l->nuids == l->uidcap) {
-		size_t cap = l->uidcap ? l->uidcap * 2 : 16;
-		if ((n = reallocarray(l->uids, cap, sizeof(*n))) == NULL)
+	if (sl->nuids == sl->uidcap) {
+		size_t cap = sl->uidcap ? sl->uidcap * 2 : 16;
+		if ((n = reallocarray(sl->uids, cap, sizeof(*n))) == NULL)
 			return NULL;
-		l->uids = n;
-		l->uidcap = cap;
+		sl->uids = n;
+		sl->uidcap = cap;
 	}
-	l->uids[l->nuids].uid = uid;
-	l->uids[l->nuids].n = 0;
-	return &l->uids[l->nuids++];
+	sl->uids[sl->nuids].uid = uid;
+	sl->uids[sl->nuids].n = 0;
+	return &sl->uids[sl->nuids++];
 }
 
 /* Forgets an unused count (n == 0), keeping the array dense. */
 static void
-uid_release_slot(struct loop *l, struct uidcount *u)
+uid_release_slot(struct slots *sl, struct uidcount *u)
 {
-	*u = l->uids[--l->nuids];
+	*u = sl->uids[--sl->nuids];
 }
 
+/* A connection of uid went. */
 static void
-uid_release(struct loop *l, uid_t uid)
+slots_release(struct slots *sl, uid_t uid)
 {
-	struct uidcount	*u = uid_slot(l, uid, 0);
+	struct uidcount	*u;
 
-	if (u != NULL && --u->n == 0)
-		uid_release_slot(l, u);
+	pthread_mutex_lock(&sl->mu);
+	if ((u = uid_slot(sl, uid, 0)) != NULL && --u->n == 0)
+		uid_release_slot(sl, u);
+	sl->nconns--;
+	pthread_mutex_unlock(&sl->mu);
 }
 
 /* --- connections ---------------------------------------------------------- */
@@ -274,11 +307,16 @@ stream_pump(struct conn *c)
 static int
 log_ok(struct loop *l, uid_t uid)
 {
+	struct slots	*sl = l->slots;
 	uint64_t	 suppressed = 0;
+	int		 ok;
 
-	if (l->logs == NULL)
+	if (sl->logs == NULL)
 		return 1;
-	if (!loglimit_allow(l->logs, uid, clock_now_ms(), &suppressed))
+	pthread_mutex_lock(&sl->mu);
+	ok = loglimit_allow(sl->logs, uid, clock_now_ms(), &suppressed);
+	pthread_mutex_unlock(&sl->mu);
+	if (!ok)
 		return 0;
 	if (suppressed > 0)
 		log_warnx("%s: %llu log lines about uid %u suppressed "
@@ -303,7 +341,7 @@ conn_free(struct conn *c)
 	stream_end(c);
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
-	uid_release(l, c->peer.ruid);
+	slots_release(l->slots, c->peer.ruid);
 	event_free(c->rev);
 	event_free(c->wev);
 	evbuffer_free(c->out);	/* wipes secret frames via their cleanup */
@@ -335,11 +373,46 @@ conn_unref(struct conn *c)
 		(void)conn_flush(c);
 }
 
+/*
+ * Replies sent outside a request (held replies, called back by the
+ * ledger in batches of hundreds) are written once per connection per loop
+ * turn, not once per reply: the connection waits on its loop's pushq,
+ * holding a reference, until push_cb runs after the turn's callbacks.
+ */
 void
 conn_push(struct conn *c)
 {
-	if (!c->dead)
-		(void)conn_flush(c);
+	struct loop	*l = c->loop;
+
+	if (c->dead || c->push_queued)
+		return;
+	c->push_queued = 1;
+	conn_ref(c);
+	TAILQ_INSERT_TAIL(&l->pushq, c, push_entry);
+	event_active(l->push_ev, EV_READ, 0);
+}
+
+/* Writes every connection on l's pushq. */
+static void
+push_run(struct loop *l)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&l->pushq)) != NULL) {
+		TAILQ_REMOVE(&l->pushq, c, push_entry);
+		c->push_queued = 0;
+		if (!c->dead)
+			(void)conn_flush(c);	/* our reference keeps c */
+		conn_unref(c);
+	}
+}
+
+static void
+push_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	push_run(arg);
 }
 
 /* Writes what it can. Returns -1 if the connection was freed. */
@@ -641,8 +714,9 @@ reserved_uid(const struct server *s, uid_t uid)
 }
 
 /*
- * Whether a new connection from p may stay. On refusal, writes the reason
- * into why. The last reserved_connections slots are only for root and the
+ * Whether a new connection from p may stay, counted across the loops of
+ * the socket; under the slots' mu. On refusal, writes the reason into
+ * why. The last reserved_connections slots are only for root and the
  * service users, so that no number of other users can keep a PAM login
  * from reaching the daemon.
  */
@@ -654,13 +728,14 @@ admit(struct loop *l, const struct peer *p, const struct uidcount *u,
 	unsigned	 max = cfg->max_connections;
 	unsigned	 open = max - (cfg->reserved_connections < max ?
 			    cfg->reserved_connections : max);
+	unsigned	 n = l->slots->nconns;
 
-	if (l->nconns >= max) {
+	if (n >= max) {
 		snprintf(why, whysz, "apikeyd has reached max_connections "
 		    "(%u) on %s.sock", max, l->name);
 		return 0;
 	}
-	if (l->nconns >= open && !reserved_uid(l->srv, p->ruid)) {
+	if (n >= open && !reserved_uid(l->srv, p->ruid)) {
 		snprintf(why, whysz, "apikeyd's last %u connections on "
 		    "%s.sock are reserved for root and service_users",
 		    max - open, l->name);
@@ -705,20 +780,30 @@ refuse(struct loop *l, int fd, const struct peer *p, const char *why)
 static void
 conn_new(struct loop *l, int fd)
 {
+	struct slots	*sl = l->slots;
 	struct uidcount	*u;
 	struct conn	*c;
 	struct peer	 p;
 	char		 why[PROTO_MESSAGE_MAX + 1];
+	int		 ok;
 
 	if (peer_creds(fd, &p) == -1) {
 		log_warn("%s: SO_PEERCRED", l->name);
 		close(fd);
 		return;
 	}
-	u = uid_slot(l, p.ruid, 1);
-	if (!admit(l, &p, u, why, sizeof(why))) {
-		if (u != NULL && u->n == 0)
-			uid_release_slot(l, u);
+	/* The slot is taken before the connection is made: the other loops
+	 * of the socket admit against the same counts meanwhile. */
+	pthread_mutex_lock(&sl->mu);
+	u = uid_slot(sl, p.ruid, 1);
+	ok = admit(l, &p, u, why, sizeof(why));
+	if (ok) {
+		u->n++;
+		sl->nconns++;
+	} else if (u != NULL && u->n == 0)
+		uid_release_slot(sl, u);
+	pthread_mutex_unlock(&sl->mu);
+	if (!ok) {
 		refuse(l, fd, &p, why);
 		return;
 	}
@@ -738,12 +823,10 @@ conn_new(struct loop *l, int fd)
 			secret_free(c->in);
 			free(c);
 		}
-		if (u->n == 0)
-			uid_release_slot(l, u);
+		slots_release(sl, p.ruid);
 		close(fd);
 		return;
 	}
-	u->n++;
 	c->loop = l;
 	c->fd = fd;
 	c->peer = p;
@@ -784,6 +867,8 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* The loop turns: the watchdog (on the first loop) looks. */
+	atomic_store_explicit(&l->turned_ms, now, memory_order_relaxed);
 	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->refs > 0)
@@ -936,20 +1021,46 @@ bound_path(int fd, char *path, size_t size)
 }
 
 static int
+slots_init(struct slots *sl, const struct config *cfg)
+{
+	pthread_mutex_init(&sl->mu, NULL);
+	if (cfg->log_lines > 0 && loglimit_new(cfg->log_lines,
+	    cfg->log_window_ms, SERVER_LOG_SOURCES, &sl->logs) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+slots_free(struct slots *sl)
+{
+	loglimit_free(sl->logs);
+	free(sl->uids);
+	pthread_mutex_destroy(&sl->mu);
+}
+
+/*
+ * Opens one event loop on the socket named file, counting its
+ * connections in sl. lfd is the service manager's socket, or -1 to bind
+ * one; a loop given first shares first's socket instead.
+ */
+static int
 loop_open(struct server *s, struct loop *l, const char *name,
-    const char *file, int lfd, size_t frame_max, size_t out_high,
-    server_handler h, void *arg)
+    const char *file, int lfd, const struct loop *first, struct slots *sl,
+    size_t frame_max, size_t out_high, server_handler h, void *arg)
 {
 	struct timeval	 sweep;
 
 	l->srv = s;
 	l->name = name;
+	l->slots = sl;
 	l->lfd = -1;
 	l->frame_max = frame_max;
 	l->out_high = out_high;
 	l->handler = h;
 	l->arg = arg;
+	atomic_store(&l->turned_ms, clock_now_ms());
 	TAILQ_INIT(&l->conns);
+	TAILQ_INIT(&l->pushq);
 	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s",
 	    s->cfg->socket_dir, file) >= sizeof(l->path)) {
 		log_warnx("%s/%s: socket path too long", s->cfg->socket_dir,
@@ -960,7 +1071,12 @@ loop_open(struct server *s, struct loop *l, const char *name,
 		log_warnx("event_base_new failed");
 		return -1;
 	}
-	if (lfd != -1) {
+	if (first != NULL) {
+		/* Its path, activation and closing are the first loop's. */
+		l->lfd = first->lfd;
+		l->borrowed = 1;
+		memcpy(l->path, first->path, sizeof(l->path));
+	} else if (lfd != -1) {
 		/* Passed by the service manager: its path is its own. */
 		l->lfd = lfd;
 		l->activated = 1;
@@ -973,17 +1089,13 @@ loop_open(struct server *s, struct loop *l, const char *name,
 	l->stop_ev = event_new(l->base, -1, 0, stop_cb, l);
 	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
 	l->drain_ev = evtimer_new(l->base, drain_timeout_cb, l);
+	l->push_ev = event_new(l->base, -1, 0, push_cb, l);
 	sweep = sweep_period(s->cfg);
 	if (l->accept_ev == NULL || l->pause_ev == NULL || l->stop_ev == NULL ||
-	    l->sweep_ev == NULL || l->drain_ev == NULL ||
+	    l->sweep_ev == NULL || l->drain_ev == NULL || l->push_ev == NULL ||
 	    event_add(l->accept_ev, NULL) != 0 ||
 	    event_add(l->sweep_ev, &sweep) != 0) {
 		log_warnx("%s: cannot set up events", name);
-		return -1;
-	}
-	if (s->cfg->log_lines > 0 && loglimit_new(s->cfg->log_lines,
-	    s->cfg->log_window_ms, SERVER_LOG_SOURCES, &l->logs) != 0) {
-		log_warnx("%s: out of memory", name);
 		return -1;
 	}
 	return 0;
@@ -992,6 +1104,8 @@ loop_open(struct server *s, struct loop *l, const char *name,
 static void
 loop_close(struct loop *l)
 {
+	/* Replies the ledger called back at its close go out first. */
+	push_run(l);
 	while (!TAILQ_EMPTY(&l->conns))
 		conn_free(TAILQ_FIRST(&l->conns));
 	if (l->accept_ev != NULL)
@@ -1004,8 +1118,9 @@ loop_close(struct loop *l)
 		event_free(l->sweep_ev);
 	if (l->drain_ev != NULL)
 		event_free(l->drain_ev);
-	loglimit_free(l->logs);
-	if (l->lfd != -1) {
+	if (l->push_ev != NULL)
+		event_free(l->push_ev);
+	if (l->lfd != -1 && !l->borrowed) {
 		close(l->lfd);
 		/* A passed socket stays: the service manager holds it for
 		 * the next daemon. */
@@ -1014,35 +1129,54 @@ loop_close(struct loop *l)
 	}
 	if (l->base != NULL)
 		event_base_free(l->base);
-	free(l->uids);
 }
 
 int
 server_open(const struct config *cfg, const uid_t *reserved, size_t n,
-    const int lfds[2], server_handler verify, void *varg,
+    const int lfds[2], server_handler verify, void *const *vargs,
     server_handler admin, void *aarg, struct server **out)
 {
 	struct server	*s;
+	size_t		 i;
 
-	/* The admin thread's base is woken from the verify thread. */
+	/* Bases are woken from other threads (stops, the ledger). */
 	if (evthread_use_pthreads() != 0) {
 		log_warnx("libevent has no pthreads support");
 		return -1;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
-	/* server_close() may meet a loop that was never opened. */
-	s->verify.lfd = s->admin.lfd = -1;
 	s->cfg = cfg;
+	s->nverify = cfg->verify_threads > 0 ? cfg->verify_threads : 1;
+	/* server_close() may meet loops that were never opened. */
+	s->admin.lfd = -1;
+	if ((s->verify = calloc(s->nverify, sizeof(*s->verify))) == NULL) {
+		free(s);
+		return -1;
+	}
+	for (i = 0; i < s->nverify; i++)
+		s->verify[i].lfd = -1;
 	if (n > CONFIG_SERVICE_USERS_MAX)
 		n = CONFIG_SERVICE_USERS_MAX;
 	if (n > 0)
 		memcpy(s->reserved, reserved, n * sizeof(*reserved));
 	s->nreserved = n;
-	if (loop_open(s, &s->verify, "verify", "verify.sock", lfds[0],
-	    PROTO_VERIFY_REQ_MAX, VERIFY_OUT_HIGH, verify, varg) == -1 ||
-	    loop_open(s, &s->admin, "admin", "admin.sock", lfds[1],
-	    PROTO_ADMIN_MAX, ADMIN_OUT_HIGH, admin, aarg) == -1) {
+	if (slots_init(&s->vslots, cfg) != 0 ||
+	    slots_init(&s->aslots, cfg) != 0) {
+		log_warnx("out of memory");
+		server_close(s);
+		return -1;
+	}
+	for (i = 0; i < s->nverify; i++)
+		if (loop_open(s, &s->verify[i], "verify", "verify.sock",
+		    lfds[0], i > 0 ? &s->verify[0] : NULL, &s->vslots,
+		    PROTO_VERIFY_REQ_MAX, VERIFY_OUT_HIGH, verify,
+		    vargs[i]) == -1) {
+			server_close(s);
+			return -1;
+		}
+	if (loop_open(s, &s->admin, "admin", "admin.sock", lfds[1], NULL,
+	    &s->aslots, PROTO_ADMIN_MAX, ADMIN_OUT_HIGH, admin, aarg) == -1) {
 		server_close(s);
 		return -1;
 	}
@@ -1053,7 +1187,7 @@ server_open(const struct config *cfg, const uid_t *reserved, size_t n,
 const char *
 server_socket_path(const struct server *s, int admin)
 {
-	return admin ? s->admin.path : s->verify.path;
+	return admin ? s->admin.path : s->verify[0].path;
 }
 
 /* --- signals from other threads ------------------------------------------ */
@@ -1069,16 +1203,16 @@ signal_event_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-server_signal_new(struct server *s, void (*fn)(void *), void *arg,
-    struct server_signal **out)
+server_signal_new(struct server *s, size_t loop, void (*fn)(void *),
+    void *arg, struct server_signal **out)
 {
 	struct server_signal *sg;
 
-	if ((sg = calloc(1, sizeof(*sg))) == NULL)
+	if (loop >= s->nverify || (sg = calloc(1, sizeof(*sg))) == NULL)
 		return -1;
 	sg->fn = fn;
 	sg->arg = arg;
-	if ((sg->ev = event_new(s->verify.base, -1, 0, signal_event_cb,
+	if ((sg->ev = event_new(s->verify[loop].base, -1, 0, signal_event_cb,
 	    sg)) == NULL) {
 		free(sg);
 		return -1;
@@ -1133,6 +1267,30 @@ server_every(struct server *s, uint64_t period_ms, void (*fn)(void *),
 
 /* --- running ---------------------------------------------------------- */
 
+/* Stops every loop but the first, which the caller stops itself: each
+ * drains on its own thread (stop_cb), or ends at once when draining. */
+static void
+stop_others(struct server *s)
+{
+	size_t	 i;
+
+	for (i = 1; i < s->nverify; i++)
+		event_active(s->verify[i].stop_ev, EV_READ, 0);
+	event_active(s->admin.stop_ev, EV_READ, 0);
+}
+
+/* The connections of a socket, all its loops together. */
+static unsigned
+slots_count(struct slots *sl)
+{
+	unsigned	 n;
+
+	pthread_mutex_lock(&sl->mu);
+	n = sl->nconns;
+	pthread_mutex_unlock(&sl->mu);
+	return n;
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -1144,35 +1302,55 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		    "configuration");
 		return;
 	}
-	if (s->verify.draining) {
+	if (s->verify[0].draining) {
 		log_info("received %s again, stopping now", strsignal((int)sig));
-		event_base_loopbreak(s->verify.base);
-		event_active(s->admin.stop_ev, EV_READ, 0);
+		event_base_loopbreak(s->verify[0].base);
+		stop_others(s);
 		return;
 	}
 	log_info("received %s, shutting down: answering %u verify and %u "
-	    "admin connections first", strsignal((int)sig), s->verify.nconns,
-	    s->admin.nconns);
+	    "admin connections first", strsignal((int)sig),
+	    slots_count(&s->vslots), slots_count(&s->aslots));
 	sysd_stopping("Stopping: answering what was asked");
-	loop_drain(&s->verify);
-	event_active(s->admin.stop_ev, EV_READ, 0);
-}
-
-static void
-watchdog_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	sysd_watchdog();
+	loop_drain(&s->verify[0]);
+	stop_others(s);
 }
 
 /*
- * The watchdog is fed from the verify loop, which must never block: if it
- * stops turning, the service manager restarts the daemon. The admin loop
- * may wait on NSS for as long as the directory takes, by design, so it is
- * not watched.
+ * Fed from the first verify loop, which must never block, and only while
+ * every verify loop turns (each notes the time in its sweep): if one
+ * stops, the service manager restarts the daemon. The admin loop may wait
+ * on NSS for as long as the directory takes, by design, so it is not
+ * watched.
  */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*s = arg;
+	struct timeval	 sweep = sweep_period(s->cfg);
+	uint64_t	 now = clock_now_ms(), turned, late;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	/* A sweep is due every period; allow two and the feeding's own. */
+	late = s->watchdog_ms + 2 * ((uint64_t)sweep.tv_sec * 1000 +
+	    (uint64_t)sweep.tv_usec / 1000);
+	for (i = 1; i < s->nverify; i++) {
+		turned = atomic_load_explicit(&s->verify[i].turned_ms,
+		    memory_order_relaxed);
+		if (now > turned && now - turned > late) {
+			if (!s->stalled_logged)
+				log_warnx("verify loop %zu has not turned for "
+				    "%llu ms: no longer feeding the watchdog",
+				    i, (unsigned long long)(now - turned));
+			s->stalled_logged = 1;
+			return;
+		}
+	}
+	sysd_watchdog();
+}
+
 static int
 watchdog_start(struct server *s)
 {
@@ -1181,9 +1359,10 @@ watchdog_start(struct server *s)
 
 	if (ms == 0)
 		return 0;
+	s->watchdog_ms = ms;
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	if ((s->watchdog_ev = event_new(s->verify.base, -1, EV_PERSIST,
+	if ((s->watchdog_ev = event_new(s->verify[0].base, -1, EV_PERSIST,
 	    watchdog_cb, s)) == NULL || event_add(s->watchdog_ev, &tv) != 0) {
 		log_warnx("cannot set up the watchdog timer");
 		return -1;
@@ -1193,15 +1372,40 @@ watchdog_start(struct server *s)
 	return 0;
 }
 
+/* A loop on a thread of its own: the admin loop, or a verify loop but
+ * the first. */
 static void *
-admin_main(void *arg)
+loop_main(void *arg)
+{
+	struct loop	*l = arg;
+	struct server	*s = l->srv;
+	char		 name[SERVER_THREAD_NAME];
+
+	/* For top -H and /proc/PID/task/TID/comm. */
+	if (l == &s->admin)
+		snprintf(name, sizeof(name), "apikeyd-admin");
+	else
+		snprintf(name, sizeof(name), "apikeyd-verify%zu",
+		    (size_t)(l - s->verify));
+	(void)pthread_setname_np(pthread_self(), name);
+	event_base_dispatch(l->base);
+	/* Tell the first loop, which waits for the last of us. */
+	atomic_fetch_sub(&s->threads, 1);
+	event_active(s->thread_done_ev, EV_READ, 0);
+	return NULL;
+}
+
+/* On the first loop: a loop thread ended. Once the first loop has ended
+ * its own and the last thread is done, the wait is over. */
+static void
+thread_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*s = arg;
 
-	event_base_dispatch(s->admin.base);
-	/* Tell the verify thread, which waits on its own loop. */
-	event_active(s->admin_done_ev, EV_READ, 0);
-	return NULL;
+	(void)fd;
+	(void)what;
+	if (s->joining && atomic_load(&s->threads) == 0)
+		event_base_loopbreak(s->verify[0].base);
 }
 
 static void
@@ -1233,19 +1437,54 @@ server_block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Starts l on a thread of its own, which takes no signals. */
+static int
+loop_start(struct server *s, struct loop *l)
+{
+	sigset_t	 all, old;
+	int		 rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	atomic_fetch_add(&s->threads, 1);
+	rc = pthread_create(&l->thread, NULL, loop_main, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		atomic_fetch_sub(&s->threads, 1);
+		errno = rc;
+		log_warn("pthread_create");
+		return -1;
+	}
+	l->running = 1;
+	return 0;
+}
+
+/* Waits for l's thread until deadline. 0, or -1 if it did not stop. */
+static int
+loop_join(struct loop *l, const struct timespec *deadline)
+{
+	if (!l->running)
+		return 0;
+	if (pthread_clockjoin_np(l->thread, NULL, CLOCK_MONOTONIC,
+	    deadline) != 0)
+		return -1;
+	l->running = 0;
+	return 0;
+}
+
 int
 server_run(struct server *s)
 {
 	const int *sigs = server_sigs;
+	struct loop	*first = &s->verify[0];
 	struct timespec	 deadline;
 	struct timeval	 tv;
-	sigset_t	 all, old;
+	sigset_t	 set;
 	size_t		 i;
 	int		 rc = 0;
 
 	for (i = 0; i < 3; i++) {
-		s->sigs[i] = evsignal_new(s->verify.base, sigs[i], signal_cb,
-		    s);
+		s->sigs[i] = evsignal_new(first->base, sigs[i], signal_cb, s);
 		if (s->sigs[i] == NULL || event_add(s->sigs[i], NULL) != 0) {
 			log_warnx("cannot install signal handlers");
 			return -1;
@@ -1253,56 +1492,60 @@ server_run(struct server *s)
 	}
 	if (watchdog_start(s) != 0)
 		return -1;
-	if ((s->admin_done_ev = event_new(s->verify.base, -1, 0, loopbreak_cb,
-	    s->verify.base)) == NULL || (s->join_ev = evtimer_new(
-	    s->verify.base, loopbreak_cb, s->verify.base)) == NULL) {
+	if ((s->thread_done_ev = event_new(first->base, -1, 0,
+	    thread_done_cb, s)) == NULL || (s->join_ev = evtimer_new(
+	    first->base, loopbreak_cb, first->base)) == NULL) {
 		log_warnx("cannot set up events");
 		return -1;
 	}
-	/* Signals go to the verify thread only. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&s->admin_thread, NULL, admin_main, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Signals go to the first verify loop only. */
+	if (loop_start(s, &s->admin) != 0)
+		rc = -1;
+	for (i = 1; i < s->nverify && rc == 0; i++)
+		if (loop_start(s, &s->verify[i]) != 0)
+			rc = -1;
 	/* Handled from here on: one that came while starting is now. */
-	server_sigset(&old);
-	pthread_sigmask(SIG_UNBLOCK, &old, NULL);
-	if (rc != 0) {
-		errno = rc;
-		log_warn("pthread_create");
-		return -1;
+	server_sigset(&set);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (rc == 0) {
+		log_info("listening on %s (%zu verify thread%s) and %s%s",
+		    first->path, s->nverify, s->nverify == 1 ? "" : "s",
+		    s->admin.path, first->activated || s->admin.activated ?
+		    " (passed by the service manager)" : "");
+		sysd_ready("Serving %s and %s", first->path, s->admin.path);
+		event_base_dispatch(first->base);
 	}
-	s->admin_running = 1;
-	log_info("listening on %s and %s%s", s->verify.path, s->admin.path,
-	    s->verify.activated || s->admin.activated ?
-	    " (passed by the service manager)" : "");
-	sysd_ready("Serving %s and %s", s->verify.path, s->admin.path);
 
-	event_base_dispatch(s->verify.base);
-
-	/* A signal started the admin loop's drain already; anything else
-	 * that ended the verify loop stops it now. */
-	if (!s->verify.draining)
-		event_active(s->admin.stop_ev, EV_READ, 0);
+	/* A signal started the others' drains already; anything else that
+	 * ended the first loop stops them now. */
+	if (!first->draining)
+		stop_others(s);
 	/*
-	 * Wait for the admin loop to finish its drain on the verify loop,
-	 * which still takes signals: a second one stops both at once.
+	 * Wait for the other loops to finish their drains on the first loop,
+	 * which still takes signals: a second one stops them all at once.
 	 */
-	tv.tv_sec = SERVER_JOIN_MS / 1000;
-	tv.tv_usec = (SERVER_JOIN_MS % 1000) * 1000;
-	evtimer_add(s->join_ev, &tv);
-	event_base_dispatch(s->verify.base);
+	s->joining = 1;
+	if (atomic_load(&s->threads) > 0) {
+		tv.tv_sec = SERVER_JOIN_MS / 1000;
+		tv.tv_usec = (SERVER_JOIN_MS % 1000) * 1000;
+		evtimer_add(s->join_ev, &tv);
+		event_base_dispatch(first->base);
+	}
 	/* A deadline, so on the monotonic clock (clock.h). */
 	clock_deadline(&deadline, 1000);
-	if ((rc = pthread_clockjoin_np(s->admin_thread, NULL,
-	    CLOCK_MONOTONIC, &deadline)) != 0) {
+	for (i = 1; i < s->nverify; i++)
+		if (loop_join(&s->verify[i], &deadline) != 0) {
+			log_warnx("verify loop %zu did not stop within %d ms",
+			    i, SERVER_JOIN_MS);
+			return 1;
+		}
+	if (loop_join(&s->admin, &deadline) != 0) {
 		/* Stuck in NSS or a store write: do not free under it. */
 		log_warnx("admin thread did not stop within %d ms",
 		    SERVER_JOIN_MS);
 		return 1;
 	}
-	s->admin_running = 0;
-	return 0;
+	return rc;
 }
 
 void
@@ -1317,8 +1560,8 @@ server_close(struct server *s)
 			event_free(s->sigs[i]);
 	if (s->watchdog_ev != NULL)
 		event_free(s->watchdog_ev);
-	if (s->admin_done_ev != NULL)
-		event_free(s->admin_done_ev);
+	if (s->thread_done_ev != NULL)
+		event_free(s->thread_done_ev);
 	if (s->join_ev != NULL)
 		event_free(s->join_ev);
 	while (s->signals != NULL) {
@@ -1335,8 +1578,14 @@ server_close(struct server *s)
 		event_free(t->ev);
 		free(t);
 	}
-	loop_close(&s->verify);
-	if (!s->admin_running)
+	/* Borrowing loops first: the first closes the shared socket. */
+	for (i = s->nverify; i-- > 0;)
+		loop_close(&s->verify[i]);
+	free(s->verify);
+	if (!s->admin.running)
 		loop_close(&s->admin);
+	slots_free(&s->vslots);
+	if (!s->admin.running)
+		slots_free(&s->aslots);
 	free(s);
 }

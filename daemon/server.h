@@ -2,15 +2,18 @@
  * server.h - apikeyd's sockets and event loops. server.c is the only file
  * that knows libevent.
  *
- * Two Unix stream sockets, two threads: verify.sock is served by the
- * calling thread and must never block; admin.sock by a second thread, since
- * management requests resolve users and groups through NSS, which may
- * block. Each thread owns its connections, so handlers run without locks.
- * Handlers get whole, length-checked frames and answer with conn_send().
+ * Two Unix stream sockets: verify.sock is served by verify_threads event
+ * loops, the first on the calling thread, which must never block;
+ * admin.sock by one more thread, since management requests resolve users
+ * and groups through NSS, which may block. Each loop owns its connections,
+ * so handlers run without locks; a verify handler's arg is its loop's
+ * own. Handlers get whole, length-checked frames and answer with
+ * conn_send().
  *
- * Connections are held to account: a frame must be finished within
- * read_timeout, an idle connection goes after idle_timeout, each uid has
- * max_connections_per_uid, and the last reserved_connections slots are
+ * Connections are held to account, per socket whichever loop serves them:
+ * a frame must be finished within read_timeout, an idle connection goes
+ * after idle_timeout, each uid has max_connections_per_uid, and the last
+ * reserved_connections slots are
  * kept for root and the service users. A refused connection is told why in
  * an EBUSY frame (request id 0) before it is closed.
  */
@@ -52,23 +55,26 @@ typedef int (*server_handler)(void *arg, struct conn *, const struct peer *,
  * Serves on lfds[0] (verify) and lfds[1] (admin), listening sockets passed
  * by the service manager, which the server closes but never unlinks; for
  * each that is -1 it binds its own in socket_dir (refusing if a live daemon
- * answers there). Root and the uids in reserved (n of them, copied) may use
- * the connection slots that config's reserved_connections keeps from
- * everyone else.
+ * answers there). Verify loop i calls verify(vargs[i], ...): vargs holds
+ * config's verify_threads args (borrowed). Root and the uids in reserved
+ * (n of them, copied) may use the connection slots that config's
+ * reserved_connections keeps from everyone else.
  */
 int	server_open(const struct config *, const uid_t *reserved, size_t n,
-	    const int lfds[2], server_handler verify, void *varg,
+	    const int lfds[2], server_handler verify, void *const *vargs,
 	    server_handler admin, void *aarg, struct server **out);
 /* Blocks the signals server_run() handles, until it handles them. */
 void	server_block_signals(void);
 /*
- * Tells the service manager it is ready, then runs until SIGTERM or
- * SIGINT, feeding its watchdog if it asked for one. A stop drains: every
- * request read is answered, then each connection gets an ESHUTDOWN frame
- * (proto.h), within SERVER_DRAIN_TIMEOUT; a second signal stops at once.
- * Returns 0 on a clean stop, -1 if it could not start serving, or 1 if
- * the admin thread did not stop in time (it may still be inside the
- * store: the caller must exit without server_close()).
+ * Starts the other loops' threads, tells the service manager it is ready,
+ * then runs the first verify loop until SIGTERM or SIGINT, feeding the
+ * service manager's watchdog while every verify loop turns. A stop
+ * drains: every request read is answered, then each connection gets an
+ * ESHUTDOWN frame (proto.h), within SERVER_DRAIN_TIMEOUT; a second signal
+ * stops at once. Returns once every loop has stopped: 0 on a clean stop,
+ * -1 if it could not start serving, or 1 if a thread did not stop in time
+ * (the admin thread may still be inside the store: the caller must exit
+ * without server_close()).
  */
 int	server_run(struct server *);
 /* The path the verify (admin 0) or admin socket is bound to, as the
@@ -84,14 +90,15 @@ void	server_close(struct server *);
  */
 void	conn_ref(struct conn *);
 void	conn_unref(struct conn *);
-/* Writes queued replies now: for replies sent outside a request. */
+/* Writes queued replies at the end of this loop turn, once for all those
+ * queued meanwhile: for replies sent outside a request. */
 void	conn_push(struct conn *);
 
-/* Runs fn(arg) on the verify thread soon after server_signal_raise(),
+/* Runs fn(arg) on verify loop `loop` soon after server_signal_raise(),
  * which is safe from any thread. Freed by server_close(). */
 struct server_signal;
-int	server_signal_new(struct server *, void (*fn)(void *), void *arg,
-	    struct server_signal **out);
+int	server_signal_new(struct server *, size_t loop, void (*fn)(void *),
+	    void *arg, struct server_signal **out);
 void	server_signal_raise(struct server_signal *);
 
 /*
@@ -119,8 +126,9 @@ int	conn_full(const struct conn *);
 
 /*
  * 1 when a line about this connection's peer may be logged now: each uid
- * gets log_lines_per_uid lines per log_window on each socket, so one user
- * cannot flood the log. A suppressed count is reported first.
+ * gets log_lines_per_uid lines per log_window on each socket (all its
+ * loops together), so one user cannot flood the log. A suppressed count
+ * is reported first.
  */
 int	conn_log_ok(struct conn *);
 

@@ -123,15 +123,42 @@ fill_reply(const struct verifier *v, struct verify_ctx *x,
 	rep->admin_gid = (uint32_t)admin_gid;
 }
 
-/* The stateful checks, after policy_verify said VALID. */
+/* The reply for credits that are not there. */
 static void
+credits_short(struct verify_ctx *x)
+{
+	struct proto_verify_reply *rep = &x->rep;
+
+	rep->code = PROTO_USAGE_EXCEEDED;
+	snprintf(rep->reason, sizeof(rep->reason), "%llu credit%s left, %llu "
+	    "needed", (unsigned long long)rep->remaining,
+	    rep->remaining == 1 ? "" : "s", (unsigned long long)x->hold.cost);
+}
+
+/* A failure of the ledger: logged, and the verify gets an error. */
+static int
+credits_failed(const struct verify_ctx *x, int rc)
+{
+	if (rc == -1)
+		log_warnx("verify: key %s: too many keys have credits waiting "
+		    "to be committed", x->log_id);
+	else
+		log_warnx("verify: key %s: reading its credits: %s",
+		    x->log_id, store_strerror(rc));
+	return PROTO_EINTERNAL;
+}
+
+/*
+ * The stateful checks, after policy_verify said VALID: a rate slot, then
+ * the credits, reserved with the ledger. Returns PROTO_OK (x->rep says
+ * what they decided), or PROTO_EINTERNAL.
+ */
+static int
 limits_check(const struct verifier *v, struct verify_ctx *x, uint64_t now,
     uint64_t now_ms)
 {
 	const struct proto_limits *lim = &x->key.info.limits;
 	struct proto_verify_reply *rep = &x->rep;
-	struct verify_hold *hold = &x->hold;
-	uint64_t	 avail, pending, refill_at;
 	char		 owner[LIMITS_OWNER_MAX];
 	int		 rc;
 
@@ -148,52 +175,44 @@ limits_check(const struct verifier *v, struct verify_ctx *x, uint64_t now,
 			snprintf(rep->reason, sizeof(rep->reason), "rate limit "
 			    "of %u per %u ms reached", lim->rate_max,
 			    lim->rate_window_ms);
-		return;
+		return PROTO_OK;
 	}
 	if (!lim->has_credits)
-		return;
-	hold->cost = x->req.cost != 0 ? x->req.cost : 1;
-	avail = credits_available(lim, &x->usage, now, &refill_at);
-	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen,
-	    x->usage_txn);
-	avail = avail > pending ? avail - pending : 0;
+		return PROTO_OK;
+	x->hold.cost = x->req.cost != 0 ? x->req.cost : 1;
 	rep->has_credits = 1;
-	if (avail < hold->cost) {
-		rep->code = PROTO_USAGE_EXCEEDED;
-		rep->remaining = avail;
-		snprintf(rep->reason, sizeof(rep->reason), "%llu credit%s "
-		    "left, %llu needed", (unsigned long long)avail,
-		    avail == 1 ? "" : "s", (unsigned long long)hold->cost);
-		return;
-	}
-	rep->remaining = avail - hold->cost;
-	hold->needed = 1;
-	hold->gen = x->usage.gen;
-	hold->refill_at = refill_at;
-	hold->refill_to = lim->refill_amount;
+	rc = ledger_reserve(v->ledger, x->key.info.id, lim, now, x->hold.cost,
+	    &rep->remaining, &x->hold.op);
+	if (rc == LEDGER_SHORT)
+		credits_short(x);
+	else if (rc != 0)
+		return credits_failed(x, rc);
+	else
+		x->hold.needed = 1;
+	return PROTO_OK;
 }
 
 /*
  * A check-only verify uses nothing: no rate slot, no credit, no recorded
  * use. It still says what is left, as a verify would before its own cost.
  */
-static void
+static int
 credits_peek(const struct verifier *v, struct verify_ctx *x, uint64_t now)
 {
 	const struct proto_limits *lim = &x->key.info.limits;
-	uint64_t	 avail, pending, refill_at;
+	int		 rc;
 
 	if (!lim->has_credits)
-		return;
-	avail = credits_available(lim, &x->usage, now, &refill_at);
-	pending = ledger_pending(v->ledger, x->key.info.id, x->usage.gen,
-	    x->usage_txn);
+		return PROTO_OK;
 	x->rep.has_credits = 1;
-	x->rep.remaining = avail > pending ? avail - pending : 0;
+	if ((rc = ledger_reserve(v->ledger, x->key.info.id, lim, now, 0,
+	    &x->rep.remaining, NULL)) != 0)
+		return credits_failed(x, rc);
+	return PROTO_OK;
 }
 
-/* Reads the key, its tenant and, for keys with credits, its usage in one
- * read transaction. Returns 0, STORE_ENOTFOUND, or a store error. */
+/* Reads the key and its tenant in one read transaction (the credits are
+ * the ledger's to read). Returns 0, STORE_ENOTFOUND, or a store error. */
 static int
 load(const struct verifier *v, struct verify_ctx *x, const struct token *tok,
     uint64_t now, const struct proto_tenant **t)
@@ -220,14 +239,6 @@ load(const struct verifier *v, struct verify_ctx *x, const struct token *tok,
 			*t = &x->tenant;
 		else if (rc == STORE_ENOTFOUND)
 			rc = 0;		/* policy_verify: tenant is gone */
-	}
-	memset(&x->usage, 0, sizeof(x->usage));
-	x->usage_txn = store_txn_id(txn);
-	if (rc == 0 && x->key.info.limits.has_credits) {
-		/* No record yet means no credits left. */
-		if ((rc = store_usage_get(txn, tok->id, &x->usage)) ==
-		    STORE_ENOTFOUND)
-			rc = 0;
 	}
 	store_end(txn);
 	return rc;
@@ -300,9 +311,11 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 	    rep->reason, sizeof(rep->reason));
 	fill_reply(v, x, t);
 	if (rep->code == PROTO_VALID && x->req.check_only)
-		credits_peek(v, x, now);
+		rc = credits_peek(v, x, now);
 	else if (rep->code == PROTO_VALID)
-		limits_check(v, x, now, now_ms);
+		rc = limits_check(v, x, now, now_ms);
+	if (rc != PROTO_OK)
+		return rc;
 	if (rep->code == PROTO_VALID && !x->req.check_only)
 		ledger_note_use(v->ledger, x->key.info.id, now);
 out:
@@ -390,7 +403,8 @@ held_done(void *arg, int rc)
 /*
  * Hands the reply begun in r to the ledger with x's consumption, to be
  * sent once that is committed. Returns 0, or -1 when out of memory (or
- * the reply does not fit a frame); r is finished either way.
+ * the reply does not fit a frame), having given the credits back; r is
+ * finished either way.
  */
 static int
 hold_reply(const struct verifier *v, const struct verify_ctx *x,
@@ -402,18 +416,16 @@ hold_reply(const struct verifier *v, const struct verify_ctx *x,
 	size_t		 len;
 
 	if ((frame = reply_end(r, &len)) == NULL ||
-	    (hd = malloc(sizeof(*hd) + len)) == NULL)
+	    (hd = malloc(sizeof(*hd) + len)) == NULL) {
+		ledger_cancel(v->ledger, hold->op);
 		return -1;
+	}
 	hd->c = c;
 	hd->req = r->req;
 	hd->len = len;
 	memcpy(hd->frame, frame, len);
-	if (ledger_consume(v->ledger, x->key.info.id, hold->gen,
-	    hold->refill_at, hold->refill_to, hold->cost, held_done, hd) != 0) {
-		free(hd);
-		return -1;
-	}
-	/* held_done runs on this thread, never before we return. */
+	/* held_done runs on this thread (lane), never before we return. */
+	ledger_consume(v->ledger, hold->op, v->lane, held_done, hd);
 	conn_ref(c);
 	return 0;
 }

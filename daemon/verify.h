@@ -1,5 +1,5 @@
 /*
- * verify.h - the VERIFY request, served on verify.sock's thread. It reads
+ * verify.h - the VERIFY request, served on verify.sock's threads. It reads
  * the store in one read transaction, never writes and never calls NSS:
  * the reply carries the owner so the caller decides about local users.
  * A verify that consumes credits is answered once the ledger committed
@@ -21,34 +21,37 @@
 
 struct verify_ctx;
 
-/* Everything a verify needs; the verify thread's, and only its. */
+/*
+ * Everything a verify needs; one per verify thread. The store, pepper,
+ * limits and ledger are shared by all of them (each is safe to share).
+ */
 struct verifier {
 	struct store		*store;		/* borrowed */
 	const struct pepper	*pepper;	/* borrowed */
-	struct limits		*limits;	/* borrowed; verify thread's */
+	struct limits		*limits;	/* borrowed */
 	struct ledger		*ledger;	/* borrowed */
+	size_t			 lane;		/* this thread's, in the ledger */
 	_Atomic uint64_t	*admin_gid;	/* borrowed; see admin.h */
 	uint64_t		 throttle_backoff_ms;	/* for the log */
 	/* borrowed: clock_system in apikeyd, a manual clock in tests */
 	const struct clock	*clock;
-	/* borrowed: the one context every request reuses (verify_handle) */
+	/* borrowed: the one context this thread's requests reuse */
 	struct verify_ctx	*ctx;
 };
 
-/* Credits to commit before the reply may go: set when needed is 1. */
+/* Credits reserved: when needed is 1, the reply may go only once op is
+ * committed (ledger_consume), or op must be given back (ledger_cancel). */
 struct verify_hold {
-	int		 needed;
-	uint32_t	 gen;		/* of the key's credits */
-	uint64_t	 refill_at;	/* a refill happens first; 0: none */
-	uint64_t	 refill_to;	/* the credits it restores */
-	uint64_t	 cost;
+	int			 needed;
+	uint64_t		 cost;
+	struct ledger_hold	*op;
 };
 
 /*
  * One verify, passed explicitly from step to step: the request in, the
- * reply out, and the records read on the way. It is about 32 KiB, so the
- * verify thread keeps one (struct verifier's ctx) and reuses it for every
- * request instead of putting it on the stack or allocating it.
+ * reply out, and the records read on the way. It is about 32 KiB, so
+ * each verify thread keeps one (struct verifier's ctx) and reuses it for
+ * every request instead of putting it on the stack or allocating it.
  */
 struct verify_ctx {
 	/* In; set by the caller of verify_run. */
@@ -62,11 +65,9 @@ struct verify_ctx {
 	/* The id of the key asked about, for the log even when it is not
 	 * found; "-" for a token that did not parse (it may be a password). */
 	char			 log_id[TOKEN_ID_LEN + 1];
-	/* Scratch of verify_run: the key, its tenant and its usage. */
+	/* Scratch of verify_run: the key and its tenant. */
 	struct store_key	 key;
 	struct proto_tenant	 tenant;
-	struct store_usage	 usage;
-	uint64_t		 usage_txn;	/* the read txn usage is from */
 };
 
 /*
@@ -75,8 +76,9 @@ struct verify_ctx {
  * needs no connection. Returns PROTO_OK, or PROTO_EINTERNAL when the store
  * failed (logged): then the request gets an error instead of x->rep. A
  * VALID reply takes a rate slot and notes the use with the ledger; a
- * reply with x->hold.needed must not be sent before the consumption is
- * committed (verify_handle hands both to the ledger).
+ * reply with x->hold.needed must not be sent before the consumption
+ * reserved in x->hold.op is committed (verify_handle hands both to the
+ * ledger).
  */
 int	verify_run(const struct verifier *v, struct verify_ctx *x);
 
@@ -86,8 +88,8 @@ int	verify_handle(void *arg, struct conn *, const struct peer *,
 
 /*
  * Verify replies sent since start, by the code the client received (after
- * throttling), into out[code]. The counters are the process's, not a
- * verifier's: there is one verify thread. Any thread may read them.
+ * throttling), into out[code]. The counters are the process's, summed
+ * over the verify threads. Any thread may read them.
  */
 void	verify_counts(uint64_t out[PROTO_CODE_MAX + 1]);
 

@@ -50,6 +50,8 @@ static char		 tmpdir[64];
 static struct config	 cfg;
 static struct server	*srv;
 static pthread_t	 thr;
+/* The verify loops' handler args: the handler needs none. */
+static void		*vargs[CONFIG_VERIFY_THREADS_MAX];
 static int		 serve_rc = -2;
 static _Atomic unsigned	 calls;
 static _Atomic uid_t	 peer_uid = (uid_t)-1;
@@ -101,7 +103,7 @@ start(uint64_t read_timeout_ms)
 	snprintf(cfg.socket_dir, sizeof(cfg.socket_dir), "%s", tmpdir);
 	cfg.read_timeout_ms = read_timeout_ms;
 	cr_assert_eq(config_finish(&cfg, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(server_open(&cfg, reserved, 0, lfds, handler, NULL,
+	cr_assert_eq(server_open(&cfg, reserved, 0, lfds, handler, vargs,
 	    handler, NULL, &srv), 0);
 	/* The server's thread takes the stop signal; this one never. */
 	server_block_signals();

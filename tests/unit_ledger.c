@@ -3,16 +3,19 @@
  * over a real store in a temporary directory.
  *
  * The ledger's wake function signals the test, which then completes the
- * batch as the verify thread would and reads the store: a consumption is
- * applied once, against the generation it was counted for, after the
- * refill it was decided with (at the time the test chose), and the
- * credits in flight are released when it is called back. Uses are written
- * at close, or once the flush interval passes.
+ * batch as a verify thread would and reads the store: a reservation is
+ * decided against the stored credits and every other reservation, a
+ * consumption is applied once, against the generation it was reserved in,
+ * after the refill it was decided with (at the time the test chose), and
+ * its credits are released when it is called back, on its own lane. Many
+ * threads reserving at once never spend one credit twice. Uses are
+ * written at close, or once the flush interval passes.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +31,20 @@
 
 #define MAP_SIZE	(16u * 1024 * 1024)
 #define HOUR_MS		(3600 * 1000)
+#define NOW		1700000000ULL	/* seconds, for reservations */
+#define LANES		4
 
 static char		 tmpdir[64];
 static struct store	*st;
 static struct ledger	*led;
 static char		 id[TOKEN_ID_LEN + 1];
+/* The key's limits: credits, no refill unless a test sets one. */
+static struct proto_limits lim;
+/* Each lane's wake argument, and the lanes woken (bit i: lane i). */
+static int		 lane_ids[LANES] = { 0, 1, 2, 3 };
+static void		*wake_args[LANES] = {
+	&lane_ids[0], &lane_ids[1], &lane_ids[2], &lane_ids[3] };
+static _Atomic unsigned	 lanes_woken;
 
 /* What each consumption was called back with; -1: not yet. */
 static int		 results[8];
@@ -48,13 +60,28 @@ done(void *arg, int rc)
 	ncalls++;
 }
 
-/* Completes wakes until n consumptions were called back (10 s at most). */
+static void
+wake(void *arg)
+{
+	atomic_fetch_or(&lanes_woken, 1u << *(int *)arg);
+	unit_wake(arg);
+}
+
+static void
+open_ledger(uint64_t flush_ms)
+{
+	cr_assert_eq(ledger_open(st, flush_ms, LANES, wake, wake_args, &led),
+	    0);
+}
+
+/* Completes wakes of lane 0 until n consumptions were called back (10 s
+ * at most). */
 static void
 await_calls(int n)
 {
 	while (ncalls < n) {
 		unit_wake_wait();
-		ledger_complete(led);
+		ledger_complete(led, 0);
 	}
 }
 
@@ -73,6 +100,16 @@ key_put(const char *kid)
 	k.info.limits.has_credits = 1;
 	cr_assert_eq(store_write_begin(st, &txn), 0);
 	cr_assert_eq(store_key_put(txn, &k), 0);
+	cr_assert_eq(store_commit(txn), 0);
+}
+
+static void
+key_del(const char *kid)
+{
+	struct store_txn *txn;
+
+	cr_assert_eq(store_write_begin(st, &txn), 0);
+	cr_assert_eq(store_key_del(txn, kid), 0);
 	cr_assert_eq(store_commit(txn), 0);
 }
 
@@ -100,26 +137,48 @@ remaining(const char *kid)
 	return u.remaining;
 }
 
-/* The id of a read txn begun now: it sees every commit so far. */
+/* What a verify of id at now would be told is left (cost 0: a peek). */
 static uint64_t
-snapshot(void)
+left_at(uint64_t now)
 {
-	struct store_txn *txn;
-	uint64_t	 txid;
+	uint64_t	 r = 0;
 
-	cr_assert_eq(store_read_begin(st, &txn), 0);
-	txid = store_txn_id(txn);
-	store_end(txn);
-	return txid;
+	cr_assert_eq(ledger_reserve(led, id, &lim, now, 0, &r, NULL), 0);
+	return r;
+}
+
+static uint64_t
+left(void)
+{
+	return left_at(NOW);
+}
+
+/* Reserves cost credits of id at now; the test hands them over. */
+static struct ledger_hold *
+reserve_at(uint64_t now, uint64_t cost)
+{
+	struct ledger_hold *h = NULL;
+	uint64_t	 r;
+	int		 rc;
+
+	rc = ledger_reserve(led, id, &lim, now, cost, &r, &h);
+	cr_assert_eq(rc, 0, "ledger_reserve: %d", rc);
+	cr_assert_not_null(h);
+	return h;
+}
+
+/* Reserves and hands over cost credits of id at now, on lane 0. */
+static void
+consume_at(uint64_t now, uint64_t cost, int *slot)
+{
+	*slot = -1;
+	ledger_consume(led, reserve_at(now, cost), 0, done, slot);
 }
 
 static void
-consume(const char *kid, uint32_t gen, uint64_t refill_at,
-    uint64_t refill_to, uint64_t cost, int *slot)
+consume(uint64_t cost, int *slot)
 {
-	*slot = -1;
-	cr_assert_eq(ledger_consume(led, kid, gen, refill_at, refill_to, cost,
-	    done, slot), 0);
+	consume_at(NOW, cost, slot);
 }
 
 static void
@@ -129,9 +188,11 @@ setup(void)
 	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
 	cr_assert_eq(store_open(tmpdir, MAP_SIZE, &st), 0);
 	unit_wake_init();
-	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
+	open_ledger(HOUR_MS);
 	keys_new_id(id);
 	key_put(id);
+	memset(&lim, 0, sizeof(lim));
+	lim.has_credits = 1;
 }
 
 static void
@@ -144,128 +205,171 @@ teardown(void)
 
 TestSuite(ledger, .init = setup, .fini = teardown, .timeout = 60);
 
-Test(ledger, commit_spends_once_and_releases_the_pending)
+Test(ledger, commit_spends_once_and_releases_the_reservation)
 {
 	unit_usage_put(st, id, 10, 0, 1);
-	consume(id, 1, 0, 0, 3, &results[0]);
-	/* In flight until committed, and only for its generation. */
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 3);
-	cr_assert_eq(ledger_pending(led, id, 2, snapshot()), 0);
-	consume(id, 1, 0, 0, 2, &results[1]);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 5);
+	consume(3, &results[0]);
+	/* Reserved until committed and called back. */
+	cr_assert_eq(left(), 7);
+	consume(2, &results[1]);
+	cr_assert_eq(left(), 5);
 	await_calls(2);
 	cr_assert_eq(results[0], 0);
 	cr_assert_eq(results[1], 0);
 	cr_assert_eq(remaining(id), 5);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
+	cr_assert_eq(left(), 5);
+}
+
+/* More than there are is refused, with what there is; nothing is kept. */
+Test(ledger, short_reservation_is_refused)
+{
+	struct ledger_hold *h = NULL;
+	uint64_t	 r = 0;
+
+	unit_usage_put(st, id, 5, 0, 1);
+	consume(3, &results[0]);
+	cr_assert_eq(ledger_reserve(led, id, &lim, NOW, 3, &r, &h),
+	    LEDGER_SHORT);
+	cr_assert_eq(r, 2);
+	cr_assert_null(h);
+	cr_assert_eq(left(), 2);
+	await_calls(1);
+	cr_assert_eq(remaining(id), 2);
+}
+
+/* A key with credits and no usage record yet has none. */
+Test(ledger, no_record_means_no_credits)
+{
+	struct ledger_hold *h = NULL;
+	uint64_t	 r = 99;
+
+	cr_assert_eq(ledger_reserve(led, id, &lim, NOW, 1, &r, &h),
+	    LEDGER_SHORT);
+	cr_assert_eq(r, 0);
+	cr_assert_null(h);
+}
+
+/* A reservation given back (its reply could not be made) frees its
+ * credits; nothing is written. */
+Test(ledger, cancel_gives_the_credits_back)
+{
+	struct ledger_hold *h;
+
+	unit_usage_put(st, id, 10, 0, 1);
+	h = reserve_at(NOW, 4);
+	cr_assert_eq(left(), 6);
+	ledger_cancel(led, h);
+	cr_assert_eq(left(), 10);
+	cr_assert_eq(remaining(id), 10);
 }
 
 /*
- * Committed but not yet completed (the verify loop has not run
- * ledger_complete): a read that sees the commit must not count those
- * credits again, one that began before it must.
+ * Committed but not yet completed (its lane has not run
+ * ledger_complete): the stored credits already count it, so it must not
+ * be counted again.
  */
 Test(ledger, committed_credits_count_once)
 {
-	uint64_t	 before;
-
 	unit_usage_put(st, id, 10, 0, 1);
-	before = snapshot();
-	consume(id, 1, 0, 0, 3, &results[0]);
+	consume(3, &results[0]);
 	unit_wake_wait();
 	cr_assert_eq(results[0], -1, "called back before ledger_complete");
 	cr_assert_eq(remaining(id), 7);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
-	cr_assert_eq(ledger_pending(led, id, 1, before), 3);
-	consume(id, 1, 0, 0, 2, &results[1]);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 2);
-	ledger_complete(led);
+	cr_assert_eq(left(), 7);
+	consume(2, &results[1]);
+	cr_assert_eq(left(), 5);
+	ledger_complete(led, 0);
 	cr_assert_eq(results[0], 0);
 	await_calls(2);
 	cr_assert_eq(remaining(id), 5);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
+	cr_assert_eq(left(), 5);
 }
 
-/* New credits set meanwhile (a new generation) win over old verifies. */
+/* New credits set meanwhile (a new generation) win over old verifies,
+ * and the reservations of the old generation do not count against them. */
 Test(ledger, generation_mismatch_is_dropped)
 {
+	struct ledger_hold *old;
+
+	unit_usage_put(st, id, 10, 0, 1);
+	old = reserve_at(NOW, 3);
 	unit_usage_put(st, id, 10, 0, 2);
-	consume(id, 1, 0, 0, 3, &results[0]);
-	await_calls(1);
+	cr_assert_eq(left(), 10);
+	consume(4, &results[1]);
+	cr_assert_eq(left(), 6);
+	results[0] = -1;
+	ledger_consume(led, old, 0, done, &results[0]);
+	await_calls(2);
 	cr_assert_eq(results[0], 0, "dropped, not failed");
-	cr_assert_eq(remaining(id), 10);
-	/* The pending count follows the newest generation only. */
-	consume(id, 2, 0, 0, 4, &results[1]);
-	consume(id, 3, 0, 0, 1, &results[2]);
-	cr_assert_eq(ledger_pending(led, id, 3, snapshot()), 1);
-	cr_assert_eq(ledger_pending(led, id, 2, snapshot()), 0);
-	await_calls(3);
+	cr_assert_eq(results[1], 0);
 	cr_assert_eq(remaining(id), 6);
-	cr_assert_eq(ledger_pending(led, id, 3, snapshot()), 0);
+	cr_assert_eq(left(), 6);
 }
 
 /*
- * A consumption decided with a refill at a set time refills first and
- * stores that time; another decided with the same refill (before the
- * first was committed) or an older one does not refill again.
+ * A refill is due once its interval has passed since the stored one. A
+ * consumption decided on it refills first and stores the time; another
+ * decided on the same stored refill (before the first was committed)
+ * refills only if its interval has passed since the first one's: a
+ * second later, it spends from the refill the first made.
  */
 Test(ledger, refill_at_a_set_time)
 {
 	struct store_usage u;
 
+	lim.refill_amount = 10;
+	lim.refill_interval = 1000;
 	unit_usage_put(st, id, 0, 1000, 1);
-	consume(id, 1, 5000, 10, 1, &results[0]);
-	consume(id, 1, 5000, 10, 1, &results[1]);
+	cr_assert_eq(left_at(1999), 0);
+	cr_assert_eq(left_at(2000), 10);
+	consume_at(5000, 1, &results[0]);
+	consume_at(5001, 2, &results[1]);
+	cr_assert_eq(left_at(5001), 7);
 	await_calls(2);
-	cr_assert_eq(usage_get(id, &u), 0);
-	cr_assert_eq(u.remaining, 8);
-	cr_assert_eq(u.last_refill_at, 5000);
-	consume(id, 1, 4000, 10, 1, &results[2]);
-	await_calls(3);
 	cr_assert_eq(usage_get(id, &u), 0);
 	cr_assert_eq(u.remaining, 7);
 	cr_assert_eq(u.last_refill_at, 5000);
-	consume(id, 1, 9000, 10, 4, &results[3]);
+	consume_at(5999, 1, &results[2]);
+	await_calls(3);
+	cr_assert_eq(usage_get(id, &u), 0);
+	cr_assert_eq(u.remaining, 6);
+	cr_assert_eq(u.last_refill_at, 5000);
+	consume_at(9000, 4, &results[3]);
 	await_calls(4);
 	cr_assert_eq(usage_get(id, &u), 0);
 	cr_assert_eq(u.remaining, 6);
 	cr_assert_eq(u.last_refill_at, 9000);
 }
 
-/* Credits never go below zero, whatever was asked. */
-Test(ledger, spending_stops_at_zero)
-{
-	unit_usage_put(st, id, 2, 0, 1);
-	consume(id, 1, 0, 0, 5, &results[0]);
-	await_calls(1);
-	cr_assert_eq(results[0], 0);
-	cr_assert_eq(remaining(id), 0);
-}
-
 /* A key revoked meanwhile is fine: nothing is written for it. */
 Test(ledger, revoked_key_writes_nothing)
 {
 	struct store_usage u;
-	char		 gone[TOKEN_ID_LEN + 1];
 
-	keys_new_id(gone);
-	consume(gone, 1, 0, 0, 1, &results[0]);
+	unit_usage_put(st, id, 4, 0, 1);
+	consume(1, &results[0]);
+	key_del(id);
 	await_calls(1);
 	cr_assert_eq(results[0], 0);
-	cr_assert_eq(usage_get(gone, &u), STORE_ENOTFOUND);
+	cr_assert_eq(usage_get(id, &u), STORE_ENOTFOUND);
 }
 
-/* A key with credits but no usage record must hand none out: the commit
- * fails, and the verify waiting on it is told so. */
+/* A key with credits but no usage record must hand none out: if it lost
+ * its record after the reservation, the commit fails, and the verify
+ * waiting on it is told so. */
 Test(ledger, credits_without_a_record_fail_the_commit)
 {
 	struct store_usage u;
+	struct ledger_hold *h;
 
-	consume(id, 1, 0, 0, 1, &results[0]);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 1);
+	unit_usage_put(st, id, 4, 0, 1);
+	h = reserve_at(NOW, 1);
+	key_del(id);
+	key_put(id);
+	results[0] = -1;
+	ledger_consume(led, h, 0, done, &results[0]);
 	await_calls(1);
 	cr_assert_eq(results[0], STORE_ECORRUPT);
-	cr_assert_eq(ledger_pending(led, id, 1, snapshot()), 0);
 	cr_assert_eq(usage_get(id, &u), STORE_ENOTFOUND);
 }
 
@@ -273,12 +377,102 @@ Test(ledger, credits_without_a_record_fail_the_commit)
 Test(ledger, close_calls_back_what_waits)
 {
 	unit_usage_put(st, id, 4, 0, 1);
-	consume(id, 1, 0, 0, 1, &results[0]);
+	consume(1, &results[0]);
 	ledger_close(led);
 	cr_assert_eq(ncalls, 1);
 	cr_assert_eq(results[0], 0);
 	cr_assert_eq(remaining(id), 3);
-	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
+	open_ledger(HOUR_MS);
+}
+
+/* Each consumption is called back on the lane that handed it over, and
+ * only that lane is woken for it. */
+Test(ledger, called_back_on_its_own_lane)
+{
+	unit_usage_put(st, id, 10, 0, 1);
+	results[0] = -1;
+	ledger_consume(led, reserve_at(NOW, 1), 2, done, &results[0]);
+	unit_wake_wait();
+	cr_assert_eq(atomic_load(&lanes_woken), 1u << 2);
+	ledger_complete(led, 0);
+	ledger_complete(led, 1);
+	ledger_complete(led, 3);
+	cr_assert_eq(results[0], -1, "called back on another lane");
+	ledger_complete(led, 2);
+	cr_assert_eq(results[0], 0);
+	cr_assert_eq(remaining(id), 9);
+}
+
+/*
+ * Threads reserving credits of one key at once, each on its lane and
+ * completing its own: together they get exactly the credits there are,
+ * and the store ends at zero. A reservation decided on a read that did
+ * not see another thread's would spend a credit twice.
+ */
+#define RACE_CREDITS	2000
+
+struct racer {
+	int		 lane;
+	uint64_t	 got;
+	uint64_t	 called;
+};
+
+static void
+race_done(void *arg, int rc)
+{
+	struct racer	*r = arg;
+
+	cr_assert_eq(rc, 0);
+	r->called++;
+}
+
+static void *
+race(void *arg)
+{
+	struct racer	*r = arg;
+	struct ledger_hold *h;
+	uint64_t	 left_now;
+	int		 rc;
+
+	for (;;) {
+		h = NULL;
+		rc = ledger_reserve(led, id, &lim, NOW, 1, &left_now, &h);
+		if (rc == LEDGER_SHORT)
+			break;
+		cr_assert_eq(rc, 0);
+		r->got++;
+		ledger_consume(led, h, (size_t)r->lane, race_done, r);
+		ledger_complete(led, (size_t)r->lane);
+	}
+	return NULL;
+}
+
+Test(ledger, threads_never_spend_a_credit_twice)
+{
+	struct racer	 r[LANES];
+	pthread_t	 t[LANES];
+	uint64_t	 got = 0, called = 0;
+	int		 i;
+
+	unit_usage_put(st, id, RACE_CREDITS, 0, 1);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < LANES; i++) {
+		r[i].lane = i;
+		cr_assert_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (i = 0; i < LANES; i++)
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+	/* The last commits are called back at close; the teardown closes
+	 * the next one. */
+	ledger_close(led);
+	open_ledger(HOUR_MS);
+	for (i = 0; i < LANES; i++) {
+		got += r[i].got;
+		called += r[i].called;
+	}
+	cr_assert_eq(got, RACE_CREDITS);
+	cr_assert_eq(called, RACE_CREDITS);
+	cr_assert_eq(remaining(id), 0);
 }
 
 /* Uses are kept in memory and written at close, for existing keys only,
@@ -309,7 +503,7 @@ Test(ledger, uses_written_at_close)
 	cr_assert_eq(u.last_used, 1700000020);
 	cr_assert_eq(u.use_count, 1);
 	cr_assert_eq(usage_get(gone, &u), STORE_ENOTFOUND);
-	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
+	open_ledger(HOUR_MS);
 }
 
 /* An older time never replaces a newer last use; counts add up. */
@@ -319,13 +513,13 @@ Test(ledger, uses_accumulate_across_flushes)
 
 	ledger_note_use(led, id, 2000);
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
+	open_ledger(HOUR_MS);
 	ledger_note_use(led, id, 1000);
 	ledger_close(led);
 	cr_assert_eq(usage_get(id, &u), 0);
 	cr_assert_eq(u.last_used, 2000);
 	cr_assert_eq(u.use_count, 2);
-	cr_assert_eq(ledger_open(st, HOUR_MS, unit_wake, NULL, &led), 0);
+	open_ledger(HOUR_MS);
 }
 
 /*
@@ -340,7 +534,7 @@ Test(ledger, uses_written_every_flush_interval)
 	uint64_t	 end;
 
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, 20, unit_wake, NULL, &led), 0);
+	open_ledger(20);
 	ledger_note_use(led, id, 1700000000);
 	end = clock_now_ms() + 10000;
 	while (usage_get(id, &u) != 0 || u.use_count == 0) {

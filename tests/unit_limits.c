@@ -9,6 +9,7 @@
  * small numbers whose edges are easy to reach by hand. The tests of full
  * tables use small tables, but for one that proves the default size.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -706,4 +707,44 @@ Test(throttle, clock_set_back_window_restarts)
 	expect_free(1000, "", T0 - HOUR + WINDOW);
 	limits_failed(l, 1000, "", T0 - HOUR + 2 * WINDOW);
 	expect_free(1000, "", T0 - HOUR + 2 * WINDOW);
+}
+
+/*
+ * The verify threads share the tables: threads taking slots of one key at
+ * once get exactly its max between them, whichever thread each verify
+ * ran on, and the table stays whole for the next window.
+ */
+#define RACE_THREADS	4
+#define RACE_MAX	20000
+
+static void *
+race_take(void *arg)
+{
+	uint64_t	*got = arg, retry;
+
+	for (;;) {
+		if (limits_rate_take(l, "shared", OWNER, RACE_MAX, 1000, T0,
+		    &retry) != 0)
+			break;
+		(*got)++;
+	}
+	return NULL;
+}
+
+Test(rate, threads_share_one_count)
+{
+	pthread_t	 t[RACE_THREADS];
+	uint64_t	 got[RACE_THREADS] = { 0 }, sum = 0;
+	int		 i;
+
+	for (i = 0; i < RACE_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, race_take, &got[i]),
+		    0);
+	for (i = 0; i < RACE_THREADS; i++) {
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+		sum += got[i];
+	}
+	cr_assert_eq(sum, RACE_MAX);
+	take_limited("shared", RACE_MAX, 1000, T0 + 1, 999);
+	take_ok("shared", RACE_MAX, 1000, T0 + 1000);
 }

@@ -71,7 +71,41 @@ static void
 await_commit(void)
 {
 	unit_wake_wait();
-	ledger_complete(led);
+	ledger_complete(led, 0);
+}
+
+/* Opens the ledger with one lane (0), as apikeyd with one verify thread. */
+static void
+open_ledger(void)
+{
+	void	*wake_args[1] = { NULL };
+
+	/* Uses are written at close only, unless a test closes early. */
+	cr_assert_eq(ledger_open(st, 3600 * 1000, 1, unit_wake, wake_args,
+	    &led), 0);
+	v.ledger = led;
+}
+
+/* Hands the credits the last verify reserved to the ledger, as
+ * verify_handle does, to be committed and called back (done). */
+static void
+hand_over(void)
+{
+	cr_assert_eq(x->hold.needed, 1);
+	ledger_consume(led, x->hold.op, 0, done, NULL);
+	x->hold.needed = 0;
+	x->hold.op = NULL;
+}
+
+/* Gives back credits the last verify reserved and the test did not hand
+ * over, as verify_handle does when the reply cannot be made. */
+static void
+give_back(void)
+{
+	if (x->hold.needed)
+		ledger_cancel(led, x->hold.op);
+	x->hold.needed = 0;
+	x->hold.op = NULL;
 }
 
 static void
@@ -86,16 +120,14 @@ setup(void)
 	cr_assert_eq(store_open(tmpdir, MAP_SIZE, &st), 0);
 	cr_assert_eq(limits_new(&lc, &lim), 0);
 	unit_wake_init();
-	/* Uses are written at close only, unless a test closes early. */
-	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
 	cr_assert_not_null(x = calloc(1, sizeof(*x)));
 	clock_manual_init(&clk, T0, MS0);
 	atomic_store(&admin_gid, ADMIN_GID_KNOWN | 4242);
 	memset(&v, 0, sizeof(v));
+	open_ledger();
 	v.store = st;
 	v.pepper = pep;
 	v.limits = lim;
-	v.ledger = led;
 	v.admin_gid = &admin_gid;
 	v.throttle_backoff_ms = FAIL_BACKOFF;
 	v.clock = &clk.clock;
@@ -105,6 +137,7 @@ setup(void)
 static void
 teardown(void)
 {
+	give_back();
 	ledger_close(led);
 	free(x);
 	limits_free(lim);
@@ -211,6 +244,7 @@ run_as(uid_t uid, const char *token, const char *rhost, uint32_t cost)
 	snprintf(x->req.rhost, sizeof(x->req.rhost), "%s", rhost);
 	x->req.cost = cost;
 	x->uid = uid;
+	give_back();
 	cr_assert_eq(verify_run(&v, x), PROTO_OK);
 	return x->rep.code;
 }
@@ -451,13 +485,16 @@ Test(verify_run, expiry_comes_before_restrictions)
 	strcpy(x->req.token, tok);
 	strcpy(x->req.service, "su");
 	x->uid = UID;
+	give_back();
 	cr_assert_eq(verify_run(&v, x), PROTO_OK);
 	cr_assert_eq(x->rep.code, PROTO_FORBIDDEN);
 	clk.now = T0 + 5;
+	give_back();
 	cr_assert_eq(verify_run(&v, x), PROTO_OK);
 	cr_assert_eq(x->rep.code, PROTO_EXPIRED);
 	strcpy(x->req.service, "sshd");
 	strcpy(x->req.rhost, "elsewhere");	/* not throttled */
+	give_back();
 	cr_assert_eq(verify_run(&v, x), PROTO_OK);
 	cr_assert_eq(x->rep.code, PROTO_EXPIRED);
 }
@@ -493,15 +530,10 @@ Test(verify_run, credits_are_held_until_committed)
 	cr_assert_eq(run_as(UID, tok, "", 2), PROTO_VALID);
 	cr_assert_eq(x->rep.has_credits, 1);
 	cr_assert_eq(x->rep.remaining, 1);
-	cr_assert_eq(x->hold.needed, 1);
 	cr_assert_eq(x->hold.cost, 2);
-	cr_assert_eq(x->hold.gen, 1);
-	cr_assert_eq(x->hold.refill_at, 0);
 	/* The reply goes to the ledger; until it is committed, the credits
 	 * are in flight and nobody else may spend them. */
-	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
-	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
-	    0);
+	hand_over();
 	cr_assert_eq(run_as(UID, tok, "", 2), PROTO_USAGE_EXCEEDED);
 	cr_assert_str_eq(x->rep.reason, "1 credit left, 2 needed");
 	cr_assert_eq(x->rep.remaining, 1);
@@ -528,20 +560,16 @@ Test(verify_run, committed_credits_are_not_counted_twice)
 
 	credit_key(&k, tok, 2, 0, 0);
 	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_VALID);
-	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
-	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
-	    0);
+	hand_over();
 	unit_wake_wait();
 	cr_assert_eq(done_calls, 0);
 	cr_assert_eq(usage_get(k.info.id).remaining, 1);
 	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_VALID, "%s",
 	    x->rep.reason);
 	cr_assert_eq(x->rep.remaining, 0);
-	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
-	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
-	    0);
+	hand_over();
 	cr_assert_eq(run_as(UID, tok, "", 1), PROTO_USAGE_EXCEEDED);
-	ledger_complete(led);
+	ledger_complete(led, 0);
 	await_commit();
 	cr_assert_eq(done_calls, 2);
 	cr_assert_eq(usage_get(k.info.id).remaining, 0);
@@ -577,23 +605,25 @@ Test(verify_run, refill_at_a_set_time)
 	clk.now = T0 + 3600;
 	expect_code(tok, PROTO_VALID);
 	cr_assert_eq(x->rep.remaining, 4);
-	cr_assert_eq(x->hold.refill_at, T0 + 3600);
-	cr_assert_eq(x->hold.refill_to, 5);
-	cr_assert_eq(ledger_consume(led, k.info.id, x->hold.gen,
-	    x->hold.refill_at, x->hold.refill_to, x->hold.cost, done, NULL),
-	    0);
+	hand_over();
 	await_commit();
 	cr_assert_eq(usage_get(k.info.id).remaining, 4);
 	cr_assert_eq(usage_get(k.info.id).last_refill_at, T0 + 3600);
 	/* The next one counts from the new refill time. */
 	clk.now = T0 + 7199;
 	expect_code(tok, PROTO_VALID);
-	cr_assert_eq(x->hold.refill_at, 0);
 	cr_assert_eq(x->rep.remaining, 3);
+	hand_over();
+	await_commit();
+	cr_assert_eq(usage_get(k.info.id).remaining, 3);
+	cr_assert_eq(usage_get(k.info.id).last_refill_at, T0 + 3600);
 	clk.now = T0 + 7200;
 	expect_code(tok, PROTO_VALID);
-	cr_assert_eq(x->hold.refill_at, T0 + 7200);
 	cr_assert_eq(x->rep.remaining, 4);
+	hand_over();
+	await_commit();
+	cr_assert_eq(usage_get(k.info.id).remaining, 4);
+	cr_assert_eq(usage_get(k.info.id).last_refill_at, T0 + 7200);
 }
 
 /* --- rate limits ------------------------------------------------------- */
@@ -705,9 +735,9 @@ Test(verify_run, valid_verifies_note_their_use)
 	expect_code(tok, PROTO_VALID);
 	clk.now = T0 + 100;
 	expect_code(tok, PROTO_EXPIRED);
+	give_back();
 	ledger_close(led);				/* writes the uses */
-	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
-	v.ledger = led;
+	open_ledger();
 	u = usage_get(k.info.id);
 	cr_assert_eq(u.last_used, T0 + 9);
 	cr_assert_eq(u.use_count, 2);
@@ -738,6 +768,7 @@ Test(verify_run, check_only_uses_nothing)
 		snprintf(x->req.token, sizeof(x->req.token), "%s", tok);
 		x->req.check_only = 1;
 		x->uid = UID;
+		give_back();
 		cr_assert_eq(verify_run(&v, x), PROTO_OK);
 		cr_assert_eq(x->rep.code, PROTO_VALID, "%s", x->rep.reason);
 		cr_assert_eq(x->hold.needed, 0);
@@ -753,12 +784,12 @@ Test(verify_run, check_only_uses_nothing)
 	memset(&x->req, 0, sizeof(x->req));
 	snprintf(x->req.token, sizeof(x->req.token), "%s", tok);
 	x->req.check_only = 1;
+	give_back();
 	cr_assert_eq(verify_run(&v, x), PROTO_OK);
 	cr_assert_eq(x->rep.code, PROTO_EXPIRED);
 	/* Only the one real use was noted. */
 	ledger_close(led);
-	cr_assert_eq(ledger_open(st, 3600 * 1000, unit_wake, NULL, &led), 0);
-	v.ledger = led;
+	open_ledger();
 	u = usage_get(k.info.id);
 	cr_assert_eq(u.use_count, 1);
 	cr_assert_eq(u.last_used, T0 + 5);

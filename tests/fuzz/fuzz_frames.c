@@ -128,7 +128,7 @@ complete(struct conn *c, int wait)
 	if (n > 0) {
 		/* Held replies answer requests before the current one. */
 		fconn_expect(c, NULL);
-		ledger_complete(ledger);
+		ledger_complete(ledger, 0);
 	}
 }
 
@@ -224,6 +224,7 @@ static void
 state_open(size_t map_size)
 {
 	struct limits_conf lc = { 3, 10000, 5000, 64, 64 };
+	void		*wake_args[1] = { NULL };
 	int		 rc;
 
 	pthread_mutex_lock(&wake_mu);
@@ -235,7 +236,7 @@ state_open(size_t map_size)
 	if (limits_new(&lc, &limits) != 0)
 		die("limits_new", "out of memory");
 	/* Uses are written when the ledger closes, after the input. */
-	if (ledger_open(store, 3600 * 1000, wake, NULL, &ledger) != 0)
+	if (ledger_open(store, 3600 * 1000, 1, wake, wake_args, &ledger) != 0)
 		die("ledger_open", "failed");
 	ver.store = store;
 	ver.limits = limits;
