@@ -38,7 +38,10 @@
 #include "log.h"
 #include "table.h"
 
-#define USE_ENTRIES	(256 * 1024)
+#define USE_ENTRIES	(LEDGER_USES_EARLY / 3 * 4)
+/* Uses written per write transaction, in key order: a chunk dirties a few
+ * hundred pages, which LMDB then keeps cached for good. */
+#define USE_CHUNK	4096
 
 /* A consumption, from its reservation to its call back: a ledger_hold. */
 struct ledger_hold {
@@ -71,6 +74,20 @@ struct inflight {
 	uint64_t	 cost;
 };
 
+/* A use to write: into the table being flushed. */
+struct useref {
+	const char	*id;
+	const struct use *use;
+};
+
+/* The uses being written, a chunk per commit; the commit thread's. */
+struct flushing {
+	struct table	*uses;		/* swapped out; NULL: none */
+	struct useref	*refs;		/* in key order */
+	size_t		 n;
+	size_t		 next;
+};
+
 struct lane {
 	struct oplist	 done;		/* under mu */
 	void		*wake_arg;
@@ -92,7 +109,9 @@ struct ledger {
 	struct table	*uses;		/* under mu */
 	struct table	*pending;	/* under mu */
 	int		 stop;		/* under mu */
+	int		 flush_now;	/* the use table filled up; under mu */
 	uint64_t	 flush_ms;
+	struct flushing	 fl;		/* commit thread only */
 	int		 uses_full_logged;	/* under mu */
 };
 
@@ -146,38 +165,66 @@ apply_op(struct store_txn *txn, const struct ledger_hold *o)
 	return store_usage_put(txn, o->id, &u);
 }
 
-struct flush {
-	struct store_txn *txn;
-	int		 rc;
-};
-
-static void
-apply_use(const char *id, void *v, void *arg)
+static int
+apply_use(struct store_txn *txn, const struct useref *r)
 {
-	struct flush	*f = arg;
-	const struct use *use = v;
 	struct store_usage u;
-	struct store_key k;
 	int		 rc;
 
-	if (f->rc != 0)
-		return;
-	rc = store_usage_get(f->txn, id, &u);
+	rc = store_usage_get(txn, r->id, &u);
 	if (rc == STORE_ENOTFOUND) {
 		/* Only keys that still exist get a record. */
-		if ((rc = store_key_get(f->txn, id, &k)) != 0) {
-			f->rc = rc == STORE_ENOTFOUND ? 0 : rc;
-			return;
-		}
+		if ((rc = store_key_exists(txn, r->id)) != 0)
+			return rc == STORE_ENOTFOUND ? 0 : rc;
 		memset(&u, 0, sizeof(u));
-	} else if (rc != 0) {
-		f->rc = rc;
+	} else if (rc != 0)
+		return rc;
+	if (r->use->last_used > u.last_used)
+		u.last_used = r->use->last_used;
+	u.use_count += r->use->count;
+	return store_usage_put(txn, r->id, &u);
+}
+
+static void
+collect_use(const char *id, void *v, void *arg)
+{
+	struct flushing	*fl = arg;
+
+	fl->refs[fl->n].id = id;
+	fl->refs[fl->n].use = v;
+	fl->n++;
+}
+
+/* Starts writing the uses in table uses, which the flush now owns. */
+static void
+flush_begin(struct flushing *fl, struct table *uses)
+{
+	fl->uses = uses;
+	fl->n = fl->next = 0;
+	if ((fl->refs = calloc(table_count(uses), sizeof(*fl->refs))) ==
+	    NULL || table_foreach(uses, collect_use, fl) != 0)
+		log_warnx("out of memory: %zu keys' last-used times and use "
+		    "counts are not written", table_count(uses));
+}
+
+/* The next chunk of uses to write, *n of them; NULL when none is left. */
+static const struct useref *
+flush_chunk(const struct flushing *fl, size_t *n)
+{
+	*n = fl->n - fl->next < USE_CHUNK ? fl->n - fl->next : USE_CHUNK;
+	return *n > 0 ? fl->refs + fl->next : NULL;
+}
+
+/* The chunk of n was written (or failed): on to the next, or done. */
+static void
+flush_advance(struct flushing *fl, size_t n)
+{
+	fl->next += n;
+	if (fl->next < fl->n)
 		return;
-	}
-	if (use->last_used > u.last_used)
-		u.last_used = use->last_used;
-	u.use_count += use->count;
-	f->rc = store_usage_put(f->txn, id, &u);
+	free(fl->refs);
+	table_free(fl->uses);
+	memset(fl, 0, sizeof(*fl));
 }
 
 /*
@@ -189,34 +236,34 @@ apply_use(const char *id, void *v, void *arg)
  * so it is taken back at once (errs toward refusing, for a moment).
  */
 static int
-commit(struct ledger *l, struct ledger_hold *batch, struct table *uses)
+commit(struct ledger *l, struct ledger_hold *batch, const struct useref *uses,
+    size_t nuses)
 {
-	struct flush	 f = { NULL, 0 };
+	struct store_txn *wtxn;
 	struct ledger_hold *o;
 	uint64_t	 txn;
+	size_t		 i;
 	int		 rc;
 
-	if ((rc = store_write_begin(l->store, &f.txn)) != 0) {
+	if ((rc = store_write_begin(l->store, &wtxn)) != 0) {
 		for (o = batch; o != NULL; o = o->next)
 			o->result = rc;
 		return rc;
 	}
-	txn = store_txn_id(f.txn);
+	txn = store_txn_id(wtxn);
 	pthread_mutex_lock(&l->mu);
 	for (o = batch; o != NULL; o = o->next)
 		o->txn = txn;
 	l->committing = batch;
 	pthread_mutex_unlock(&l->mu);
 	for (o = batch; o != NULL && rc == 0; o = o->next)
-		rc = apply_op(f.txn, o);
-	if (rc == 0 && uses != NULL) {
-		table_foreach(uses, apply_use, &f);
-		rc = f.rc;
-	}
+		rc = apply_op(wtxn, o);
+	for (i = 0; i < nuses && rc == 0; i++)
+		rc = apply_use(wtxn, &uses[i]);
 	if (rc != 0)
-		store_end(f.txn);
+		store_end(wtxn);
 	else
-		rc = store_commit(f.txn);
+		rc = store_commit(wtxn);
 	pthread_mutex_lock(&l->mu);
 	for (o = batch; o != NULL; o = o->next) {
 		o->result = rc;
@@ -240,13 +287,23 @@ wake_lanes(struct ledger *l)
 		}
 }
 
+/*
+ * The commit thread: each turn commits what verifies queued since the last
+ * one and, while uses are being written, the next chunk of them, in one
+ * transaction. Uses are swapped out for writing every flush interval, when
+ * the table is three quarters full (so that none has to be dropped), and
+ * at the stop, which ends once everything is written.
+ */
 static void *
 commit_main(void *arg)
 {
 	struct ledger	*l = arg;
+	struct flushing	*fl = &l->fl;
 	struct timespec	 next_flush;
-	struct table	*uses, *fresh;
+	struct table	*fresh;
 	struct ledger_hold *batch, *o;
+	const struct useref *chunk;
+	size_t		 nchunk;
 	int		 stopping, flush_due, rc;
 
 	/* For top -H and /proc/PID/task/TID/comm. */
@@ -255,35 +312,41 @@ commit_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
 		flush_due = 0;
-		while (!l->stop && l->queue.head == NULL) {
+		while (!l->stop && l->queue.head == NULL && !l->flush_now &&
+		    fl->uses == NULL)
 			if (pthread_cond_timedwait(&l->cv, &l->mu,
 			    &next_flush) == ETIMEDOUT) {
 				flush_due = 1;
 				break;
 			}
-		}
+		flush_due |= l->flush_now;
 		stopping = l->stop;
 		batch = list_take(&l->queue);
-		uses = NULL;
-		if ((flush_due || stopping) && table_count(l->uses) > 0 &&
-		    (fresh = table_new(sizeof(struct use), USE_ENTRIES)) !=
-		    NULL) {
-			uses = l->uses;
+		if ((flush_due || stopping) && fl->uses == NULL &&
+		    l->uses != NULL && table_count(l->uses) > 0 &&
+		    ((fresh = table_new(sizeof(struct use), USE_ENTRIES)) !=
+		    NULL || stopping)) {
+			/* Stopping, the last table goes even without a new
+			 * one: no verify notes a use any more. */
+			flush_begin(fl, l->uses);
 			l->uses = fresh;
+			l->flush_now = 0;
 		}
 		pthread_mutex_unlock(&l->mu);
 		if (flush_due)
 			clock_deadline(&next_flush, l->flush_ms);
 
-		if (batch != NULL || uses != NULL) {
-			rc = commit(l, batch, uses);
+		chunk = flush_chunk(fl, &nchunk);
+		if (batch != NULL || chunk != NULL) {
+			rc = commit(l, batch, chunk, nchunk);
 			if (rc != 0)
 				log_warnx("usage commit failed: %s%s",
 				    store_strerror(rc), batch != NULL ?
 				    "; refusing the verifies that waited on it"
 				    : "");
 		}
-		table_free(uses);
+		if (fl->uses != NULL)
+			flush_advance(fl, nchunk);
 		if (batch != NULL) {
 			pthread_mutex_lock(&l->mu);
 			l->committing = NULL;
@@ -296,9 +359,10 @@ commit_main(void *arg)
 			pthread_mutex_unlock(&l->mu);
 			wake_lanes(l);
 		}
-		if (stopping && batch == NULL) {
+		if (stopping && fl->uses == NULL) {
 			pthread_mutex_lock(&l->mu);
-			rc = l->queue.head == NULL;
+			rc = l->queue.head == NULL && (l->uses == NULL ||
+			    table_count(l->uses) == 0);
 			pthread_mutex_unlock(&l->mu);
 			if (rc)
 				break;
@@ -481,13 +545,19 @@ ledger_note_use(struct ledger *l, const char *id, uint64_t now)
 	struct use	*u;
 
 	pthread_mutex_lock(&l->mu);
-	if ((u = table_get(l->uses, id, 1)) != NULL) {
+	if (l->uses != NULL && (u = table_get(l->uses, id, 1)) != NULL) {
 		u->last_used = now;
 		u->count++;
+		/* Written early rather than dropped once full. */
+		if (table_count(l->uses) >= LEDGER_USES_EARLY &&
+		    !l->flush_now) {
+			l->flush_now = 1;
+			pthread_cond_signal(&l->cv);
+		}
 	} else if (!l->uses_full_logged) {
 		l->uses_full_logged = 1;
-		log_warnx("use table full: use counts lag until the next "
-		    "flush");
+		log_warnx("use table full while the last uses are written: "
+		    "some last-used times and use counts are lost");
 	}
 	pthread_mutex_unlock(&l->mu);
 }

@@ -7,8 +7,8 @@
  * a disk sync: while one commit is in flight, the next batch collects, and
  * each batch is one LMDB write transaction (group commit). Keys without
  * credits never reach this write path; their last-used time and use count
- * are kept in memory and written in batches every flush_interval (and at
- * shutdown).
+ * are kept in memory and written in batches every flush_interval, when
+ * LEDGER_USES_EARLY keys were used meanwhile, and at shutdown.
  *
  * Several verify threads (lanes) share one ledger. A consumption is first
  * reserved (ledger_reserve), which decides it against the stored credits
@@ -29,6 +29,9 @@
 #include "store.h"
 
 #define LEDGER_SHORT	1	/* ledger_reserve: not enough credits */
+/* Keys with uses noted since the last write at which the uses are written
+ * at once, before the flush interval: three quarters of the table. */
+#define LEDGER_USES_EARLY (192 * 1024)
 
 struct ledger;
 /* Credits reserved for one verify; the ledger's, until consumed or

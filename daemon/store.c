@@ -523,6 +523,14 @@ store_key_get(struct store_txn *t, const char *id, struct store_key *out)
 	return STORE_OK;
 }
 
+int
+store_key_exists(struct store_txn *t, const char *id)
+{
+	MDB_val		 val;
+
+	return get_by_id(t, 0, id, &val);
+}
+
 static int
 same_owner(const struct proto_owner *a, const struct proto_owner *b)
 {

@@ -77,6 +77,9 @@ void	store_end(struct store_txn *);
 uint64_t store_txn_id(const struct store_txn *);
 
 int	store_key_get(struct store_txn *, const char *id, struct store_key *out);
+/* Whether key id exists: 0, STORE_ENOTFOUND or a store error; nothing is
+ * decoded. */
+int	store_key_exists(struct store_txn *, const char *id);
 /* Inserts or replaces by info.id; a new key is added to the owner index.
  * The owner of an existing key must not change. */
 int	store_key_put(struct store_txn *, const struct store_key *);

@@ -9,7 +9,8 @@
  * after the refill it was decided with (at the time the test chose), and
  * its credits are released when it is called back, on its own lane. Many
  * threads reserving at once never spend one credit twice. Uses are
- * written at close, or once the flush interval passes.
+ * written at close, once the flush interval passes, or as soon as the use
+ * table is three quarters full, a chunk per transaction, none lost.
  */
 #include <sys/stat.h>
 
@@ -543,4 +544,73 @@ Test(ledger, uses_written_every_flush_interval)
 	}
 	cr_assert_eq(u.last_used, 1700000000);
 	cr_assert_eq(u.use_count, 1);
+}
+
+/*
+ * Keys used faster than the flush interval writes them: once
+ * LEDGER_USES_EARLY keys were used, the uses are written at once (the
+ * interval here is an hour), and a use noted meanwhile goes into a fresh
+ * table instead of being lost. The other ids are of no stored key: the
+ * write skips them.
+ */
+Test(ledger, uses_written_early_when_the_table_fills)
+{
+	struct store_usage u;
+	struct timespec	 pause = { 0, 5 * 1000000L };
+	char		 other[TOKEN_ID_LEN + 1];
+	uint64_t	 end;
+	int		 i;
+
+	ledger_note_use(led, id, 1700000000);
+	for (i = 1; i < LEDGER_USES_EARLY; i++) {
+		keys_new_id(other);
+		ledger_note_use(led, other, 1700000000);
+	}
+	end = clock_now_ms() + 10000;
+	while (usage_get(id, &u) != 0 || u.use_count == 0) {
+		cr_assert_lt(clock_now_ms(), end, "not written within 10 s");
+		nanosleep(&pause, NULL);
+	}
+	cr_assert_eq(u.use_count, 1);
+	ledger_note_use(led, id, 1700000100);
+	ledger_close(led);
+	open_ledger(HOUR_MS);
+	cr_assert_eq(usage_get(id, &u), 0);
+	cr_assert_eq(u.use_count, 2);
+	cr_assert_eq(u.last_used, 1700000100);
+}
+
+/* Many keys' uses are written a chunk per transaction: every one of them,
+ * whatever chunk it falls in. */
+#define MANY_KEYS	10000
+
+Test(ledger, uses_of_many_keys_are_all_written)
+{
+	static char	 ids[MANY_KEYS][TOKEN_ID_LEN + 1];
+	struct store_usage u;
+	struct store_key k;
+	struct store_txn *txn;
+	int		 i;
+
+	memset(&k, 0, sizeof(k));
+	strcpy(k.info.prefix, "ak");
+	k.info.owner.kind = PROTO_OWNER_USER;
+	k.info.owner.uid = 1000;
+	k.info.enabled = 1;
+	cr_assert_eq(store_write_begin(st, &txn), 0);
+	for (i = 0; i < MANY_KEYS; i++) {
+		keys_new_id(ids[i]);
+		memcpy(k.info.id, ids[i], sizeof(ids[i]));
+		cr_assert_eq(store_key_put(txn, &k), 0);
+	}
+	cr_assert_eq(store_commit(txn), 0);
+	for (i = 0; i < MANY_KEYS; i++)
+		ledger_note_use(led, ids[i], 1700000000 + (uint64_t)i);
+	ledger_close(led);
+	open_ledger(HOUR_MS);
+	for (i = 0; i < MANY_KEYS; i++) {
+		cr_assert_eq(usage_get(ids[i], &u), 0, "key %d", i);
+		cr_assert_eq(u.use_count, 1, "key %d", i);
+		cr_assert_eq(u.last_used, 1700000000 + (uint64_t)i);
+	}
 }

@@ -5,7 +5,9 @@
  * Values are a small struct so that zeroing, alignment and writes through
  * the returned pointer are all visible. Each test builds its own table;
  * prune and foreach are checked against exact sets of keys, and the bound
- * is checked at its edge (full, then one removed).
+ * is checked at its edge (full, then one removed). A random sequence of
+ * creates and removes is checked against a brute-force model, through
+ * growths and removals inside probe runs.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -307,5 +309,101 @@ Test(table, zero_sized_values)
 	cr_expect_not_null(table_get(t, "b", 1));
 	cr_expect_null(table_get(t, "c", 1));
 	cr_expect_eq(table_count(t), 2);
+	table_free(t);
+}
+
+Test(table, longer_keys_are_refused)
+{
+	struct table	*t = table_new(sizeof(struct val), 4);
+	char		 key[TABLE_KEY_MAX + 2];
+
+	cr_assert_not_null(t);
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	cr_expect_null(table_get(t, key, 1));
+	key[TABLE_KEY_MAX] = '\0';
+	cr_expect_not_null(table_get(t, key, 1));
+	cr_expect_eq(table_count(t), 1);
+	table_free(t);
+}
+
+/*
+ * Random creates, writes and removes against a plain array that does the
+ * same by brute force: the hash table must agree with it after every
+ * step, through many growths and with removals in the middle of probe
+ * runs (a small key space makes long runs).
+ */
+#define MODEL_KEYS	600
+#define MODEL_STEPS	60000
+
+struct model {
+	int		 present[MODEL_KEYS];
+	uint64_t	 a[MODEL_KEYS];
+	size_t		 count;
+	size_t		 visited;
+	int		 ordered;
+	char		 last[16];
+};
+
+static void
+model_check(const char *key, void *value, void *arg)
+{
+	struct model	*m = arg;
+	struct val	*v = value;
+	int		 k = atoi(key + 1);
+
+	cr_assert(m->present[k], "%s visited but removed", key);
+	cr_assert_eq(v->a, m->a[k], "%s", key);
+	if (m->visited > 0 && strcmp(m->last, key) >= 0)
+		m->ordered = 0;
+	snprintf(m->last, sizeof(m->last), "%s", key);
+	m->visited++;
+}
+
+Test(table, agrees_with_a_brute_force_model)
+{
+	struct table	*t = table_new(sizeof(struct val), MODEL_KEYS);
+	struct model	 m;
+	struct val	*v;
+	char		 key[16];
+	unsigned	 seed = 12345;
+	int		 i, k;
+
+	cr_assert_not_null(t);
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < MODEL_STEPS; i++) {
+		k = rand_r(&seed) % MODEL_KEYS;
+		snprintf(key, sizeof(key), "k%d", k);
+		switch (rand_r(&seed) % 3) {
+		case 0:
+			table_del(t, key);
+			if (m.present[k])
+				m.count--;
+			m.present[k] = 0;
+			m.a[k] = 0;
+			break;
+		default:
+			v = table_get(t, key, 1);
+			cr_assert_not_null(v, "step %d: %s", i, key);
+			cr_assert_eq(v->a, m.a[k], "step %d: %s", i, key);
+			if (!m.present[k])
+				m.count++;
+			m.present[k] = 1;
+			v->a = m.a[k] = (uint64_t)i + 1;
+			break;
+		}
+		cr_assert_eq(table_count(t), m.count, "step %d", i);
+		v = table_get(t, key, 0);
+		cr_assert_eq(v != NULL, m.present[k], "step %d: %s", i, key);
+	}
+	m.ordered = 1;
+	cr_assert_eq(table_foreach(t, model_check, &m), 0);
+	cr_expect_eq(m.visited, m.count);
+	cr_expect(m.ordered, "not visited in key order");
+	for (k = 0; k < MODEL_KEYS; k++) {
+		snprintf(key, sizeof(key), "k%d", k);
+		cr_expect_eq(table_get(t, key, 0) != NULL, m.present[k], "%s",
+		    key);
+	}
 	table_free(t);
 }
