@@ -7,9 +7,12 @@
  * The expected workload is a PAM module or a service doing one verify at a
  * time per client, each a small frame, so a call is blocking and strictly
  * sequential: one request, then its reply frames, all within one deadline
- * taken from CLOCK_MONOTONIC when the call starts. The socket itself is
+ * taken from CLOCK_MONOTONIC when the call starts. The socket is
  * nonblocking so that poll() enforces that deadline on connect, send and
- * receive alike. Any timeout, I/O error or protocol confusion drops the
+ * receive alike; but from a connection's second call on, the first wait
+ * for each reply is a blocking recv() bounded by SO_RCVTIMEO (see
+ * recv_frame), which saves the poll() that came before it: the one system
+ * call a verify made beyond a plain echo's send and recv. Any timeout, I/O error or protocol confusion drops the
  * connection, so a late reply can never be taken for the answer to a later
  * request; the next call reconnects.
  *
@@ -42,6 +45,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -299,6 +303,8 @@ akc_connect(struct apikey_client *c, int64_t deadline)
 		goto fail;
 	c->fd = fd;
 	c->rxlen = 0;
+	c->calls = 0;
+	c->blocking = 0;
 	return 0;
  fail:
 	close(fd);
@@ -306,16 +312,44 @@ akc_connect(struct apikey_client *c, int64_t deadline)
 }
 
 /*
+ * A connection used for a second call is likely to be used for many (a
+ * PAM login's connection makes one): its socket now blocks, with a
+ * receive timeout of timeout_ms - 1, so that recv_frame may wait in recv()
+ * itself. Writes keep MSG_DONTWAIT and their poll. Two system calls, once;
+ * on failure the socket stays as it was.
+ */
+static void
+go_blocking(struct apikey_client *c)
+{
+	struct timeval	 tv;
+	int		 ms = c->timeout_ms - 1;
+
+	if (ms < 1)
+		return;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    fcntl(c->fd, F_SETFL, 0) == 0)
+		c->blocking = 1;
+}
+
+/*
  * Reads until c->rx starts with a whole frame and sets *framelen to its
  * size. The receive buffer holds exactly one largest frame, and consumed
  * frames are moved out (recv_consume), so a complete frame always fits.
+ *
+ * A reply is rarely there already, so the first wait is not a recv that
+ * would say EAGAIN: on a blocking socket it is a recv that waits, when the
+ * whole timeout but the millisecond its clock may have ticked is still
+ * left (SO_RCVTIMEO is timeout_ms - 1, so it cannot outlast the deadline);
+ * otherwise, and for every later wait, a poll up to the deadline.
  */
 static int
 recv_frame(struct apikey_client *c, int64_t deadline, size_t *framelen)
 {
 	size_t	flen;
 	ssize_t	n;
-	int	rc;
+	int	rc, flags, waited = 0;
 
 	for (;;) {
 		rc = proto_frame_peek(c->rx, c->rxlen, c->rxcap, &flen);
@@ -325,11 +359,14 @@ recv_frame(struct apikey_client *c, int64_t deadline, size_t *framelen)
 		}
 		if (rc < 0 || c->rxlen == c->rxcap)
 			return APIKEY_EPROTO;
-		/* A reply is rarely there already: poll first, saving the
-		 * recv that would only say EAGAIN. */
-		if ((rc = akc_wait_fd(c->fd, POLLIN, deadline)) != 0)
+		flags = MSG_DONTWAIT;
+		if (c->blocking && !waited &&
+		    akc_left_ms(deadline) >= c->timeout_ms - 1)
+			flags = 0;
+		else if ((rc = akc_wait_fd(c->fd, POLLIN, deadline)) != 0)
 			return rc;
-		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, 0);
+		waited = 1;
+		n = recv(c->fd, c->rx + c->rxlen, c->rxcap - c->rxlen, flags);
 		if (n > 0) {
 			c->rxlen += (size_t)n;
 			continue;
@@ -437,7 +474,8 @@ send_all(struct apikey_client *c, const uint8_t *p, size_t len,
 
 	*unsent_hangup = 0;
 	while (off < len) {
-		n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
+		n = send(c->fd, p + off, len - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -613,6 +651,8 @@ exchange(struct apikey_client *c, int64_t deadline, akc_decode_fn fn,
 	reused = c->fd != -1;
 	if (c->fd == -1 && (rc = akc_connect(c, deadline)) != 0)
 		return rc;
+	if (++c->calls == 2)
+		go_blocking(c);
 	rc = send_all(c, c->tx, c->w.len, deadline, &unsent);
 	/*
 	 * The daemon closed an idle connection (idle_timeout) just as we

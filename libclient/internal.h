@@ -38,6 +38,10 @@ struct apikey_client {
 	int		 fd;		/* -1 while disconnected */
 	int		 admin;		/* 1: admin.sock, 0: verify.sock */
 	int		 timeout_ms;
+	/* The connection's calls so far, and whether its socket now blocks
+	 * for a reply (for at most timeout_ms - 1: client.c). */
+	unsigned	 calls;
+	int		 blocking;
 	uint32_t	 next_id;
 	char		 path[AKC_PATH_MAX];
 

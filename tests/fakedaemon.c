@@ -214,6 +214,10 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 	case FAKE_GOOD:
 		reply_good(fd, h);
 		break;
+	case FAKE_GOOD_TWO:
+		if (__atomic_load_n(&f->frames, __ATOMIC_SEQ_CST) <= 2)
+			reply_good(fd, h);
+		break;
 	case FAKE_SILENT:
 	case FAKE_HANGUP:
 	case FAKE_BUSY:

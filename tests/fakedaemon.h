@@ -58,6 +58,8 @@ enum fake_mode {
 	FAKE_ECHO_ONE_GOAWAY,	/* answer the first frame, then goodbye and
 				 * close, leaving the rest unread */
 	FAKE_TWICE,		/* every reply twice */
+	FAKE_GOOD_TWO,		/* a proper reply to the first two frames
+				 * (of all connections), then silence */
 };
 
 /* What a stopping apikeyd says. */

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -105,6 +106,45 @@ Test(client, silent_daemon_times_out, .timeout = 10)
 	apikey_close(c);
 }
 
+/*
+ * From a connection's second call on, libapikey waits for a reply in a
+ * blocking recv() (its receive timeout one millisecond under the
+ * client's) instead of poll() and recv(): a daemon that stops answering
+ * must still cost the caller its timeout, no more.
+ */
+Test(client, silent_daemon_times_out_on_a_kept_connection, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD_TWO };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	int64_t			 t0, took;
+	int			 i;
+
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+		cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+		apikey_result_free(res);
+		res = NULL;
+	}
+	cr_assert_eq(c->blocking, 1, "the kept connection does not block");
+	t0 = mono_ms();
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res),
+	    APIKEY_EUNAVAIL);
+	took = mono_ms() - t0;
+	cr_assert_null(res);
+	cr_assert_geq(took, TIMEOUT_MS - 5, "returned after %lld ms",
+	    (long long)took);
+	cr_assert_lt(took, 2 * TIMEOUT_MS, "returned after %lld ms",
+	    (long long)took);
+	cr_assert_eq(c->fd, -1);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 3);
+	apikey_close(c);
+}
+
 Test(client, verify_good_reply, .timeout = 10)
 {
 	static const enum fake_mode m[] = { FAKE_GOOD };
@@ -146,6 +186,75 @@ Test(client, verify_good_reply, .timeout = 10)
 	apikey_close(c);
 	fake_stop(&f, 1);
 	cr_assert_eq(f.frames, 2);
+}
+
+/* Every accessor of a verify result, where the result has no key. */
+static void
+assert_result_empty(const struct apikey_result *res)
+{
+	cr_assert_str_eq(apikey_result_key_id(res), "");
+	cr_assert_str_eq(apikey_result_name(res), "");
+	cr_assert_eq(apikey_result_owner_kind(res), APIKEY_OWNER_SELF);
+	cr_assert_eq(apikey_result_uid(res), (uid_t)-1);
+	cr_assert_str_eq(apikey_result_user(res), "");
+	cr_assert_str_eq(apikey_result_tenant(res), "");
+	cr_assert_str_eq(apikey_result_group(res), "");
+	cr_assert_eq(apikey_result_gid(res), (gid_t)-1);
+	cr_assert_eq(apikey_result_permission_count(res), 0);
+	cr_assert_null(apikey_result_permission(res, 0));
+	cr_assert_eq(apikey_result_allowed_user_count(res), 0);
+	cr_assert_null(apikey_result_allowed_user(res, 0));
+	cr_assert_str_eq(apikey_result_metadata(res), "");
+	cr_assert_eq(apikey_result_expires_at(res), 0);
+	cr_assert_eq(apikey_result_retry_after_ms(res), 0);
+	cr_assert_eq(apikey_result_has_credits(res), 0);
+	cr_assert_eq(apikey_result_remaining(res), 0);
+}
+
+/*
+ * A result is malloc'd, not calloc'd (libclient/verify.c): whatever the
+ * heap held, each accessor still reads only what the reply, or the
+ * local refusal of a malformed token, wrote. M_PERTURB fills every fresh
+ * block with junk, so a field left unwritten shows here, not only under
+ * valgrind.
+ */
+Test(client, verify_result_is_defined_over_junk, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD };
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct fake		 f;
+	char			 bad[] = KNOWN_TOKEN;
+
+	cr_assert_eq(mallopt(M_PERTURB, 0xa5), 1);
+	fake_start(&f, "verify.sock", 1, m);
+	cr_assert_eq(apikey_open(f.dir, TIMEOUT_MS, &c), 0);
+
+	cr_assert_eq(apikey_verify(c, KNOWN_TOKEN, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+	cr_assert_str_eq(apikey_result_reason(res), "");
+	cr_assert_str_eq(apikey_result_key_id(res), KNOWN_ID);
+	cr_assert_eq(apikey_result_uid(res), (uid_t)-1);
+	cr_assert_str_eq(apikey_result_user(res), "");
+	cr_assert_str_eq(apikey_result_tenant(res), "acme");
+	cr_assert_eq(apikey_result_permission_count(res), 1);
+	cr_assert_null(apikey_result_permission(res, 1));
+	cr_assert_eq(apikey_result_remaining(res), 41);
+	cr_assert_eq(apikey_result_retry_after_ms(res), 0);
+	apikey_result_free(res);
+
+	bad[sizeof(bad) - 2] ^= 1;
+	cr_assert_eq(apikey_verify(c, bad, NULL, &res), 0);
+	cr_assert_eq(apikey_result_code(res), APIKEY_MALFORMED);
+	cr_assert_str_eq(apikey_result_reason(res),
+	    token_strerror(TOKEN_ECHECKSUM));
+	assert_result_empty(res);
+	apikey_result_free(res);
+
+	apikey_close(c);
+	fake_stop(&f, 1);
+	cr_assert_eq(f.frames, 1);
+	mallopt(M_PERTURB, 0);
 }
 
 Test(client, wrong_id_or_opcode_is_eproto_then_reconnects, .timeout = 10)
