@@ -56,6 +56,9 @@ void	pam_apikey_parse_args(pam_handle_t *pamh, int argc, const char **argv,
 /* Room for a user, group or tenant name from a verify reply (the protocol
  * allows 128 bytes). */
 #define PAM_APIKEY_NAME_SIZE		256
+/* The longest socket= whose connection is kept between phases (a Unix
+ * socket path is at most 108 bytes). */
+#define PAM_APIKEY_SOCKET_MAX		256
 
 enum pam_apikey_phase {
 	PAM_APIKEY_PHASE_AUTH,
@@ -80,6 +83,15 @@ struct pam_apikey_state {
 	char			 token[APIKEY_TOKEN_MAX + 1];
 	char			 key_id[APIKEY_KEY_ID_SIZE];
 	struct pam_apikey_owner	 owner;
+	/*
+	 * The connection a successful authentication used, kept for the
+	 * account check right after it (verify.c), with the socket= and
+	 * timeout= it was opened with; NULL when none is kept. Closed by
+	 * the account check, a failure, or the cleanup.
+	 */
+	struct apikey_client	*client;
+	char			 client_socket[PAM_APIKEY_SOCKET_MAX];
+	int			 client_timeout_ms;
 };
 
 /*
@@ -115,8 +127,12 @@ struct pam_apikey_state *pam_apikey_state_authenticated(pam_handle_t *pamh);
 void	pam_apikey_state_keep(struct pam_apikey_state *st, const char *token,
 	    const char *id, const struct pam_apikey_owner *o);
 
-/* Marks st as not a success and wipes the token it holds. */
+/* Marks st as not a success, wipes the token it holds and closes its
+ * connection. */
 void	pam_apikey_state_drop(struct pam_apikey_state *st);
+
+/* Closes the connection st keeps, if any. */
+void	pam_apikey_state_close(struct pam_apikey_state *st);
 
 /* who.c */
 

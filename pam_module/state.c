@@ -6,6 +6,8 @@
  * It is the module's only copy of a token, so every way out of it wipes
  * the token: a failed authentication at once, a success at pam_end() or
  * when the next authentication replaces it (both through state_cleanup()).
+ * The connection to apikeyd it may keep goes the same ways, and with the
+ * account check.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,6 +28,9 @@ state_cleanup(pam_handle_t *pamh, void *data, int error_status)
 	(void)error_status;
 	if (data == NULL)
 		return;
+	/* In a child that forked after the login, this closes only the
+	 * child's copy of the descriptor. */
+	pam_apikey_state_close(data);
 	explicit_bzero(data, sizeof(struct pam_apikey_state));
 	free(data);
 }
@@ -88,4 +93,12 @@ pam_apikey_state_drop(struct pam_apikey_state *st)
 {
 	st->authenticated = 0;
 	explicit_bzero(st->token, sizeof(st->token));
+	pam_apikey_state_close(st);
+}
+
+void
+pam_apikey_state_close(struct pam_apikey_state *st)
+{
+	apikey_close(st->client);
+	st->client = NULL;
 }

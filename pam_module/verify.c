@@ -1,7 +1,8 @@
 /*
  * verify.c - pam_apikey's one conversation with apikeyd: build the verify
  * request from the PAM items and arguments, send it over the local verify
- * socket (one round trip, bounded by timeout=), authorize the user against
+ * socket (one round trip, bounded by timeout=; a login's account check
+ * uses the connection its authentication kept), authorize the user against
  * the key through NSS, and turn every libapikey outcome into a PAM code,
  * a log line and, in the account phase, a message for the user.
  *
@@ -163,6 +164,51 @@ request_build(pam_handle_t *pamh, const struct pam_apikey_args *a,
 }
 
 /*
+ * The connection for a verify. A login's account check comes right after
+ * its authentication, so it takes the connection the authentication kept
+ * when that was opened with the same socket= and timeout=: one connection
+ * per login, not two, saves the daemon an accept, a credentials check and
+ * a read of /proc, and the module a connect. Otherwise a new one.
+ */
+static int
+client_get(pam_handle_t *pamh, const struct pam_apikey_args *a,
+    enum pam_apikey_phase ph, struct apikey_client **out)
+{
+	struct pam_apikey_state	*st = pam_apikey_state_get(pamh);
+
+	if (ph == PAM_APIKEY_PHASE_ACCT && st != NULL && st->client != NULL &&
+	    strcmp(st->client_socket, a->socket) == 0 &&
+	    st->client_timeout_ms == a->timeout_ms) {
+		*out = st->client;
+		st->client = NULL;
+		return 0;
+	}
+	return apikey_open(a->socket, a->timeout_ms, out);
+}
+
+/*
+ * After a verify that got an answer: the authentication keeps its
+ * connection for the account check (a failed one is closed with the
+ * state's token, pam_apikey_state_drop()); the account check closes it,
+ * so that no connection outlives the login's checks.
+ */
+static void
+client_done(pam_handle_t *pamh, const struct pam_apikey_args *a,
+    enum pam_apikey_phase ph, struct apikey_client *c)
+{
+	struct pam_apikey_state	*st = pam_apikey_state_get(pamh);
+
+	if (ph == PAM_APIKEY_PHASE_AUTH && st != NULL && st->client == NULL &&
+	    strlen(a->socket) < sizeof(st->client_socket)) {
+		strcpy(st->client_socket, a->socket);
+		st->client_timeout_ms = a->timeout_ms;
+		st->client = c;
+		return;
+	}
+	apikey_close(c);
+}
+
+/*
  * The round trip: asks apikeyd about token for w. On PAM_SUCCESS *out
  * holds the daemon's answer, valid or not; the caller frees it with
  * apikey_result_free(). Otherwise a PAM error, already logged.
@@ -179,7 +225,7 @@ daemon_verify(pam_handle_t *pamh, const struct pam_apikey_args *a,
 
 	if ((rc = request_build(pamh, a, w, ph, &req)) != PAM_SUCCESS)
 		goto out;
-	lrc = apikey_open(a->socket, a->timeout_ms, &c);
+	lrc = client_get(pamh, a, ph, &c);
 	if (lrc == 0)
 		lrc = apikey_verify(c, token, req, &res);
 	if (lrc != 0) {
@@ -202,6 +248,8 @@ daemon_verify(pam_handle_t *pamh, const struct pam_apikey_args *a,
 	}
 	*out = res;
 	res = NULL;	/* transferred */
+	client_done(pamh, a, ph, c);
+	c = NULL;
 	rc = PAM_SUCCESS;
  out:
 	apikey_close(c);

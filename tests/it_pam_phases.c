@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -233,6 +234,44 @@ Test(pam_phases, account_still_valid)
 	/* The account phase asked apikeyd again. */
 	itp_wait_verify_lines(2);
 	cr_assert_eq(itp_verify_lines(), 2, "%s", it_log());
+}
+
+/*
+ * A login's account check uses the connection its authentication opened:
+ * with max_connections_per_uid = 1, the driver (root) holds root's one
+ * connection while it waits between the phases, so another root client
+ * is refused for it, and the account check still passes over it. Once
+ * the login is done, root connects again.
+ */
+Test(pam_phases, account_reuses_the_authentication_connection)
+{
+	const char		*tok = it_key(NULL, "--user", "alice", NULL);
+	struct apikey_client	*c = NULL;
+	struct apikey_result	*res = NULL;
+	struct itp_drv		*d;
+	struct itp_run		 r;
+	FILE			*f;
+
+	cr_assert_not_null(f = fopen(it_conf_path(), "a"));
+	fputs("max_connections_per_uid = 1\n", f);
+	cr_assert_eq(fclose(f), 0);
+	it_restart();
+	itp_probe("sshd", NULL);
+	d = itp_start(tok, "sshd", "alice", "authenticate", "pause", "acct",
+	    NULL);
+	itp_wait_pause(d);
+	cr_assert_eq(apikey_open(it_sock_dir(), 2000, &c), 0);
+	cr_assert_eq(apikey_verify(c, tok, NULL, &res), APIKEY_EBUSY);
+	cr_assert_str_eq(apikey_last_error(c), "too many connections from "
+	    "uid 0 to verify.sock (max_connections_per_uid = 1)");
+	apikey_close(c);
+	itp_resume(d);
+	itp_finish(d, &r);
+	cr_assert_eq(itp_rc(r.out, "authenticate", 0), PAM_SUCCESS, "%s%s",
+	    r.out, r.err);
+	cr_assert_eq(itp_rc(r.out, "acct", 0), PAM_SUCCESS, "%s%s", r.out,
+	    r.err);
+	it_wait_code(tok, NULL, APIKEY_VALID);
 }
 
 Test(pam_phases, one_login_is_one_use)
