@@ -76,6 +76,9 @@ void	store_end(struct store_txn *);
  * most its own, and none after. */
 uint64_t store_txn_id(const struct store_txn *);
 
+/* Decodes into *out as it reads, so *out is unspecified after
+ * STORE_ECORRUPT (no caller reads it then); after any other error it is
+ * untouched. Fields past a string's NUL or a list's n are not cleared. */
 int	store_key_get(struct store_txn *, const char *id, struct store_key *out);
 /* Whether key id exists: 0, STORE_ENOTFOUND or a store error; nothing is
  * decoded. */

@@ -200,6 +200,33 @@ dec_limits(struct reader *r, struct proto_limits *l)
 	return STORE_OK;
 }
 
+/* What a version 1 record, written before limits existed, reads back as. */
+static void
+no_limits(struct proto_limits *l)
+{
+	l->rate_max = 0;
+	l->rate_window_ms = 0;
+	l->has_credits = 0;
+	l->remaining = 0;
+	l->refill_amount = 0;
+	l->refill_interval = 0;
+	l->cidrs.n = 0;
+}
+
+/* A field added to a key must be written by rec_dec_key: the size
+ * changes. */
+_Static_assert(sizeof(struct store_key) == 14856,
+    "a new field of store_key: write it in rec_dec_key()");
+
+/*
+ * Writes every field a reader can see, and nothing more: the struct is
+ * about 15 KB, mostly string arrays, and verify decodes one per request.
+ * Each rd_str NUL-terminates its field and each rd_strlist sets its n, so
+ * only the bytes past a string's NUL and the rows past a list's n keep
+ * what *out held before; nothing reads, compares or encodes those.
+ * info.usage is not in the record and fields an older version lacks get
+ * their defaults here. On failure *out is unspecified.
+ */
 int
 rec_dec_key(const void *p, size_t n, struct store_key *out)
 {
@@ -207,7 +234,7 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 	struct reader		 r;
 	uint8_t			 ver;
 
-	memset(out, 0, sizeof(*out));
+	memset(&i->usage, 0, sizeof(i->usage));
 	if (rec_open(&r, p, n, KEY_REC_VERSION, &ver) != 0 ||
 	    rd_raw_bytes(&r, out->hash, STORE_HASH_LEN) != 0 ||
 	    rd_raw_bytes(&r, out->prev_hash, STORE_HASH_LEN) != 0 ||
@@ -236,7 +263,9 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 	    &i->allowed_users.n) != 0 ||
 	    rd_str(&r, i->metadata, PROTO_METADATA_MAX) != 0)
 		return STORE_ECORRUPT;
-	if (ver >= KEY_REC_V2 && dec_limits(&r, &i->limits) != 0)
+	if (ver < KEY_REC_V2)
+		no_limits(&i->limits);
+	else if (dec_limits(&r, &i->limits) != 0)
 		return STORE_ECORRUPT;
 	if (rd_end(&r) != 0)
 		return STORE_ECORRUPT;

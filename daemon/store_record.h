@@ -62,8 +62,11 @@ int	rec_enc_counter(uint64_t n, uint8_t *buf, size_t size, size_t *len);
 
 /*
  * Decoders: any failure is STORE_ECORRUPT. The record decoders zero *out
- * first; the schema and sequence decoders write *out only on success.
- * rec_dec_key reads every key record version; out->info.usage stays zero.
+ * first, but for rec_dec_key, which writes every field a reader sees (each
+ * string up to its NUL, each list up to its n) and leaves the rest of its
+ * 15 KB alone; on failure its *out is unspecified. The schema and sequence
+ * decoders write *out only on success. rec_dec_key reads every key record
+ * version; out->info.usage is zero.
  */
 int	rec_dec_key(const void *, size_t, struct store_key *out);
 int	rec_dec_tenant(const void *, size_t, struct proto_tenant *out);

@@ -96,6 +96,59 @@ dummy_hash(const struct verifier *v, const struct token *tok)
 	(void)keys_equal(h, none);
 }
 
+/*
+ * An empty reply: every field proto_enc_verify_reply sends, and nothing
+ * else. The reply is about 13 KB, almost all of it string arrays, and the
+ * encoder reads a string up to its NUL and a list up to its n, so the
+ * bytes past those are never seen and are left as they are.
+ */
+/* A field added to the reply must be cleared here: the size changes. */
+_Static_assert(sizeof(struct proto_verify_reply) == 12984,
+    "a new field of proto_verify_reply: clear it in reply_clear()");
+
+static void
+reply_clear(struct proto_verify_reply *rep)
+{
+	rep->code = PROTO_VALID;
+	rep->reason[0] = '\0';
+	rep->key_id[0] = '\0';
+	rep->name[0] = '\0';
+	memset(&rep->owner, 0, sizeof(rep->owner));
+	rep->permissions.n = 0;
+	rep->allowed_users.n = 0;
+	rep->metadata[0] = '\0';
+	rep->expires_at = 0;
+	rep->retry_after_ms = 0;
+	rep->has_credits = 0;
+	rep->remaining = 0;
+	rep->allow_privileged = 0;
+	rep->has_admin_gid = 0;
+	rep->admin_gid = 0;
+}
+
+/* Copies a string up to its NUL: the arrays are mostly empty space.
+ * Both are size bytes, and the source was NUL-terminated by its decoder;
+ * strnlen keeps a copy in bounds all the same. */
+static void
+copy_str(char *dst, const char *src, size_t size)
+{
+	size_t	 n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Copies n rows of stride bytes, each up to its NUL. */
+static void
+copy_rows(char *dst, const char *src, size_t stride, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		copy_str(dst + (size_t)i * stride, src + (size_t)i * stride,
+		    stride);
+}
+
 static void
 fill_reply(const struct verifier *v, struct verify_ctx *x,
     const struct proto_tenant *t)
@@ -104,16 +157,20 @@ fill_reply(const struct verifier *v, struct verify_ctx *x,
 	struct proto_verify_reply *rep = &x->rep;
 	uint64_t	 admin_gid;
 
-	memcpy(rep->key_id, k->id, sizeof(rep->key_id));
-	memcpy(rep->name, k->name, sizeof(rep->name));
+	copy_str(rep->key_id, k->id, sizeof(rep->key_id));
+	copy_str(rep->name, k->name, sizeof(rep->name));
 	rep->owner = k->owner;
 	if (t != NULL) {
-		memcpy(rep->owner.group, t->group, sizeof(rep->owner.group));
+		copy_str(rep->owner.group, t->group, sizeof(rep->owner.group));
 		rep->owner.gid = t->gid;
 	}
-	rep->permissions = k->permissions;
-	rep->allowed_users = k->allowed_users;
-	memcpy(rep->metadata, k->metadata, sizeof(rep->metadata));
+	rep->permissions.n = k->permissions.n;
+	copy_rows(rep->permissions.v[0], k->permissions.v[0],
+	    sizeof(rep->permissions.v[0]), k->permissions.n);
+	rep->allowed_users.n = k->allowed_users.n;
+	copy_rows(rep->allowed_users.v[0], k->allowed_users.v[0],
+	    sizeof(rep->allowed_users.v[0]), k->allowed_users.n);
+	copy_str(rep->metadata, k->metadata, sizeof(rep->metadata));
 	rep->expires_at = k->expires_at;
 	/* What apikey_authorize_user needs to keep root and the admins out
 	 * of tenant keys that were not meant for them. */
@@ -262,7 +319,8 @@ throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 		return;
 	if (limits_throttled(v->limits, x->uid, x->req.rhost, now_ms,
 	    &retry)) {
-		memset(rep, 0, sizeof(*rep));
+		/* Nothing of the key goes out with a throttled reply. */
+		reply_clear(rep);
 		rep->code = PROTO_RATE_LIMITED;
 		rep->retry_after_ms = retry;
 		snprintf(rep->reason, sizeof(rep->reason), "too many failed "
@@ -285,7 +343,7 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 
 	now_ms = v->clock->now_ms(v->clock);
 	now = v->clock->now(v->clock);
-	memset(rep, 0, sizeof(*rep));
+	reply_clear(rep);
 	memset(&x->hold, 0, sizeof(x->hold));
 	x->throttle_began = 0;
 	strcpy(x->log_id, "-");

@@ -105,7 +105,13 @@ akc_verify_begin(struct apikey_client *c, const char *token,
     const struct apikey_verify_req *req, struct proto_verify_reply *local)
 {
 	struct proto_verify_req	 q;
-	struct secret_scope	 q_scope SECRET_SCOPE = { &q, sizeof(q) };
+	/*
+	 * Of q only the token is secret: req never holds one (no setter
+	 * writes req->q.token, which stays zero), so the token's bytes and
+	 * its NUL are all there is to wipe, not the 4.7 KB of q. n is set
+	 * once the token is in.
+	 */
+	struct secret_scope	 q_scope SECRET_SCOPE = { q.token, 0 };
 	struct token		 t;
 	struct secret_scope	 t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	struct writer		*w;
@@ -125,6 +131,7 @@ akc_verify_begin(struct apikey_client *c, const char *token,
 		q = req->q;
 	else
 		memset(&q, 0, sizeof(q));
+	q_scope.n = len + 1;
 	memcpy(q.token, token, len);
 	q.token[len] = '\0';
 	proto_enc_verify_req(w, &q);
@@ -150,7 +157,13 @@ apikey_verify(struct apikey_client *c, const char *token,
 		rc = APIKEY_EINVAL;
 		goto out;
 	}
-	if ((res = calloc(1, sizeof(*res))) == NULL) {
+	/*
+	 * Not calloc: the result is 13 KB, and every field of it that an
+	 * accessor reads is written either way, by akc_verify_begin for a
+	 * malformed token, or by the decoder, which writes every field of a
+	 * reply it accepts (proto.c). A result that got neither is freed.
+	 */
+	if ((res = malloc(sizeof(*res))) == NULL) {
 		rc = APIKEY_ENOMEM;
 		goto out;
 	}

@@ -1960,3 +1960,33 @@ Test(record, key_with_a_bad_id_is_corrupt)
 	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_ECORRUPT);
 	free(buf);
 }
+
+/*
+ * rec_dec_key does not zero the struct first (it is about 15 KB, decoded
+ * once per verify): every field a reader sees must still be written,
+ * whatever the struct held, for a user key and for a tenant key, whose
+ * group and gid come from the tenant and read back empty.
+ */
+Test(record, key_decodes_over_junk)
+{
+	struct store_key k, want, got;
+	uint8_t		*buf = malloc(KEY_REC_MAX);
+	size_t		 len;
+
+	cr_assert_not_null(buf);
+	mk_key(&k, 9, PROTO_OWNER_USER, 1000, NULL);
+	cr_assert_eq(rec_enc_key(&k, buf, KEY_REC_MAX, &len), STORE_OK);
+	memset(&got, 0xa5, sizeof(got));
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+
+	mk_key(&k, 10, PROTO_OWNER_TENANT, 0, "acme");
+	cr_assert_eq(rec_enc_key(&k, buf, KEY_REC_MAX, &len), STORE_OK);
+	want = k;
+	want.info.owner.group[0] = '\0';
+	want.info.owner.gid = 0;
+	memset(&got, 0x5a, sizeof(got));
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_OK);
+	assert_key_eq(&got, &want);
+	free(buf);
+}
