@@ -104,14 +104,6 @@ int
 akc_verify_begin(struct apikey_client *c, const char *token,
     const struct apikey_verify_req *req, struct proto_verify_reply *local)
 {
-	struct proto_verify_req	 q;
-	/*
-	 * Of q only the token is secret: req never holds one (no setter
-	 * writes req->q.token, which stays zero), so the token's bytes and
-	 * its NUL are all there is to wipe, not the 4.7 KB of q. n is set
-	 * once the token is in.
-	 */
-	struct secret_scope	 q_scope SECRET_SCOPE = { q.token, 0 };
 	struct token		 t;
 	struct secret_scope	 t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	struct writer		*w;
@@ -127,14 +119,9 @@ akc_verify_begin(struct apikey_client *c, const char *token,
 		akc_copy(local->reason, token_strerror(trc), PROTO_REASON_MAX);
 		return 1;
 	}
-	if (req != NULL)
-		q = req->q;
-	else
-		memset(&q, 0, sizeof(q));
-	q_scope.n = len + 1;
-	memcpy(q.token, token, len);
-	q.token[len] = '\0';
-	proto_enc_verify_req(w, &q);
+	/* The token goes from the caller's string into the frame, and the
+	 * request's other fields from req, neither copied on the way. */
+	proto_enc_verify_req_token(w, token, req != NULL ? &req->q : NULL);
 	return 0;
 }
 

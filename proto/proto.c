@@ -197,7 +197,18 @@ proto_dec_ping_reply(struct reader *r, uint32_t *version,
 void
 proto_enc_verify_req(struct writer *w, const struct proto_verify_req *q)
 {
-	pf_put_str(w, q->token, sizeof q->token);
+	proto_enc_verify_req_token(w, q->token, q);
+}
+
+void
+proto_enc_verify_req_token(struct writer *w, const char *token,
+    const struct proto_verify_req *q)
+{
+	static const struct proto_verify_req none;
+
+	if (q == NULL)
+		q = &none;
+	pf_put_str(w, token, sizeof q->token);
 	pf_put_str(w, q->service, sizeof q->service);
 	pf_put_str(w, q->user, sizeof q->user);
 	pf_put_str(w, q->rhost, sizeof q->rhost);
@@ -210,14 +221,15 @@ proto_enc_verify_req(struct writer *w, const struct proto_verify_req *q)
 /*
  * The token goes from the frame straight into q->token, never through a
  * local; the caller wipes the frame and the struct. A request that fails
- * to decode may still carry a live token, so the field is wiped here.
+ * to decode may still carry a live token, so the field is wiped here. No
+ * memset first: the daemon decodes one per verify into the same 4.7 KB
+ * struct, and every field is written (proto.h).
  */
 int
 proto_dec_verify_req(struct reader *r, struct proto_verify_req *q)
 {
 	int	rv;
 
-	memset(q, 0, sizeof *q);
 	if ((rv = pf_get_str(r, q->token, sizeof q->token)) != 0 ||
 	    (rv = pf_get_str(r, q->service, sizeof q->service)) != 0 ||
 	    (rv = pf_get_str(r, q->user, sizeof q->user)) != 0 ||

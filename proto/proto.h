@@ -490,8 +490,16 @@ int	proto_dec_ping_reply(struct reader *, uint32_t *version,
 void	proto_enc_status_info(struct writer *, const struct proto_status_info *);
 int	proto_dec_status_info(struct reader *, struct proto_status_info *);
 
-/* VERIFY request and reply. */
+/*
+ * VERIFY request and reply. proto_enc_verify_req_token encodes token with
+ * the other fields of fields (whose token is not read; NULL: all empty),
+ * so that a client need not copy its request to put a token in. A decode
+ * writes every field (strings up to their NUL, lists up to their n) and
+ * only those: the bytes after are left as they were.
+ */
 void	proto_enc_verify_req(struct writer *, const struct proto_verify_req *);
+void	proto_enc_verify_req_token(struct writer *, const char *token,
+	    const struct proto_verify_req *fields);
 int	proto_dec_verify_req(struct reader *, struct proto_verify_req *);
 void	proto_enc_verify_reply(struct writer *,
 	    const struct proto_verify_reply *);

@@ -316,6 +316,23 @@ same_owner(const struct proto_owner *a, const struct proto_owner *b)
 	    strcmp(a->group, b->group) == 0 && a->gid == b->gid;
 }
 
+/* The verify request, field by field, as the reply below. */
+static int
+same_verify_req(const void *pa, const void *pb)
+{
+	const struct proto_verify_req	*a = pa, *b = pb;
+
+	return strcmp(a->token, b->token) == 0 &&
+	    strcmp(a->service, b->service) == 0 &&
+	    strcmp(a->user, b->user) == 0 &&
+	    strcmp(a->rhost, b->rhost) == 0 &&
+	    strcmp(a->tenant, b->tenant) == 0 &&
+	    a->required.n == b->required.n &&
+	    same_rows(a->required.v[0], b->required.v[0],
+	    sizeof a->required.v[0], a->required.n) &&
+	    a->cost == b->cost && a->check_only == b->check_only;
+}
+
 /*
  * The verify reply's decoder leaves the bytes past each string's NUL and
  * the rows past each list's n as they were (proto.c): equal is every
@@ -839,7 +856,7 @@ static const struct codec codecs[] = {
 	CODEC("empty", empty, struct empty_body),
 	CODEC("ping_reply", ping, struct ping_reply),
 	CODEC("status_info", status, struct proto_status_info),
-	CODEC("verify_req", verify_req, struct proto_verify_req),
+	CODEC_SAME("verify_req", verify_req, struct proto_verify_req),
 	CODEC_SAME("verify_reply", verify_reply, struct proto_verify_reply),
 	CODEC("tenant_add_req", tenant_add, struct proto_tenant_add_req),
 	CODEC("tenant_name", tenant_name, struct tenant_name_req),
