@@ -25,25 +25,30 @@
 
 #define ID_ATTEMPTS	4
 
-/* Sends k (owner group from t) as a reply, with the token when given. */
+/*
+ * Sends k (owner group from t) as a reply, with the token when given.
+ * t's group is written into k itself: a copy of the key would cost 15 KB
+ * per key sent, and the store keeps no group for a tenant key
+ * (store_record.c), so k is the same key to it afterwards.
+ */
 int
-akey_send(struct areq *r, const struct store_key *k,
-    const struct proto_tenant *t, const char *token, int more)
+akey_send(struct areq *r, struct store_key *k, const struct proto_tenant *t,
+    const char *token, int more)
 {
-	struct proto_key info = k->info;
 	struct writer	*w;
 	struct reply	 rp;
 	int		 rc;
 
 	if (t != NULL) {
-		memcpy(info.owner.group, t->group, sizeof(info.owner.group));
-		info.owner.gid = t->gid;
+		memcpy(k->info.owner.group, t->group,
+		    sizeof(k->info.owner.group));
+		k->info.owner.gid = t->gid;
 	}
 	w = reply_begin(&rp, r->h, more);
 	if (token != NULL)
-		proto_enc_key_token(w, &info, token);
+		proto_enc_key_token(w, &k->info, token);
 	else
-		proto_enc_key(w, &info);
+		proto_enc_key(w, &k->info);
 	rc = reply_send(&rp, r->c, token != NULL);
 	return rc == 0 ? 0 : -1;
 }
@@ -285,23 +290,23 @@ akey_resolve_owner(struct areq *r, const struct proto_owner_sel *sel,
 	}
 }
 
-/* In txn: a fresh id and secret for k. */
+/* In txn: a fresh id and secret for k, from kp (NULL: the kernel). */
 static int
-new_key_material(struct areq *r, struct store_txn *txn, struct store_key *k,
-    char *token, size_t tokensz)
+new_key_material(struct areq *r, struct store_txn *txn, struct keys_pool *kp,
+    struct store_key *k, char *token, size_t tokensz)
 {
 	struct store_key tmp;
 	int		 i, rc = STORE_EEXIST;
 
 	for (i = 0; i < ID_ATTEMPTS && rc == STORE_EEXIST; i++) {
-		keys_new_id(k->info.id);
+		keys_new_id_from(kp, k->info.id);
 		rc = store_key_get(txn, k->info.id, &tmp);
 		rc = rc == STORE_ENOTFOUND ? 0 : rc == 0 ? STORE_EEXIST : rc;
 	}
 	if (rc != 0)
 		return rc;
-	if (keys_new_secret(r->a->pepper, k->info.prefix, k->info.id, token,
-	    tokensz, k->hash) != 0)
+	if (keys_new_secret_from(kp, r->a->pepper, k->info.prefix, k->info.id,
+	    token, tokensz, k->hash) != 0)
 		return STORE_EIO;
 	return 0;
 }
@@ -389,13 +394,13 @@ akey_create_begin(struct areq *r, struct store_txn *txn,
 }
 
 int
-akey_create_one(struct areq *r, struct store_txn *txn, struct store_key *k,
-    char token[TOKEN_MAX + 1], uint64_t now)
+akey_create_one(struct areq *r, struct store_txn *txn, struct keys_pool *kp,
+    struct store_key *k, char token[TOKEN_MAX + 1], uint64_t now)
 {
 	char	 owner[PROTO_ACCOUNT_MAX + 32];
 	int	 rc;
 
-	if ((rc = new_key_material(r, txn, k, token, TOKEN_MAX + 1)) != 0 ||
+	if ((rc = new_key_material(r, txn, kp, k, token, TOKEN_MAX + 1)) != 0 ||
 	    (rc = store_key_put(txn, k)) != 0 ||
 	    (k->info.limits.has_credits &&
 	    (rc = akey_reset_credits(txn, &k->info, now)) != 0))
@@ -433,7 +438,7 @@ admin_key_create(struct areq *r)
 		admin_abort(r, txn);
 		return rc < 0 ? admin_store_fail(r, rc, "key create") : 0;
 	}
-	if ((rc = akey_create_one(r, txn, &k, token, now)) == 0)
+	if ((rc = akey_create_one(r, txn, NULL, &k, token, now)) == 0)
 		rc = admin_commit(r, txn);
 	else
 		admin_abort(r, txn);

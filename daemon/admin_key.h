@@ -10,8 +10,10 @@
 #include "admin_int.h"
 
 /* Sends k (owner group from t) as a reply, with the token when given
- * (the caller owns and wipes it). more: another frame follows. */
-int	akey_send(struct areq *, const struct store_key *k,
+ * (the caller owns and wipes it). more: another frame follows. k keeps
+ * t's group and gid in its owner (the store ignores both for a tenant
+ * key). */
+int	akey_send(struct areq *, struct store_key *k,
 	    const struct proto_tenant *t, const char *token, int more);
 /* Reads id's key, its usage and its tenant in txn, and checks the caller
  * may manage it. *tp is NULL for user keys. */
@@ -43,16 +45,18 @@ void	akey_fill_usage(struct store_txn *, struct store_key *);
  * before any write transaction. akey_create_begin, in the write
  * transaction: the owner's tenant (*tp, in t; NULL for a user key) and
  * room for count more keys. akey_create_one: a fresh id and secret for k
- * (the token written to token), stored with its credits and, unless
- * r->quiet, its audit record. The first two reply and return 1 when they
- * refuse; store errors are returned negative, unreplied.
+ * (the token written to token), drawn from kp (keys.h; NULL: straight
+ * from the kernel), stored with its credits and, unless r->quiet, its
+ * audit record. The first two reply and return 1 when they refuse; store
+ * errors are returned negative, unreplied.
  */
 int	akey_new(struct areq *, const struct proto_key_create_req *,
 	    uint64_t now, struct store_key *k);
 int	akey_create_begin(struct areq *, struct store_txn *,
 	    const struct store_key *k, uint32_t count, struct proto_tenant *t,
 	    const struct proto_tenant **tp);
-int	akey_create_one(struct areq *, struct store_txn *, struct store_key *k,
+int	akey_create_one(struct areq *, struct store_txn *,
+	    struct keys_pool *kp, struct store_key *k,
 	    char token[TOKEN_MAX + 1], uint64_t now);
 /* "tenant NAME" or "user NAME (uid N)", for audit records. */
 void	akey_describe_owner(const struct proto_owner *, char *buf,

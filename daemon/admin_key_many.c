@@ -45,6 +45,7 @@ struct many {
 	 * to be sent. */
 	char			 ids[MANY_BATCH][TOKEN_ID_LEN + 1];
 	char			(*tokens)[TOKEN_MAX + 1];	/* secret */
+	struct keys_pool	*pool;		/* this turn's random bytes */
 	struct store_key	 k;			/* scratch */
 	struct proto_tenant	 tenant;
 };
@@ -56,6 +57,7 @@ many_free(void *arg)
 
 	authz_free(&m->who);
 	secret_free(m->tokens);
+	keys_pool_free(m->pool);
 	free(m);
 }
 
@@ -76,11 +78,19 @@ make_keys(struct areq *r, struct many *m, uint32_t n, uint64_t now,
 	rc = akey_create_begin(r, txn, &m->tmpl, m->done == 0 ? m->count : n,
 	    &m->tenant, tp);
 	m->tmpl.info.created_at = now;
+	/* The keys are built in m->k in turn, copied from tmpl once: a
+	 * copy per key (15 KB) cost more than the rest of making it. Each
+	 * key overwrites its id and hash; its usage is put back to tmpl's. */
+	m->k = m->tmpl;
 	for (i = 0; i < n && rc == 0; i++) {
-		m->k = m->tmpl;
-		rc = akey_create_one(r, txn, &m->k, m->tokens[i], now);
+		m->k.info.usage = m->tmpl.info.usage;
+		rc = akey_create_one(r, txn, m->pool, &m->k, m->tokens[i],
+		    now);
 		memcpy(m->ids[i], m->k.info.id, sizeof(m->ids[i]));
 	}
+	/* The stream may wait long for the peer: no future secret waits
+	 * with it in memory. */
+	keys_pool_drop(m->pool);
 	if (rc == 0) {
 		akey_describe_owner(&m->tmpl.info.owner, owner,
 		    sizeof(owner));
@@ -177,9 +187,12 @@ admin_key_create_many(struct areq *r)
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->tokens = secret_alloc(MANY_BATCH * sizeof(m->tokens[0]))) ==
-	    NULL || authz_dup(&m->who, &r->who) != 0) {
-		if (m != NULL)
+	    NULL || (m->pool = keys_pool_new(MANY_BATCH)) == NULL ||
+	    authz_dup(&m->who, &r->who) != 0) {
+		if (m != NULL) {
 			secret_free(m->tokens);
+			keys_pool_free(m->pool);
+		}
 		free(m);
 		reply_error(r->c, r->h, PROTO_EINTERNAL, "out of memory");
 		return 0;

@@ -21,7 +21,10 @@
  * other secret; a new key's hash is not: the store keeps it anyway.
  *
  * Workload: one keyed hash per verify (well under a microsecond), one
- * secret per create or rotate. Nothing here allocates after start-up.
+ * secret per create or rotate, and ids and secrets by the thousand when
+ * keys are created in bulk: those come from a pool (keys_pool_new), so
+ * that a million keys do not cost two million getrandom calls. Nothing
+ * here allocates after start-up but a pool, which its caller asks for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,12 +199,89 @@ keys_pepper_free(struct pepper *pp)
 	sodium_free(pp);
 }
 
+/*
+ * A pool is one ChaCha20 stream (randombytes_buf_deterministic) under a
+ * fresh 32-byte seed from the kernel, as the kernel's own generator
+ * stretches its seed: as unpredictable as a getrandom per draw, without
+ * the system call. buf[used..size) is what is still unread.
+ */
+struct keys_pool {
+	size_t	 size;
+	size_t	 used;
+	uint8_t	 buf[];
+};
+
+struct keys_pool *
+keys_pool_new(size_t nkeys)
+{
+	struct keys_pool *kp;
+	size_t		 size;
+
+	if (nkeys == 0 ||
+	    nkeys > (SIZE_MAX - sizeof(*kp)) / KEYS_POOL_PER_KEY)
+		return NULL;
+	size = nkeys * KEYS_POOL_PER_KEY;
+	if ((kp = secret_alloc(sizeof(*kp) + size)) == NULL)
+		return NULL;
+	kp->size = size;
+	kp->used = size;	/* empty: the first draw fills it */
+	return kp;
+}
+
+void
+keys_pool_drop(struct keys_pool *kp)
+{
+	if (kp == NULL)
+		return;
+	secret_wipe(kp->buf + kp->used, kp->size - kp->used);
+	kp->used = kp->size;
+}
+
+void
+keys_pool_free(struct keys_pool *kp)
+{
+	secret_free(kp);
+}
+
+static void
+pool_fill(struct keys_pool *kp)
+{
+	uint8_t	 seed[randombytes_SEEDBYTES];
+	struct secret_scope seed_scope SECRET_SCOPE = { seed, sizeof(seed) };
+
+	randombytes_buf(seed, sizeof(seed));
+	randombytes_buf_deterministic(kp->buf, kp->size, seed);
+	kp->used = 0;
+}
+
+/* n random bytes into out: from the kernel without a pool, else from the
+ * pool, refilled when short. What is handed out is wiped from the pool. */
+static void
+draw(struct keys_pool *kp, void *out, size_t n)
+{
+	if (kp == NULL) {
+		randombytes_buf(out, n);
+		return;
+	}
+	if (kp->size - kp->used < n)
+		pool_fill(kp);
+	memcpy(out, kp->buf + kp->used, n);
+	secret_wipe(kp->buf + kp->used, n);
+	kp->used += n;
+}
+
 void
 keys_new_id(char id[TOKEN_ID_LEN + 1])
 {
+	keys_new_id_from(NULL, id);
+}
+
+void
+keys_new_id_from(struct keys_pool *kp, char id[TOKEN_ID_LEN + 1])
+{
 	uint8_t	raw[TOKEN_ID_BYTES];
 
-	randombytes_buf(raw, sizeof(raw));
+	draw(kp, raw, sizeof(raw));
 	token_id_encode(raw, id);
 }
 
@@ -214,6 +294,15 @@ int
 keys_new_secret(const struct pepper *pp, const char *prefix, const char *id,
     char *token, size_t tokensz, uint8_t hash[KEYS_HASH_LEN])
 {
+	return keys_new_secret_from(NULL, pp, prefix, id, token, tokensz,
+	    hash);
+}
+
+int
+keys_new_secret_from(struct keys_pool *kp, const struct pepper *pp,
+    const char *prefix, const char *id, char *token, size_t tokensz,
+    uint8_t hash[KEYS_HASH_LEN])
+{
 	struct token	t;
 	struct secret_scope t_scope SECRET_SCOPE = { &t, sizeof(t) };
 	uint8_t		h[KEYS_HASH_LEN];
@@ -225,7 +314,7 @@ keys_new_secret(const struct pepper *pp, const char *prefix, const char *id,
 	memset(&t, 0, sizeof(t));
 	memcpy(t.prefix, prefix, strlen(prefix) + 1);
 	memcpy(t.id, id, TOKEN_ID_LEN + 1);
-	randombytes_buf(t.secret, sizeof(t.secret));
+	draw(kp, t.secret, sizeof(t.secret));
 	if (token_format(t.prefix, t.id, t.secret, token, tokensz) != 0)
 		return KEYS_EIO;
 	keys_hash(pp, &t, h);

@@ -40,6 +40,27 @@ void	keys_new_id(char id[TOKEN_ID_LEN + 1]);
 int	keys_new_secret(const struct pepper *, const char *prefix,
 	    const char *id, char *token, size_t tokensz,
 	    uint8_t hash[KEYS_HASH_LEN]);
+
+/*
+ * For creating keys in bulk: a pool of random bytes for nkeys ids and
+ * secrets, drawn from the kernel once per fill rather than twice per key.
+ * It refills itself when it runs short. It holds future secrets: it lives
+ * in secret memory, wipes each part it hands out, and keys_pool_drop
+ * wipes the rest (call it when a batch is done). NULL when out of memory;
+ * caller frees with keys_pool_free(), which wipes it.
+ */
+#define KEYS_POOL_PER_KEY	(TOKEN_ID_BYTES + TOKEN_SECRET_BYTES)
+
+struct keys_pool;
+
+struct keys_pool *keys_pool_new(size_t nkeys);
+void	keys_pool_drop(struct keys_pool *);
+void	keys_pool_free(struct keys_pool *);
+/* keys_new_id and keys_new_secret drawing from kp (NULL: the kernel). */
+void	keys_new_id_from(struct keys_pool *kp, char id[TOKEN_ID_LEN + 1]);
+int	keys_new_secret_from(struct keys_pool *kp, const struct pepper *,
+	    const char *prefix, const char *id, char *token, size_t tokensz,
+	    uint8_t hash[KEYS_HASH_LEN]);
 void	keys_hash(const struct pepper *, const struct token *,
 	    uint8_t out[KEYS_HASH_LEN]);
 /* Constant time; 1 when equal. */

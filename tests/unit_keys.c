@@ -414,3 +414,73 @@ Test(keys, strerror_names_every_code)
 	    "key prefix must be 1 to 16 of [a-z0-9]");
 	cr_assert_str_eq(keys_strerror(-1000), "unknown key error");
 }
+
+/*
+ * The bulk pool: ids and secrets from it are as good as single ones (the
+ * token parses, the hash matches) and all different, through refills and
+ * drops; a NULL pool draws from the kernel, as keys_new_id does.
+ */
+Test(keys, pool_gives_fresh_valid_keys)
+{
+	enum { NKEYS = 4, MADE = 3 * NKEYS + 1 };
+	struct keys_pool *kp;
+	struct pepper	*pp;
+	struct token	 t;
+	char		 ids[MADE][TOKEN_ID_LEN + 1];
+	char		 toks[MADE][TOKEN_MAX + 1];
+	uint8_t		 hash[KEYS_HASH_LEN], h[KEYS_HASH_LEN];
+	int		 i, j;
+
+	pp = load(tmpdir);
+	cr_assert_null(keys_pool_new(0));
+	cr_assert_null(keys_pool_new(SIZE_MAX / KEYS_POOL_PER_KEY));
+	cr_assert_not_null(kp = keys_pool_new(NKEYS));
+	for (i = 0; i < MADE; i++) {
+		keys_new_id_from(i == 5 ? NULL : kp, ids[i]);
+		cr_assert(token_id_valid(ids[i]));
+		cr_assert_eq(keys_new_secret_from(i == 6 ? NULL : kp, pp,
+		    "ak", ids[i], toks[i], sizeof(toks[i]), hash), KEYS_OK);
+		cr_assert_eq(token_parse(toks[i], strlen(toks[i]), &t),
+		    TOKEN_OK);
+		cr_assert_str_eq(t.id, ids[i]);
+		keys_hash(pp, &t, h);
+		cr_assert_arr_eq(h, hash, KEYS_HASH_LEN);
+		if (i == 7)
+			keys_pool_drop(kp);	/* the next draw refills */
+	}
+	for (i = 0; i < MADE; i++)
+		for (j = 0; j < i; j++) {
+			cr_assert_str_neq(ids[i], ids[j]);
+			cr_assert_str_neq(toks[i] + 3 + TOKEN_ID_LEN + 1,
+			    toks[j] + 3 + TOKEN_ID_LEN + 1);
+		}
+	/* A bad prefix is refused as without a pool. */
+	cr_assert_eq(keys_new_secret_from(kp, pp, "A", ids[0], toks[0],
+	    sizeof(toks[0]), hash), KEYS_EPREFIX);
+	keys_pool_drop(NULL);
+	keys_pool_free(kp);
+	keys_pool_free(NULL);
+	secret_wipe(toks, sizeof(toks));
+	secret_wipe(&t, sizeof(t));
+	keys_pepper_free(pp);
+}
+
+/* Two pools, or a pool after a drop, never repeat each other: every fill
+ * has its own seed. */
+Test(keys, pool_fills_are_independent)
+{
+	struct keys_pool *a, *b;
+	char		 ia[TOKEN_ID_LEN + 1], ib[TOKEN_ID_LEN + 1];
+	char		 ic[TOKEN_ID_LEN + 1];
+
+	cr_assert_not_null(a = keys_pool_new(1));
+	cr_assert_not_null(b = keys_pool_new(1));
+	keys_new_id_from(a, ia);
+	keys_new_id_from(b, ib);
+	keys_pool_drop(a);
+	keys_new_id_from(a, ic);
+	cr_assert_str_neq(ia, ib);
+	cr_assert_str_neq(ia, ic);
+	keys_pool_free(a);
+	keys_pool_free(b);
+}

@@ -4,6 +4,8 @@
  * Expected values come from an independent computation (a known token made
  * with Python's int/zlib.crc32, and a small base62 encoder here), not from
  * the code under test. Every malformed shape is checked for its exact code.
+ * The limb-wise base62 is also checked against the byte-wise reference at
+ * the end of this file, on many random numbers and on the edges.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -441,5 +443,237 @@ Test(token, strerror_covers_every_code)
 		for (j = 0; j < i; j++)
 			cr_assert_str_neq(token_strerror(codes[i]),
 			    token_strerror(codes[j]));
+	}
+}
+
+/*
+ * Base62 against a reference: the byte-at-a-time schoolbook code token.c
+ * used before it worked in limbs, kept here verbatim in substance. It is
+ * too slow for every verify but obviously right, so the limb code must
+ * give the same digits and bytes for every number, and refuse the same
+ * digit strings.
+ */
+static void
+ref_encode(const uint8_t *in, size_t nbytes, char *out, size_t width)
+{
+	uint8_t		num[TOKEN_SECRET_BYTES];
+	unsigned int	acc, rem;
+	size_t		i, j;
+
+	memcpy(num, in, nbytes);
+	for (i = width; i > 0; i--) {
+		rem = 0;
+		for (j = 0; j < nbytes; j++) {
+			acc = rem << 8 | num[j];
+			num[j] = (uint8_t)(acc / 62);
+			rem = acc % 62;
+		}
+		out[i - 1] = alphabet[rem];
+	}
+}
+
+static int
+ref_digit(char c)
+{
+	const char	*p = c != '\0' ? strchr(alphabet, c) : NULL;
+
+	return p != NULL ? (int)(p - alphabet) : -1;
+}
+
+static int
+ref_decode(const char *in, size_t width, uint8_t *out, size_t nbytes)
+{
+	unsigned int	acc, carry;
+	size_t		i, j;
+	int		d;
+
+	memset(out, 0, nbytes);
+	for (i = 0; i < width; i++) {
+		if ((d = ref_digit(in[i])) < 0)
+			return -1;
+		carry = (unsigned int)d;
+		for (j = nbytes; j > 0; j--) {
+			acc = out[j - 1] * 62u + carry;
+			out[j - 1] = (uint8_t)acc;
+			carry = acc >> 8;
+		}
+		if (carry != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* xorshift64*: the same numbers on every run, so a failure repeats. */
+static uint64_t
+next_rand(uint64_t *st)
+{
+	*st ^= *st >> 12;
+	*st ^= *st << 25;
+	*st ^= *st >> 27;
+	return *st * 2685821657736338717ULL;
+}
+
+/*
+ * Random bytes, often in runs of 0x00 or 0xff, where carries and borrows
+ * cross limbs and leading zeros show.
+ */
+static void
+fill_rand(uint64_t *st, uint8_t *b, size_t n)
+{
+	size_t	i;
+	int	mode = (int)(next_rand(st) % 4);
+
+	for (i = 0; i < n; i++) {
+		if (mode == 0 || next_rand(st) % 3 != 0)
+			b[i] = (uint8_t)next_rand(st);
+		else
+			b[i] = mode == 1 ? 0 : mode == 2 ? 0xff :
+			    (uint8_t)(next_rand(st) % 2 ? 0 : 0xff);
+	}
+}
+
+/* Formats secret with id and checks every character of the token against
+ * the reference, then parses it back. */
+static void
+check_against_ref(const uint8_t raw[TOKEN_ID_BYTES],
+    const uint8_t secret[TOKEN_SECRET_BYTES])
+{
+	char		id[TOKEN_ID_LEN + 1], want_id[TOKEN_ID_LEN + 1];
+	char		want[TOKEN_MAX + 1], out[TOKEN_MAX + 1];
+	char		sec[TOKEN_SECRET_LEN + 1];
+	struct token	t;
+
+	token_id_encode(raw, id);
+	ref_encode(raw, TOKEN_ID_BYTES, want_id, TOKEN_ID_LEN);
+	want_id[TOKEN_ID_LEN] = '\0';
+	cr_assert_str_eq(id, want_id);
+
+	ref_encode(secret, TOKEN_SECRET_BYTES, sec, TOKEN_SECRET_LEN);
+	sec[TOKEN_SECRET_LEN] = '\0';
+	build(want, sizeof want, "ak", want_id, sec);
+	cr_assert_eq(token_format("ak", id, secret, out, sizeof out), 0);
+	cr_assert_str_eq(out, want);
+
+	cr_assert_eq(token_parse(out, strlen(out), &t), 0, "%s", out);
+	cr_assert_arr_eq(t.secret, secret, TOKEN_SECRET_BYTES, "%s", out);
+	secret_wipe(&t, sizeof(t));
+}
+
+Test(token, base62_matches_reference_on_random_numbers)
+{
+	uint8_t		raw[TOKEN_ID_BYTES], secret[TOKEN_SECRET_BYTES];
+	uint64_t	st = 0x9e3779b97f4a7c15ULL;
+	int		i;
+
+	for (i = 0; i < 20000; i++) {
+		fill_rand(&st, raw, sizeof raw);
+		fill_rand(&st, secret, sizeof secret);
+		check_against_ref(raw, secret);
+	}
+}
+
+Test(token, base62_matches_reference_on_edges)
+{
+	uint8_t		raw[TOKEN_ID_BYTES], secret[TOKEN_SECRET_BYTES];
+	size_t		pos;
+	int		bit;
+
+	/* Zero, all ones, and every single bit alone or cleared. */
+	memset(raw, 0, sizeof raw);
+	memset(secret, 0, sizeof secret);
+	check_against_ref(raw, secret);
+	memset(raw, 0xff, sizeof raw);
+	memset(secret, 0xff, sizeof secret);
+	check_against_ref(raw, secret);
+	for (pos = 0; pos < TOKEN_SECRET_BYTES; pos++) {
+		for (bit = 0; bit < 8; bit++) {
+			memset(raw, 0, sizeof raw);
+			memset(secret, 0, sizeof secret);
+			raw[pos % TOKEN_ID_BYTES] = (uint8_t)(1u << bit);
+			secret[pos] = (uint8_t)(1u << bit);
+			check_against_ref(raw, secret);
+			memset(raw, 0xff, sizeof raw);
+			memset(secret, 0xff, sizeof secret);
+			raw[pos % TOKEN_ID_BYTES] ^= (uint8_t)(1u << bit);
+			secret[pos] ^= (uint8_t)(1u << bit);
+			check_against_ref(raw, secret);
+		}
+	}
+}
+
+/* A secret of digits: parse must accept exactly what the reference
+ * decodes, to the same bytes. */
+static void
+check_digits_against_ref(const char sec[TOKEN_SECRET_LEN + 1])
+{
+	char		s[TOKEN_MAX + 1];
+	uint8_t		want[TOKEN_SECRET_BYTES];
+	struct token	t;
+	int		rv, ref;
+
+	build(s, sizeof s, "ak", KNOWN_ID, sec);
+	ref = ref_decode(sec, TOKEN_SECRET_LEN, want, sizeof want);
+	rv = token_parse(s, strlen(s), &t);
+	cr_assert_eq(rv, ref == 0 ? TOKEN_OK : TOKEN_ESECRET, "%s: %d", sec,
+	    rv);
+	if (rv == TOKEN_OK)
+		cr_assert_arr_eq(t.secret, want, sizeof want, "%s", sec);
+	secret_wipe(&t, sizeof(t));
+}
+
+Test(token, base62_decode_matches_reference)
+{
+	static const char *const fixed[] = {
+		SECRET_MAX,
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp0",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp2",	/* 2^256 */
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xpz",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xq0",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xz0",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8zz0",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw9000",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw7zzz",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xo~",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp/",
+		"yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8XpZ",
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+		"yzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+		"xzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+		"0000000000000000000000000000000000000000000",
+		"0000000000000000000000000000000000000000001",
+		"000000000000000000000000000000000000000000z",
+		"00000000000000000000000000000000000000000z0",
+		"000000000000000000000000000000000000000zzzz",
+		"00000000000000000000000000000000000000zzzzz",
+		"0000000000000000000000000000000000000100000",
+		"1000000000000000000000000000000000000000000",
+	};
+	static const char edge[] = "0189AZaz:@[`{/";
+	char		sec[TOKEN_SECRET_LEN + 1];
+	uint64_t	st = 0x2545f4914f6cdd1dULL;
+	size_t		i, pos, e;
+
+	for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		cr_assert_eq(strlen(fixed[i]), TOKEN_SECRET_LEN, "%s",
+		    fixed[i]);
+		check_digits_against_ref(fixed[i]);
+	}
+	/* Random digit strings: the first digit at most 'y' keeps about
+	 * half of them in range, so both answers are exercised. */
+	for (i = 0; i < 20000; i++) {
+		for (pos = 0; pos < TOKEN_SECRET_LEN; pos++)
+			sec[pos] = alphabet[next_rand(&st) % 62];
+		sec[0] = alphabet[54 + next_rand(&st) % 7];
+		sec[TOKEN_SECRET_LEN] = '\0';
+		check_digits_against_ref(sec);
+	}
+	/* Every position with characters next to the digit ranges. */
+	for (pos = 0; pos < TOKEN_SECRET_LEN; pos++) {
+		for (e = 0; e < sizeof edge - 1; e++) {
+			memcpy(sec, SECRET_MAX, sizeof sec);
+			sec[0] = 'x';
+			sec[pos] = edge[e];
+			check_digits_against_ref(sec);
+		}
 	}
 }
