@@ -38,7 +38,7 @@
 #include "log.h"
 #include "table.h"
 
-#define USE_ENTRIES	(LEDGER_USES_EARLY / 3 * 4)
+#define USE_ENTRIES	(4 * LEDGER_USES_EARLY)
 /* Uses written per write transaction, in key order: a chunk dirties a few
  * hundred pages, which LMDB then keeps cached for good. */
 #define USE_CHUNK	4096

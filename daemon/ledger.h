@@ -29,9 +29,15 @@
 #include "store.h"
 
 #define LEDGER_SHORT	1	/* ledger_reserve: not enough credits */
-/* Keys with uses noted since the last write at which the uses are written
- * at once, before the flush interval: three quarters of the table. */
-#define LEDGER_USES_EARLY (192 * 1024)
+/*
+ * Keys with uses noted since the last write at which the uses are written
+ * at once, before the flush interval: the table (32-byte slots, at most
+ * three quarters full) is then 2 MiB. A larger one would only cost more
+ * memory when many keys are used at once, since it is written sooner
+ * anyway. While one is being written, the next may take four times as
+ * many keys before a use is lost.
+ */
+#define LEDGER_USES_EARLY (40 * 1024)
 
 struct ledger;
 /* Credits reserved for one verify; the ledger's, until consumed or

@@ -76,14 +76,14 @@ Test(bulk, count_creates_each_key_once_in_batches)
 	for (i = 1; i < n; i++)
 		cr_assert_str_neq(tok[i], tok[i - 1]);
 	expect_all_valid(tok, n);
-	/* All listed; one audit record per transaction of 1024. */
+	/* All listed; one audit record per transaction of 512. */
 	cr_assert_eq(it_line_count(it_expect(NULL, 0, NULL, "key", "list",
 	    NULL)), n + 1);
 	audit = it_expect(NULL, 0, NULL, "audit", NULL);
 	it_assert_has(audit, "key.create  ");
-	it_assert_has(audit, " 1024 keys (1 to 1024 of 2500), owner user root "
+	it_assert_has(audit, " 512 keys (1 to 512 of 2500), owner user root "
 	    "(uid 0), name 'seed'\n");
-	it_assert_has(audit, " 1024 keys (1025 to 2048 of 2500), owner user "
+	it_assert_has(audit, " 512 keys (513 to 1024 of 2500), owner user "
 	    "root (uid 0), name 'seed'\n");
 	it_assert_has(audit, " 452 keys (2049 to 2500 of 2500), owner user root "
 	    "(uid 0), name 'seed'\n");
