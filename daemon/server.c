@@ -4,10 +4,11 @@
  * Workload: many short verify requests, often pipelined on long-lived
  * connections from local daemons, and rare management requests. verify.sock
  * is served by verify_threads event loops, each a thread with its own
- * libevent base, all accepting from the one listening socket (the kernel
- * hands each connection to one of them); admin.sock by one more. A
- * connection never moves between loops, so its handlers run without
- * locks. What the loops of one socket share, the connection counts and
+ * libevent base, all accepting from the one listening socket; admin.sock
+ * by one more. Whichever loop the kernel wakes first would take every
+ * connection, so a loop that accepts hands each new connection to the
+ * loop with the fewest (its inbox). A connection never moves after that,
+ * so its handlers run without locks. What the loops of one socket share, the connection counts and
  * the log budget (struct slots), is under a mutex taken when a
  * connection comes or goes and when a line about a peer is logged, never
  * per request. Input is read into a per-connection buffer of one maximum frame
@@ -134,6 +135,14 @@ struct loop {
 	int		 activated;	/* lfd is the service manager's */
 	int		 borrowed;	/* lfd is another loop's */
 	int		 draining;	/* stopping: answer, then say goodbye */
+	/* Connections it has or was handed: read by the other loops. */
+	_Atomic unsigned load;
+	pthread_mutex_t	 inbox_mu;	/* over inbox, ninbox, inboxcap */
+	int		*inbox;		/* accepted by another loop, for us */
+	size_t		 ninbox;
+	size_t		 inboxcap;
+	int		 inbox_closed;	/* stopping: take no more */
+	struct event	*inbox_ev;
 	pthread_t	 thread;
 	int		 running;	/* its thread is running */
 	_Atomic uint64_t turned_ms;	/* when its sweep last ran */
@@ -341,6 +350,7 @@ conn_free(struct conn *c)
 	stream_end(c);
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
+	atomic_fetch_sub(&l->load, 1);
 	slots_release(l->slots, c->peer.ruid);
 	event_free(c->rev);
 	event_free(c->wev);
@@ -777,7 +787,8 @@ refuse(struct loop *l, int fd, const struct peer *p, const char *why)
 		    (unsigned)p->ruid, (int)p->pid, why);
 }
 
-static void
+/* Serves fd on l. -1 when it was refused or failed: fd is closed. */
+static int
 conn_new(struct loop *l, int fd)
 {
 	struct slots	*sl = l->slots;
@@ -790,7 +801,7 @@ conn_new(struct loop *l, int fd)
 	if (peer_creds(fd, &p) == -1) {
 		log_warn("%s: SO_PEERCRED", l->name);
 		close(fd);
-		return;
+		return -1;
 	}
 	/* The slot is taken before the connection is made: the other loops
 	 * of the socket admit against the same counts meanwhile. */
@@ -805,7 +816,7 @@ conn_new(struct loop *l, int fd)
 	pthread_mutex_unlock(&sl->mu);
 	if (!ok) {
 		refuse(l, fd, &p, why);
-		return;
+		return -1;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->in = secret_alloc(l->frame_max)) == NULL ||
@@ -825,7 +836,7 @@ conn_new(struct loop *l, int fd)
 		}
 		slots_release(sl, p.ruid);
 		close(fd);
-		return;
+		return -1;
 	}
 	c->loop = l;
 	c->fd = fd;
@@ -834,6 +845,7 @@ conn_new(struct loop *l, int fd)
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
 	l->nconns++;
 	event_add(c->rev, NULL);
+	return 0;
 }
 
 /*
@@ -889,10 +901,91 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The loop of l's socket with the fewest connections; l on a tie. */
+static struct loop *
+least_loaded(struct loop *l)
+{
+	struct server	*s = l->srv;
+	struct loop	*best = l;
+	unsigned	 min = atomic_load(&l->load), n;
+	size_t		 i;
+
+	if (l->slots != &s->vslots)
+		return l;
+	for (i = 0; i < s->nverify; i++)
+		if ((n = atomic_load(&s->verify[i].load)) < min) {
+			min = n;
+			best = &s->verify[i];
+		}
+	return best;
+}
+
+/* Hands fd to loop to, which serves it at its next turn. -1 when to is
+ * stopping: the caller serves it. */
+static int
+hand_over(struct loop *to, int fd)
+{
+	int	*n;
+	size_t	 cap;
+
+	pthread_mutex_lock(&to->inbox_mu);
+	if (to->inbox_closed) {
+		pthread_mutex_unlock(&to->inbox_mu);
+		return -1;
+	}
+	if (to->ninbox == to->inboxcap) {
+		cap = to->inboxcap ? to->inboxcap * 2 : 16;
+		if ((n = reallocarray(to->inbox, cap, sizeof(*n))) == NULL) {
+			pthread_mutex_unlock(&to->inbox_mu);
+			log_warnx("%s: out of memory handing over a "
+			    "connection", to->name);
+			atomic_fetch_sub(&to->load, 1);
+			close(fd);
+			return 0;
+		}
+		to->inbox = n;
+		to->inboxcap = cap;
+	}
+	to->inbox[to->ninbox++] = fd;
+	pthread_mutex_unlock(&to->inbox_mu);
+	event_active(to->inbox_ev, EV_READ, 0);
+	return 0;
+}
+
+/* Serves the connections other loops handed us; with close, takes no
+ * more (a stopping loop must not be handed one it would never see). */
+static void
+inbox_take(struct loop *l, int close_it)
+{
+	int		*fds;
+	size_t		 n, i;
+
+	pthread_mutex_lock(&l->inbox_mu);
+	fds = l->inbox;
+	n = l->ninbox;
+	l->inbox = NULL;
+	l->ninbox = l->inboxcap = 0;
+	if (close_it)
+		l->inbox_closed = 1;
+	pthread_mutex_unlock(&l->inbox_mu);
+	for (i = 0; i < n; i++)
+		if (conn_new(l, fds[i]) != 0)
+			atomic_fetch_sub(&l->load, 1);
+	free(fds);
+}
+
+static void
+inbox_cb(evutil_socket_t unused, short what, void *arg)
+{
+	(void)unused;
+	(void)what;
+	inbox_take(arg, 0);
+}
+
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-	struct loop	*l = arg;
+	struct loop	*l = arg, *to;
 	struct timeval	 tv = { 1, 0 };
 	int		 fd, i;
 
@@ -900,7 +993,17 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (i = 0; i < SERVER_ACCEPT_BATCH; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			conn_new(l, fd);
+			/* Counted at once, so that the next choice sees it. */
+			to = least_loaded(l);
+			atomic_fetch_add(&to->load, 1);
+			if (to != l && hand_over(to, fd) == 0)
+				continue;
+			if (to != l) {
+				atomic_fetch_sub(&to->load, 1);
+				atomic_fetch_add(&l->load, 1);
+			}
+			if (conn_new(l, fd) != 0)
+				atomic_fetch_sub(&l->load, 1);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -963,6 +1066,8 @@ loop_drain(struct loop *l)
 	l->draining = 1;
 	event_del(l->accept_ev);
 	event_del(l->pause_ev);
+	/* Handed over before the stop: they get their goodbye too. */
+	inbox_take(l, 1);
 	if (l->nconns == 0) {
 		event_base_loopbreak(l->base);
 		return;
@@ -1061,6 +1166,7 @@ loop_open(struct server *s, struct loop *l, const char *name,
 	atomic_store(&l->turned_ms, clock_now_ms());
 	TAILQ_INIT(&l->conns);
 	TAILQ_INIT(&l->pushq);
+	pthread_mutex_init(&l->inbox_mu, NULL);
 	if ((size_t)snprintf(l->path, sizeof(l->path), "%s/%s",
 	    s->cfg->socket_dir, file) >= sizeof(l->path)) {
 		log_warnx("%s/%s: socket path too long", s->cfg->socket_dir,
@@ -1090,9 +1196,11 @@ loop_open(struct server *s, struct loop *l, const char *name,
 	l->sweep_ev = event_new(l->base, -1, EV_PERSIST, sweep_cb, l);
 	l->drain_ev = evtimer_new(l->base, drain_timeout_cb, l);
 	l->push_ev = event_new(l->base, -1, 0, push_cb, l);
+	l->inbox_ev = event_new(l->base, -1, 0, inbox_cb, l);
 	sweep = sweep_period(s->cfg);
 	if (l->accept_ev == NULL || l->pause_ev == NULL || l->stop_ev == NULL ||
 	    l->sweep_ev == NULL || l->drain_ev == NULL || l->push_ev == NULL ||
+	    l->inbox_ev == NULL ||
 	    event_add(l->accept_ev, NULL) != 0 ||
 	    event_add(l->sweep_ev, &sweep) != 0) {
 		log_warnx("%s: cannot set up events", name);
@@ -1120,6 +1228,13 @@ loop_close(struct loop *l)
 		event_free(l->drain_ev);
 	if (l->push_ev != NULL)
 		event_free(l->push_ev);
+	if (l->inbox_ev != NULL)
+		event_free(l->inbox_ev);
+	/* Handed over after the loop stopped: never served. */
+	while (l->ninbox > 0)
+		close(l->inbox[--l->ninbox]);
+	free(l->inbox);
+	pthread_mutex_destroy(&l->inbox_mu);
 	if (l->lfd != -1 && !l->borrowed) {
 		close(l->lfd);
 		/* A passed socket stays: the service manager holds it for

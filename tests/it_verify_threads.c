@@ -828,3 +828,85 @@ Test(verify_threads, drain_answers_every_thread)
 	    "after %u VALID answers, expected %llu", (unsigned long long)left,
 	    DRAIN_CREDITS, valid, (unsigned long long)(DRAIN_CREDITS - valid));
 }
+
+/* --- connections spread over the loops ------------------------------------ */
+
+/* CPU clock ticks (utime + stime) the daemon's thread named comm spent. */
+static uint64_t
+thread_ticks(const char *comm)
+{
+	const char	*dir = it_printf("/proc/%d/task", (int)it_daemon_pid());
+	const char	*name, *stat, *p;
+	unsigned long long utime, stime;
+	struct dirent	*de;
+	uint64_t	 ticks = UINT64_MAX;
+	DIR		*d;
+
+	d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		name = it_read_file(it_printf("%s/%s/comm", dir, de->d_name),
+		    NULL);
+		if (strcmp(name, it_printf("%s\n", comm)) != 0)
+			continue;
+		stat = it_read_file(it_printf("%s/%s/stat", dir, de->d_name),
+		    NULL);
+		/* The fields after "(comm) ": state is the 3rd, utime the
+		 * 14th and stime the 15th. */
+		cr_assert_not_null(p = strrchr(stat, ')'));
+		cr_assert_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u "
+		    "%*u %*u %*u %llu %llu", &utime, &stime), 2, "%s", stat);
+		ticks = utime + stime;
+	}
+	closedir(d);
+	cr_assert_neq(ticks, UINT64_MAX, "no thread %s", comm);
+	return ticks;
+}
+
+#define SPREAD_CONNS	16
+#define SPREAD_ROUNDS	2000
+
+/*
+ * Whichever loop the kernel wakes for a new connection hands it to the
+ * loop with the fewest, so sixteen connections made one after another
+ * are four on each of four loops, and verifies on all of them keep every
+ * loop busy: each loop's thread spends CPU time on them. Without the
+ * hand-over, the loop woken first took every connection.
+ */
+Test(verify_threads, connections_spread_over_the_loops)
+{
+	static const char *const loops[] = { "apikeyd", "apikeyd-verify1",
+	    "apikeyd-verify2", "apikeyd-verify3" };
+	struct apikey_client *c[SPREAD_CONNS];
+	struct apikey_result *res;
+	uint64_t	 before[4];
+	const char	*tok;
+	int		 i, j, rc;
+
+	it_prepare("verify_threads = 4\n");
+	it_start();
+	wait_thread_names("apikeyd\napikeyd-admin\napikeyd-ledger\n"
+	    "apikeyd-verify1\napikeyd-verify2\napikeyd-verify3\n");
+	tok = it_key(NULL, "--user", "alice", NULL);
+	for (i = 0; i < 4; i++)
+		before[i] = thread_ticks(loops[i]);
+	for (i = 0; i < SPREAD_CONNS; i++) {
+		rc = apikey_open(it_sock_dir(), IT_DEADLINE_MS, &c[i]);
+		cr_assert_eq(rc, 0, "apikey_open: %s", apikey_strerror(rc));
+	}
+	for (j = 0; j < SPREAD_ROUNDS; j++)
+		for (i = 0; i < SPREAD_CONNS; i++) {
+			res = NULL;
+			rc = apikey_verify(c[i], tok, NULL, &res);
+			cr_assert_eq(rc, 0, "verify: %s", apikey_strerror(rc));
+			cr_assert_eq(apikey_result_code(res), APIKEY_VALID);
+			apikey_result_free(res);
+		}
+	for (i = 0; i < 4; i++)
+		cr_assert_gt(thread_ticks(loops[i]), before[i], "%s did no "
+		    "work for %d connections", loops[i], SPREAD_CONNS);
+	for (i = 0; i < SPREAD_CONNS; i++)
+		apikey_close(c[i]);
+}
