@@ -113,6 +113,7 @@ struct ledger {
 	uint64_t	 flush_ms;
 	struct flushing	 fl;		/* commit thread only */
 	int		 uses_full_logged;	/* under mu */
+	int		 stopped;	/* the thread was joined */
 };
 
 static void
@@ -215,16 +216,18 @@ flush_chunk(const struct flushing *fl, size_t *n)
 	return *n > 0 ? fl->refs + fl->next : NULL;
 }
 
-/* The chunk of n was written (or failed): on to the next, or done. */
-static void
+/* The chunk of n was written (or failed): on to the next. Returns 1
+ * when that was the last. */
+static int
 flush_advance(struct flushing *fl, size_t n)
 {
 	fl->next += n;
 	if (fl->next < fl->n)
-		return;
+		return 0;
 	free(fl->refs);
 	table_free(fl->uses);
 	memset(fl, 0, sizeof(*fl));
+	return 1;
 }
 
 /*
@@ -300,7 +303,7 @@ commit_main(void *arg)
 	struct ledger	*l = arg;
 	struct flushing	*fl = &l->fl;
 	struct timespec	 next_flush;
-	struct table	*fresh;
+	struct table	*fresh, *taken;
 	struct ledger_hold *batch, *o;
 	const struct useref *chunk;
 	size_t		 nchunk;
@@ -320,19 +323,25 @@ commit_main(void *arg)
 				break;
 			}
 		flush_due |= l->flush_now;
+		/* Without memory for a fresh table, the next try is at the
+		 * next flush or note, not in a spin. */
+		l->flush_now = 0;
 		stopping = l->stop;
 		batch = list_take(&l->queue);
+		taken = NULL;
 		if ((flush_due || stopping) && fl->uses == NULL &&
 		    l->uses != NULL && table_count(l->uses) > 0 &&
 		    ((fresh = table_new(sizeof(struct use), USE_ENTRIES)) !=
 		    NULL || stopping)) {
 			/* Stopping, the last table goes even without a new
 			 * one: no verify notes a use any more. */
-			flush_begin(fl, l->uses);
+			taken = l->uses;
 			l->uses = fresh;
-			l->flush_now = 0;
 		}
 		pthread_mutex_unlock(&l->mu);
+		/* Sorted outside the lock, which every verify takes. */
+		if (taken != NULL)
+			flush_begin(fl, taken);
 		if (flush_due)
 			clock_deadline(&next_flush, l->flush_ms);
 
@@ -345,8 +354,12 @@ commit_main(void *arg)
 				    "; refusing the verifies that waited on it"
 				    : "");
 		}
-		if (fl->uses != NULL)
-			flush_advance(fl, nchunk);
+		if (fl->uses != NULL && flush_advance(fl, nchunk)) {
+			/* Written: a later loss of uses is logged again. */
+			pthread_mutex_lock(&l->mu);
+			l->uses_full_logged = 0;
+			pthread_mutex_unlock(&l->mu);
+		}
 		if (batch != NULL) {
 			pthread_mutex_lock(&l->mu);
 			l->committing = NULL;
@@ -621,17 +634,26 @@ fail:
 }
 
 void
-ledger_close(struct ledger *l)
+ledger_stop(struct ledger *l)
 {
-	size_t	 i;
-
-	if (l == NULL)
+	if (l == NULL || l->stopped)
 		return;
 	pthread_mutex_lock(&l->mu);
 	l->stop = 1;
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
+	l->stopped = 1;
+}
+
+void
+ledger_close(struct ledger *l)
+{
+	size_t	 i;
+
+	if (l == NULL)
+		return;
+	ledger_stop(l);
 	/* Committed replies go out if their peers are still there. */
 	for (i = 0; i < l->nlanes; i++)
 		ledger_complete(l, i);

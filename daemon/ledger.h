@@ -64,6 +64,9 @@ int	ledger_open(struct store *, uint64_t flush_interval_ms, size_t nlanes,
  * consumption still waiting, on the calling thread: call it once no lane
  * runs any more. */
 void	ledger_close(struct ledger *);
+/* Writes what is pending and stops the thread, calling nothing back and
+ * freeing nothing: for an exit while a lane may still run. */
+void	ledger_stop(struct ledger *);
 
 /* Calls back lane's consumptions committed (or failed) since its last
  * call. Runs on that lane's thread. */

@@ -237,6 +237,21 @@ limits_failed(struct limits *l, uid_t uid, const char *rhost,
 	return rc;
 }
 
+int
+limits_failure(struct limits *l, uid_t uid, const char *rhost,
+    uint64_t now_ms, uint64_t *retry_ms)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&l->mu);
+	if (throttled(l, uid, rhost, now_ms, retry_ms))
+		rc = LIMITS_THROTTLED;
+	else
+		rc = failed(l, uid, rhost, now_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
 uint64_t
 credits_available(const struct proto_limits *lim,
     const struct store_usage *u, uint64_t now, uint64_t *refill_at)

@@ -76,6 +76,15 @@ int	limits_throttled(struct limits *, uid_t uid, const char *rhost,
 	    uint64_t now_ms, uint64_t *retry_ms);
 int	limits_failed(struct limits *, uid_t uid, const char *rhost,
 	    uint64_t now_ms);
+/*
+ * Both at once, as one step for the verify threads (two would let each
+ * thread count a failure past the limit): LIMITS_THROTTLED with
+ * *retry_ms while the source backs off (the failure is not counted),
+ * else what limits_failed() returns.
+ */
+#define LIMITS_THROTTLED	2
+int	limits_failure(struct limits *, uid_t uid, const char *rhost,
+	    uint64_t now_ms, uint64_t *retry_ms);
 
 /*
  * Credits a key has at now (seconds): its stored remaining, or the refill

@@ -166,7 +166,9 @@ service_uids(const char *list, uid_t *out, size_t max)
  * want of descriptors would refuse everyone alike, root's reserved slots
  * included. So the soft limit is raised to the hard one, and when even
  * that is too low for 2 * max_connections (plus what the store, the
- * listeners and libevent use), max_connections is lowered to fit.
+ * listeners and libevent use: FD_MARGIN, and two more for each verify
+ * loop past the first, its event base's epoll and wake-up descriptors),
+ * max_connections is lowered to fit.
  */
 #define FD_MARGIN	64
 
@@ -174,7 +176,8 @@ static void
 fit_descriptors(struct config *cfg)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = (rlim_t)cfg->max_connections * 2 + FD_MARGIN;
+	const unsigned	 margin = FD_MARGIN + 2 * (cfg->verify_threads - 1);
+	rlim_t		 want = (rlim_t)cfg->max_connections * 2 + margin;
 	unsigned	 fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
@@ -186,11 +189,11 @@ fit_descriptors(struct config *cfg)
 	}
 	if (rl.rlim_cur >= want)
 		return;
-	if (rl.rlim_cur < FD_MARGIN + 2 * 16)
+	if (rl.rlim_cur < margin + 2 * 16)
 		fatalx("only %llu file descriptors allowed; apikeyd needs at "
-		    "least %d", (unsigned long long)rl.rlim_cur,
-		    FD_MARGIN + 2 * 16);
-	fit = (unsigned)((rl.rlim_cur - FD_MARGIN) / 2);
+		    "least %u", (unsigned long long)rl.rlim_cur,
+		    margin + 2 * 16);
+	fit = (unsigned)((rl.rlim_cur - margin) / 2);
 	log_warnx("max_connections %u needs %llu file descriptors, but the "
 	    "limit is %llu: serving %u connections per socket (raise "
 	    "LimitNOFILE)", cfg->max_connections, (unsigned long long)want,
@@ -392,13 +395,19 @@ main(int argc, char **argv)
 		detach(readyfd);
 
 	rc = server_run(srv);
-	/* Before the sockets go: committed replies and last uses. */
-	ledger_close(ledger);
 	if (rc == 1) {
-		/* A thread is still inside the store: leave it to exit(). */
+		/*
+		 * A thread is still running: a loop's connections are its
+		 * own, and the admin thread may be inside the store. Write
+		 * what the ledger holds, call nothing back, free nothing,
+		 * and leave the rest to exit().
+		 */
+		ledger_stop(ledger);
 		log_warnx("shutdown incomplete; exiting");
 		exit(1);
 	}
+	/* Before the sockets go: committed replies and last uses. */
+	ledger_close(ledger);
 	server_close(srv);
 	for (i = 0; i < cfg.verify_threads; i++)
 		secret_free(verifiers[i].ctx);

@@ -1,7 +1,7 @@
 /*
  * table.c - see table.h. An open-addressing hash table with linear
  * probing: one array of fixed-size slots, each the key inline and the
- * value beside it, doubled when three quarters full. The use table holds
+ * value beside it, doubled when three quarters full. The use table held
  * up to 262,144 keys at a million keys touched (issue 11): a tsearch(3)
  * tree there cost three allocations (112 bytes) per key and a pointer
  * chase per level on every verify, a sixth of the verify loop's user

@@ -312,13 +312,14 @@ throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 {
 	struct proto_verify_reply *rep = &x->rep;
 	uint64_t	 retry;
+	int		 rc;
 
 	/* Refusals of a valid secret by rate or credits are not failures. */
 	if (rep->code == PROTO_VALID || rep->code == PROTO_RATE_LIMITED ||
 	    rep->code == PROTO_USAGE_EXCEEDED)
 		return;
-	if (limits_throttled(v->limits, x->uid, x->req.rhost, now_ms,
-	    &retry)) {
+	rc = limits_failure(v->limits, x->uid, x->req.rhost, now_ms, &retry);
+	if (rc == LIMITS_THROTTLED) {
 		/* Nothing of the key goes out with a throttled reply. */
 		reply_clear(rep);
 		rep->code = PROTO_RATE_LIMITED;
@@ -327,8 +328,7 @@ throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 		    "verifies from this source; retry later");
 		return;
 	}
-	x->throttle_began = limits_failed(v->limits, x->uid, x->req.rhost,
-	    now_ms);
+	x->throttle_began = rc;
 }
 
 int

@@ -312,11 +312,11 @@ akc_connect(struct apikey_client *c, int64_t deadline)
 }
 
 /*
- * A connection used for a second call is likely to be used for many (a
- * PAM login's connection makes one): its socket now blocks, with a
- * receive timeout of timeout_ms - 1, so that recv_frame may wait in recv()
- * itself. Writes keep MSG_DONTWAIT and their poll. Two system calls, once;
- * on failure the socket stays as it was.
+ * A connection used for a second call is likely to be used for many (one
+ * used once, such as apikeyctl's, pays nothing): its socket now blocks,
+ * with a receive timeout of timeout_ms - 1, so that recv_frame may wait
+ * in recv() itself. Writes keep MSG_DONTWAIT and their poll. Two system
+ * calls, once; on failure the socket stays as it was.
  */
 static void
 go_blocking(struct apikey_client *c)

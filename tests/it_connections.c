@@ -710,7 +710,8 @@ Test(connections, setuid_connections_are_charged_to_the_user)
  * everyone once users held them all, root included, before any reserve
  * applied. The daemon now raises its limit where it can and otherwise
  * serves fewer connections, so the reserve still holds. (200 descriptors:
- * (200 - 64) / 2 = 68 per socket, 4 of them reserved.)
+ * (200 - 64) / 2 = 68 per socket, 4 of them reserved; one verify loop, as
+ * each loop past the first takes two descriptors more.)
  */
 Test(connections, descriptor_limit_keeps_the_reserve)
 {
@@ -723,7 +724,7 @@ Test(connections, descriptor_limit_keeps_the_reserve)
 
 	/* Inherited by the daemon, the only process this test runs. */
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	it_prepare("max_connections_per_uid = 64\n");
+	it_prepare("max_connections_per_uid = 64\nverify_threads = 1\n");
 	it_start();
 	it_log_wait("max_connections 1024 needs 2112 file descriptors, but "
 	    "the limit is 200: serving 68 connections per socket (raise "
