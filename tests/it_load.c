@@ -333,7 +333,9 @@ late_main(void *arg)
  * answered and the rest left waiting in the backlog, and the daemon
  * pauses accepting (logged) instead of spinning or dying. A root verify
  * made then is answered once the flood closes and descriptors come
- * back, and new connections are served again.
+ * back, and new connections are served again. One verify loop: each loop
+ * past the first takes two descriptors more, which the figures would
+ * have to follow.
  */
 Test(load, descriptor_exhaustion_pauses_accepting_then_resumes)
 {
@@ -345,7 +347,7 @@ Test(load, descriptor_exhaustion_pauses_accepting_then_resumes)
 	unsigned	 a, r, e, w;
 	int		 fds, rc;
 
-	it_prepare(NULL);
+	it_prepare("verify_threads = 1\n");
 	cr_assert(access(o.prog, X_OK) == 0, "%s (util-linux) is missing",
 	    o.prog);
 	it_spawn_daemon_opt(&o, (const char *const[]){ it_printf("--nofile="
@@ -400,4 +402,25 @@ Test(load, descriptor_exhaustion_pauses_accepting_then_resumes)
 	/* Accepting goes on: a new connection is served. */
 	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
 	cr_assert_eq(it_prog_end(flood, IT_DEADLINE_MS), 0);
+}
+
+/* Each verify loop past the first takes two descriptors more (its event
+ * base's epoll and wake-up descriptors): four loops need 96 + 6. */
+Test(load, descriptor_need_follows_the_verify_loops)
+{
+	const struct it_daemon_opt o = { .prog = "/usr/bin/prlimit" };
+	int		 rc;
+
+	it_prepare("verify_threads = 4\n");
+	cr_assert(access(o.prog, X_OK) == 0, "%s (util-linux) is missing",
+	    o.prog);
+	it_spawn_daemon_opt(&o, (const char *const[]){ it_printf("--nofile="
+	    "%d", SQUEEZED), "--", it_apikeyd_path(), "-f", "-d", "-c",
+	    it_conf_path(), "--state-dir", it_state_dir(), "--socket-dir",
+	    it_sock_dir(), NULL });
+	rc = it_wait_daemon_exit(IT_DEADLINE_MS);
+	cr_assert_eq(rc, 1, "apikeyd with %d descriptors: exit %d; log:\n%s",
+	    SQUEEZED, rc, it_log());
+	cr_assert_eq(itl_log_count("only 64 file descriptors allowed; "
+	    "apikeyd needs at least 102"), 1, "%s", it_log());
 }
