@@ -30,6 +30,7 @@
 #include <criterion/criterion.h>
 
 #include "../proto/proto.h"
+#include "proto_same.h"
 
 /* A printable, non-NUL pattern distinct per seed; full = maximum length. */
 static void
@@ -294,26 +295,6 @@ static void
 enc_verify_reply(struct writer *w, const void *p)
 {
 	proto_enc_verify_reply(w, p);
-}
-
-static int
-same_rows(const char *a, const char *b, size_t stride, uint32_t n)
-{
-	uint32_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(a + (size_t)i * stride, b + (size_t)i * stride) != 0)
-			return 0;
-	return 1;
-}
-
-static int
-same_owner(const struct proto_owner *a, const struct proto_owner *b)
-{
-	return a->kind == b->kind && a->uid == b->uid &&
-	    strcmp(a->user, b->user) == 0 &&
-	    strcmp(a->tenant, b->tenant) == 0 &&
-	    strcmp(a->group, b->group) == 0 && a->gid == b->gid;
 }
 
 /* The verify request, field by field, as the reply below. */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "../../daemon/store_record.h"
+#include "../proto_same.h"
 #include "fuzz.h"
 
 /* The newest record versions (store_record.c); the first byte of a
@@ -59,29 +60,6 @@ same(const char *kind, const void *s1, const void *s2, size_t size,
 		fail(kind, "decodes differently once encoded");
 	if (len1 != len2 || memcmp(b1, b2, len1) != 0)
 		fail(kind, "encodes differently once decoded");
-}
-
-static int
-same_rows(const char *a, const char *b, size_t stride, uint32_t n)
-{
-	uint32_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(a + (size_t)i * stride, b + (size_t)i * stride) != 0)
-			return 0;
-	return 1;
-}
-
-#define SAME_LIST(a, b) ((a).n == (b).n && \
-	same_rows((a).v[0], (b).v[0], sizeof((a).v[0]), (a).n))
-
-static int
-same_owner(const struct proto_owner *a, const struct proto_owner *b)
-{
-	return a->kind == b->kind && a->uid == b->uid &&
-	    strcmp(a->user, b->user) == 0 &&
-	    strcmp(a->tenant, b->tenant) == 0 &&
-	    strcmp(a->group, b->group) == 0 && a->gid == b->gid;
 }
 
 static int
