@@ -64,7 +64,8 @@ ALLCFLAGS = $(CFLAGS) $(WARN) $(HARDEN) $(DEFS) -MMD -MP
 SANLD	= $(if $(SAN),-fsanitize=address$(,)undefined)
 , := ,
 
-PKG_DAEMON = lmdb libevent libevent_pthreads libsodium jansson zlib libsystemd
+PKG_DAEMON = lmdb libevent libevent_pthreads libsodium jansson zlib libsystemd \
+	     libpq
 PKG_CLIENT = zlib
 PKG_CLI	   = jansson zlib
 PKG_TEST   = criterion
@@ -263,7 +264,7 @@ install-files:
 	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(PAMDIR) \
 	    $(DESTDIR)$(UNITDIR)/apikeyd.service.d $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSCONFDIR)/apikeyd \
-	    $(DESTDIR)$(PAMCONFDIR)
+	    $(DESTDIR)$(PAMCONFDIR) $(DESTDIR)$(DATADIR)/apikeyd
 	install -m 0755 $(B)/apikeyd $(DESTDIR)$(SBINDIR)/apikeyd
 	install -m 0755 $(B)/apikeyctl $(DESTDIR)$(BINDIR)/apikeyctl
 	install -m 0644 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -286,6 +287,7 @@ install-files:
 	    $(DESTDIR)$(SYSUSERSDIR)/apikeyd.conf
 	install -m 0644 systemd/apikeyd.tmpfiles \
 	    $(DESTDIR)$(TMPFILESDIR)/apikeyd.conf
+	install -m 0644 sql/schema.sql $(DESTDIR)$(DATADIR)/apikeyd/schema.sql
 	for f in $(MANPAGES); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${f##*.}; \
 	    install -d $$d && install -m 0644 $$f $$d/ || exit 1; \
@@ -334,7 +336,8 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
 	    $(DESTDIR)$(UNITDIR)/apikeyd.service.d/network.conf \
 	    $(DESTDIR)$(SYSUSERSDIR)/apikeyd.conf \
-	    $(DESTDIR)$(TMPFILESDIR)/apikeyd.conf $(CONF).new
+	    $(DESTDIR)$(TMPFILESDIR)/apikeyd.conf $(CONF).new \
+	    $(DESTDIR)$(DATADIR)/apikeyd/schema.sql
 	for f in $(MANPAGES); do \
 	    rm -f $(DESTDIR)$(MANDIR)/man$${f##*.}/$${f##*/}; done
 	@if [ -e $(CONF) ] && ! cmp -s etc/apikeyd.conf $(CONF); then \
@@ -343,7 +346,7 @@ uninstall:
 	    echo "rm -f $(CONF)"; rm -f $(CONF); \
 	fi
 	for d in $(DESTDIR)$(UNITDIR)/apikeyd.service.d \
-	    $(DESTDIR)$(SYSCONFDIR)/apikeyd; do \
+	    $(DESTDIR)$(SYSCONFDIR)/apikeyd $(DESTDIR)$(DATADIR)/apikeyd; do \
 	    if [ -d $$d ]; then rmdir --ignore-fail-on-non-empty $$d; fi; \
 	done
 

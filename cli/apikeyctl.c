@@ -59,7 +59,8 @@ static const struct command commands[] = {
 	    "        [--allow-user USER]... [--metadata JSON] "
 	    "[--rate N/DURATION]\n"
 	    "        [--remaining N [--refill AMOUNT/INTERVAL]] "
-	    "[--allow-cidr CIDR]... [--count N] [-q]",
+	    "[--allow-cidr CIDR]...\n"
+	    "        [--strict-sync] [--count N] [-q]",
 	    cmd_key_create },
 	{ "key", "list", "key list [--user USER | --tenant NAME]",
 	    cmd_key_list },
@@ -78,7 +79,8 @@ static const struct command commands[] = {
 	    "        [--metadata JSON|''] [--rate N/DURATION] [--no-rate]\n"
 	    "        [--remaining N] [--no-credits] "
 	    "[--refill AMOUNT/INTERVAL] [--no-refill]\n"
-	    "        [--allow-cidr CIDR]... [--no-cidrs]",
+	    "        [--allow-cidr CIDR]... [--no-cidrs] "
+	    "[--strict-sync] [--no-strict-sync]",
 	    cmd_key_update },
 	{ "key", "purge-expired", "key purge-expired", cmd_key_purge_expired },
 	{ NULL, "audit", "audit [--limit N]", cmd_audit },
@@ -106,6 +108,8 @@ static const char help_text[] =
     "30d, 1h30m. --rate 100/1m allows 100 verifies a minute. --remaining N\n"
     "gives a key N credits, of which each accepted verify uses its --cost\n"
     "(default 1); --refill 1000/1d sets them back to 1000 once a day.\n"
+    "--strict-sync makes a key fail (STALE) on a host that has not synced\n"
+    "with the fleet database within max_staleness (fleet mode only).\n"
     "\n"
     "key create and key rotate show the new token once; with -q (--quiet)\n"
     "they print only the token, even with --json. verify reads KEY from the\n"
@@ -116,9 +120,10 @@ static const char help_text[] =
     "node_exporter's textfile collector.\n"
     "\n"
     "Exit status: 0 success (verify: valid), 1 verify: not valid or not\n"
-    "authorized, 2 usage error, 3 apikeyd unavailable, 4 permission denied,\n"
-    "5 not found, 6 already exists, 7 refused by apikeyd as invalid or over\n"
-    "a limit, 8 internal error.\n";
+    "authorized, 2 usage error, 3 apikeyd or the fleet database unavailable\n"
+    "(verify: STALE), 4 permission denied, 5 not found, 6 already exists,\n"
+    "7 refused by apikeyd as invalid or over a limit, 8 internal error,\n"
+    "9 changed meanwhile through another host (try again).\n";
 
 /* The commands of group (all with NULL), for --help. */
 static void
@@ -322,7 +327,10 @@ ctl_exit_status(int err)
 	case APIKEY_EUNAVAIL:
 	case APIKEY_EBUSY:
 	case APIKEY_EUNTRUSTED:	/* no daemon we may talk to */
+	case APIKEY_EFLEET:	/* nothing changed: try again later */
 		return CTL_EXIT_UNAVAIL;
+	case APIKEY_ECONFLICT:	/* nothing changed: try again now */
+		return CTL_EXIT_CONFLICT;
 	case APIKEY_EPERM:
 		return CTL_EXIT_PERM;
 	case APIKEY_ENOTFOUND:

@@ -16,12 +16,13 @@ struct args;
 #define CTL_EXIT_OK		0
 #define CTL_EXIT_INVALID	1	/* verify: invalid or not authorized */
 #define CTL_EXIT_USAGE		2
-#define CTL_EXIT_UNAVAIL	3
+#define CTL_EXIT_UNAVAIL	3	/* also: the fleet database; verify: STALE */
 #define CTL_EXIT_PERM		4
 #define CTL_EXIT_NOTFOUND	5
 #define CTL_EXIT_EXISTS		6
 #define CTL_EXIT_REJECTED	7	/* daemon: invalid, or over a limit */
 #define CTL_EXIT_INTERNAL	8
+#define CTL_EXIT_CONFLICT	9	/* changed meanwhile on another host */
 
 struct ctl {
 	const char	*socket_dir;	/* NULL: $APIKEY_SOCKET_DIR, default */

@@ -16,7 +16,7 @@
 
 struct ctl;
 
-#define ARGS_MAX_OPTS	24	/* long options of a command, globals too */
+#define ARGS_MAX_OPTS	32	/* long options of a command, globals too */
 #define ARGS_MAX_POS	4
 
 /* First val free for a command's own long-only options. */

@@ -44,6 +44,8 @@ enum {
 	OPT_NO_CREDITS,
 	OPT_NO_REFILL,
 	OPT_NO_CIDRS,
+	OPT_STRICT_SYNC,
+	OPT_NO_STRICT_SYNC,
 	OPT_COUNT,
 };
 
@@ -67,6 +69,7 @@ static const struct option setting_opts[] = {
 	{ "remaining",       required_argument, NULL, OPT_REMAINING },
 	{ "refill",          required_argument, NULL, OPT_REFILL },
 	{ "allow-cidr",      required_argument, NULL, OPT_ALLOW_CIDR },
+	{ "strict-sync",     no_argument,       NULL, OPT_STRICT_SYNC },
 	{ NULL,              0,                 NULL, 0 }
 };
 
@@ -87,6 +90,7 @@ static const struct option update_opts[] = {
 	{ "no-credits",      no_argument,       NULL, OPT_NO_CREDITS },
 	{ "no-refill",       no_argument,       NULL, OPT_NO_REFILL },
 	{ "no-cidrs",        no_argument,       NULL, OPT_NO_CIDRS },
+	{ "no-strict-sync",  no_argument,       NULL, OPT_NO_STRICT_SYNC },
 	{ NULL,              0,                 NULL, 0 }
 };
 
@@ -114,6 +118,7 @@ static const struct {
 	{ OPT_REMAINING,	OPT_NO_CREDITS },
 	{ OPT_REFILL,		OPT_NO_REFILL },
 	{ OPT_REFILL,		OPT_NO_CREDITS },
+	{ OPT_STRICT_SYNC,	OPT_NO_STRICT_SYNC },
 };
 
 /* The settings of a key create or key update, as they are scanned. */
@@ -215,7 +220,7 @@ setting(const struct args *a, struct settings *s, int ch)
 	char	opt[32];
 	int	err;
 
-	if (ch < ARGS_OPT_BASE || ch > OPT_NO_CIDRS)
+	if (ch < ARGS_OPT_BASE || ch > OPT_NO_STRICT_SYNC)
 		/* not reached: the option tables hold nothing else */
 		return args_usage(a, "unexpected option");
 	s->seen |= SEEN(ch);
@@ -271,6 +276,11 @@ setting(const struct args *a, struct settings *s, int ch)
 		break;
 	case OPT_NO_REFILL:
 		err = apikey_key_spec_set_refill(s->spec, 0, 0);
+		break;
+	case OPT_STRICT_SYNC:
+	case OPT_NO_STRICT_SYNC:
+		err = apikey_key_spec_set_strict_sync(s->spec,
+		    ch == OPT_STRICT_SYNC);
 		break;
 	case OPT_METADATA:
 		if (*a->arg != '\0' && !jout_is_object(a->arg))

@@ -193,9 +193,11 @@ cmd_verify(struct ctl *ctl, int argc, char **argv)
 			goto out;
 		}
 	}
+	/* STALE is no verdict on the key: this host cannot check it now. */
 	if ((rc = ctl_printed(out_verify(ctl->json, res, user, authz))) == 0 &&
 	    !out_verify_passed(res, user, authz))
-		rc = CTL_EXIT_INVALID;
+		rc = apikey_result_code(res) == APIKEY_STALE ?
+		    CTL_EXIT_UNAVAIL : CTL_EXIT_INVALID;
  out:
 	apikey_result_free(res);
 	apikey_verify_req_free(req);

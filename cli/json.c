@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "../common/secret.h"
+#include "../common/text.h"
 #include "json.h"
 #include "output.h"
 #include "view.h"
@@ -157,7 +158,7 @@ key_json(const struct apikey_key *k)
 	out_key_cidrs(k, &cidrs);
 	/* "o" steals each value, and json_pack frees them if it fails. */
 	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:I, s:o, s:o, s:o, s:o,"
-	    " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
 	    "id", apikey_key_id(k),
 	    "prefix", apikey_key_prefix(k),
 	    "name", apikey_key_name(k),
@@ -176,7 +177,8 @@ key_json(const struct apikey_key *k)
 	    "credits", credits_json(k),
 	    "allowed_cidrs", list_json(&cidrs),
 	    "last_used", time_json(apikey_key_last_used(k)),
-	    "use_count", count_json(apikey_key_use_count(k)));
+	    "use_count", count_json(apikey_key_use_count(k)),
+	    "strict_sync", apikey_key_strict_sync(k) != 0);
 }
 
 static json_t *
@@ -332,13 +334,41 @@ verifies_json(const struct apikey_status *s)
 	return o;
 }
 
+/*
+ * The fleet object, or null on a single host. The error is the daemon's
+ * account of a database failure, text it got from libpq: escaped as the
+ * text output shows it, so that the document is valid UTF-8 whatever it
+ * holds.
+ */
+static json_t *
+fleet_json(const struct apikey_status *s)
+{
+	const char	*err = apikey_status_fleet_error(s);
+	char		 buf[4 * APIKEY_FLEET_ERROR_MAX + 1];
+	time_t		 at = apikey_status_fleet_synced_at(s);
+
+	if (!apikey_status_fleet(s))
+		return json_null();
+	if (*err != '\0')
+		(void)text_escape(buf, sizeof(buf), err);
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
+	    "connected", apikey_status_fleet_connected(s) != 0,
+	    "last_seq", count_json(apikey_status_fleet_last_seq(s)),
+	    "head_seq", count_json(apikey_status_fleet_head_seq(s)),
+	    "lag", count_json(out_fleet_lag(s)),
+	    "synced_at", time_json(at),
+	    "max_staleness", count_json(apikey_status_fleet_max_staleness(s)),
+	    "digest", out_fleet_digest(s),
+	    "error", *err != '\0' ? json_string(buf) : json_null());
+}
+
 int
 jout_status(const struct apikey_status *s)
 {
 	int	 counters = apikey_status_has_counters(s);
 
 	return emit(json_pack("{s:s, s:I, s:o, s:I, s:s, s:s, s:I, s:I, s:I, "
-	    "s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
+	    "s:b, s:o, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
 	    "version", apikey_status_version(s),
 	    "pid", (json_int_t)apikey_status_pid(s),
 	    "started_at", time_json(apikey_status_started_at(s)),
@@ -357,7 +387,8 @@ jout_status(const struct apikey_status *s)
 	    "audit_pruned", count_json(apikey_status_audit_pruned(s)),
 	    "verifies_total", counters ?
 	    count_json(apikey_status_verifies_total(s)) : json_null(),
-	    "verifies", verifies_json(s)));
+	    "verifies", verifies_json(s),
+	    "fleet", fleet_json(s)));
 }
 
 int

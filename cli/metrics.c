@@ -64,6 +64,58 @@ static const struct family families[] = {
 
 #define NFAMILIES	(sizeof(families) / sizeof(families[0]))
 
+static uint64_t
+fleet_connected(const struct apikey_status *s)
+{
+	return apikey_status_fleet_connected(s) ? 1 : 0;
+}
+
+static uint64_t
+fleet_lag(const struct apikey_status *s)
+{
+	uint64_t	head = apikey_status_fleet_head_seq(s);
+	uint64_t	last = apikey_status_fleet_last_seq(s);
+
+	return head > last ? head - last : 0;
+}
+
+static uint64_t
+fleet_synced_at(const struct apikey_status *s)
+{
+	time_t	t = apikey_status_fleet_synced_at(s);
+
+	return t > 0 ? (uint64_t)t : 0;
+}
+
+static uint64_t
+fleet_mismatch(const struct apikey_status *s)
+{
+	return apikey_status_fleet_digest(s) == APIKEY_FLEET_DIGEST_MISMATCH;
+}
+
+/* Fleet mode only: a single host's scrape stays as it was. */
+static const struct family fleet_families[] = {
+	{ "apikeyd_fleet_connected", "gauge",
+	    "1 while the session following the fleet database is up.",
+	    fleet_connected },
+	{ "apikeyd_fleet_last_seq", "gauge",
+	    "The highest changelog seq applied on this host.",
+	    apikey_status_fleet_last_seq },
+	{ "apikeyd_fleet_lag", "gauge",
+	    "Changelog rows in the database this host has not applied yet.",
+	    fleet_lag },
+	{ "apikeyd_fleet_last_sync_time_seconds", "gauge",
+	    "When this host was last in step with the fleet database, in "
+	    "seconds since the Unix epoch; 0: never.",
+	    fleet_synced_at },
+	{ "apikeyd_fleet_digest_mismatch", "gauge",
+	    "1 when the last digest comparison found this host's records "
+	    "differ from the database's (a snapshot reload follows).",
+	    fleet_mismatch },
+};
+
+#define NFLEET	(sizeof(fleet_families) / sizeof(fleet_families[0]))
+
 static void
 head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -108,6 +160,11 @@ metrics_print(FILE *f, const struct apikey_status *s)
 	label_value(f, apikey_status_version(s));
 	fputs("\"} 1\n", f);
 	for (fam = families; fam < families + NFAMILIES; fam++) {
+		head(f, fam->name, fam->type, fam->help);
+		fprintf(f, "%s %" PRIu64 "\n", fam->name, fam->get(s));
+	}
+	for (fam = fleet_families; apikey_status_fleet(s) &&
+	    fam < fleet_families + NFLEET; fam++) {
 		head(f, fam->name, fam->type, fam->help);
 		fprintf(f, "%s %" PRIu64 "\n", fam->name, fam->get(s));
 	}

@@ -186,6 +186,9 @@ print_key(const struct apikey_key *k)
 	out_key_allowed_users(k, &l);
 	field_list("allowed_users", &l);
 	field("metadata", apikey_key_metadata(k));
+	/* Only fleet mode gives it a meaning: no line for what is off. */
+	if (apikey_key_strict_sync(k))
+		field_yesno("strict_sync", 1);
 	field("rate_limit", rate_text(k, buf));
 	field("remaining", remaining_text(k, buf));
 	field("refill", refill_text(k, buf));
@@ -269,16 +272,32 @@ out_key_token_end(int json, int quiet, size_t n)
 		    stderr);
 }
 
+/* Whether any key of l asks for strict sync. */
+static int
+any_strict_sync(const struct apikey_key_list *l)
+{
+	size_t	i, n = apikey_key_list_count(l);
+
+	for (i = 0; i < n; i++)
+		if (apikey_key_strict_sync(apikey_key_list_get(l, i)))
+			return 1;
+	return 0;
+}
+
 int
 out_key_list(int json, const struct apikey_key_list *l)
 {
 	static const char *const head[] = {
-		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES", "REMAINING"
+		"ID", "NAME", "OWNER", "ENABLED", "EXPIRES", "REMAINING",
+		"STRICT-SYNC"
 	};
 	const struct apikey_key		*k;
 	const struct apikey_owner	*o;
-	const char			*row[6];
-	struct grid			 g = { .ncols = 6 };
+	const char			*row[7];
+	/* The last column only when a key has strict sync: most stores,
+	 * all but fleets, never do. */
+	struct grid			 g = { .ncols = any_strict_sync(l) ?
+					    7 : 6 };
 	char				 owner[256], tbuf[TIME_LEN];
 	char				 nbuf[NUM_LEN];
 	size_t				 i, n = apikey_key_list_count(l);
@@ -305,6 +324,7 @@ out_key_list(int json, const struct apikey_key_list *l)
 		row[3] = apikey_key_enabled(k) ? "yes" : "no";
 		row[4] = time_text(apikey_key_expires_at(k), "never", tbuf);
 		row[5] = remaining_text(k, nbuf);
+		row[6] = apikey_key_strict_sync(k) ? "yes" : "no";
 		rc = grid_add(&g, row);
 	}
 	return grid_done(&g, rc);
@@ -407,6 +427,57 @@ out_uptime(const struct apikey_status *s)
 	return now > start ? (uint64_t)(now - start) : 0;
 }
 
+uint64_t
+out_fleet_lag(const struct apikey_status *s)
+{
+	uint64_t head = apikey_status_fleet_head_seq(s);
+	uint64_t last = apikey_status_fleet_last_seq(s);
+
+	return head > last ? head - last : 0;
+}
+
+const char *
+out_fleet_digest(const struct apikey_status *s)
+{
+	switch (apikey_status_fleet_digest(s)) {
+	case APIKEY_FLEET_DIGEST_MATCH:
+		return "match";
+	case APIKEY_FLEET_DIGEST_MISMATCH:
+		return "mismatch";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * "fleet: connected, last_seq 1234, lag 0, synced 2 s ago (max staleness
+ * 5 s), digest match", and the last failure on a line of its own. A
+ * single host prints neither.
+ */
+static void
+print_fleet(const struct apikey_status *s)
+{
+	time_t		now = time(NULL), at = apikey_status_fleet_synced_at(s);
+	uint64_t	max = apikey_status_fleet_max_staleness(s);
+
+	if (!apikey_status_fleet(s))
+		return;
+	printf("fleet: %s, last_seq %" PRIu64 ", lag %" PRIu64 ", ",
+	    apikey_status_fleet_connected(s) ? "connected" : "disconnected",
+	    apikey_status_fleet_last_seq(s), out_fleet_lag(s));
+	if (at == 0)
+		fputs("never synced", stdout);
+	else
+		printf("synced %jd s ago", (intmax_t)(now > at ? now - at : 0));
+	if (max > 0)
+		printf(" (max staleness %" PRIu64 " s)", max);
+	if (apikey_status_fleet_digest(s) != APIKEY_FLEET_DIGEST_UNKNOWN)
+		printf(", digest %s", out_fleet_digest(s));
+	putchar('\n');
+	if (*apikey_status_fleet_error(s) != '\0')
+		field("fleet_error", apikey_status_fleet_error(s));
+}
+
 /* "3d 4h 5m 6s", from the largest unit that is not zero. */
 static const char *
 uptime_text(uint64_t t, char buf[64])
@@ -459,6 +530,7 @@ out_status(int json, const struct apikey_status *s)
 	field_share("map_limit", apikey_status_map_limit(s), size);
 	field_num("audit_entries", apikey_status_audit_entries(s));
 	field_num("audit_pruned", apikey_status_audit_pruned(s));
+	print_fleet(s);
 	if (!apikey_status_has_counters(s)) {
 		field("verifies", "shown to administrators only");
 		return 0;

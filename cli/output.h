@@ -47,6 +47,11 @@ int	out_tenant_removed(int json, const char *name, unsigned keys_revoked);
 int	out_status(int json, const struct apikey_status *);
 /* Seconds since the daemon started, by this host's clock (0 if ahead). */
 uint64_t out_uptime(const struct apikey_status *);
+/* Fleet mode: changelog entries seen in the database and not yet applied
+ * here (0 when the database is not ahead), and the last digest comparison
+ * as "unknown", "match" or "mismatch". */
+uint64_t out_fleet_lag(const struct apikey_status *);
+const char *out_fleet_digest(const struct apikey_status *);
 int	out_audit(int json, const struct apikey_audit_list *);
 
 /*

@@ -10,6 +10,7 @@
 
 #include "admin_int.h"
 #include "clock.h"
+#include "fleet.h"
 #include "log.h"
 #include "reply.h"
 
@@ -114,6 +115,21 @@ admin_store_fail(struct areq *r, int rc, const char *what)
 		    "(an administrator must free space there)");
 		return 0;
 	}
+	/* Fleet mode: fleet_first logged the database's side. */
+	if (rc == ADMIN_EFLEET || rc == ADMIN_EUNKNOWN) {
+		reply_error(r->c, r->h, PROTO_EUNAVAIL, rc == ADMIN_EFLEET ?
+		    "the fleet database cannot take this host's changes now: "
+		    "nothing was changed (verifies go on; apikeyctl status "
+		    "and the apikeyd log say why)" : "the fleet "
+		    "database did not confirm the commit: the change may or "
+		    "may not have been made; look before trying again");
+		return 0;
+	}
+	if (rc == ADMIN_ECONFLICT) {
+		reply_error(r->c, r->h, PROTO_ECONFLICT, "changed meanwhile "
+		    "through another host: nothing was changed; try again");
+		return 0;
+	}
 	log_warnx("admin: %s: %s", what, store_strerror(rc));
 	reply_error(r->c, r->h, PROTO_EINTERNAL, "key store failure during "
 	    "%s; see the apikeyd log", what);
@@ -177,13 +193,58 @@ admin_audit(struct areq *r, struct store_txn *txn, const char *action,
 	return 0;
 }
 
+/*
+ * Fleet mode: the changes txn made go to the database first, and their
+ * new versions into txn. The follow path brings the same changes back
+ * later, and skips them by version. 0, or an error with txn ended.
+ */
+static int
+fleet_first(struct areq *r, struct store_txn *txn)
+{
+	struct store_change	*v;
+	size_t			 n;
+	char			 err[512];
+	int			 rc;
+
+	if ((rc = store_fleet_changes(txn, &v, &n)) != 0) {
+		store_end(txn);
+		return rc;
+	}
+	if (n == 0)
+		return 0;	/* the audit log is this host's own */
+	switch (fleet_write(r->a->fleet, v, n, err, sizeof(err))) {
+	case FLEET_OK:
+		rc = store_fleet_versions(txn, v, n);
+		break;
+	case FLEET_ECONFLICT:
+		rc = ADMIN_ECONFLICT;
+		break;
+	case FLEET_EUNKNOWN:
+		rc = ADMIN_EUNKNOWN;
+		break;
+	default:
+		rc = ADMIN_EFLEET;
+		break;
+	}
+	store_changes_free(v, n);
+	if (rc != 0) {
+		if (rc != ADMIN_ECONFLICT)
+			log_warnx("admin: fleet database: %s", err);
+		else
+			log_info("admin: %s: nothing was changed", err);
+		store_end(txn);
+	}
+	return rc;
+}
+
 int
 admin_commit(struct areq *r, struct store_txn *txn)
 {
 	size_t	 i;
 	int	 rc;
 
-	rc = store_commit(txn);
+	if (r->a->fleet == NULL || (rc = fleet_first(r, txn)) == 0)
+		rc = store_commit(txn);
 	if (rc == 0) {
 		for (i = 0; i < r->nlogs; i++)
 			log_info("%s", r->logs[i]);
@@ -192,6 +253,9 @@ admin_commit(struct areq *r, struct store_txn *txn)
 			    r->lostlogs, (unsigned)r->who.uid);
 	} else if (r->nlogs > 0)
 		log_warnx("not done, the commit failed (%s): %s%s",
+		    rc == ADMIN_EFLEET ? "fleet database unreachable" :
+		    rc == ADMIN_ECONFLICT ? "changed through another host" :
+		    rc == ADMIN_EUNKNOWN ? "fleet database commit unconfirmed" :
 		    store_strerror(rc), r->logs[0], r->nlogs + r->lostlogs > 1 ?
 		    " (and the rest of the request)" : "");
 	admin_drop_logs(r);

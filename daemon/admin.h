@@ -31,6 +31,9 @@ struct admin {
 	/* The paths served, as bound (borrowed from the server). */
 	const char		*verify_socket;
 	const char		*admin_socket;
+	/* Fleet mode: management writes go to its database first; NULL on
+	 * a single host. Borrowed. */
+	struct fleet		*fleet;
 	/* Maintenance: where the scan for expired keys goes on next time. */
 	char			 purge_after[TOKEN_ID_LEN + 1];
 };

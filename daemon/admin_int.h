@@ -57,6 +57,12 @@ int	authz_tenant(struct areq *, const struct proto_tenant *);
 int	authz_key(struct areq *, const struct store_key *,
 	    const struct proto_tenant *);
 
+/* admin_commit's outcomes in fleet mode, beside the store's codes; each
+ * means nothing was changed here. */
+#define ADMIN_EFLEET	(-100)	/* the fleet database is unreachable */
+#define ADMIN_ECONFLICT	(-101)	/* changed meanwhile through another host */
+#define ADMIN_EUNKNOWN	(-102)	/* the database's commit is unconfirmed */
+
 /* admin.c: replies and bookkeeping shared by the handlers. */
 int	admin_bad_request(struct areq *, int rc);
 int	admin_store_fail(struct areq *, int rc, const char *what);
@@ -72,6 +78,9 @@ int	admin_audit(struct areq *, struct store_txn *, const char *action,
  * Commits txn, then logs what the request changed; a failed commit logs
  * the failure instead, so the log never reports a change that did not
  * happen. Returns the store code. admin_abort ends txn and drops the lines.
+ * In fleet mode the key and tenant changes go to the fleet database
+ * first, and txn commits only once it took them (or fails with an
+ * ADMIN_E* code above).
  */
 int	admin_commit(struct areq *, struct store_txn *);
 void	admin_abort(struct areq *, struct store_txn *);

@@ -158,13 +158,26 @@ akey_apply_spec(struct proto_key *k, const struct proto_key_spec *sp,
 	}
 	if (sp->set & PROTO_SET_CIDRS)
 		k->limits.cidrs = sp->limits.cidrs;
+	if (sp->set & PROTO_SET_STRICT_SYNC)
+		k->strict_sync = sp->strict_sync;
 	k->updated_at = now;
 }
 
-/* A refill without credits would do nothing; say so. Replies, returns 1. */
+/*
+ * A refill without credits would do nothing; say so. In fleet mode credits
+ * are refused: every host would spend them on its own until fleet-wide
+ * leases exist (docs/decisions.md). Replies, returns 1.
+ */
 int
 akey_check_limits(struct areq *r, const struct proto_key *k)
 {
+	if (k->limits.has_credits && r->a->fleet != NULL) {
+		reply_error(r->c, r->h, PROTO_EINVAL, "usage credits "
+		    "(--remaining) are not available in fleet mode yet: each "
+		    "host would spend them on its own (a rate limit, --rate, "
+		    "works per host)");
+		return 1;
+	}
 	if (k->limits.refill_amount > 0 && !k->limits.has_credits) {
 		reply_error(r->c, r->h, PROTO_EINVAL, "a refill needs usage "
 		    "credits (--remaining)");

@@ -140,7 +140,7 @@ update(struct areq *r, struct store_txn *txn, struct store_key *k,
 		admin_store_fail(r, rc, "key update");
 		return 1;
 	}
-	snprintf(detail, detailsz, "changed%s%s%s%s%s%s%s%s%s%s",
+	snprintf(detail, detailsz, "changed%s%s%s%s%s%s%s%s%s%s%s",
 	    sp->set & PROTO_SET_NAME ? " name" : "",
 	    sp->set & PROTO_SET_EXPIRES ? " expiry" : "",
 	    sp->set & PROTO_SET_SERVICES ? " services" : "",
@@ -150,7 +150,8 @@ update(struct areq *r, struct store_txn *txn, struct store_key *k,
 	    sp->set & PROTO_SET_RATE ? " rate-limit" : "",
 	    sp->set & PROTO_SET_CREDITS ? " credits" : "",
 	    sp->set & PROTO_SET_REFILL ? " refill" : "",
-	    sp->set & PROTO_SET_CIDRS ? " allowed-cidrs" : "");
+	    sp->set & PROTO_SET_CIDRS ? " allowed-cidrs" : "",
+	    sp->set & PROTO_SET_STRICT_SYNC ? " strict-sync" : "");
 	return 0;
 }
 

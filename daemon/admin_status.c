@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "admin_int.h"
+#include "fleet.h"
 #include "reply.h"
 #include "verify.h"
 
@@ -23,6 +24,28 @@ socket_path(char *buf, size_t size, const char *path)
 	n = snprintf(buf, size, "%s", path != NULL ? path : "");
 	if (n < 0 || (size_t)n >= size)
 		buf[0] = '\0';
+}
+
+/* Anyone may see whether the host is in step; the error text may name
+ * the database's host, so only root and admin_group read it. */
+static void
+fleet_fill(const struct areq *r, struct proto_status_info *st)
+{
+	struct fleet_status	fs;
+
+	fleet_status(r->a->fleet, &fs);
+	st->fleet = 1;
+	st->fleet_connected = (uint8_t)fs.connected;
+	st->fleet_last_seq = fs.last_seq;
+	st->fleet_head_seq = fs.head_seq;
+	st->fleet_synced_at = fs.synced_at;
+	st->fleet_max_staleness = r->a->cfg->max_staleness_ms / 1000;
+	st->fleet_digest = (uint8_t)(fs.digest == FLEET_DIGEST_MATCH ?
+	    PROTO_DIGEST_MATCH : fs.digest == FLEET_DIGEST_MISMATCH ?
+	    PROTO_DIGEST_MISMATCH : PROTO_DIGEST_UNKNOWN);
+	if (r->who.admin)
+		snprintf(st->fleet_error, sizeof(st->fleet_error), "%s",
+		    fs.error);
 }
 
 int
@@ -65,6 +88,8 @@ admin_status(struct areq *r)
 		st.has_counters = 1;
 		verify_counts(st.verifies);
 	}
+	if (r->a->fleet != NULL)
+		fleet_fill(r, &st);
 	proto_enc_status_info(reply_begin(&rp, r->h, 0), &st);
 	return reply_send(&rp, r->c, 0) == 0 ? 0 : -1;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fleet.h"
 
 #define CONFIG_LINE_MAX	4096
 #define DAY_MS		(24ULL * 3600 * 1000)
@@ -46,6 +47,9 @@ config_defaults(struct config *c)
 	c->throttle_sources = 64 * 1024;
 	c->log_lines = 20;
 	c->log_window_ms = 60 * 1000;
+	c->fleet_poll_ms = 2 * 1000;
+	c->fleet_timeout_ms = 5 * 1000;
+	c->fleet_digest_ms = 5 * 60 * 1000;
 }
 
 /* The CPUs this process may run on (its affinity: a unit's CPUAffinity=
@@ -76,6 +80,21 @@ config_finish(struct config *c, char *err, size_t errsz)
 		snprintf(err, errsz, "reserved_connections (%u) must be below "
 		    "max_connections (%u)", c->reserved_connections,
 		    c->max_connections);
+		return -1;
+	}
+	if (c->fleet_url[0] != '\0' &&
+	    fleet_check_url(c->fleet_url, err, errsz) != 0)
+		return -1;
+	if (c->max_staleness_ms != 0 && c->fleet_url[0] == '\0') {
+		snprintf(err, errsz, "max_staleness needs fleet_url: a single "
+		    "host has nothing to be stale against");
+		return -1;
+	}
+	if (c->max_staleness_ms != 0 &&
+	    c->max_staleness_ms <= c->fleet_poll_ms) {
+		snprintf(err, errsz, "max_staleness must be longer than "
+		    "fleet_poll_interval, or every host would be stale between "
+		    "two polls");
 		return -1;
 	}
 	return 0;
@@ -248,6 +267,14 @@ static const struct duration_opt {
 	    offsetof(struct config, maintenance_ms), NULL },
 	{ "log_window", DUR_SHORT, 1,
 	    offsetof(struct config, log_window_ms), NULL },
+	{ "fleet_poll_interval", DUR_SHORT, 1,
+	    offsetof(struct config, fleet_poll_ms), NULL },
+	{ "fleet_timeout", DUR_SHORT, 1,
+	    offsetof(struct config, fleet_timeout_ms), NULL },
+	{ "fleet_digest_interval", DUR_SHORT_OR_0, 1,
+	    offsetof(struct config, fleet_digest_ms), NULL },
+	{ "max_staleness", DUR_SHORT_OR_0, 1,
+	    offsetof(struct config, max_staleness_ms), NULL },
 	{ "audit_max_age", DUR_LONG, 3600 * 1000,
 	    offsetof(struct config, audit_max_age_ms), "keep forever" },
 	{ "expired_key_grace", DUR_LONG, 1000,
@@ -394,6 +421,13 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		    "to 50%%");
 	} else if (strcmp(key, "service_users") == 0) {
 		return set_service_users(c, value, err, errsz);
+	} else if (strcmp(key, "fleet_url") == 0) {
+		if (strlen(value) <= CONFIG_FLEET_URL_MAX) {
+			strcpy(c->fleet_url, value);
+			return 0;
+		}
+		snprintf(err, errsz, "fleet_url is longer than %d bytes",
+		    CONFIG_FLEET_URL_MAX);
 	} else if ((n = find_count(key)) != NULL) {
 		if (parse_uint(value, n->min, n->max, &u) == 0) {
 			*(unsigned *)(void *)((char *)c + n->offset) = u;

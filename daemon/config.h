@@ -19,6 +19,7 @@
 #define CONFIG_DEFAULT_SOCKETS	"/run/apikeyd"
 #define CONFIG_VERIFY_THREADS_AUTO 8	/* the most the default takes */
 #define CONFIG_VERIFY_THREADS_MAX 64
+#define CONFIG_FLEET_URL_MAX	1023
 
 struct config {
 	char	state_dir[PATH_MAX];
@@ -53,6 +54,13 @@ struct config {
 	unsigned throttle_sources;	/* in-memory failure counters */
 	unsigned log_lines;		/* per uid and log_window; 0: no limit */
 	uint64_t log_window_ms;
+
+	/* Fleet mode (fleet.h): on when fleet_url is set. */
+	char	 fleet_url[CONFIG_FLEET_URL_MAX + 1];	/* libpq conninfo */
+	uint64_t fleet_poll_ms;		/* changelog poll, besides NOTIFY */
+	uint64_t fleet_timeout_ms;	/* connecting, and each statement */
+	uint64_t fleet_digest_ms;	/* digest comparison; 0: never */
+	uint64_t max_staleness_ms;	/* strict keys fail past it; 0: off */
 };
 
 void	config_defaults(struct config *);

@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,6 +198,48 @@ void
 keys_pepper_free(struct pepper *pp)
 {
 	sodium_free(pp);
+}
+
+void
+keys_pepper_check(const struct pepper *pp, uint8_t out[KEYS_CHECK_LEN])
+{
+	static const char	what[] = "apikeyd fleet pepper check v1";
+
+	_Static_assert(KEYS_PEPPER_LEN == crypto_auth_hmacsha256_KEYBYTES,
+	    "the pepper keys the check");
+	_Static_assert(KEYS_CHECK_LEN == crypto_auth_hmacsha256_BYTES,
+	    "check length");
+	crypto_auth_hmacsha256(out, (const unsigned char *)what,
+	    sizeof(what) - 1, pp->k);
+}
+
+struct keys_digest {
+	crypto_hash_sha256_state st;
+};
+
+struct keys_digest *
+keys_digest_new(void)
+{
+	struct keys_digest	*d;
+
+	if ((d = malloc(sizeof(*d))) != NULL)
+		crypto_hash_sha256_init(&d->st);
+	return d;
+}
+
+void
+keys_digest_add(struct keys_digest *d, const void *p, size_t n)
+{
+	crypto_hash_sha256_update(&d->st, p, n);
+}
+
+void
+keys_digest_end(struct keys_digest *d, uint8_t out[KEYS_DIGEST_LEN])
+{
+	_Static_assert(KEYS_DIGEST_LEN == crypto_hash_sha256_BYTES,
+	    "digest length");
+	crypto_hash_sha256_final(&d->st, out);
+	free(d);
 }
 
 /*

@@ -65,6 +65,19 @@ void	keys_hash(const struct pepper *, const struct token *,
 	    uint8_t out[KEYS_HASH_LEN]);
 /* Constant time; 1 when equal. */
 int	keys_equal(const uint8_t a[KEYS_HASH_LEN], const uint8_t b[KEYS_HASH_LEN]);
+/* HMAC-SHA-256 keyed with the pepper over a fixed string: tells whether
+ * two hosts share a pepper without revealing it (fleet mode). */
+#define KEYS_CHECK_LEN	32
+void	keys_pepper_check(const struct pepper *, uint8_t out[KEYS_CHECK_LEN]);
+
+/* SHA-256 of a stream, for fleet mode's digest. NULL when out of memory;
+ * keys_digest_end writes the sum and frees d. */
+#define KEYS_DIGEST_LEN	32
+struct keys_digest;
+struct keys_digest *keys_digest_new(void);
+void	keys_digest_add(struct keys_digest *, const void *, size_t);
+void	keys_digest_end(struct keys_digest *, uint8_t out[KEYS_DIGEST_LEN]);
+
 const char *keys_strerror(int);
 
 #endif

@@ -26,6 +26,7 @@
 #include "admin.h"
 #include "clock.h"
 #include "config.h"
+#include "fleet.h"
 #include "keys.h"
 #include "ledger.h"
 #include "limits.h"
@@ -294,6 +295,7 @@ main(int argc, char **argv)
 	struct limits_conf lconf;
 	struct limits	*limits = NULL;
 	struct ledger	*ledger = NULL;
+	struct fleet	*fleet = NULL;
 	struct server_signal *sig;
 	void		**vargs, **wakes;
 	_Atomic uint64_t admin_gid = 0;
@@ -338,6 +340,15 @@ main(int argc, char **argv)
 		fatalx("%s: cannot open the key store: %s", cfg.state_dir,
 		    store_strerror(rc));
 
+	/* Fleet mode: the follow thread starts filling the store at once;
+	 * verifies answer from what it holds meanwhile. */
+	if (cfg.fleet_url[0] != '\0') {
+		if (fleet_open(&cfg, store, pepper, &fleet, err,
+		    sizeof(err)) != 0)
+			fatalx("%s", err);
+		log_info("fleet mode: following the database of fleet_url");
+	}
+
 	lconf.fail_max = cfg.throttle_failures;
 	lconf.fail_window_ms = cfg.throttle_window_ms;
 	lconf.fail_backoff_ms = cfg.throttle_backoff_ms;
@@ -352,6 +363,8 @@ main(int argc, char **argv)
 	proto.admin_gid = &admin_gid;
 	proto.throttle_backoff_ms = cfg.throttle_backoff_ms;
 	proto.clock = &clock_system;
+	proto.fleet = fleet;
+	proto.max_staleness_ms = cfg.max_staleness_ms;
 	if ((verifiers = verifiers_new(cfg.verify_threads, &proto)) == NULL ||
 	    (vargs = calloc(cfg.verify_threads, sizeof(*vargs))) == NULL ||
 	    (wakes = calloc(cfg.verify_threads, sizeof(*wakes))) == NULL)
@@ -364,6 +377,7 @@ main(int argc, char **argv)
 	admin.cfg = &cfg;
 	admin.started_at = clock_now();
 	admin.admin_gid = &admin_gid;
+	admin.fleet = fleet;
 	admin_refresh_gid(&admin);
 	if (cfg.admin_group[0] != '\0' && atomic_load(&admin_gid) == 0)
 		log_warnx("admin_group '%s' is unknown to NSS; only root may "
@@ -408,6 +422,7 @@ main(int argc, char **argv)
 	}
 	/* Before the sockets go: committed replies and last uses. */
 	ledger_close(ledger);
+	fleet_close(fleet);
 	server_close(srv);
 	for (i = 0; i < cfg.verify_threads; i++)
 		secret_free(verifiers[i].ctx);

@@ -3,7 +3,7 @@
  * With store_walk.c (cursor walks) and store_audit.c (the audit log), the
  * only code that includes <lmdb.h> (through store_int.h).
  *
- * One environment in the state directory holds six named databases:
+ * One environment in the state directory holds seven named databases:
  *
  *   meta     "schema" -> typed u32 schema version (STORE_SCHEMA),
  *            "audit_pruned" -> typed u64 (entries retention deleted)
@@ -12,6 +12,8 @@
  *   owners   (MDB_DUPSORT) "u:<uid>" or "t:<tenant>" -> key id
  *   audit    u64 sequence number, big-endian -> audit record
  *   usage    key id -> usage record (credits left, use counters)
+ *   fleet    'k' + key id or 't' + tenant name -> typed u64 version, and
+ *            meta "fleet_seq": fleet mode only (store_fleet.c)
  *
  * Usage has its own database because it changes on every verify that
  * consumes credits: writing it never rewrites (or races with) the key
@@ -60,11 +62,12 @@
 #include <string.h>
 
 #include "../proto/token.h"
+#include "store_fleet.h"
 #include "store_int.h"
 #include "store_record.h"
 
 #define STORE_SCHEMA	1	/* layout of the databases */
-#define STORE_MAXDBS	8	/* six in use, room to grow */
+#define STORE_MAXDBS	8	/* seven in use, room to grow */
 
 int
 map_err(int rc)
@@ -205,7 +208,8 @@ open_dbis(struct store *s)
 	    (rc = mdb_dbi_open(txn, "owners", MDB_CREATE | MDB_DUPSORT,
 	    &s->owners)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &s->audit)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "usage", MDB_CREATE, &s->usage)) != 0) {
+	    (rc = mdb_dbi_open(txn, "usage", MDB_CREATE, &s->usage)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "fleet", MDB_CREATE, &s->fleet)) != 0) {
 		rv = map_err(rc);
 		goto out;
 	}
@@ -238,6 +242,7 @@ slot_release(struct slot *sl)
 {
 	if (sl->busy && sl->t.write && sl->t.txn != NULL)
 		mdb_txn_abort(sl->t.txn);
+	journal_drop(&sl->t);
 	if (sl->rcur != NULL)
 		mdb_cursor_close(sl->rcur);
 	sl->rcur = NULL;
@@ -414,6 +419,7 @@ store_write_begin(struct store *s, struct store_txn **out)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return map_err(rc);
 	*out = slot_lend(sl, txn, 1);
+	(*out)->journal = s->journal;
 	return STORE_OK;
 }
 
@@ -449,6 +455,15 @@ store_commit(struct store_txn *t)
 		t->txn = NULL;
 		return STORE_OK;
 	}
+	/* Journaled changes nobody sent to the fleet database (a bug, or
+	 * no memory to record one) must not reach LMDB alone. */
+	if (t->nchg > 0 || t->jfail) {
+		journal_drop(t);
+		mdb_txn_abort(t->txn);
+		t->txn = NULL;
+		t->write = 0;
+		return STORE_EIO;
+	}
 	rc = mdb_txn_commit(t->txn);	/* frees the txn either way */
 	t->txn = NULL;
 	t->write = 0;
@@ -470,6 +485,7 @@ store_end(struct store_txn *t)
 		return;
 	t->slot->busy = 0;
 	t->slot->rcur_live = 0;
+	journal_drop(t);
 	if (t->write)
 		mdb_txn_abort(t->txn);
 	else
@@ -575,6 +591,9 @@ store_key_put(struct store_txn *t, const struct store_key *k)
 	set_val(&val, buf, len);
 	if ((rc = mdb_put(t->txn, s->keys, &key, &val, 0)) != 0)
 		return map_err(rc);
+	if (t->journal && (rv = journal_note(t, STORE_FLEET_KEY, k->info.id,
+	    NULL, buf, len)) != 0)
+		return rv;
 	if (exists)
 		return STORE_OK;
 	if ((rv = owner_key(k->info.owner.kind, k->info.owner.uid,
@@ -642,7 +661,10 @@ store_key_del(struct store_txn *t, const char *id)
 	rc = mdb_del(t->txn, s->usage, &key, NULL);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return map_err(rc);
-	return map_err(mdb_del(t->txn, s->keys, &key, NULL));
+	if ((rc = mdb_del(t->txn, s->keys, &key, NULL)) != 0)
+		return map_err(rc);
+	return t->journal ? journal_note(t, STORE_FLEET_KEY, id, NULL, NULL,
+	    0) : STORE_OK;
 }
 
 int
@@ -801,7 +823,11 @@ store_tenant_put(struct store_txn *t, const struct proto_tenant *tn)
 	if (tenant_key(tn->name, &k) != 0)
 		return STORE_ECORRUPT;
 	set_val(&v, buf, len);
-	return map_err(mdb_put(t->txn, t->slot->s->tenants, &k, &v, 0));
+	if ((rv = map_err(mdb_put(t->txn, t->slot->s->tenants, &k, &v,
+	    0))) != 0)
+		return rv;
+	return t->journal ? journal_note(t, STORE_FLEET_TENANT, tn->name,
+	    tn->group, buf, len) : STORE_OK;
 }
 
 /* Only the tenant record: its keys are the caller's business. */
@@ -815,7 +841,11 @@ store_tenant_del(struct store_txn *t, const char *name)
 		return STORE_EIO;
 	if ((rv = tenant_key(name, &k)) != 0)
 		return rv;
-	return map_err(mdb_del(t->txn, t->slot->s->tenants, &k, NULL));
+	if ((rv = map_err(mdb_del(t->txn, t->slot->s->tenants, &k,
+	    NULL))) != 0)
+		return rv;
+	return t->journal ? journal_note(t, STORE_FLEET_TENANT, name, NULL,
+	    NULL, 0) : STORE_OK;
 }
 
 int

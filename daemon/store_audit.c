@@ -17,7 +17,7 @@ static const char pruned_name[] = "audit_pruned";
 static const char pruned_upto_name[] = "audit_pruned_upto";
 
 /* A meta counter; 0 when it was never written. */
-static int
+int
 meta_get(struct store_txn *t, const char *name, uint64_t *n)
 {
 	MDB_val	k, v;
@@ -33,7 +33,7 @@ meta_get(struct store_txn *t, const char *name, uint64_t *n)
 	return rec_dec_counter(v.mv_data, v.mv_size, n);
 }
 
-static int
+int
 meta_put(struct store_txn *t, const char *name, uint64_t n)
 {
 	uint8_t	buf[COUNTER_REC_MAX];

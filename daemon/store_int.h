@@ -1,8 +1,9 @@
 /*
  * store_int.h - what the files of the key store share: store.c (the
  * environment, transactions and records), store_walk.c (cursor walks and
- * listings) and store_audit.c (the audit log and its retention). These
- * three are the only files that include <lmdb.h>; nothing else includes
+ * listings), store_audit.c (the audit log and its retention) and
+ * store_fleet.c (fleet mode's journal and follow path). These four are
+ * the only files that include <lmdb.h>; nothing else includes
  * this header.
  */
 #ifndef APIKEY_STORE_INT_H
@@ -21,10 +22,21 @@
 
 struct slot;
 
+struct store_change;
+
+/*
+ * A transaction. In fleet mode (journal set) a write transaction records
+ * the key and tenant changes it makes in chg (store_fleet.c); jfail: one
+ * could not be recorded.
+ */
 struct store_txn {
-	struct slot	*slot;
-	MDB_txn		*txn;
-	int		 write;
+	struct slot		*slot;
+	MDB_txn			*txn;
+	int			 write;
+	int			 journal;
+	int			 jfail;
+	struct store_change	*chg;
+	size_t			 nchg, capchg;
 };
 
 /*
@@ -52,6 +64,8 @@ struct store {
 	MDB_dbi		 owners;
 	MDB_dbi		 audit;
 	MDB_dbi		 usage;
+	MDB_dbi		 fleet;		/* record versions (store_fleet.c) */
+	int		 journal;	/* fleet mode: see store_fleet.h */
 	pthread_key_t	 tls;
 	pthread_mutex_t	 lock;		/* protects slots */
 	struct slot	*slots;
@@ -87,6 +101,17 @@ int	txn_writable(const struct store_txn *t);
 int	count_owner(struct store_txn *t, const MDB_val *okey, uint32_t *count);
 int	tenant_load(struct store_txn *t, const MDB_val *v,
 	    struct proto_tenant *tn);
+
+/* store_audit.c: typed u64 counters in the meta database; a missing one
+ * reads as 0. */
+int	meta_get(struct store_txn *t, const char *name, uint64_t *n);
+int	meta_put(struct store_txn *t, const char *name, uint64_t n);
+
+/* store_fleet.c: records a change in a journaled write txn (rec NULL: a
+ * deletion); frees what a txn recorded. */
+int	journal_note(struct store_txn *t, char kind, const char *id,
+	    const char *group, const uint8_t *rec, size_t len);
+void	journal_drop(struct store_txn *t);
 
 /* store_walk.c */
 int	walk_open(struct store_txn *t, MDB_dbi dbi, struct walk *w);

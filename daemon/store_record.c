@@ -22,7 +22,8 @@
 /* Record versions: the first field of every record but the schema. */
 #define KEY_REC_V1		1	/* up to issue 4: no limits */
 #define KEY_REC_V2		2	/* limits appended */
-#define KEY_REC_VERSION		KEY_REC_V2
+#define KEY_REC_V3		3	/* issue 12: strict_sync appended */
+#define KEY_REC_VERSION		KEY_REC_V3
 #define TENANT_REC_V1		1	/* up to issue 7 */
 #define TENANT_REC_V2		2	/* allow_privileged appended */
 #define TENANT_REC_VERSION	TENANT_REC_V2
@@ -87,7 +88,7 @@ rec_open(struct reader *r, const void *p, size_t n, uint8_t newest,
 }
 
 /*
- * Key record, version 2:
+ * Key record, version 3:
  *   u8 version, raw hash[32], raw prev_hash[32],
  *   str id, str prefix, str name,
  *   u8 owner.kind, u32 owner.uid, str owner.user, str owner.tenant,
@@ -97,9 +98,10 @@ rec_open(struct reader *r, const void *p, size_t n, uint8_t newest,
  *   list services, list permissions, list allowed_users, str metadata,
  *   u32 limits.rate_max, u32 limits.rate_window_ms, u8 limits.has_credits,
  *   u64 limits.remaining, u64 limits.refill_amount,
- *   u64 limits.refill_interval, list limits.cidrs
- * Version 1 is the same without the limits fields; it reads back with no
- * limits. info.usage is not in the record: credits and counters change on
+ *   u64 limits.refill_interval, list limits.cidrs, u8 strict_sync
+ * Version 2 is the same without strict_sync, version 1 also without the
+ * limits fields; they read back with strict_sync 0 (a key of an older
+ * release never asked for it) and with no limits. info.usage is not in the record: credits and counters change on
  * every verify, so they have a record (and a database) of their own, and a
  * decoded key has them zero.
  */
@@ -123,7 +125,7 @@ key_valid(const struct store_key *k)
 			return 0;
 	} else if (i->owner.kind != PROTO_OWNER_USER)
 		return 0;
-	if (l->has_credits > 1)
+	if (l->has_credits > 1 || i->strict_sync > 1)
 		return 0;
 	return list_fits(&i->services.v[0][0], sizeof(i->services.v[0]),
 	    i->services.n, PROTO_MAX_SERVICES) &&
@@ -180,10 +182,11 @@ rec_enc_key(const struct store_key *k, uint8_t *buf, size_t size,
 	wr_u64(&w, l->refill_amount);
 	wr_u64(&w, l->refill_interval);
 	wr_strlist(&w, &l->cidrs.v[0][0], sizeof(l->cidrs.v[0]), l->cidrs.n);
+	wr_u8(&w, i->strict_sync);
 	return rec_finish(&w, len);
 }
 
-/* The limits of a version 2 key record; has_credits is a flag. */
+/* The limits of a key record from version 2 on; has_credits is a flag. */
 static int
 dec_limits(struct reader *r, struct proto_limits *l)
 {
@@ -215,7 +218,7 @@ no_limits(struct proto_limits *l)
 
 /* A field added to a key must be written by rec_dec_key: the size
  * changes. */
-_Static_assert(sizeof(struct store_key) == 14856,
+_Static_assert(sizeof(struct store_key) == 14864,
     "a new field of store_key: write it in rec_dec_key()");
 
 /*
@@ -266,6 +269,9 @@ rec_dec_key(const void *p, size_t n, struct store_key *out)
 	if (ver < KEY_REC_V2)
 		no_limits(&i->limits);
 	else if (dec_limits(&r, &i->limits) != 0)
+		return STORE_ECORRUPT;
+	i->strict_sync = 0;
+	if (ver >= KEY_REC_V3 && rd_u8(&r, &i->strict_sync) != 0)
 		return STORE_ECORRUPT;
 	if (rd_end(&r) != 0)
 		return STORE_ECORRUPT;

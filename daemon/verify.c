@@ -42,6 +42,7 @@
 #include "../common/secret.h"
 #include "admin.h"
 #include "clock.h"
+#include "fleet.h"
 #include "log.h"
 #include "policy.h"
 #include "reply.h"
@@ -314,9 +315,10 @@ throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 	uint64_t	 retry;
 	int		 rc;
 
-	/* Refusals of a valid secret by rate or credits are not failures. */
+	/* Refusals of a valid secret by rate, credits or staleness are not
+	 * failures. */
 	if (rep->code == PROTO_VALID || rep->code == PROTO_RATE_LIMITED ||
-	    rep->code == PROTO_USAGE_EXCEEDED)
+	    rep->code == PROTO_USAGE_EXCEEDED || rep->code == PROTO_STALE)
 		return;
 	rc = limits_failure(v->limits, x->uid, x->req.rhost, now_ms, &retry);
 	if (rc == LIMITS_THROTTLED) {
@@ -329,6 +331,35 @@ throttle(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
 		return;
 	}
 	x->throttle_began = rc;
+}
+
+/*
+ * Fleet mode: a key that asks for strict sync fails closed while this
+ * host has not been in step with the fleet database for max_staleness
+ * (it may have missed the key's revocation); other keys go on.
+ */
+static void
+stale(const struct verifier *v, struct verify_ctx *x, uint64_t now_ms)
+{
+	uint64_t	synced;
+
+	if (!x->key.info.strict_sync || v->fleet == NULL ||
+	    v->max_staleness_ms == 0)
+		return;
+	/* Synced after now_ms was read is in step too. */
+	synced = fleet_synced_ms(v->fleet);
+	if (synced != 0 && (synced >= now_ms ||
+	    now_ms - synced <= v->max_staleness_ms))
+		return;
+	x->rep.code = PROTO_STALE;
+	if (synced == 0)
+		snprintf(x->rep.reason, sizeof(x->rep.reason), "strict sync: "
+		    "this host has not synced with the fleet database yet");
+	else
+		snprintf(x->rep.reason, sizeof(x->rep.reason), "strict sync: "
+		    "this host last synced with the fleet database %u s ago "
+		    "(max_staleness %u s)", (unsigned)((now_ms - synced) /
+		    1000), (unsigned)(v->max_staleness_ms / 1000));
 }
 
 int
@@ -367,6 +398,8 @@ verify_run(const struct verifier *v, struct verify_ctx *x)
 	}
 	rep->code = (uint32_t)policy_verify(&x->key, t, &x->req, now,
 	    rep->reason, sizeof(rep->reason));
+	if (rep->code == PROTO_VALID)
+		stale(v, x, now_ms);
 	fill_reply(v, x, t);
 	if (rep->code == PROTO_VALID && x->req.check_only)
 		rc = credits_peek(v, x, now);

@@ -25,6 +25,8 @@ struct verify_ctx;
  * Everything a verify needs; one per verify thread. The store, pepper,
  * limits and ledger are shared by all of them (each is safe to share).
  */
+struct fleet;
+
 struct verifier {
 	struct store		*store;		/* borrowed */
 	const struct pepper	*pepper;	/* borrowed */
@@ -37,6 +39,10 @@ struct verifier {
 	const struct clock	*clock;
 	/* borrowed: the one context this thread's requests reuse */
 	struct verify_ctx	*ctx;
+	/* Fleet mode (NULL on a single host): strict keys fail closed when
+	 * the host last synced longer than max_staleness_ms ago (0: off). */
+	const struct fleet	*fleet;		/* borrowed */
+	uint64_t		 max_staleness_ms;
 };
 
 /* Credits reserved: when needed is 1, the reply may go only once op is

@@ -48,6 +48,14 @@ extern "C" {
 #define APIKEY_ENSS		(-13)	/* authorize: NSS lookup failed */
 #define APIKEY_EUNTRUSTED	(-14)	/* untrusted server on the socket */
 #define APIKEY_EAGAIN		(-15)	/* pipelined: no answer yet */
+/*
+ * Fleet mode (hosts sharing one key set through a database): a change
+ * that had to go through the fleet database did not, and nothing was
+ * changed. Verifies never get these.
+ */
+#define APIKEY_EFLEET		(-16)	/* fleet database unreachable */
+#define APIKEY_ECONFLICT	(-17)	/* changed meanwhile through another
+					 * host: read it again and retry */
 
 /* Verify outcomes, in the order the daemon checks them. */
 enum apikey_code {
@@ -61,6 +69,12 @@ enum apikey_code {
 	APIKEY_INSUFFICIENT_PERMISSIONS = 7,
 	APIKEY_RATE_LIMITED = 8,	/* see apikey_result_retry_after_ms() */
 	APIKEY_USAGE_EXCEEDED = 9,	/* no credits left */
+	/*
+	 * The key asks for strict sync and this host has not synced with
+	 * the fleet database within its max_staleness: the key cannot be
+	 * checked here now, so it fails closed. Try again later.
+	 */
+	APIKEY_STALE = 10,
 };
 
 enum apikey_owner_kind {
@@ -333,11 +347,41 @@ uint64_t apikey_status_store_size(const struct apikey_status *);
  * APIKEY_CODE_MAX; a code past it counts 0. A token the library refused
  * as APIKEY_MALFORMED never reached the daemon and is not counted.
  */
-#define APIKEY_CODE_MAX	APIKEY_USAGE_EXCEEDED
+#define APIKEY_CODE_MAX	APIKEY_STALE
 int	apikey_status_has_counters(const struct apikey_status *);
 uint64_t apikey_status_verifies(const struct apikey_status *,
 	    enum apikey_code);
 uint64_t apikey_status_verifies_total(const struct apikey_status *);
+/*
+ * Fleet mode: 1 when the daemon follows a fleet database (fleet_url),
+ * and then how far it has come. On a single host every other fleet
+ * accessor gives 0 (or "", or APIKEY_FLEET_DIGEST_UNKNOWN).
+ */
+int	apikey_status_fleet(const struct apikey_status *);
+/* 1 while the daemon's session following the database is up. */
+int	apikey_status_fleet_connected(const struct apikey_status *);
+/* The highest changelog sequence number applied on this host, and the
+ * highest seen in the database: their difference is the lag. */
+uint64_t apikey_status_fleet_last_seq(const struct apikey_status *);
+uint64_t apikey_status_fleet_head_seq(const struct apikey_status *);
+/* When this host last synced with the database; 0: never. */
+time_t	apikey_status_fleet_synced_at(const struct apikey_status *);
+/* Seconds without a sync after which strict-sync keys fail as
+ * APIKEY_STALE; 0: never. */
+uint64_t apikey_status_fleet_max_staleness(const struct apikey_status *);
+/* The last comparison of this host's keys with the database's. */
+enum apikey_fleet_digest {
+	APIKEY_FLEET_DIGEST_UNKNOWN = 0,	/* not compared yet */
+	APIKEY_FLEET_DIGEST_MATCH = 1,
+	APIKEY_FLEET_DIGEST_MISMATCH = 2,
+};
+enum apikey_fleet_digest apikey_status_fleet_digest(
+	    const struct apikey_status *);
+/* The daemon's last failure with the database, "" for none, at most
+ * APIKEY_FLEET_ERROR_MAX bytes; given to root and members of its
+ * admin_group only ("" for anyone else). */
+#define APIKEY_FLEET_ERROR_MAX	256
+const char *apikey_status_fleet_error(const struct apikey_status *);
 
 /* Tenants. admin_group may be NULL. */
 int	apikey_tenant_add(struct apikey_client *, const char *name,
@@ -413,6 +457,12 @@ int	apikey_key_spec_set_refill(struct apikey_key_spec *, uint64_t amount,
 /* Source ranges ("10.0.0.0/8", "2001:db8::/32", "192.0.2.7"). */
 int	apikey_key_spec_add_cidr(struct apikey_key_spec *, const char *);
 int	apikey_key_spec_clear_cidrs(struct apikey_key_spec *);
+/*
+ * Strict sync (on 1, off 0): in fleet mode, verifies of the key fail as
+ * APIKEY_STALE while the host has not synced with the fleet database
+ * within max_staleness. No effect on a single host.
+ */
+int	apikey_key_spec_set_strict_sync(struct apikey_key_spec *, int on);
 
 /*
  * Creates a key owned by the caller (kind SELF, owner NULL), by the user
@@ -486,6 +536,7 @@ size_t	apikey_key_cidr_count(const struct apikey_key *);
 const char *apikey_key_cidr(const struct apikey_key *, size_t i);
 time_t	apikey_key_last_used(const struct apikey_key *);	/* 0: never */
 uint64_t apikey_key_use_count(const struct apikey_key *);
+int	apikey_key_strict_sync(const struct apikey_key *);	/* 0 or 1 */
 
 size_t	apikey_key_list_count(const struct apikey_key_list *);
 const struct apikey_key *apikey_key_list_get(const struct apikey_key_list *,

@@ -415,6 +415,10 @@ akc_status_error(uint32_t status)
 		return APIKEY_EBUSY;
 	case PROTO_ESHUTDOWN:
 		return AKC_EGOAWAY;
+	case PROTO_EUNAVAIL:
+		return APIKEY_EFLEET;
+	case PROTO_ECONFLICT:
+		return APIKEY_ECONFLICT;
 	default:
 		return APIKEY_EPROTO;
 	}
@@ -921,6 +925,11 @@ apikey_strerror(int err)
 		return "apikeyd's socket is served by an untrusted process";
 	case APIKEY_EAGAIN:
 		return "no answer has arrived yet";
+	case APIKEY_EFLEET:
+		return "the fleet database is unreachable: nothing was changed";
+	case APIKEY_ECONFLICT:
+		return "changed meanwhile through another host: nothing was "
+		    "changed; try again";
 	default:
 		return "unknown error";
 	}

@@ -213,3 +213,13 @@ apikey_key_spec_clear_cidrs(struct apikey_key_spec *sp)
 	sp->s.set |= PROTO_SET_CIDRS;
 	return 0;
 }
+
+APIKEY_EXPORT int
+apikey_key_spec_set_strict_sync(struct apikey_key_spec *sp, int on)
+{
+	if (sp == NULL)
+		return APIKEY_EINVAL;
+	sp->s.strict_sync = on != 0;
+	sp->s.set |= PROTO_SET_STRICT_SYNC;
+	return 0;
+}

@@ -154,6 +154,63 @@ apikey_status_verifies_total(const struct apikey_status *st)
 	return sum;
 }
 
+APIKEY_EXPORT int
+apikey_status_fleet(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.fleet != 0;
+}
+
+APIKEY_EXPORT int
+apikey_status_fleet_connected(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.fleet_connected != 0;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_fleet_last_seq(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.fleet_last_seq;
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_fleet_head_seq(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.fleet_head_seq;
+}
+
+APIKEY_EXPORT time_t
+apikey_status_fleet_synced_at(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : akc_time(st->s.fleet_synced_at);
+}
+
+APIKEY_EXPORT uint64_t
+apikey_status_fleet_max_staleness(const struct apikey_status *st)
+{
+	return st == NULL ? 0 : st->s.fleet_max_staleness;
+}
+
+/* The public values are the wire's, which the decoder bounds. */
+_Static_assert((int)APIKEY_FLEET_DIGEST_MISMATCH ==
+    (int)PROTO_DIGEST_MISMATCH && PROTO_DIGEST_MAX == PROTO_DIGEST_MISMATCH,
+    "enum apikey_fleet_digest and enum proto_fleet_digest differ");
+
+APIKEY_EXPORT enum apikey_fleet_digest
+apikey_status_fleet_digest(const struct apikey_status *st)
+{
+	return st == NULL ? APIKEY_FLEET_DIGEST_UNKNOWN :
+	    (enum apikey_fleet_digest)st->s.fleet_digest;
+}
+
+_Static_assert(APIKEY_FLEET_ERROR_MAX == PROTO_DETAIL_MAX,
+    "APIKEY_FLEET_ERROR_MAX is not the wire's bound");
+
+APIKEY_EXPORT const char *
+apikey_status_fleet_error(const struct apikey_status *st)
+{
+	return st == NULL ? "" : st->s.fleet_error;
+}
+
 APIKEY_EXPORT void
 apikey_tenant_free(struct apikey_tenant *t)
 {
@@ -414,6 +471,12 @@ APIKEY_EXPORT uint64_t
 apikey_key_use_count(const struct apikey_key *k)
 {
 	return k == NULL ? 0 : k->k.usage.use_count;
+}
+
+APIKEY_EXPORT int
+apikey_key_strict_sync(const struct apikey_key *k)
+{
+	return k == NULL ? 0 : k->k.strict_sync != 0;
 }
 
 APIKEY_EXPORT size_t

@@ -70,7 +70,9 @@
  *   PAM_USER_UNKNOWN      the key is valid but PAM_USER is unknown to NSS,
  *                         or no user name could be had.
  *   PAM_AUTHINFO_UNAVAIL  apikeyd is missing, refusing, busy, failing or
- *                         silent past timeout=; or NSS failed.
+ *                         silent past timeout=; or NSS failed; or the key
+ *                         asks for strict sync and this host has not
+ *                         synced with the fleet database lately (STALE).
  *   PAM_SERVICE_ERR       configuration error (see ARGUMENTS).
  *   PAM_BUF_ERR           out of memory.
  *   PAM_SYSTEM_ERR        anything else, e.g. a reply the module cannot
@@ -195,7 +197,7 @@ failure(pam_handle_t *pamh, const struct pam_apikey_args *a,
 		(void)pam_fail_delay(pamh, FAIL_DELAY_USEC);
 	if (rc == PAM_AUTHINFO_UNAVAIL && a->ignore_unavail) {
 		if (a->debug)
-			pam_syslog(pamh, LOG_DEBUG, "apikeyd unavailable: "
+			pam_syslog(pamh, LOG_DEBUG, "PAM_AUTHINFO_UNAVAIL: "
 			    "PAM_IGNORE (ignore_authinfo_unavail)");
 		rc = PAM_IGNORE;
 	}

@@ -102,6 +102,9 @@ refusal_message(enum apikey_code code)
 		return "Your API key may not be used for this login.";
 	case APIKEY_INSUFFICIENT_PERMISSIONS:
 		return "Your API key lacks a required permission.";
+	case APIKEY_STALE:
+		return "Your API key cannot be checked on this host right now; "
+		    "try again later.";
 	default:
 		return "Your API key is no longer valid.";
 	}
@@ -268,14 +271,18 @@ verdict(pam_handle_t *pamh, const struct pam_apikey_who *w,
 
 	if (code != APIKEY_VALID) {
 		reason = apikey_result_reason(res);
-		log_failure(pamh, LOG_NOTICE, ph, w, id, " %s%s%s%s",
-		    apikey_code_name(code), *reason != '\0' ? " (" : "",
-		    reason, *reason != '\0' ? ")" : "");
-		if (ph == PAM_APIKEY_PHASE_ACCT) {
+		/* STALE says nothing against the key: this host is behind the
+		 * fleet and cannot check it now, an outage to look into. */
+		log_failure(pamh, code == APIKEY_STALE ? LOG_ERR : LOG_NOTICE,
+		    ph, w, id, " %s%s%s%s", apikey_code_name(code),
+		    *reason != '\0' ? " (" : "", reason,
+		    *reason != '\0' ? ")" : "");
+		if (ph == PAM_APIKEY_PHASE_ACCT)
 			tell_user(pamh, flags, refusal_message(code));
-			return code == APIKEY_EXPIRED ? PAM_ACCT_EXPIRED :
-			    PAM_AUTH_ERR;
-		}
+		if (code == APIKEY_STALE)
+			return PAM_AUTHINFO_UNAVAIL;
+		if (ph == PAM_APIKEY_PHASE_ACCT && code == APIKEY_EXPIRED)
+			return PAM_ACCT_EXPIRED;
 		return PAM_AUTH_ERR;
 	}
 	if (strcmp(apikey_result_key_id(res), id) != 0) {

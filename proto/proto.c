@@ -310,6 +310,7 @@ static const char *const code_names[] = {
 	[PROTO_INSUFFICIENT_PERMISSIONS] = "INSUFFICIENT_PERMISSIONS",
 	[PROTO_RATE_LIMITED] = "RATE_LIMITED",
 	[PROTO_USAGE_EXCEEDED] = "USAGE_EXCEEDED",
+	[PROTO_STALE] = "STALE",
 };
 
 static const char *const status_names[] = {
@@ -324,6 +325,8 @@ static const char *const status_names[] = {
 	[PROTO_EINTERNAL] = "EINTERNAL",
 	[PROTO_EBUSY] = "EBUSY",
 	[PROTO_ESHUTDOWN] = "ESHUTDOWN",
+	[PROTO_EUNAVAIL] = "EUNAVAIL",
+	[PROTO_ECONFLICT] = "ECONFLICT",
 };
 
 const char *

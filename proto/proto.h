@@ -38,7 +38,7 @@
  * Messages (request fields -> reply fields):
  *   PING               -> u32 version, str daemon version
  *   STATUS             -> proto_status_info (verifies[]: PROTO_CODE_MAX + 1
- *                      u64 fields, in code order)
+ *                      u64 fields, in code order, then the fleet fields)
  *   VERIFY             proto_verify_req -> proto_verify_reply
  *   TENANT_ADD         str name, str group, str admin_group -> proto_tenant
  *   TENANT_LIST        -> one proto_tenant per MORE frame, then empty OK
@@ -82,9 +82,11 @@
 /* 2 since issue 7: verify, status and tenant replies grew fields; 3 since
  * issue 8: status grew sockets, store size and verify counters, and a
  * stopping daemon says goodbye (ESHUTDOWN); 4: the verify request grew
- * check_only. A peer of another version is refused as a whole, never half
- * understood. */
-#define PROTO_VERSION		4
+ * check_only; 5 since issue 12 (fleet mode): keys and key settings grew
+ * strict_sync, status the fleet fields, verify the code STALE and replies
+ * the statuses EUNAVAIL and ECONFLICT. A peer of another version is
+ * refused as a whole, never half understood. */
+#define PROTO_VERSION		5
 #define PROTO_HDR_LEN		12
 #define PROTO_VERIFY_REQ_MAX	(8 * 1024)
 #define PROTO_VERIFY_REPLY_MAX	(16 * 1024)
@@ -165,7 +167,17 @@ enum proto_status {
 	 * connection.
 	 */
 	PROTO_ESHUTDOWN = 10,
-	PROTO_STATUS_MAX = PROTO_ESHUTDOWN
+	/*
+	 * Fleet mode (many hosts sharing one key set through a database):
+	 * a change that must go through the fleet database could not. Both
+	 * are ordinary error replies to the request that asked; nothing was
+	 * changed.
+	 */
+	PROTO_EUNAVAIL = 11,	/* the fleet database is unreachable (verifies
+				 * go on) */
+	PROTO_ECONFLICT = 12,	/* changed meanwhile through another host: try
+				 * again */
+	PROTO_STATUS_MAX = PROTO_ECONFLICT
 };
 
 /* Outcome of a verify, in check order. */
@@ -180,7 +192,12 @@ enum proto_code {
 	PROTO_INSUFFICIENT_PERMISSIONS = 7,
 	PROTO_RATE_LIMITED = 8,		/* retry_after_ms says when to retry */
 	PROTO_USAGE_EXCEEDED = 9,	/* no credits left */
-	PROTO_CODE_MAX = PROTO_USAGE_EXCEEDED
+	/*
+	 * The key asks for strict sync and this host has not synced with
+	 * the fleet database within max_staleness: it fails closed.
+	 */
+	PROTO_STALE = 10,
+	PROTO_CODE_MAX = PROTO_STALE
 };
 
 enum proto_owner_kind {
@@ -201,7 +218,8 @@ enum proto_owner_kind {
 #define PROTO_SET_CREDITS	0x0100	/* has_credits 0 removes them */
 #define PROTO_SET_REFILL	0x0200	/* refill_amount 0 removes it */
 #define PROTO_SET_CIDRS		0x0400
-#define PROTO_SET_ALL		0x07ff
+#define PROTO_SET_STRICT_SYNC	0x0800
+#define PROTO_SET_ALL		0x0fff
 
 struct proto_hdr {
 	uint8_t		version;
@@ -293,6 +311,12 @@ struct proto_key {
 	char		metadata[PROTO_METADATA_MAX + 1];
 	struct proto_limits limits;	/* limits.remaining: as configured */
 	struct proto_usage usage;
+	/*
+	 * 1: verifies fail with STALE when this host has not synced with the
+	 * fleet database within max_staleness (fleet mode only; no effect on
+	 * a single host).
+	 */
+	uint8_t		strict_sync;
 };
 
 /* Settings for create and update; set says which are present. */
@@ -306,6 +330,7 @@ struct proto_key_spec {
 	struct proto_user_list allowed_users;
 	char		metadata[PROTO_METADATA_MAX + 1];
 	struct proto_limits limits;
+	uint8_t		strict_sync;	/* 0 or 1 */
 };
 
 struct proto_key_create_req {
@@ -391,6 +416,14 @@ struct proto_verify_reply {
 	uint32_t	admin_gid;
 };
 
+/* The last comparison of this host's keys with the fleet database's. */
+enum proto_fleet_digest {
+	PROTO_DIGEST_UNKNOWN = 0,	/* not compared yet */
+	PROTO_DIGEST_MATCH = 1,
+	PROTO_DIGEST_MISMATCH = 2,
+	PROTO_DIGEST_MAX = PROTO_DIGEST_MISMATCH
+};
+
 struct proto_status_info {
 	char		version[PROTO_VERSTR_MAX + 1];
 	uint32_t	pid;
@@ -415,6 +448,21 @@ struct proto_status_info {
 	 */
 	uint8_t		has_counters;
 	uint64_t	verifies[PROTO_CODE_MAX + 1];
+	/*
+	 * Fleet mode: all zero (and fleet_error "") on a single host.
+	 * fleet_error may name the database's host, so it goes to root and
+	 * admin_group only, like the counters.
+	 */
+	uint8_t		fleet;			/* 1 when fleet_url is set */
+	uint8_t		fleet_connected;	/* the follow session is up */
+	uint64_t	fleet_last_seq;		/* highest changelog seq applied
+						 * here */
+	uint64_t	fleet_head_seq;		/* highest seq seen in the
+						 * database */
+	uint64_t	fleet_synced_at;	/* last successful sync; 0: never */
+	uint64_t	fleet_max_staleness;	/* seconds; 0: off */
+	uint8_t		fleet_digest;		/* enum proto_fleet_digest */
+	char		fleet_error[PROTO_DETAIL_MAX + 1]; /* last failure, "" */
 };
 
 struct proto_audit {

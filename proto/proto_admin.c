@@ -40,6 +40,14 @@ proto_enc_status_info(struct writer *w, const struct proto_status_info *s)
 	wr_u8(w, s->has_counters);
 	for (i = 0; i <= PROTO_CODE_MAX; i++)
 		wr_u64(w, s->verifies[i]);
+	wr_u8(w, s->fleet);
+	wr_u8(w, s->fleet_connected);
+	wr_u64(w, s->fleet_last_seq);
+	wr_u64(w, s->fleet_head_seq);
+	wr_u64(w, s->fleet_synced_at);
+	wr_u64(w, s->fleet_max_staleness);
+	wr_u8(w, s->fleet_digest);
+	pf_put_str(w, s->fleet_error, sizeof s->fleet_error);
 }
 
 int
@@ -71,6 +79,15 @@ proto_dec_status_info(struct reader *r, struct proto_status_info *s)
 	for (i = 0; i <= PROTO_CODE_MAX; i++)
 		if ((rv = rd_u64(r, &s->verifies[i])) != 0)
 			return rv;
+	if ((rv = pf_get_u8_max(r, &s->fleet, 1)) != 0 ||
+	    (rv = pf_get_u8_max(r, &s->fleet_connected, 1)) != 0 ||
+	    (rv = rd_u64(r, &s->fleet_last_seq)) != 0 ||
+	    (rv = rd_u64(r, &s->fleet_head_seq)) != 0 ||
+	    (rv = rd_u64(r, &s->fleet_synced_at)) != 0 ||
+	    (rv = rd_u64(r, &s->fleet_max_staleness)) != 0 ||
+	    (rv = pf_get_u8_max(r, &s->fleet_digest, PROTO_DIGEST_MAX)) != 0 ||
+	    (rv = pf_get_str(r, s->fleet_error, sizeof s->fleet_error)) != 0)
+		return rv;
 	return rd_end(r);
 }
 
@@ -209,6 +226,7 @@ proto_enc_key(struct writer *w, const struct proto_key *k)
 	pf_put_str(w, k->metadata, sizeof k->metadata);
 	pf_put_limits(w, &k->limits);
 	pf_put_usage(w, &k->usage);
+	wr_u8(w, k->strict_sync);
 }
 
 /* The fields of a key, without the end check: create and rotate replies
@@ -234,7 +252,8 @@ get_key(struct reader *r, struct proto_key *k)
 	    (rv = pf_get_users(r, &k->allowed_users)) != 0 ||
 	    (rv = pf_get_str(r, k->metadata, sizeof k->metadata)) != 0 ||
 	    (rv = pf_get_limits(r, &k->limits)) != 0 ||
-	    (rv = pf_get_usage(r, &k->usage)) != 0)
+	    (rv = pf_get_usage(r, &k->usage)) != 0 ||
+	    (rv = pf_get_u8_max(r, &k->strict_sync, 1)) != 0)
 		return rv;
 	return 0;
 }

@@ -269,6 +269,7 @@ pf_put_spec(struct writer *w, const struct proto_key_spec *s)
 	pf_put_users(w, &s->allowed_users);
 	pf_put_str(w, s->metadata, sizeof s->metadata);
 	pf_put_limits(w, &s->limits);
+	wr_u8(w, s->strict_sync);
 }
 
 int
@@ -287,7 +288,8 @@ pf_get_spec(struct reader *r, struct proto_key_spec *s)
 	    (rv = pf_get_perms(r, &s->permissions)) != 0 ||
 	    (rv = pf_get_users(r, &s->allowed_users)) != 0 ||
 	    (rv = pf_get_str(r, s->metadata, sizeof s->metadata)) != 0 ||
-	    (rv = pf_get_limits(r, &s->limits)) != 0)
+	    (rv = pf_get_limits(r, &s->limits)) != 0 ||
+	    (rv = pf_get_u8_max(r, &s->strict_sync, 1)) != 0)
 		return rv;
 	return 0;
 }

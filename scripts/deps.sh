@@ -4,11 +4,16 @@
 # what is missing; otherwise it prints the exact apt-get line and fails.
 set -eu
 
+# libpq-dev: fleet mode (issue 12) keeps the shared key set in PostgreSQL,
+# and the daemon talks to it through libpq.
 build_pkgs="gcc make pkg-config liblmdb-dev libevent-dev libsodium-dev
-libjansson-dev zlib1g-dev libpam0g-dev libsystemd-dev"
+libjansson-dev zlib1g-dev libpam0g-dev libsystemd-dev libpq-dev"
+# postgresql and postgresql-client: the fleet tests run a private
+# PostgreSQL cluster of their own (tests/harness_pg.c: initdb, postgres and
+# psql from /usr/lib/postgresql/*/bin).
 test_pkgs="$build_pkgs libcriterion-dev libnss-wrapper util-linux
 lmdb-utils libpam-wrapper pamtester openssh-server openssh-client sshpass
-vsftpd curl mandoc systemd groff-base valgrind"
+vsftpd curl mandoc systemd groff-base valgrind postgresql postgresql-client"
 # make fuzz: libFuzzer and the sanitizer runtimes come with clang's
 # compiler-rt (libclang-rt-dev, clang 14's on bookworm).
 fuzz_pkgs="$build_pkgs clang libclang-rt-dev"

@@ -53,6 +53,7 @@ reply_good(int fd, const struct proto_hdr *h)
 	struct proto_verify_reply rep;
 	struct proto_audit	 a;
 	struct proto_key	 k;
+	struct proto_status_info st;
 	char			 tok[TOKEN_MAX + 1];
 	uint8_t			 secret[TOKEN_SECRET_BYTES];
 	int			 i;
@@ -79,6 +80,25 @@ reply_good(int fd, const struct proto_hdr *h)
 		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
 		proto_enc_reply_head(&w, PROTO_OK, NULL);
 		proto_enc_verify_reply(&w, &rep);
+		send_frame(fd, &w);
+		break;
+	case PROTO_OP_STATUS:
+		memset(&st, 0, sizeof(st));
+		strcpy(st.version, "0.1.0");
+		st.pid = 77;
+		st.started_at = 1700000000;
+		st.has_counters = 1;
+		st.fleet = 1;
+		st.fleet_connected = 1;
+		st.fleet_last_seq = 1234;
+		st.fleet_head_seq = 1240;
+		st.fleet_synced_at = (uint64_t)time(NULL) - FAKE_SYNCED_AGO;
+		st.fleet_max_staleness = 5;
+		st.fleet_digest = PROTO_DIGEST_MISMATCH;
+		strcpy(st.fleet_error, FAKE_FLEET_ERROR);
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_OK, NULL);
+		proto_enc_status_info(&w, &st);
 		send_frame(fd, &w);
 		break;
 	case PROTO_OP_AUDIT_LIST:
@@ -127,6 +147,7 @@ reply_good(int fd, const struct proto_hdr *h)
 		k.usage.last_refill_at = 1700003600;
 		k.usage.last_used = 1700007200;
 		k.usage.use_count = 679;
+		k.strict_sync = 1;
 		for (i = 0; i < TOKEN_SECRET_BYTES; i++)
 			secret[i] = (uint8_t)i;
 		cr_assert_eq(token_format("ak", KNOWN_ID, secret, tok,
@@ -263,6 +284,16 @@ reply(struct fake *f, int fd, enum fake_mode mode, const struct proto_hdr *h)
 		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
 		proto_enc_reply_head(&w, PROTO_EPERM,
 		    "permission denied: not in the admin group");
+		send_frame(fd, &w);
+		break;
+	case FAKE_EUNAVAIL:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_EUNAVAIL, FLEET_DOWN_MSG);
+		send_frame(fd, &w);
+		break;
+	case FAKE_ECONFLICT:
+		proto_frame_begin(&w, h->opcode | PROTO_REPLY, 0, h->id);
+		proto_enc_reply_head(&w, PROTO_ECONFLICT, CONFLICT_MSG);
 		send_frame(fd, &w);
 		break;
 	case FAKE_OLD_VERSION:

@@ -39,6 +39,8 @@ enum fake_mode {
 	FAKE_GARBAGE_LEN,	/* a length field over the maximum */
 	FAKE_GARBAGE_BODY,	/* a well-framed, undecodable body */
 	FAKE_EPERM,		/* reply EPERM with a message */
+	FAKE_EUNAVAIL,		/* reply EUNAVAIL (fleet database), the same */
+	FAKE_ECONFLICT,		/* reply ECONFLICT, the same */
 	FAKE_OLD_VERSION,	/* a good reply of the protocol before */
 	FAKE_HANGUP,		/* close at once, then signal done_fd */
 	FAKE_BUSY,		/* refuse with an id-0 EBUSY frame at once,
@@ -62,8 +64,17 @@ enum fake_mode {
 				 * (of all connections), then silence */
 };
 
+/* The fleet host a good STATUS reply describes: last synced this many
+ * seconds ago, and its last failure, with a byte that is not UTF-8. */
+#define FAKE_SYNCED_AGO		2
+#define FAKE_FLEET_ERROR	"could not connect to server: \xff"
+
 /* What a stopping apikeyd says. */
 #define GOAWAY_MSG	"apikeyd is stopping"
+/* Fleet mode's refusals of a change, as a fake words them. */
+#define FLEET_DOWN_MSG	"the fleet database is unreachable: nothing was changed"
+#define CONFLICT_MSG	"key 05McJmDgrvc was changed meanwhile through " \
+	"another host: nothing was changed; try again"
 
 #define FAKE_MAXCONN	4
 
@@ -85,8 +96,9 @@ struct fake {
 int64_t	mono_ms(void);
 /* Ends the frame in w and writes it to fd (to a client gone: nothing). */
 void	send_frame(int fd, struct writer *w);
-/* A proper reply to h: a VALID verify of KNOWN_ID (41 credits left), two
- * audit entries, a created key with KNOWN_TOKEN, else EUNSUPPORTED. */
+/* A proper reply to h: a VALID verify of KNOWN_ID (41 credits left), the
+ * status of a fleet host, two audit entries, a created key with
+ * KNOWN_TOKEN, else EUNSUPPORTED. */
 void	reply_good(int fd, const struct proto_hdr *h);
 /* A stopping daemon's goodbye: status ESHUTDOWN under id. */
 void	send_goaway(int fd, uint32_t id);

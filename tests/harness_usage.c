@@ -116,7 +116,7 @@ itu_code_of(const char *name)
 	int c;
 
 	cr_assert_not_null(name, "no code");
-	for (c = APIKEY_VALID; c <= APIKEY_USAGE_EXCEEDED; c++)
+	for (c = APIKEY_VALID; c <= APIKEY_CODE_MAX; c++)
 		if (strcmp(apikey_code_name((enum apikey_code)c), name) == 0)
 			return (enum apikey_code)c;
 	cr_assert_fail("unknown verify code %s", name);

@@ -18,7 +18,7 @@ static const char *const key_fields[] = {
 	"id", "prefix", "name", "owner", "enabled", "created_by", "created_at",
 	"updated_at", "expires_at", "grace_until", "services", "permissions",
 	"allowed_users", "metadata", "rate_limit", "credits", "allowed_cidrs",
-	"last_used", "use_count", NULL
+	"last_used", "use_count", "strict_sync", NULL
 };
 
 /* Asserts that j has exactly the documented fields of a key. */
@@ -366,6 +366,60 @@ Test(cli, update_changes_only_given_settings)
 	cr_assert_eq(it_code(tok, "user=dave"), APIKEY_VALID);
 }
 
+/*
+ * --strict-sync marks a key for fleet mode. A single host keeps and shows
+ * the flag and verifies the key as any other. The text shows it only when
+ * set (a line of key show, a column of key list when some key has it),
+ * JSON always.
+ */
+Test(cli, strict_sync_is_kept_and_shown)
+{
+	const char *tok, *id, *other, *out, *line, *want;
+	size_t i;
+
+	other = it_key(NULL, "--name", "plain", NULL);
+	tok = it_key(NULL, "--name", "strict", "--strict-sync", NULL);
+	id = it_id(tok);
+	out = it_expect(NULL, 0, NULL, "key", "show", id, NULL);
+	cr_assert_str_eq(it_field(out, "strict_sync"), "yes");
+	it_assert_has(out, "metadata: -\nstrict_sync: yes\nrate_limit: -\n");
+	cr_assert(json_is_true(json_object_get(show(id), "strict_sync")));
+	cr_assert(json_is_false(json_object_get(show(it_id(other)),
+	    "strict_sync")));
+	cr_assert_null(it_field(it_expect(NULL, 0, NULL, "key", "show",
+	    it_id(other), NULL), "strict_sync"));
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+
+	out = it_expect(NULL, 0, NULL, "key", "list", NULL);
+	cr_assert_eq(it_line_count(out), 3);
+	it_assert_has(it_line(out, 0), "  REMAINING  STRICT-SYNC");
+	for (i = 1; i < 3; i++) {
+		line = it_line(out, i);
+		want = strncmp(line, id, strlen(id)) == 0 ? "yes" : "no";
+		cr_assert_str_eq(line + strlen(line) - strlen(want), want,
+		    "%s", out);
+	}
+
+	it_expect(NULL, 2, "apikeyctl: --strict-sync and --no-strict-sync "
+	    "exclude each other\n", "key", "update", id, "--strict-sync",
+	    "--no-strict-sync", NULL);
+	it_expect(NULL, 2, NULL, "key", "create", "--no-strict-sync", NULL);
+	out = it_expect(NULL, 0, NULL, "key", "update", id, "--no-strict-sync",
+	    NULL);
+	cr_assert_null(it_field(out, "strict_sync"));
+	cr_assert_str_eq(it_field(out, "name"), "strict");
+	cr_assert(json_is_false(json_object_get(show(id), "strict_sync")));
+	it_assert_lacks(it_line(it_expect(NULL, 0, NULL, "key", "list", NULL),
+	    0), "STRICT-SYNC");
+
+	it_expect(NULL, 0, NULL, "key", "update", id, "--strict-sync", NULL);
+	cr_assert(json_is_true(json_object_get(show(id), "strict_sync")));
+	/* Other updates leave it as it is. */
+	it_expect(NULL, 0, NULL, "key", "update", id, "--name", "again", NULL);
+	cr_assert(json_is_true(json_object_get(show(id), "strict_sync")));
+	cr_assert_eq(it_code(tok, NULL), APIKEY_VALID);
+}
+
 Test(cli, update_through_libapikey)
 {
 	const char *tok = it_key(NULL, "--name", "old", "--permission", "a:b",
@@ -561,7 +615,11 @@ Test(cli, global_options_and_socket_dir_env)
 	cr_assert_str_eq(it_field(r.out, "pid"),
 	    it_printf("%d", (int)it_daemon_pid()));
 	j = it_json(it_expect(NULL, 0, NULL, "status", "--json", NULL));
-	cr_assert_eq(json_object_size(j), 18);
+	cr_assert_eq(json_object_size(j), 19);
+	/* A single host: no fleet, in JSON as in the text. */
+	cr_assert(json_is_null(json_object_get(j, "fleet")));
+	cr_assert_null(it_field(r.out, "fleet"));
+	cr_assert_null(it_field(r.out, "fleet_error"));
 	cr_assert_str_eq(jstr(j, "version"), APIKEY_VERSION);
 	/* The default 1 GiB map, a little of it used, 10% held back. */
 	cr_assert_eq(json_integer_value(json_object_get(j, "map_size")),

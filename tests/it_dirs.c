@@ -692,7 +692,7 @@ Test(dirs, daemon_user_trusts_a_daemon_behind_a_link)
  * its one reply by hand; the control test proves libapikey and PAM accept
  * it.
  */
-#define W_VERSION	4
+#define W_VERSION	5
 #define W_REPLY		0x80
 #define W_OP_VERIFY	0x10
 #define W_HDR_LEN	12

@@ -28,6 +28,7 @@
 
 #include "../proto/proto.h"
 #include "harness.h"
+#include "harness_pg.h"
 #include "harness_raw.h"
 
 TestSuite(metrics, .fini = it_teardown, .timeout = 90);
@@ -246,7 +247,8 @@ Test(metrics, counts_every_verify_by_its_final_code)
 	    "verifies_DISABLED: 1\nverifies_TENANT_DISABLED: 1\n"
 	    "verifies_EXPIRED: 0\nverifies_FORBIDDEN: 1\n"
 	    "verifies_INSUFFICIENT_PERMISSIONS: 1\n"
-	    "verifies_RATE_LIMITED: 1\nverifies_USAGE_EXCEEDED: 1\n");
+	    "verifies_RATE_LIMITED: 1\nverifies_USAGE_EXCEEDED: 1\n"
+	    "verifies_STALE: 0\n");
 
 	/* And metrics, line for line. */
 	out = it_expect(NULL, 0, NULL, "metrics", NULL);
@@ -261,6 +263,7 @@ Test(metrics, counts_every_verify_by_its_final_code)
 	    "apikeyd_verifies_total{code=\"INSUFFICIENT_PERMISSIONS\"} 1");
 	assert_line(out, "apikeyd_verifies_total{code=\"RATE_LIMITED\"} 1");
 	assert_line(out, "apikeyd_verifies_total{code=\"USAGE_EXCEEDED\"} 1");
+	assert_line(out, "apikeyd_verifies_total{code=\"STALE\"} 0");
 	assert_line(out, "apikeyd_info{version=\"" APIKEY_VERSION "\"} 1");
 	assert_line(out, it_printf("apikeyd_keys %lld",
 	    (long long)jint(st, "keys")));
@@ -408,10 +411,18 @@ struct family {
 };
 
 /* The text format 0.0.4, as node_exporter's textfile collector parses
- * it, for what we print (counters and gauges). */
+ * it, for what we print (counters and gauges); the fleet families come
+ * only from a daemon in fleet mode. */
 static void
-check_exposition(const char *text)
+check_exposition(const char *text, int fleet)
 {
+	static const char *const fleet_expected[][2] = {
+		{ "apikeyd_fleet_connected", "gauge" },
+		{ "apikeyd_fleet_last_seq", "gauge" },
+		{ "apikeyd_fleet_lag", "gauge" },
+		{ "apikeyd_fleet_last_sync_time_seconds", "gauge" },
+		{ "apikeyd_fleet_digest_mismatch", "gauge" },
+	};
 	static const char *const expected[][2] = {
 		{ "apikeyd_info", "gauge" },
 		{ "apikeyd_start_time_seconds", "gauge" },
@@ -426,7 +437,11 @@ check_exposition(const char *text)
 		{ "apikeyd_audit_pruned_total", "counter" },
 		{ "apikeyd_verifies_total", "counter" },
 	};
+#define NEXPECTED	(sizeof(expected) / sizeof(expected[0]))
+#define NFLEET_EXPECTED	(sizeof(fleet_expected) / sizeof(fleet_expected[0]))
+	const char *const *want[NEXPECTED + NFLEET_EXPECTED];
 	struct family	 fam[32];
+	size_t		 nexp;
 	regex_t		 sample, help, type;
 	regmatch_t	 m[2];
 	const char	*line;
@@ -486,11 +501,18 @@ check_exposition(const char *text)
 	regfree(&help);
 	regfree(&type);
 
-	cr_assert_eq(nfam, sizeof(expected) / sizeof(expected[0]));
+	/* The fleet families go after the audit ones, before the verify
+	 * counters (the last expected family). */
+	nexp = 0;
+	for (i = 0; i + 1 < NEXPECTED; i++)
+		want[nexp++] = expected[i];
+	for (i = 0; fleet && i < NFLEET_EXPECTED; i++)
+		want[nexp++] = fleet_expected[i];
+	want[nexp++] = expected[NEXPECTED - 1];
+	cr_assert_eq(nfam, nexp);
 	for (i = 0; i < nfam; i++) {
-		cr_assert_str_eq(fam[i].name, expected[i][0]);
-		cr_assert_str_eq(fam[i].type, expected[i][1], "%s",
-		    fam[i].name);
+		cr_assert_str_eq(fam[i].name, want[i][0]);
+		cr_assert_str_eq(fam[i].type, want[i][1], "%s", fam[i].name);
 		cr_assert_eq(fam[i].help, 1, "%s: %d HELP lines", fam[i].name,
 		    fam[i].help);
 		cr_assert_eq(fam[i].types, 1, "%s: %d TYPE lines",
@@ -506,16 +528,66 @@ Test(metrics, exposition_format)
 	uint64_t	want[NCODES];
 
 	it_setup();
-	check_exposition(it_expect(NULL, 0, NULL, "metrics", NULL));
+	check_exposition(it_expect(NULL, 0, NULL, "metrics", NULL), 0);
 	make_verifies(want);
-	check_exposition(it_expect(NULL, 0, NULL, "metrics", NULL));
-	check_exposition(it_expect("eve", 0, NULL, "metrics", NULL));
+	check_exposition(it_expect(NULL, 0, NULL, "metrics", NULL), 0);
+	check_exposition(it_expect("eve", 0, NULL, "metrics", NULL), 0);
 	/* No JSON form, and no arguments. */
 	it_expect(NULL, 2, "apikeyctl: metrics has no JSON form: it prints "
 	    "the Prometheus text format\n", "metrics", "--json", NULL);
 	it_expect(NULL, 2, NULL, "metrics", "extra", NULL);
 	it_expect(NULL, 2, "apikeyctl: option '-o' needs a value",
 	    "metrics", "-o", NULL);
+}
+
+static void
+fleet_fini(void)
+{
+	pg_teardown();
+	it_teardown();
+}
+
+/* Fleet mode adds its families, and its numbers are the status's. */
+Test(metrics, fleet_families_in_fleet_mode, .fini = fleet_fini)
+{
+	const char		*out, *p;
+	json_t			*st, *fl;
+	unsigned long long	 synced;
+	int64_t			 deadline;
+
+	pg_start(NULL);
+	it_prepare(it_printf("fleet_url = %s\nfleet_poll_interval = 300ms\n",
+	    pg_conninfo()));
+	it_start();
+	it_expect(NULL, 0, NULL, "tenant", "add", "acme", "--group", "acme",
+	    NULL);
+	/* The tenant comes back through the follow path as seq 1. */
+	deadline = it_now_ms() + IT_DEADLINE_MS;
+	for (;;) {
+		st = it_json(it_expect(NULL, 0, NULL, "--json", "status",
+		    NULL));
+		fl = json_object_get(st, "fleet");
+		cr_assert(json_is_object(fl), "no fleet object in status");
+		if (json_is_true(json_object_get(fl, "connected")) &&
+		    jint(fl, "last_seq") == 1)
+			break;
+		cr_assert_lt(it_now_ms(), deadline, "the host never applied "
+		    "seq 1");
+		it_msleep(20);
+	}
+	out = it_expect(NULL, 0, NULL, "metrics", NULL);
+	check_exposition(out, 1);
+	assert_line(out, "apikeyd_fleet_connected 1");
+	assert_line(out, "apikeyd_fleet_last_seq 1");
+	assert_line(out, "apikeyd_fleet_lag 0");
+	assert_line(out, "apikeyd_fleet_digest_mismatch 0");
+	/* In step moments ago, in wall-clock seconds. */
+	p = strstr(out, "\napikeyd_fleet_last_sync_time_seconds ");
+	cr_assert_not_null(p, "no sync time in:\n%s", out);
+	cr_assert_eq(sscanf(p, "\napikeyd_fleet_last_sync_time_seconds %llu",
+	    &synced), 1);
+	cr_assert(synced > 0 && synced <= (unsigned long long)time(NULL),
+	    "sync time %llu", synced);
 }
 
 /* --- -o FILE --------------------------------------------------------------- */
@@ -542,7 +614,7 @@ Test(metrics, output_file_is_replaced_whole)
 	out = it_expect(NULL, 0, NULL, "metrics", NULL);
 	cr_assert_str_eq(without_uptime(it_read_file(file, NULL)),
 	    without_uptime(out));
-	check_exposition(it_read_file(file, NULL));
+	check_exposition(it_read_file(file, NULL), 0);
 
 	/* An old file, of another mode, is replaced (--output too). */
 	cr_assert_not_null(f = fopen(file, "w"));

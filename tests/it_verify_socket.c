@@ -157,6 +157,7 @@ put_spec(struct frame *f, uint32_t set, const char *name)
 	for (i = 0; i < 3; i++)	/* remaining, refill amount, interval */
 		put_u64(f, 0);
 	put_empty_list(f);		/* cidrs */
+	put_flag(f, 0);			/* strict_sync */
 }
 
 static void

@@ -2,7 +2,9 @@
  * unit_client.c - libapikey's connection handling (libclient/client.c)
  * against a fake daemon: a thread serving a Unix socket in a temporary
  * directory, scripted per accepted connection (answer well, answer with a
- * wrong id, wrong opcode or garbage, stay silent, hang up).
+ * wrong id, wrong opcode or garbage, stay silent, hang up). A fleet
+ * host's status, which no single daemon of the integration tests has, is
+ * also shown through apikeyctl against the fake.
  *
  * What a caller would see is asserted exactly: the return code, the result
  * fields, the daemon's message. The server counts the frames and bytes it
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 
 #include "../libclient/internal.h"
 
@@ -330,7 +334,7 @@ expect_verify_fails(enum fake_mode mode, int want, const char *msg)
 Test(client, other_protocol_version_is_named, .timeout = 10)
 {
 	expect_verify_fails(FAKE_OLD_VERSION, APIKEY_EPROTO, "apikeyd speaks "
-	    "another protocol version than libapikey (4): upgrade them "
+	    "another protocol version than libapikey (5): upgrade them "
 	    "together");
 }
 
@@ -555,6 +559,35 @@ Test(client, daemon_error_maps_and_keeps_message, .timeout = 10)
 	cr_assert_eq(f.lastop, PROTO_OP_STATUS);
 }
 
+/* Fleet mode's refusals of a change are ordinary error replies, each with
+ * a code of its own, and keep the connection. */
+Test(client, fleet_errors_map_and_keep_message, .timeout = 10)
+{
+	static const enum fake_mode m[] = { FAKE_EUNAVAIL, FAKE_ECONFLICT };
+	struct apikey_client	*c = NULL;
+	struct apikey_key	*k = NULL;
+	struct fake		 f;
+	int			 i;
+
+	fake_start(&f, "admin.sock", 2, m);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(apikey_open_admin(f.dir, TIMEOUT_MS, &c), 0);
+		cr_assert_eq(apikey_key_set_enabled(c, KNOWN_ID, 0, &k),
+		    i == 0 ? APIKEY_EFLEET : APIKEY_ECONFLICT);
+		cr_assert_null(k);
+		cr_assert_str_eq(apikey_last_error(c), i == 0 ?
+		    FLEET_DOWN_MSG : CONFLICT_MSG);
+		cr_assert_neq(c->fd, -1);
+		cr_assert_eq(apikey_key_revoke(c, KNOWN_ID),
+		    i == 0 ? APIKEY_EFLEET : APIKEY_ECONFLICT);
+		apikey_close(c);
+		c = NULL;
+	}
+	fake_stop(&f, 2);
+	cr_assert_eq(f.frames, 4);
+	cr_assert_eq(f.lastop, PROTO_OP_KEY_REVOKE);
+}
+
 Test(client, management_on_verify_client_is_local_einval, .timeout = 10)
 {
 	static const enum fake_mode m[] = { FAKE_GOOD };
@@ -633,6 +666,7 @@ Test(client, create_returns_key_and_token, .timeout = 10)
 	cr_assert_null(apikey_key_cidr(k, 2));
 	cr_assert_eq(apikey_key_last_used(k), 1700007200);
 	cr_assert_eq(apikey_key_use_count(k), 679);
+	cr_assert_eq(apikey_key_strict_sync(k), 1);
 	/* Nothing of the token is left in the client's buffers. */
 	cr_assert_eq(c->rxlen, 0);
 	cr_assert_null(memmem(c->rx, c->rxcap, KNOWN_TOKEN + 15, 20));
@@ -784,6 +818,198 @@ Test(client, spec_cidrs)
 	cr_assert_eq(sp->s.set, PROTO_SET_CIDRS);
 	cr_assert_eq(sp->s.limits.cidrs.n, 0);
 	apikey_key_spec_free(sp);
+}
+
+Test(client, spec_strict_sync)
+{
+	struct apikey_key_spec	*sp;
+
+	cr_assert_eq(apikey_key_spec_set_strict_sync(NULL, 1), APIKEY_EINVAL);
+	cr_assert_not_null(sp = apikey_key_spec_new());
+	cr_assert_eq(sp->s.set, 0);
+	/* Any true value is 1 on the wire, where only 0 and 1 decode. */
+	cr_assert_eq(apikey_key_spec_set_strict_sync(sp, 7), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_STRICT_SYNC);
+	cr_assert_eq(sp->s.strict_sync, 1);
+	/* Off is a setting too: an update turns it off. */
+	cr_assert_eq(apikey_key_spec_set_strict_sync(sp, 0), 0);
+	cr_assert_eq(sp->s.set, PROTO_SET_STRICT_SYNC);
+	cr_assert_eq(sp->s.strict_sync, 0);
+	apikey_key_spec_free(sp);
+}
+
+/* The fleet fields of a status as they were decoded; a single host (all
+ * zero) and NULL read as no fleet. */
+Test(client, status_fleet_accessors)
+{
+	struct apikey_status	*st;
+
+	cr_assert_not_null(st = calloc(1, sizeof(*st)));
+	cr_assert_eq(apikey_status_fleet(st), 0);
+	cr_assert_eq(apikey_status_fleet_connected(st), 0);
+	cr_assert_eq(apikey_status_fleet_synced_at(st), 0);
+	cr_assert_eq(apikey_status_fleet_digest(st),
+	    APIKEY_FLEET_DIGEST_UNKNOWN);
+	cr_assert_str_eq(apikey_status_fleet_error(st), "");
+
+	st->s.fleet = 1;
+	st->s.fleet_connected = 1;
+	st->s.fleet_last_seq = 1234;
+	st->s.fleet_head_seq = 1240;
+	st->s.fleet_synced_at = 1700000000;
+	st->s.fleet_max_staleness = 5;
+	st->s.fleet_digest = PROTO_DIGEST_MISMATCH;
+	strcpy(st->s.fleet_error, "connection refused");
+	cr_assert_eq(apikey_status_fleet(st), 1);
+	cr_assert_eq(apikey_status_fleet_connected(st), 1);
+	cr_assert_eq(apikey_status_fleet_last_seq(st), 1234);
+	cr_assert_eq(apikey_status_fleet_head_seq(st), 1240);
+	cr_assert_eq(apikey_status_fleet_synced_at(st), 1700000000);
+	cr_assert_eq(apikey_status_fleet_max_staleness(st), 5);
+	cr_assert_eq(apikey_status_fleet_digest(st),
+	    APIKEY_FLEET_DIGEST_MISMATCH);
+	st->s.fleet_digest = PROTO_DIGEST_MATCH;
+	cr_assert_eq(apikey_status_fleet_digest(st),
+	    APIKEY_FLEET_DIGEST_MATCH);
+	cr_assert_str_eq(apikey_status_fleet_error(st), "connection refused");
+	/* A time past time_t saturates, as every time does. */
+	st->s.fleet_synced_at = UINT64_MAX;
+	cr_assert_eq(apikey_status_fleet_synced_at(st), (time_t)INT64_MAX);
+	apikey_status_free(st);
+
+	cr_assert_eq(apikey_status_fleet(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_connected(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_last_seq(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_head_seq(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_synced_at(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_max_staleness(NULL), 0);
+	cr_assert_eq(apikey_status_fleet_digest(NULL),
+	    APIKEY_FLEET_DIGEST_UNKNOWN);
+	cr_assert_str_eq(apikey_status_fleet_error(NULL), "");
+	cr_assert_eq(apikey_key_strict_sync(NULL), 0);
+}
+
+/* Runs build/apikeyctl --socket-dir dir ARGS... and returns its stdout
+ * (caller frees) and *status its exit status. */
+static char *
+run_ctl(const char *dir, const char *const *args, int *status)
+{
+	const char	*build = getenv("APIKEY_BUILD");
+	char		 path[PATH_MAX], *out = NULL;
+	const char	*argv[8];
+	size_t		 len = 0, i;
+	FILE		*f;
+	int		 p[2], st;
+	pid_t		 pid;
+
+	cr_assert_not_null(build, "APIKEY_BUILD names the build directory");
+	snprintf(path, sizeof(path), "%s/apikeyctl", build);
+	argv[0] = "apikeyctl";
+	argv[1] = "--socket-dir";
+	argv[2] = dir;
+	for (i = 0; args[i] != NULL && i < 4; i++)
+		argv[3 + i] = args[i];
+	argv[3 + i] = NULL;
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		/* execv promises not to modify argv. */
+		execv(path, (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	cr_assert_not_null(f = open_memstream(&out, &len));
+	for (;;) {
+		char	buf[4096];
+		ssize_t	n = read(p[0], buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, (size_t)n, f);
+	}
+	fclose(f);
+	close(p[0]);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	*status = WEXITSTATUS(st);
+	return out;
+}
+
+/*
+ * A fleet host's status through libapikey and apikeyctl: the accessors
+ * read what came, the text has the fleet line and the failure (escaped),
+ * the JSON the fleet object as docs/cli.md names it.
+ */
+Test(client, fleet_status, .timeout = 20)
+{
+	static const enum fake_mode m[] = { FAKE_GOOD, FAKE_GOOD, FAKE_GOOD };
+	static const char *const text[] = { "status", NULL };
+	static const char *const json[] = { "--json", "status", NULL };
+	struct apikey_client	*c = NULL;
+	struct apikey_status	*st = NULL;
+	struct fake		 f;
+	json_t			*doc, *fl;
+	char			*out, *line, want[256];
+	time_t			 before = time(NULL), at;
+	int			 status, ago;
+
+	fake_start(&f, "admin.sock", 3, m);
+	cr_assert_eq(apikey_open_admin(f.dir, TIMEOUT_MS, &c), 0);
+	cr_assert_eq(apikey_status(c, &st), 0);
+	cr_assert_eq(apikey_status_fleet(st), 1);
+	cr_assert_eq(apikey_status_fleet_connected(st), 1);
+	cr_assert_eq(apikey_status_fleet_last_seq(st), 1234);
+	cr_assert_eq(apikey_status_fleet_head_seq(st), 1240);
+	at = apikey_status_fleet_synced_at(st);
+	cr_assert_geq(at, before - FAKE_SYNCED_AGO);
+	cr_assert_leq(at, time(NULL) - FAKE_SYNCED_AGO);
+	cr_assert_eq(apikey_status_fleet_max_staleness(st), 5);
+	cr_assert_eq(apikey_status_fleet_digest(st),
+	    APIKEY_FLEET_DIGEST_MISMATCH);
+	cr_assert_str_eq(apikey_status_fleet_error(st), FAKE_FLEET_ERROR);
+	apikey_status_free(st);
+	apikey_close(c);
+
+	out = run_ctl(f.dir, text, &status);
+	cr_assert_eq(status, 0, "%s", out);
+	cr_assert_not_null(line = strstr(out, "\nfleet: "), "%s", out);
+	cr_assert_eq(sscanf(line, "\nfleet: connected, last_seq 1234, lag 6, "
+	    "synced %d s ago", &ago), 1, "%s", out);
+	cr_assert(ago >= FAKE_SYNCED_AGO && ago <= FAKE_SYNCED_AGO + 10,
+	    "%s", out);
+	snprintf(want, sizeof(want), "\nfleet: connected, last_seq 1234, "
+	    "lag 6, synced %d s ago (max staleness 5 s), digest mismatch\n"
+	    "fleet_error: could not connect to server: \\xff\n"
+	    "verifies_total: 0\n", ago);
+	cr_assert_not_null(strstr(out, want), "%s", out);
+	free(out);
+
+	out = run_ctl(f.dir, json, &status);
+	cr_assert_eq(status, 0, "%s", out);
+	cr_assert_not_null(doc = json_loads(out, 0, NULL), "%s", out);
+	fl = json_object_get(doc, "fleet");
+	cr_assert_eq(json_object_size(fl), 8, "%s", out);
+	cr_assert(json_is_true(json_object_get(fl, "connected")));
+	cr_assert_eq(json_integer_value(json_object_get(fl, "last_seq")),
+	    1234);
+	cr_assert_eq(json_integer_value(json_object_get(fl, "head_seq")),
+	    1240);
+	cr_assert_eq(json_integer_value(json_object_get(fl, "lag")), 6);
+	cr_assert_eq(json_integer_value(json_object_get(fl, "synced_at")),
+	    at);
+	cr_assert_eq(json_integer_value(json_object_get(fl,
+	    "max_staleness")), 5);
+	cr_assert_str_eq(json_string_value(json_object_get(fl, "digest")),
+	    "mismatch");
+	cr_assert_str_eq(json_string_value(json_object_get(fl, "error")),
+	    "could not connect to server: \\xff");
+	json_decref(doc);
+	free(out);
+	fake_stop(&f, 3);
+	cr_assert_eq(f.frames, 3);
 }
 
 Test(client, verify_cost)
@@ -1239,6 +1465,13 @@ Test(client, strerror_and_code_names)
 	cr_assert_str_eq(apikey_strerror(APIKEY_EUNTRUSTED),
 	    "apikeyd's socket is served by an untrusted process");
 	cr_assert_eq(APIKEY_EUNTRUSTED, -14);
+	cr_assert_str_eq(apikey_strerror(APIKEY_EFLEET),
+	    "the fleet database is unreachable: nothing was changed");
+	cr_assert_str_eq(apikey_strerror(APIKEY_ECONFLICT),
+	    "changed meanwhile through another host: nothing was changed; "
+	    "try again");
+	cr_assert_eq(APIKEY_EFLEET, -16);
+	cr_assert_eq(APIKEY_ECONFLICT, -17);
 	cr_assert_str_eq(apikey_strerror(-999), "unknown error");
 	cr_assert_str_eq(apikey_code_name(APIKEY_VALID), "VALID");
 	cr_assert_str_eq(apikey_code_name(APIKEY_NOT_FOUND), "NOT_FOUND");
@@ -1246,5 +1479,8 @@ Test(client, strerror_and_code_names)
 	    "RATE_LIMITED");
 	cr_assert_str_eq(apikey_code_name(APIKEY_USAGE_EXCEEDED),
 	    "USAGE_EXCEEDED");
-	cr_assert_str_eq(apikey_code_name((enum apikey_code)10), "UNKNOWN");
+	cr_assert_str_eq(apikey_code_name(APIKEY_STALE), "STALE");
+	cr_assert_eq(APIKEY_STALE, 10);
+	cr_assert_eq(APIKEY_CODE_MAX, APIKEY_STALE);
+	cr_assert_str_eq(apikey_code_name((enum apikey_code)11), "UNKNOWN");
 }

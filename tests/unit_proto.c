@@ -135,6 +135,7 @@ fill_spec(struct proto_key_spec *s, int full)
 	fill_users(&s->allowed_users, 300, full);
 	fill_str(s->metadata, sizeof s->metadata, 8, full);
 	fill_limits(&s->limits, 1, full);
+	s->strict_sync = 1;
 }
 
 /* Two small bodies without a struct in proto.h, given one for the table. */
@@ -228,6 +229,14 @@ fill_status(void *p, int full)
 	s->has_counters = 1;
 	for (i = 0; i <= PROTO_CODE_MAX; i++)
 		s->verifies[i] = 0x9900000000000000ull + i;
+	s->fleet = 1;
+	s->fleet_connected = 1;
+	s->fleet_last_seq = 0xaa00000000000001ull;
+	s->fleet_head_seq = 0xab00000000000002ull;
+	s->fleet_synced_at = 1700000009;
+	s->fleet_max_staleness = 0xac00000000000003ull;
+	s->fleet_digest = PROTO_DIGEST_MISMATCH;
+	fill_str(s->fleet_error, sizeof s->fleet_error, 19, full);
 }
 
 static void
@@ -400,6 +409,7 @@ fill_key(void *p, int full)
 	fill_str(k->metadata, sizeof k->metadata, 27, full);
 	fill_limits(&k->limits, 2, full);
 	fill_usage(&k->usage);
+	k->strict_sync = 1;
 }
 
 static void
@@ -1266,6 +1276,10 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("key"), k), PROTO_EVALUE);
 	k->limits.has_credits = 0;
 	cr_assert_eq(reencode(codec("key"), k), 0);
+	k->strict_sync = 2;
+	cr_assert_eq(reencode(codec("key"), k), PROTO_EVALUE);
+	k->strict_sync = 0;
+	cr_assert_eq(reencode(codec("key"), k), 0);
 
 	fill_verify_reply(v, 0);
 	v->code = PROTO_CODE_MAX + 1;
@@ -1308,6 +1322,16 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
 	s->has_counters = 0;
 	cr_assert_eq(reencode(codec("status_info"), s), 0);
+	s->fleet = 2;
+	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
+	s->fleet = 0;
+	s->fleet_connected = 2;
+	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
+	s->fleet_connected = 0;
+	s->fleet_digest = PROTO_DIGEST_MAX + 1;
+	cr_assert_eq(reencode(codec("status_info"), s), PROTO_EVALUE);
+	s->fleet_digest = PROTO_DIGEST_MAX;
+	cr_assert_eq(reencode(codec("status_info"), s), 0);
 
 	fill_owner_sel(o, 0);
 	o->kind = 3;
@@ -1325,6 +1349,12 @@ Test(proto, bad_enum_values)
 	cr_assert_eq(reencode(codec("key_create_req"), cq), 0);
 	cq->spec.limits.has_credits = 2;
 	cr_assert_eq(reencode(codec("key_create_req"), cq), PROTO_EVALUE);
+	cq->spec.limits.has_credits = 0;
+	cq->spec.strict_sync = 2;
+	cr_assert_eq(reencode(codec("key_create_req"), cq), PROTO_EVALUE);
+	cq->spec.strict_sync = 1;
+	cq->spec.set = PROTO_SET_STRICT_SYNC;
+	cr_assert_eq(reencode(codec("key_create_req"), cq), 0);
 
 	fill_update(uq, 0);
 	uq->spec.set = PROTO_SET_ALL + 1;
@@ -1582,6 +1612,7 @@ dec_update_cidrs(struct proto_key_update_req *q, uint8_t *buf,
 	wr_u64(&w, 0);
 	wr_u64(&w, 0);
 	wr_strlist(&w, base, stride, n);
+	wr_u8(&w, 0);
 	cr_assert_eq(wr_error(&w), 0);
 	rd_init(&r, buf, w.len);
 	return proto_dec_key_update_req(&r, q);
@@ -1875,11 +1906,12 @@ Test(proto, names)
 		"VALID", "MALFORMED", "NOT_FOUND", "DISABLED",
 		"TENANT_DISABLED", "EXPIRED", "FORBIDDEN",
 		"INSUFFICIENT_PERMISSIONS", "RATE_LIMITED", "USAGE_EXCEEDED",
+		"STALE",
 	};
 	static const char *const statuses[] = {
 		"OK", "EBADREQ", "EUNSUPPORTED", "EPERM", "ENOTFOUND",
 		"EEXIST", "EINVAL", "ELIMIT", "EINTERNAL", "EBUSY",
-		"ESHUTDOWN",
+		"ESHUTDOWN", "EUNAVAIL", "ECONFLICT",
 	};
 	static const struct {
 		uint8_t		 op;
@@ -1915,6 +1947,8 @@ Test(proto, names)
 	cr_assert_str_eq(proto_code_name(PROTO_CODE_MAX + 1), "UNKNOWN");
 	cr_assert_str_eq(proto_code_name(0xffffffffu), "UNKNOWN");
 
+	cr_assert_eq(sizeof statuses / sizeof statuses[0],
+	    PROTO_STATUS_MAX + 1);
 	for (i = 0; i <= PROTO_STATUS_MAX; i++)
 		cr_assert_str_eq(proto_status_name(i), statuses[i]);
 	cr_assert_str_eq(proto_status_name(PROTO_STATUS_MAX + 1), "UNKNOWN");
@@ -1951,18 +1985,33 @@ Test(proto, strerror)
 /*
  * STATUS's sockets and counters, field by field: the paths at their
  * maximum (a sun_path's worth) come back whole, one byte more is refused
- * by the encoder, and the counters are the last PROTO_CODE_MAX + 1 fields
- * of the body, u64s in code order, after the has_counters flag.
+ * by the encoder, and the counters are PROTO_CODE_MAX + 1 u64 fields in
+ * code order, after the has_counters flag and before the fleet fields
+ * (FLEET_TAIL bytes with an empty fleet_error).
  */
+#define FLEET_TAIL	(2 + 2 + 4 * 9 + 2 + 5)
+
+/* The u64 at p: a tag, then 8 big-endian bytes. */
+static uint64_t
+u64_at(const uint8_t *p)
+{
+	uint64_t	v = 0;
+	int		j;
+
+	cr_assert_eq(p[0], BUF_T_U64);
+	for (j = 1; j <= 8; j++)
+		v = v << 8 | p[j];
+	return v;
+}
+
 Test(proto, status_sockets_and_counters)
 {
 	const struct codec		*c = codec("status_info");
 	struct proto_status_info	*in = xcalloc(sizeof *in);
 	struct proto_status_info	*out = xcalloc(sizeof *out);
 	struct writer			 w;
-	uint8_t				*body, *p, buf[1024];
-	uint64_t			 v;
-	size_t				 len, i, j;
+	uint8_t				*body, *p, buf[4096];
+	size_t				 len, i;
 
 	fill_status(in, 1);
 	cr_assert_eq(strlen(in->verify_socket), 107);
@@ -1970,6 +2019,7 @@ Test(proto, status_sockets_and_counters)
 	for (i = 0; i <= PROTO_CODE_MAX; i++)
 		in->verifies[i] = (uint64_t)(i + 1) << 40 | i;
 	in->store_size = 0x0102030405060708ull;
+	in->fleet_error[0] = '\0';
 	body = encode_body(c, in, &len);
 	memset(out, 0xee, sizeof *out);
 	cr_assert_eq(decode_copy(c, body, len, out), 0);
@@ -1981,22 +2031,118 @@ Test(proto, status_sockets_and_counters)
 		cr_assert_eq(out->verifies[i], in->verifies[i], "code %zu", i);
 
 	/* The wire layout of the tail: u8 flag, then the u64 counters. */
-	p = body + len - (PROTO_CODE_MAX + 1) * 9;
+	p = body + len - FLEET_TAIL - (PROTO_CODE_MAX + 1) * 9;
 	cr_assert_eq(p[-2], BUF_T_U8);
 	cr_assert_eq(p[-1], 1);
-	for (i = 0; i <= PROTO_CODE_MAX; i++, p += 9) {
-		cr_assert_eq(p[0], BUF_T_U64, "code %zu", i);
-		for (v = 0, j = 1; j <= 8; j++)
-			v = v << 8 | p[j];
-		cr_assert_eq(v, in->verifies[i], "code %zu", i);
-	}
+	for (i = 0; i <= PROTO_CODE_MAX; i++, p += 9)
+		cr_assert_eq(u64_at(p), in->verifies[i], "code %zu", i);
 	free(body);
 
-	/* A path that fills the array without its NUL is not sent. */
-	memset(in->admin_socket, 'a', sizeof in->admin_socket);
-	wr_init(&w, buf, sizeof buf);
-	proto_enc_status_info(&w, in);
-	cr_assert_eq(wr_error(&w), BUF_ETOOLONG);
+	/* A path or an error that fills its array without its NUL is not
+	 * sent. */
+	for (i = 0; i < 2; i++) {
+		fill_status(in, 1);
+		if (i == 0)
+			memset(in->admin_socket, 'a', sizeof in->admin_socket);
+		else
+			memset(in->fleet_error, 'e', sizeof in->fleet_error);
+		wr_init(&w, buf, sizeof buf);
+		proto_enc_status_info(&w, in);
+		cr_assert_eq(wr_error(&w), BUF_ETOOLONG, "field %zu", i);
+	}
 	free(in);
 	free(out);
+}
+
+/*
+ * STATUS's fleet fields end the body in declaration order: the two
+ * switches, the four u64s, the digest and the error. A single host sends
+ * them all zero, and fleet_error may fill its PROTO_DETAIL_MAX bytes.
+ */
+Test(proto, status_fleet_fields)
+{
+	const struct codec		*c = codec("status_info");
+	struct proto_status_info	*in = xcalloc(sizeof *in);
+	struct proto_status_info	*out = xcalloc(sizeof *out);
+	static const uint8_t		 single[] = {
+		BUF_T_U8, 0, BUF_T_U8, 0,
+		BUF_T_U64, 0, 0, 0, 0, 0, 0, 0, 0,
+		BUF_T_U64, 0, 0, 0, 0, 0, 0, 0, 0,
+		BUF_T_U64, 0, 0, 0, 0, 0, 0, 0, 0,
+		BUF_T_U64, 0, 0, 0, 0, 0, 0, 0, 0,
+		BUF_T_U8, 0, BUF_T_STR, 0, 0, 0, 0,
+	};
+	uint8_t				*body, *p;
+	size_t				 len;
+
+	fill_status(in, 0);
+	in->fleet = 0;
+	in->fleet_connected = 0;
+	in->fleet_last_seq = in->fleet_head_seq = 0;
+	in->fleet_synced_at = in->fleet_max_staleness = 0;
+	in->fleet_digest = PROTO_DIGEST_UNKNOWN;
+	in->fleet_error[0] = '\0';
+	body = encode_body(c, in, &len);
+	cr_assert_eq(sizeof single, FLEET_TAIL);
+	cr_assert_arr_eq(body + len - FLEET_TAIL, single, FLEET_TAIL);
+	free(body);
+
+	fill_status(in, 1);
+	cr_assert_eq(strlen(in->fleet_error), PROTO_DETAIL_MAX);
+	body = encode_body(c, in, &len);
+	p = body + len - (FLEET_TAIL + PROTO_DETAIL_MAX);
+	cr_assert_eq(p[0], BUF_T_U8);
+	cr_assert_eq(p[1], 1);
+	cr_assert_eq(p[2], BUF_T_U8);
+	cr_assert_eq(p[3], 1);
+	cr_assert_eq(u64_at(p + 4), 0xaa00000000000001ull);
+	cr_assert_eq(u64_at(p + 13), 0xab00000000000002ull);
+	cr_assert_eq(u64_at(p + 22), 1700000009);
+	cr_assert_eq(u64_at(p + 31), 0xac00000000000003ull);
+	cr_assert_eq(p[40], BUF_T_U8);
+	cr_assert_eq(p[41], PROTO_DIGEST_MISMATCH);
+	cr_assert_eq(p[42], BUF_T_STR);
+	cr_assert_arr_eq(p + 47, in->fleet_error, PROTO_DETAIL_MAX);
+	memset(out, 0xee, sizeof *out);
+	cr_assert_eq(decode_copy(c, body, len, out), 0);
+	cr_assert_eq(out->fleet, 1);
+	cr_assert_eq(out->fleet_connected, 1);
+	cr_assert_eq(out->fleet_last_seq, 0xaa00000000000001ull);
+	cr_assert_eq(out->fleet_head_seq, 0xab00000000000002ull);
+	cr_assert_eq(out->fleet_synced_at, 1700000009);
+	cr_assert_eq(out->fleet_max_staleness, 0xac00000000000003ull);
+	cr_assert_eq(out->fleet_digest, PROTO_DIGEST_MISMATCH);
+	cr_assert_str_eq(out->fleet_error, in->fleet_error);
+	free(body);
+	free(in);
+	free(out);
+}
+
+/* strict_sync is the last field of a key and of a key's settings. */
+Test(proto, strict_sync_ends_key_and_spec)
+{
+	struct proto_key		*k = xcalloc(sizeof *k);
+	struct proto_key_update_req	*q = xcalloc(sizeof *q);
+	uint8_t				*body;
+	size_t				 len;
+
+	fill_key(k, 0);
+	body = encode_body(codec("key"), k, &len);
+	cr_assert_eq(body[len - 2], BUF_T_U8);
+	cr_assert_eq(body[len - 1], 1);
+	free(body);
+	k->strict_sync = 0;
+	body = encode_body(codec("key"), k, &len);
+	cr_assert_eq(body[len - 1], 0);
+	free(body);
+
+	fill_update(q, 0);
+	q->spec.set = PROTO_SET_STRICT_SYNC;
+	body = encode_body(codec("key_update_req"), q, &len);
+	cr_assert_eq(body[len - 2], BUF_T_U8);
+	cr_assert_eq(body[len - 1], 1);
+	free(body);
+	cr_assert_eq(PROTO_SET_ALL, 0x0fff);
+	free(k);
+	free(q);
 }

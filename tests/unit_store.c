@@ -140,6 +140,7 @@ mk_key(struct store_key *k, uint64_t n, uint8_t kind, uint32_t uid,
 	i->limits.cidrs.n = 2;
 	strcpy(i->limits.cidrs.v[0], "10.0.0.0/8");
 	strcpy(i->limits.cidrs.v[1], "2001:db8::/32");
+	i->strict_sync = (uint8_t)(n >> 1 & 1);
 	/* Not part of the key record: must read back as zero. */
 	i->usage.remaining = 77;
 	i->usage.last_refill_at = 1700000300ull + n;
@@ -226,6 +227,7 @@ assert_key_eq(const struct store_key *got, const struct store_key *want)
 	cr_assert_eq(g->limits.cidrs.n, w->limits.cidrs.n);
 	for (j = 0; j < w->limits.cidrs.n; j++)
 		cr_assert_str_eq(g->limits.cidrs.v[j], w->limits.cidrs.v[j]);
+	cr_assert_eq(g->strict_sync, w->strict_sync);
 	/* Usage lives in its own database, never in the key record. */
 	cr_assert_eq(g->usage.remaining, 0);
 	cr_assert_eq(g->usage.last_refill_at, 0);
@@ -1272,15 +1274,17 @@ raw_get(const char *dir, const char *db, const void *key, size_t klen,
 }
 
 /*
- * A key record as releases before issue 4 wrote it (version 1), from the
- * format documented in store_record.c; version 2 appends the limits. The
- * version byte is a parameter so a test can mislabel one.
+ * A key record as older releases wrote it, from the format documented in
+ * store_record.c: layout 1 up to issue 4, layout 2 (the limits appended)
+ * up to issue 12, which appends strict_sync. The version byte is a
+ * parameter so a test can mislabel one.
  */
 static size_t
-enc_key_v1(const struct store_key *k, uint8_t version, uint8_t *buf,
-    size_t size)
+enc_key_old(const struct store_key *k, int layout, uint8_t version,
+    uint8_t *buf, size_t size)
 {
 	const struct proto_key	*i = &k->info;
+	const struct proto_limits *l = &i->limits;
 	struct writer		 w;
 	int			 tenant = i->owner.kind == PROTO_OWNER_TENANT;
 
@@ -1310,6 +1314,16 @@ enc_key_v1(const struct store_key *k, uint8_t version, uint8_t *buf,
 	wr_strlist(&w, &i->allowed_users.v[0][0],
 	    sizeof(i->allowed_users.v[0]), i->allowed_users.n);
 	wr_str(&w, i->metadata);
+	if (layout >= 2) {
+		wr_u32(&w, l->rate_max);
+		wr_u32(&w, l->rate_window_ms);
+		wr_u8(&w, l->has_credits);
+		wr_u64(&w, l->remaining);
+		wr_u64(&w, l->refill_amount);
+		wr_u64(&w, l->refill_interval);
+		wr_strlist(&w, &l->cidrs.v[0][0], sizeof(l->cidrs.v[0]),
+		    l->cidrs.n);
+	}
 	cr_assert_eq(wr_error(&w), 0);
 	return w.len;
 }
@@ -1332,7 +1346,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	put_key(s, &k[1]);
 	store_close(s);
 	for (i = 0; i < 2; i++) {
-		len = enc_key_v1(&k[i], 1, buf, sizeof(buf));
+		len = enc_key_old(&k[i], 1, 1, buf, sizeof(buf));
 		raw_put(tmpdir, "keys", k[i].info.id, TOKEN_ID_LEN, buf, len);
 	}
 
@@ -1341,6 +1355,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	for (i = 0; i < 2; i++) {
 		want = k[i];
 		memset(&want.info.limits, 0, sizeof(want.info.limits));
+		want.info.strict_sync = 0;
 		if (i == 1) {
 			want.info.owner.group[0] = '\0';
 			want.info.owner.gid = 0;
@@ -1364,7 +1379,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	cr_assert_str_eq(l.ids[0], k[1].info.id);
 	store_end(t);
 
-	/* Rewriting an old record stores it as version 2, limits included. */
+	/* Rewriting an old record stores it as version 3, limits included. */
 	put_key(s, &k[0]);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_OK);
@@ -1376,10 +1391,10 @@ Test(store, version1_key_record_reads_with_no_limits)
 	    sizeof(buf));
 	cr_assert_geq(len, 2);
 	cr_assert_eq(buf[0], BUF_T_U8);
-	cr_assert_eq(buf[1], 2);
+	cr_assert_eq(buf[1], 3);
 
 	/* A version 1 body labelled 2 lacks the limits... */
-	len = enc_key_v1(&k[0], 2, buf, sizeof(buf));
+	len = enc_key_old(&k[0], 1, 2, buf, sizeof(buf));
 	raw_put(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf, len);
 	s = open_store(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
@@ -1396,6 +1411,65 @@ Test(store, version1_key_record_reads_with_no_limits)
 	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_ECORRUPT);
 	store_end(t);
 	store_close(s);
+}
+
+/*
+ * A key record as releases before issue 12 wrote it (version 2): limits
+ * but no strict_sync, which reads back as 0 (a key made before fleet mode
+ * never asked for it); rewritten, it is version 3 and keeps the flag.
+ */
+Test(store, version2_key_record_reads_without_strict_sync)
+{
+	struct store		*s;
+	struct store_txn	*t;
+	struct store_key	 k, want, got;
+	uint8_t			 buf[KEY_REC_MAX + 16];
+	size_t			 len;
+
+	s = open_store(tmpdir, MAP_SIZE);
+	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
+	cr_assert_eq(k.info.strict_sync, 1);
+	put_key(s, &k);
+	store_close(s);
+	len = enc_key_old(&k, 2, 2, buf, sizeof(buf));
+	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, buf, len);
+
+	s = open_store(tmpdir, MAP_SIZE);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	want = k;
+	want.info.strict_sync = 0;
+	memset(&got, 0xa5, sizeof(got));
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &want);
+	cr_assert_eq(got.info.limits.cidrs.n, 2);
+	store_end(t);
+
+	put_key(s, &k);
+	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
+	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
+	assert_key_eq(&got, &k);
+	store_end(t);
+	store_close(s);
+	len = raw_get(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, buf,
+	    sizeof(buf));
+	cr_assert_eq(buf[1], 3);
+	cr_assert_eq(buf[len - 2], BUF_T_U8);
+	cr_assert_eq(buf[len - 1], 1);
+
+	/* A version 2 body labelled 3 lacks strict_sync... */
+	len = enc_key_old(&k, 2, 3, buf, sizeof(buf));
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_ECORRUPT);
+	/* ...a version 3 one labelled 2 has a trailing field... */
+	cr_assert_eq(rec_enc_key(&k, buf, sizeof(buf), &len), STORE_OK);
+	buf[1] = 2;
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_ECORRUPT);
+	/* ...and strict_sync is a flag, 0 or 1. */
+	buf[1] = 3;
+	buf[len - 1] = 2;
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_ECORRUPT);
+	buf[len - 1] = 0;
+	cr_assert_eq(rec_dec_key(buf, len, &got), STORE_OK);
+	cr_assert_eq(got.info.strict_sync, 0);
 }
 
 /* Every variable field at its maximum: the record is exactly KEY_REC_MAX. */

@@ -29,7 +29,7 @@
 
 /* The newest record versions (store_record.c); the first byte of a
  * record is its typed u8 version: tag, then value. */
-#define KEY_NEWEST	2
+#define KEY_NEWEST	3
 #define TENANT_NEWEST	2
 #define AUDIT_NEWEST	1
 #define USAGE_NEWEST	1
@@ -95,6 +95,7 @@ same_key(const struct store_key *a, const struct store_key *b)
 	    SAME_LIST(x->allowed_users, y->allowed_users) &&
 	    strcmp(x->metadata, y->metadata) == 0 &&
 	    same_limits(&x->limits, &y->limits) &&
+	    x->strict_sync == y->strict_sync &&
 	    x->usage.remaining == 0 && x->usage.last_refill_at == 0 &&
 	    x->usage.last_used == 0 && x->usage.use_count == 0 &&
 	    y->usage.remaining == 0 && y->usage.last_refill_at == 0 &&

@@ -201,7 +201,8 @@ spec(struct proto_key_spec *s, int tenant)
 	memset(s, 0, sizeof(*s));
 	s->set = PROTO_SET_NAME | PROTO_SET_EXPIRES | PROTO_SET_SERVICES |
 	    PROTO_SET_PERMISSIONS | PROTO_SET_METADATA | PROTO_SET_RATE |
-	    PROTO_SET_CREDITS | PROTO_SET_REFILL | PROTO_SET_CIDRS;
+	    PROTO_SET_CREDITS | PROTO_SET_REFILL | PROTO_SET_CIDRS |
+	    PROTO_SET_STRICT_SYNC;
 	strcpy(s->name, "seed key");
 	s->expires_in = 86400;
 	s->services.n = 1;
@@ -218,6 +219,7 @@ spec(struct proto_key_spec *s, int tenant)
 	s->limits.refill_interval = 3600;
 	s->limits.cidrs.n = 1;
 	strcpy(s->limits.cidrs.v[0], "192.0.2.0/24");
+	s->strict_sync = 1;
 	if (tenant) {
 		s->set |= PROTO_SET_PREFIX | PROTO_SET_USERS;
 		strcpy(s->prefix, "svc");
@@ -411,15 +413,18 @@ record_seeds(void)
 		put_file("record", name, b, n);
 	}
 	/*
-	 * Version 1 of key 0: the same without the limits, which end the
-	 * record. Key 0 has none, so they are u32 u32 u8 u64 u64 u64 and an
-	 * empty list: 5 + 5 + 2 + 3 * 9 + 5 bytes.
+	 * Versions 2 and 1 of key 0: the same without strict_sync (u8), which
+	 * ends the record, and also without the limits before it. Key 0 has
+	 * none, so they are u32 u32 u8 u64 u64 u64 and an empty list:
+	 * 5 + 5 + 2 + 3 * 9 + 5 bytes.
 	 */
 	fx_key_record(&fx_keys[0], NOW, &k);
-	if (rec_enc_key(&k, b, sizeof(b), &n) != 0 || n < 44)
+	if (rec_enc_key(&k, b, sizeof(b), &n) != 0 || n < 2 + 44)
 		die("key 0 does not encode");
+	b[1] = 2;
+	put_file("record", "key-v2", b, n - 2);
 	b[1] = 1;
-	put_file("record", "key-v1", b, n - 44);
+	put_file("record", "key-v1", b, n - 2 - 44);
 	for (i = 0; i < FX_NTENANTS; i++) {
 		fx_tenant_record(&fx_tenants[i], NOW, 100, 65534, &t);
 		if (rec_enc_tenant(&t, b, sizeof(b), &n) != 0)
