@@ -309,16 +309,27 @@ fleet_compare(struct fleet *f, char *err, size_t errsz)
 	uint64_t		 head, seq;
 	int			 loaded, rv, same;
 
+	/* The head first, in the snapshot the digest will see: the digest
+	 * reads every row, so it runs only when the two can be compared. */
 	if (fleet_cmd(f, f->conn, 1, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY", err, errsz) != 0)
 		return -1;
-	r = fleet_exec(f, f->conn, 1, HEAD_SQL ", apikeyd.digest()", 0, NULL,
-	    NULL, err, errsz);
-	if (r == NULL || fleet_cmd(f, f->conn, 1, "COMMIT", err, errsz) != 0) {
+	if ((r = fleet_exec(f, f->conn, 1, HEAD_SQL, 0, NULL, NULL, err,
+	    errsz)) == NULL)
+		return -1;
+	head = fleet_u64(r, 0, 0);
+	PQclear(r);
+	r = NULL;
+	if (head == atomic_load(&f->last_seq) &&
+	    (r = fleet_exec(f, f->conn, 1, "SELECT 0::int8, apikeyd.digest()",
+	    0, NULL, NULL, err, errsz)) == NULL)
+		return -1;
+	if (fleet_cmd(f, f->conn, 1, "COMMIT", err, errsz) != 0) {
 		PQclear(r);
 		return -1;
 	}
-	head = fleet_u64(r, 0, 0);
+	if (r == NULL)
+		return 0;	/* changes arrived meanwhile: next round */
 	if ((rv = store_read_begin(f->store, &txn)) != 0) {
 		PQclear(r);
 		snprintf(err, errsz, "key store: %s", store_strerror(rv));

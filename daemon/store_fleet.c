@@ -160,7 +160,9 @@ journal_note(struct store_txn *t, char kind, const char *id,
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	snprintf(c->group, sizeof(c->group), "%s", group != NULL ? group : "");
 	if ((rv = version_get(t, kind, id, &c->version)) != 0) {
+		/* The write is in the txn already: it must not commit. */
 		free(copy);
+		t->jfail = 1;
 		return rv;
 	}
 	if (c->version & DEAD)
@@ -239,8 +241,11 @@ store_fleet_begin(struct store *s, struct store_txn **out)
 	return rv;
 }
 
-/* A key from the database; its owner may differ from the copy's (an id
- * deleted and made again elsewhere), which store_key_put never moves. */
+/*
+ * A key from the database. Its owner may differ from the copy's (an id
+ * deleted and made again elsewhere), which store_key_put never moves, and
+ * the copy may be damaged: either way the copy goes first.
+ */
 static int
 apply_key(struct store_txn *t, const char *id, const void *rec, size_t len)
 {
@@ -253,7 +258,8 @@ apply_key(struct store_txn *t, const char *id, const void *rec, size_t len)
 	}
 	if (rec_dec_key(rec, len, &k) != 0 || strcmp(k.info.id, id) != 0)
 		return STORE_ECORRUPT;
-	if ((rv = store_key_put(t, &k)) == STORE_EEXIST &&
+	rv = store_key_put(t, &k);
+	if ((rv == STORE_EEXIST || rv == STORE_ECORRUPT) &&
 	    (rv = store_key_del(t, id)) == 0)
 		rv = store_key_put(t, &k);
 	return rv;
@@ -302,8 +308,9 @@ apply_tenant(struct store_txn *t, const char *name, const void *rec,
 	}
 	if (rec_dec_tenant(rec, len, &tn) != 0 || strcmp(tn.name, name) != 0)
 		return STORE_ECORRUPT;
+	/* A damaged copy is replaced like a missing one. */
 	if ((rv = store_tenant_get(t, name, &old)) != 0 &&
-	    rv != STORE_ENOTFOUND)
+	    rv != STORE_ENOTFOUND && rv != STORE_ECORRUPT)
 		return rv;
 	have = rv == 0;
 	(void)resolve(&tn, have ? &old : NULL, fn, arg);
