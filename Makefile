@@ -183,8 +183,8 @@ $(B)/tests/pam_driver: $(B)/obj/tests/pam_driver.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(HARDEN) -pie $(LDHARDEN) $(SANLD) -o $@ $^ -lpam
 
-$(B)/tests/it_pam $(B)/tests/it_pam_phases: $(B)/tests/pam_driver \
-    $(B)/pam_apikey.so
+$(B)/tests/it_pam $(B)/tests/it_pam_phases $(B)/tests/it_fleet_sshd: \
+    $(B)/tests/pam_driver $(B)/pam_apikey.so
 
 # The connection tests' misbehaving client (tests/hostile.c), run by
 # tests/it_connections.c and tests/it_verify_threads.c as a fixture user

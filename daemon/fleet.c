@@ -68,6 +68,8 @@ fleet_set_error(struct fleet *f, const char *err)
 	} else {
 		changed = strcmp(f->error, err) != 0;
 		snprintf(f->error, sizeof(f->error), "%s", err);
+		/* A request waiting for the first pass stops waiting. */
+		pthread_cond_broadcast(&f->ready_cv);
 	}
 	pthread_mutex_unlock(&f->mu);
 	/* Once per new failure: a database down for an hour is one line,

@@ -90,10 +90,13 @@ write_one(struct fleet *f, struct store_change *c, char *err, size_t errsz)
 /*
  * Before a snapshot, the store has no versions to write against; with
  * another pepper, its hashes would match no host's keys. A daemon just
- * started is usually in step within milliseconds: a request waits for it
- * up to fleet_timeout, so a script that starts apikeyd and then adds a
- * tenant does not fail.
+ * started is usually in step within milliseconds, so a request waits for
+ * its first pass a little (a script that starts apikeyd and then adds a
+ * tenant should not fail), but not once that pass has failed, and never
+ * long: the admin thread serves everyone, and apikeyctl waits 2 s.
  */
+#define READY_WAIT_MS	1000
+
 static int
 wait_ready(struct fleet *f, char *err, size_t errsz)
 {
@@ -102,9 +105,10 @@ wait_ready(struct fleet *f, char *err, size_t errsz)
 
 	if (atomic_load(&f->ready))
 		return 0;
-	clock_deadline(&ts, f->cfg->fleet_timeout_ms);
+	clock_deadline(&ts, f->cfg->fleet_timeout_ms < READY_WAIT_MS ?
+	    f->cfg->fleet_timeout_ms : READY_WAIT_MS);
 	pthread_mutex_lock(&f->mu);
-	while (!atomic_load(&f->ready) && rc == 0)
+	while (!atomic_load(&f->ready) && f->error[0] == '\0' && rc == 0)
 		rc = pthread_cond_timedwait(&f->ready_cv, &f->mu, &ts);
 	if (!atomic_load(&f->ready))
 		snprintf(err, errsz, "not in step with the fleet database yet"

@@ -12,8 +12,6 @@
  * account module admits a member, and a key disabled between
  * authentication and the account phase (by a pam_exec.so hook) is refused.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,82 +23,19 @@
 #include "harness.h"
 #include "harness_e2e.h"
 #include "harness_pam.h"
+#include "harness_sshd.h"
 
-#define SSHD		"/usr/sbin/sshd"
-/* sshd's privilege separation directory, compiled in. */
-#define PRIVSEP_DIR	"/run/sshd"
-
-static const char *const sshd_argv[] = {
-	SSHD, "-D", "-e", "-f", NULL, NULL
-};
-
-static const char *hostkey;
 static const char *token;
-
-static void
-sshd_conf(int port)
-{
-	/*
-	 * sshd gives the session a fresh environment; SetEnv puts the
-	 * fixture users back, so that `id -un` in the session can name them.
-	 */
-	ite_write(it_path("sshd_config"), it_printf(
-	    "# written by tests/it_e2e_sshd.c\n"
-	    "Port %d\n"
-	    "ListenAddress 127.0.0.1\n"
-	    "HostKey %s\n"
-	    "PidFile none\n"
-	    "UsePAM yes\n"
-	    "KbdInteractiveAuthentication yes\n"
-	    "PasswordAuthentication no\n"
-	    "PubkeyAuthentication no\n"
-	    "HostbasedAuthentication no\n"
-	    "PermitRootLogin no\n"
-	    "UseDNS no\n"
-	    "PrintMotd no\n"
-	    "PrintLastLog no\n"
-	    "LogLevel DEBUG1\n"
-	    "SetEnv LD_PRELOAD=libnss_wrapper.so NSS_WRAPPER_PASSWD=%s "
-	    "NSS_WRAPPER_GROUP=%s\n",
-	    port, hostkey, ite_passwd(), ite_group()), 0644);
-}
 
 /* Everything but the PAM stack and sshd: the daemon, the host key, the
  * tenant acme and its key. */
 static void
 prepare(void)
 {
-	struct stat st;
-	struct ite_run r;
-
 	ite_setup();
-	if (mkdir(PRIVSEP_DIR, 0755) == -1)
-		cr_assert_eq(errno, EEXIST, "mkdir %s: %s", PRIVSEP_DIR,
-		    strerror(errno));
-	cr_assert(stat(PRIVSEP_DIR, &st) == 0 && S_ISDIR(st.st_mode),
-	    "%s is not a directory", PRIVSEP_DIR);
-	hostkey = it_path("ssh_host_ed25519_key");
-	ite_client(&r, "ssh-keygen", NULL, NULL, (const char *const[]){
-	    "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e",
-	    "-f", hostkey, NULL });
-	cr_assert_eq(r.status, 0, "ssh-keygen: %s", r.err);
+	itsh_prepare("e2e");
 	it_tenant("acme", "acme", NULL);
 	token = it_key(NULL, "--tenant", "acme", "--name", "e2e", NULL);
-}
-
-/* Starts sshd with the PAM stack in pam/sshd. */
-static void
-start_sshd(void)
-{
-	const char *argv[sizeof(sshd_argv) / sizeof(sshd_argv[0])];
-	struct ite_server s = { 0 };
-
-	memcpy(argv, sshd_argv, sizeof(argv));
-	argv[4] = it_path("sshd_config");
-	s.name = "sshd";
-	s.conf = sshd_conf;
-	s.argv = argv;
-	ite_server_start(&s);
 }
 
 static void
@@ -108,54 +43,17 @@ setup(void)
 {
 	prepare();
 	ite_pam_service("sshd");
-	start_sshd();
+	itsh_start();
 }
 
 static void
 teardown(void)
 {
 	ite_teardown();
-	hostkey = NULL;
 	token = NULL;
 }
 
 TestSuite(e2e_sshd, .init = setup, .fini = teardown, .timeout = 180);
-
-/*
- * ssh -p PORT user@127.0.0.1 cmd, answering the one keyboard-interactive
- * prompt with key (through SSHPASS, never on a command line).
- */
-static int
-ssh_login_log(struct ite_run *r, const char *user, const char *key,
-    const char *cmd, const char *loglevel)
-{
-	const char *set[] = { it_printf("SSHPASS=%s", key), NULL };
-
-	return ite_client(r, "ssh", NULL, set, (const char *const[]){
-	    "sshpass", "-P", "API key:", "-e",
-	    "ssh", "-F", "/dev/null",
-	    "-o", "StrictHostKeyChecking=no",
-	    "-o", "UserKnownHostsFile=/dev/null",
-	    "-o", "GlobalKnownHostsFile=/dev/null",
-	    "-o", "PreferredAuthentications=keyboard-interactive",
-	    "-o", "NumberOfPasswordPrompts=1",
-	    "-o", "ConnectTimeout=30",
-	    "-o", it_printf("LogLevel=%s", loglevel),
-	    "-p", it_printf("%d", ite_server_port()),
-	    it_printf("%s@127.0.0.1", user), cmd, NULL });
-}
-
-/* The same, with ssh showing errors only. */
-static int
-ssh_login(struct ite_run *r, const char *user, const char *key,
-    const char *cmd)
-{
-	return ssh_login_log(r, user, key, cmd, "ERROR");
-}
-
-/* What the session prints about itself. */
-#define WHOAMI	"id -un; id -u; id -gn; echo \"$APIKEY_OWNER_KIND " \
-		"$APIKEY_OWNER $APIKEY_TENANT $APIKEY_ID\"; pwd"
 
 /* Logs user in with the test's key and checks who the session runs as. */
 static void
@@ -163,7 +61,7 @@ login_ok(const char *user, const char *group)
 {
 	struct ite_run r;
 
-	ssh_login(&r, user, token, WHOAMI);
+	itsh_login(&r, user, token, ITSH_WHOAMI, "ERROR");
 	cr_assert_eq(r.status, 0, "ssh %s: exit %d\nstdout:\n%s\nstderr:\n%s"
 	    "\nsshd log:\n%s", user, r.status, r.out, r.err,
 	    ite_server_log());
@@ -172,45 +70,28 @@ login_ok(const char *user, const char *group)
 	    ite_home(user)), "stderr:\n%s", r.err);
 }
 
-/* The daemon's log comes to hold want verify lines of the key for user
- * through sshd, with the code. */
-static void
-expect_verifies(const char *code, const char *user, size_t want)
-{
-	ite_expect_lines(it_log_path(), want,
-	    it_printf("verify: %s key %s peer uid 0 ", code, it_id(token)),
-	    it_printf(" service 'sshd' user '%s' rhost '127.0.0.1'", user));
-}
-
-/* sshd's log comes to hold want lines with a (and b). */
-static void
-expect_sshd(size_t want, const char *a, const char *b)
-{
-	ite_expect_lines(ite_server_log_path(), want, a, b);
-}
-
 /* Waits for sshd to be done with user's refused connection. */
 static void
 wait_refused(const char *user)
 {
-	expect_sshd(1, it_printf("Connection closed by authenticating user %s "
-	    "127.0.0.1 port ", user), NULL);
+	itsh_expect_sshd(1, it_printf("Connection closed by authenticating "
+	    "user %s 127.0.0.1 port ", user), NULL);
 }
 
 Test(e2e_sshd, member_logs_in_as_itself)
 {
 	login_ok("alice", "alice");
-	expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
+	itsh_expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
 	    "127.0.0.1 port ", NULL);
 	/* authenticate, then the account re-check */
-	expect_verifies("VALID", "alice", 2);
+	itsh_expect_verifies(token, "VALID", "alice", 2);
 	ite_finish();
 }
 
 Test(e2e_sshd, primary_group_member_logs_in)
 {
 	login_ok("carol", "acme");
-	expect_verifies("VALID", "carol", 2);
+	itsh_expect_verifies(token, "VALID", "carol", 2);
 	ite_finish();
 }
 
@@ -218,18 +99,18 @@ Test(e2e_sshd, non_member_denied)
 {
 	struct ite_run r;
 
-	ssh_login(&r, "dave", token, "id -un");
+	itsh_login(&r, "dave", token, "id -un", "ERROR");
 	cr_assert_eq(r.status, 255, "ssh dave: exit %d\nstdout:\n%s\nstderr:"
 	    "\n%s", r.status, r.out, r.err);
 	cr_assert_str_eq(r.out, "");
 	wait_refused("dave");
 	/* The key is valid: the module refused dave, who is not in acme. */
-	expect_verifies("VALID", "dave", 1);
-	expect_sshd(1, "PAM: Authentication failure for dave from 127.0.0.1",
-	    NULL);
-	expect_sshd(1, "Failed keyboard-interactive/pam for dave from "
+	itsh_expect_verifies(token, "VALID", "dave", 1);
+	itsh_expect_sshd(1, "PAM: Authentication failure for dave from "
+	    "127.0.0.1", NULL);
+	itsh_expect_sshd(1, "Failed keyboard-interactive/pam for dave from "
 	    "127.0.0.1 port ", NULL);
-	expect_sshd(0, "Accepted ", NULL);
+	itsh_expect_sshd(0, "Accepted ", NULL);
 	ite_finish();
 }
 
@@ -239,15 +120,16 @@ Test(e2e_sshd, revoked_key_denied)
 
 	login_ok("alice", "alice");
 	it_expect(NULL, 0, NULL, "key", "revoke", it_id(token), NULL);
-	ssh_login(&r, "alice", token, "id -un");
+	itsh_login(&r, "alice", token, "id -un", "ERROR");
 	cr_assert_eq(r.status, 255, "ssh: exit %d\nstdout:\n%s\nstderr:\n%s",
 	    r.status, r.out, r.err);
 	cr_assert_str_eq(r.out, "");
 	wait_refused("alice");
-	expect_verifies("NOT_FOUND", "alice", 1);
-	expect_sshd(1, "PAM: Authentication failure for alice from 127.0.0.1",
+	itsh_expect_verifies(token, "NOT_FOUND", "alice", 1);
+	itsh_expect_sshd(1, "PAM: Authentication failure for alice from "
+	    "127.0.0.1", NULL);
+	itsh_expect_sshd(1, "Accepted keyboard-interactive/pam for alice ",
 	    NULL);
-	expect_sshd(1, "Accepted keyboard-interactive/pam for alice ", NULL);
 	ite_finish();
 }
 
@@ -258,15 +140,15 @@ denied_unavailable(void)
 {
 	struct ite_run r;
 
-	ssh_login(&r, "alice", token, "id -un");
+	itsh_login(&r, "alice", token, "id -un", "ERROR");
 	cr_assert_eq(r.status, 255, "ssh: exit %d\nstdout:\n%s\nstderr:\n%s",
 	    r.status, r.out, r.err);
 	cr_assert_str_eq(r.out, "");
 	wait_refused("alice");
 	/* pam_wrapper shows the module's LOG_ERR lines on sshd's stderr. */
-	expect_sshd(1, it_printf("apikeyd unavailable at %s: ",
+	itsh_expect_sshd(1, it_printf("apikeyd unavailable at %s: ",
 	    it_sock_dir()), "(user 'alice' service sshd rhost 127.0.0.1)");
-	expect_sshd(1, "PAM: Authentication service cannot retrieve "
+	itsh_expect_sshd(1, "PAM: Authentication service cannot retrieve "
 	    "authentication info for alice from 127.0.0.1", NULL);
 	return r.ms;
 }
@@ -411,12 +293,12 @@ Test(e2e_sshd_stack, account_phase_alone_admits_a_member)
 	write_stack(it_printf(
 	    "auth     sufficient  %s export_env\n"
 	    "auth     required    pam_deny.so\n", ite_pam_apikey()));
-	start_sshd();
+	itsh_start();
 	login_ok("alice", "alice");
-	expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
+	itsh_expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
 	    "127.0.0.1 port ", NULL);
 	/* authenticate, then the account check: it asked the daemon */
-	expect_verifies("VALID", "alice", 2);
+	itsh_expect_verifies(token, "VALID", "alice", 2);
 	expect_auth_then_account(NULL, "VALID");
 	ite_finish();
 }
@@ -477,7 +359,7 @@ start_with_hook(const char *id)
 	    "auth     [success=ok default=die]  %s export_env\n"
 	    "auth     required    %s quiet %s\n",
 	    ite_pam_apikey(), pam_exec, hook));
-	start_sshd();
+	itsh_start();
 }
 
 /* What the hook left: it ran to its end once, in alice's authentication
@@ -504,7 +386,7 @@ Test(e2e_sshd_stack, key_disabled_after_auth_refused_by_account_phase)
 
 	start_with_hook(it_id(token));
 	/* INFO: ssh shows keyboard-interactive text at that level. */
-	ssh_login_log(&r, "alice", token, "id -un", "INFO");
+	itsh_login(&r, "alice", token, "id -un", "INFO");
 	cr_assert_eq(r.status, 255, "ssh: exit %d\nstdout:\n%s\nstderr:\n%s"
 	    "\nsshd log:\n%s", r.status, r.out, r.err, ite_server_log());
 	cr_assert_str_eq(r.out, "");
@@ -514,12 +396,12 @@ Test(e2e_sshd_stack, key_disabled_after_auth_refused_by_account_phase)
 	    "(keyboard-interactive).");
 	wait_refused("alice");
 	expect_hook_ran();
-	expect_verifies("VALID", "alice", 1);
-	expect_verifies("DISABLED", "alice", 1);
+	itsh_expect_verifies(token, "VALID", "alice", 1);
+	itsh_expect_verifies(token, "DISABLED", "alice", 1);
 	expect_auth_then_account(it_id(token), "DISABLED");
-	expect_sshd(1, "Failed keyboard-interactive/pam for alice from "
+	itsh_expect_sshd(1, "Failed keyboard-interactive/pam for alice from "
 	    "127.0.0.1 port ", NULL);
-	expect_sshd(0, "Accepted ", NULL);
+	itsh_expect_sshd(0, "Accepted ", NULL);
 	ite_finish();
 }
 
@@ -537,9 +419,9 @@ Test(e2e_sshd_stack, other_key_disabled_after_auth_admits_a_member)
 	login_ok("alice", "alice");
 	expect_hook_ran();
 	cr_assert_eq(it_code(other, "svc=sshd user=alice"), APIKEY_DISABLED);
-	expect_verifies("VALID", "alice", 2);
+	itsh_expect_verifies(token, "VALID", "alice", 2);
 	expect_auth_then_account(it_id(other), "VALID");
-	expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
+	itsh_expect_sshd(1, "Accepted keyboard-interactive/pam for alice from "
 	    "127.0.0.1 port ", NULL);
 	ite_finish();
 }

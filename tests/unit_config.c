@@ -775,3 +775,101 @@ Test(config, reserved_connections_below_max)
 	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0);
 	cr_expect_eq(c->reserved_connections, 0);
 }
+
+/* --- fleet mode ------------------------------------------------------------ */
+
+Test(config, fleet_defaults_and_keys)
+{
+	char	 msg[256];
+
+	cr_expect_str_eq(c->fleet_url, "");
+	cr_expect_eq(c->fleet_poll_ms, 2000);
+	cr_expect_eq(c->fleet_timeout_ms, 5000);
+	cr_expect_eq(c->fleet_digest_ms, 5 * 60 * 1000);
+	cr_expect_eq(c->max_staleness_ms, 0);
+	load_ok("fleet_url = postgresql://apikeyd@db.example.org/apikeyd?"
+	    "sslmode=verify-full&passfile=/etc/apikeyd/pgpass\n"
+	    "fleet_poll_interval = 500ms\n"
+	    "fleet_timeout = 3s\n"
+	    "fleet_digest_interval = 0\n"
+	    "max_staleness = 10s\n");
+	cr_expect_str_eq(c->fleet_url, "postgresql://apikeyd@db.example.org/"
+	    "apikeyd?sslmode=verify-full&passfile=/etc/apikeyd/pgpass");
+	cr_expect_eq(c->fleet_poll_ms, 500);
+	cr_expect_eq(c->fleet_timeout_ms, 3000);
+	cr_expect_eq(c->fleet_digest_ms, 0);
+	cr_expect_eq(c->max_staleness_ms, 10000);
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0, "%s", msg);
+	/* key=value form and a service name are libpq's too. */
+	load_ok("fleet_url = host=/run/postgresql dbname=apikeyd\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0, "%s", msg);
+	load_ok("fleet_url = service=apikeyd\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0, "%s", msg);
+}
+
+/* A password belongs in a passfile: the config file is not one. */
+Test(config, fleet_url_with_password_refused)
+{
+	static const char *const urls[] = {
+		"postgresql://apikeyd:s3cret@db.example.org/apikeyd",
+		"host=db.example.org dbname=apikeyd password=s3cret",
+		"postgresql://db.example.org/apikeyd?password=s3cret",
+	};
+	char	 msg[256];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		config_defaults(c);
+		cr_assert_eq(config_set(c, "fleet_url", urls[i], msg,
+		    sizeof(msg)), 0);
+		cr_assert_eq(config_finish(c, msg, sizeof(msg)), -1, "%s",
+		    urls[i]);
+		cr_expect_str_eq(msg, "fleet_url must not hold a password: put "
+		    "it in a password file (passfile= in fleet_url, mode 0600; "
+		    "see README, Fleet)");
+	}
+}
+
+Test(config, fleet_url_libpq_rejects)
+{
+	char	 msg[256];
+
+	cr_assert_eq(config_set(c, "fleet_url", "host=db dbname", msg,
+	    sizeof(msg)), 0);
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), -1);
+	cr_expect_str_eq(msg, "fleet_url: missing \"=\" after \"dbname\" in "
+	    "connection info string");
+}
+
+Test(config, max_staleness_needs_a_fleet_and_a_longer_poll)
+{
+	char	 msg[256];
+
+	load_ok("max_staleness = 5s\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), -1);
+	cr_expect_str_eq(msg, "max_staleness needs fleet_url: a single host "
+	    "has nothing to be stale against");
+	load_ok("fleet_url = service=apikeyd\nfleet_poll_interval = 5s\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), -1);
+	cr_expect_str_eq(msg, "max_staleness must be longer than "
+	    "fleet_poll_interval, or every host would be stale between two "
+	    "polls");
+	load_ok("fleet_poll_interval = 4s\n");
+	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0, "%s", msg);
+}
+
+Test(config, fleet_bad_values)
+{
+	char	 big[CONFIG_FLEET_URL_MAX + 64];
+
+	load_fails("fleet_poll_interval = 0\n", 1, "fleet_poll_interval must "
+	    "be a duration from 1ms to 24h (e.g. 250ms, 30s, 5m)");
+	load_fails("max_staleness = soon\n", 1, "max_staleness must be a "
+	    "duration from 1ms to 24h, or 0 for none (e.g. 250ms, 30s, 5m)");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "fleet_url = ", 12);
+	big[CONFIG_FLEET_URL_MAX + 13] = '\n';
+	big[CONFIG_FLEET_URL_MAX + 14] = '\0';
+	load_fails(big, 1, "fleet_url is longer than 1023 bytes");
+}
