@@ -126,6 +126,23 @@ apply_rows(struct store_txn *txn, const PGresult *r,
 	"apikeyd.changelog), 0), (SELECT pruned_through FROM " \
 	"apikeyd.horizon))::int8"
 
+/* Begins a read-only snapshot of the database and reads its head in it:
+ * whatever else the transaction reads is of that head, and no other. */
+static int
+begin_snapshot(struct fleet *f, uint64_t *head, char *err, size_t errsz)
+{
+	PGresult	*r;
+
+	if (fleet_cmd(f, f->conn, 1, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+	    "READ ONLY", err, errsz) != 0 ||
+	    (r = fleet_exec(f, f->conn, 1, HEAD_SQL, 0, NULL, NULL, err,
+	    errsz)) == NULL)
+		return -1;
+	*head = fleet_u64(r, 0, 0);
+	PQclear(r);
+	return 0;
+}
+
 static int
 snapshot_table(struct fleet *f, struct store_txn *txn, const char *table,
     char kind, unsigned *n, char *err, size_t errsz)
@@ -160,19 +177,12 @@ int
 fleet_snapshot(struct fleet *f, char *err, size_t errsz)
 {
 	struct store_txn *txn = NULL;
-	PGresult	*r;
 	uint64_t	 head;
 	unsigned	 tenants = 0, keys = 0;
 	int		 rv;
 
-	if (fleet_cmd(f, f->conn, 1, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-	    "READ ONLY", err, errsz) != 0)
+	if (begin_snapshot(f, &head, err, errsz) != 0)
 		return -1;
-	if ((r = fleet_exec(f, f->conn, 1, HEAD_SQL, 0, NULL, NULL, err,
-	    errsz)) == NULL)
-		return -1;
-	head = fleet_u64(r, 0, 0);
-	PQclear(r);
 	if ((rv = store_fleet_begin(f->store, &txn)) != 0 ||
 	    (rv = store_fleet_wipe(txn)) != 0) {
 		snprintf(err, errsz, "key store: %s", store_strerror(rv));
@@ -252,6 +262,17 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 			f->need_snapshot = 1;
 			return 0;
 		}
+		/* A database made anew, or restored from a backup older than
+		 * what this host holds: its seqs no longer mean ours. */
+		if ((head > horizon ? head : horizon) < seq) {
+			PQclear(r);
+			log_warnx("fleet: the database's changelog ends at seq "
+			    "%" PRIu64 ", before seq %" PRIu64 " which this host "
+			    "applied (a new or restored database?): loading a "
+			    "snapshot", head > horizon ? head : horizon, seq);
+			f->need_snapshot = 1;
+			return 0;
+		}
 		rows = PQgetisnull(r, 0, 5) ? 0 : PQntuples(r);
 		if (rows == 0) {
 			PQclear(r);
@@ -311,14 +332,8 @@ fleet_compare(struct fleet *f, char *err, size_t errsz)
 
 	/* The head first, in the snapshot the digest will see: the digest
 	 * reads every row, so it runs only when the two can be compared. */
-	if (fleet_cmd(f, f->conn, 1, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-	    "READ ONLY", err, errsz) != 0)
+	if (begin_snapshot(f, &head, err, errsz) != 0)
 		return -1;
-	if ((r = fleet_exec(f, f->conn, 1, HEAD_SQL, 0, NULL, NULL, err,
-	    errsz)) == NULL)
-		return -1;
-	head = fleet_u64(r, 0, 0);
-	PQclear(r);
 	r = NULL;
 	if (head == atomic_load(&f->last_seq) &&
 	    (r = fleet_exec(f, f->conn, 1, "SELECT 0::int8, apikeyd.digest()",

@@ -1,8 +1,10 @@
 /*
- * it_fleet_start.c - fleet mode (issue 12) at start-up: a store holding
- * keys of a single host is refused, since the first snapshot would
- * replace them, and nothing in it or in the database is touched. (The
- * digest comparison that catches other drift is in it_fleet.c.)
+ * it_fleet_start.c - fleet mode (issue 12) where a host and the database
+ * do not start from the same place: a store holding keys of a single host
+ * is refused (the first snapshot would replace them), and nothing in it or
+ * in the database is touched; a database made anew under a running host is
+ * loaded again. (The digest comparison that catches other drift is in
+ * it_fleet.c.)
  */
 #include <stdio.h>
 #include <string.h>
@@ -55,4 +57,38 @@ Test(fleet_start, a_single_host_store_is_refused, .fini = fleet_teardown)
 	write_text(it_conf_path(), conf);
 	it_start();
 	cr_assert_eq(it_code(token, NULL), APIKEY_VALID);
+}
+
+/*
+ * The database made anew under a running host (or restored from an older
+ * backup): its changelog ends before the seq the host applied, so "seq >
+ * last_seq" would never bring anything again. The host notices and loads
+ * the new database's snapshot; what it held is gone with the old one.
+ */
+Test(fleet_start, a_database_made_anew_is_loaded_again, .fini = fleet_teardown)
+{
+	const char	*token, *err;
+	uint64_t	 seq;
+
+	fleet_start(1, NULL);
+	fleet_expect(0, NULL, 0, NULL, "tenant", "add", "acme", "--group",
+	    "acme", (const char *)NULL);
+	token = it_key(NULL, "--tenant", "acme", NULL);
+	seq = fleet_head();
+	fleet_wait_applied(0, seq, IT_DEADLINE_MS);
+
+	pg_sql("DROP SCHEMA apikeyd CASCADE");
+	cr_assert_eq(pg_load_schema_try("postgres", &err), 0, "%s", err);
+	fleet_log_wait(0, 0, it_printf("fleet: the database's changelog ends "
+	    "at seq 0, before seq %llu which this host applied (a new or "
+	    "restored database?): loading a snapshot", (unsigned long long)seq),
+	    IT_DEADLINE_MS);
+	fleet_wait_code(0, token, NULL, APIKEY_NOT_FOUND, IT_DEADLINE_MS);
+	fleet_wait_synced(0, IT_DEADLINE_MS);
+	cr_assert_eq(fleet_status(0).tenants, 0);
+	/* And the new database works: its first change arrives. */
+	fleet_expect(0, NULL, 0, NULL, "tenant", "add", "beta", "--group",
+	    "beta", (const char *)NULL);
+	fleet_wait_applied(0, 1, IT_DEADLINE_MS);
+	cr_assert_eq(fleet_status(0).tenants, 1);
 }
