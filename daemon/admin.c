@@ -193,19 +193,31 @@ admin_audit(struct areq *r, struct store_txn *txn, const char *action,
 	return 0;
 }
 
+/* Once the database has a change it is made, for every host. */
+static void
+made_elsewhere(int rc)
+{
+	log_warnx("admin: the change is made in the fleet database, but this "
+	    "host could not store it now (%s): it comes through the follow "
+	    "path", store_strerror(rc));
+}
+
 /*
  * Fleet mode: the changes txn made go to the database first, and their
  * new versions into txn. The follow path brings the same changes back
- * later, and skips them by version. 0, or an error with txn ended.
+ * later, and skips them by version. 0 (*sent: whether the database took
+ * changes; 2 when it did but txn could not take their versions, and was
+ * ended), or an error with txn ended.
  */
 static int
-fleet_first(struct areq *r, struct store_txn *txn)
+fleet_first(struct areq *r, struct store_txn *txn, int *sent)
 {
 	struct store_change	*v;
 	size_t			 n;
-	char			 err[512];
+	char			 err[512] = "";
 	int			 rc;
 
+	*sent = 0;
 	if ((rc = store_fleet_changes(txn, &v, &n)) != 0) {
 		store_end(txn);
 		return rc;
@@ -214,6 +226,7 @@ fleet_first(struct areq *r, struct store_txn *txn)
 		return 0;	/* the audit log is this host's own */
 	switch (fleet_write(r->a->fleet, v, n, err, sizeof(err))) {
 	case FLEET_OK:
+		*sent = 1;
 		rc = store_fleet_versions(txn, v, n);
 		break;
 	case FLEET_ECONFLICT:
@@ -227,12 +240,37 @@ fleet_first(struct areq *r, struct store_txn *txn)
 		break;
 	}
 	store_changes_free(v, n);
-	if (rc != 0) {
-		if (rc != ADMIN_ECONFLICT)
-			log_warnx("admin: fleet database: %s", err);
-		else
-			log_info("admin: %s: nothing was changed", err);
+	if (rc == ADMIN_ECONFLICT)
+		log_info("admin: %s: nothing was changed", err);
+	else if (rc != 0 && !*sent)
+		log_warnx("admin: fleet database: %s", err);
+	else if (rc != 0) {
+		made_elsewhere(rc);
+		*sent = 2;
+	}
+	if (rc != 0)
 		store_end(txn);
+	return *sent ? 0 : rc;
+}
+
+/*
+ * Commits txn, in fleet mode after the database took its changes. Once the
+ * database has them the change is made, for every host: a failure to
+ * store it here is logged, not replied (a new key's token would be lost),
+ * and the follow path brings it when the store can take it.
+ */
+static int
+commit(struct areq *r, struct store_txn *txn)
+{
+	int	rc, sent = 0;
+
+	if (r->a->fleet != NULL && (rc = fleet_first(r, txn, &sent)) != 0)
+		return rc;
+	if (sent == 2)
+		return 0;
+	if ((rc = store_commit(txn)) != 0 && sent) {
+		made_elsewhere(rc);
+		rc = 0;
 	}
 	return rc;
 }
@@ -243,9 +281,7 @@ admin_commit(struct areq *r, struct store_txn *txn)
 	size_t	 i;
 	int	 rc;
 
-	if (r->a->fleet == NULL || (rc = fleet_first(r, txn)) == 0)
-		rc = store_commit(txn);
-	if (rc == 0) {
+	if ((rc = commit(r, txn)) == 0) {
 		for (i = 0; i < r->nlogs; i++)
 			log_info("%s", r->logs[i]);
 		if (r->lostlogs > 0)

@@ -17,6 +17,20 @@
 #include "fleet_int.h"
 #include "log.h"
 
+/* A store failure, for status and the log. */
+static void
+store_failed(int rv, char *err, size_t errsz)
+{
+	/* A snapshot keeps the old records until it commits: the map must
+	 * hold both. */
+	if (rv == STORE_EFULL)
+		snprintf(err, errsz, "the key store is full: raise map_size "
+		    "(loading a snapshot needs room for the old records and the "
+		    "new until it commits)");
+	else
+		snprintf(err, errsz, "key store: %s", store_strerror(rv));
+}
+
 /* NSS, on this thread only: a slow directory delays the follow path,
  * never a verify. */
 static int
@@ -112,8 +126,7 @@ apply_rows(struct store_txn *txn, const PGresult *r,
 			continue;
 		}
 		if (rv != 0) {
-			snprintf(err, errsz, "key store: %s",
-			    store_strerror(rv));
+			store_failed(rv, err, errsz);
 			return -1;
 		}
 		(*n)++;
@@ -171,23 +184,30 @@ snapshot_table(struct fleet *f, struct store_txn *txn, const char *table,
 	return fleet_cmd(f, f->conn, 1, "CLOSE snap", err, errsz);
 }
 
-/* Loads the database's records and head in one snapshot, into the store
- * in one write transaction. */
+/*
+ * Loads the database's records and head in one snapshot, into the store
+ * in one write transaction. The store's writer lock is taken before the
+ * snapshot: a management write holds it from before its database commit
+ * to after its LMDB commit, so the snapshot then sees every change this
+ * host committed, and cannot wipe one (a revocation, say) that its older
+ * view lacks.
+ */
 int
 fleet_snapshot(struct fleet *f, char *err, size_t errsz)
 {
-	struct store_txn *txn = NULL;
+	struct store_txn *txn;
 	uint64_t	 head;
 	unsigned	 tenants = 0, keys = 0;
 	int		 rv;
 
-	if (begin_snapshot(f, &head, err, errsz) != 0)
+	if ((rv = store_fleet_begin(f->store, &txn)) != 0) {
+		store_failed(rv, err, errsz);
 		return -1;
-	if ((rv = store_fleet_begin(f->store, &txn)) != 0 ||
-	    (rv = store_fleet_wipe(txn)) != 0) {
-		snprintf(err, errsz, "key store: %s", store_strerror(rv));
-		goto fail;
 	}
+	if (begin_snapshot(f, &head, err, errsz) != 0)
+		goto fail;
+	if ((rv = store_fleet_wipe(txn)) != 0)
+		goto store_fail;
 	/* Tenants first: a tenant key's owner is then already there. */
 	if (snapshot_table(f, txn, "tenants", STORE_FLEET_TENANT, &tenants,
 	    err, errsz) != 0 ||
@@ -195,13 +215,12 @@ fleet_snapshot(struct fleet *f, char *err, size_t errsz)
 	    errsz) != 0)
 		goto fail;
 	if ((rv = store_fleet_sweep_usage(txn)) != 0 ||
-	    (rv = store_fleet_set_seq(txn, head)) != 0 ||
-	    (rv = store_commit(txn)) != 0) {
-		txn = NULL;
-		snprintf(err, errsz, "key store: %s", store_strerror(rv));
-		goto fail;
+	    (rv = store_fleet_set_seq(txn, head)) != 0)
+		goto store_fail;
+	if ((rv = store_commit(txn)) != 0) {
+		store_failed(rv, err, errsz);
+		return -1;
 	}
-	txn = NULL;
 	(void)fleet_cmd(f, f->conn, 1, "COMMIT", err, errsz);
 	f->need_snapshot = 0;
 	atomic_store(&f->last_seq, head);
@@ -209,6 +228,8 @@ fleet_snapshot(struct fleet *f, char *err, size_t errsz)
 	log_info("fleet: loaded the database's snapshot at seq %" PRIu64
 	    ": %u tenants, %u keys", head, tenants, keys);
 	return 0;
+store_fail:
+	store_failed(rv, err, errsz);
 fail:
 	store_end(txn);
 	return -1;
@@ -281,8 +302,7 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 		n = 0;
 		if ((rv = store_fleet_begin(f->store, &txn)) != 0) {
 			PQclear(r);
-			snprintf(err, errsz, "key store: %s",
-			    store_strerror(rv));
+			store_failed(rv, err, errsz);
 			return -1;
 		}
 		seq = fleet_u64(r, rows - 1, 5);
@@ -294,10 +314,8 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 		PQclear(r);
 		if ((rv = store_fleet_set_seq(txn, seq)) != 0 ||
 		    (rv = store_commit(txn)) != 0) {
-			if (rv != 0)
-				store_end(txn);
-			snprintf(err, errsz, "key store: %s",
-			    store_strerror(rv));
+			store_end(txn);
+			store_failed(rv, err, errsz);
 			return -1;
 		}
 		atomic_store(&f->last_seq, seq);

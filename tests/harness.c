@@ -224,17 +224,24 @@ it_keep(char *s)
 }
 
 const char *
+it_vprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+
+	cr_assert(vasprintf(&s, fmt, ap) >= 0, "out of memory");
+	return it_keep(s);
+}
+
+const char *
 it_printf(const char *fmt, ...)
 {
+	const char *s;
 	va_list ap;
-	char *s = NULL;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = it_vprintf(fmt, ap);
 	va_end(ap);
-	cr_assert(n >= 0, "out of memory");
-	return it_keep(s);
+	return s;
 }
 
 time_t
@@ -340,6 +347,21 @@ it_assert_lacks(const char *hay, const char *needle)
 }
 
 const char *
+it_text_tail(const char *text, size_t n)
+{
+	size_t len = strlen(text);
+	const char *p, *nl;
+
+	if (len <= n)
+		return text;
+	p = text + len - n;
+	/* From the next line start, when there is one. */
+	if ((nl = strchr(p, '\n')) != NULL && nl[1] != '\0')
+		p = nl + 1;
+	return p;
+}
+
+const char *
 it_line(const char *text, size_t n)
 {
 	const char *p = text, *e;
@@ -402,8 +424,8 @@ it_json(const char *text)
 
 /* --- the test's directory ------------------------------------------------- */
 
-static void
-find_binaries(void)
+const char *
+it_build_dir(void)
 {
 	const char *b = getenv("APIKEY_BUILD");
 	char dir[PATH_MAX];
@@ -412,7 +434,15 @@ find_binaries(void)
 		b = "build";
 	cr_assert_not_null(realpath(b, dir), "build directory %s: %s "
 	    "(set APIKEY_BUILD)", b, strerror(errno));
-	cr_assert(strlen(dir) < sizeof(dir) - 16, "build path too long");
+	return it_printf("%s", dir);
+}
+
+static void
+find_binaries(void)
+{
+	const char *dir = it_build_dir();
+
+	cr_assert(strlen(dir) < PATH_MAX - 16, "build path too long");
 	snprintf(it.apikeyd, sizeof(it.apikeyd), "%.4000s/apikeyd", dir);
 	snprintf(it.apikeyctl, sizeof(it.apikeyctl), "%.4000s/apikeyctl",
 	    dir);
@@ -561,6 +591,13 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 	return 0;
 }
 
+/* Goes on past what it cannot remove: a teardown removes what it can. */
+void
+it_rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Appends a teardown problem to the file the supervisor checks at exit. */
 static void
 report_teardown_failure(const char *problem)
@@ -613,7 +650,7 @@ it_teardown(void)
 		    ncaptures);
 		/* APIKEY_IT_KEEP=1 keeps the directory for a post-mortem. */
 		if (getenv("APIKEY_IT_KEEP") == NULL)
-			nftw(it.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			it_rm_tree(it.root);
 		else
 			fprintf(stderr, "kept %s\n", it.root);
 		it.ready = 0;

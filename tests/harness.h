@@ -108,6 +108,9 @@ const char *it_conf_path(void);
 const char *it_log_path(void);
 /* The apikeyd binary under test. */
 const char *it_apikeyd_path(void);
+/* The build directory, $APIKEY_BUILD (default "build"), made absolute;
+ * harness-owned. Needs no it_prepare(). */
+const char *it_build_dir(void);
 /* root/rel, owned by the harness. */
 const char *it_path(const char *rel);
 /* The daemon's log so far. */
@@ -237,9 +240,31 @@ const char *it_field(const char *text, const char *name);
 json_t	*it_json(const char *text);
 /* The whole file; *len optional. Harness-owned, NUL-terminated. */
 const char *it_read_file(const char *path, size_t *len);
+/*
+ * The end of text, at most n bytes of it, from a line start when there
+ * is one in them: logs in failure messages, where one of several
+ * megabytes makes Criterion's runner die before it prints the failure.
+ * Points into text.
+ */
+const char *it_text_tail(const char *text, size_t n);
+/*
+ * Removes path and everything below it, links not followed; goes on past
+ * what it cannot remove and never asserts, for teardowns.
+ */
+void	it_rm_tree(const char *path);
+/*
+ * it_keep() takes malloc'd s (asserting it is not NULL: out of memory)
+ * into the harness's pool, it_printf() and it_vprintf() format into it.
+ * They need no it_prepare(): a test that never calls it_teardown() (one
+ * of harness_pg.h's alone) leaves the pool reachable from the harness's
+ * state until the test's process exits, which LeakSanitizer does not
+ * report.
+ */
 char	*it_keep(char *s);
 const char *it_printf(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
+const char *it_vprintf(const char *fmt, va_list ap)
+	    __attribute__((format(printf, 1, 0)));
 int64_t	it_now_ms(void);
 /* Seconds since the epoch as the daemon reads them (CLOCK_REALTIME).
  * Not time(NULL): that reads a coarser clock, which may still show the

@@ -103,9 +103,8 @@ try_capture(const char *const *argv, char **envp, const char *in,
 	return e;
 }
 
-/* try_capture(), failing the test when it fails. */
-static void
-run_capture(const char *const *argv, char **envp, const char *in,
+void
+ith_run_capture(const char *const *argv, char **envp, const char *in,
     int timeout_ms, struct it_run *r)
 {
 	const char *e = try_capture(argv, envp, in, timeout_ms, r);
@@ -232,7 +231,7 @@ it_ctlv(struct it_run *r, const struct it_ctl_opt *o,
 	char **env = ctl_env(o);
 
 	ctl_argv(argv, o, args);
-	run_capture(argv, env, o->in, CTL_TIMEOUT_MS, r);
+	ith_run_capture(argv, env, o->in, CTL_TIMEOUT_MS, r);
 	it_free_env(env);
 	it_note_tokens(r->out);
 	/* Whatever else it printed must not hold a token noted later. */

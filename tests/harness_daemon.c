@@ -187,8 +187,8 @@ it_spawn_daemon_opt(const struct it_daemon_opt *o, const char *const *args)
 	return spawn_daemon(o, args);
 }
 
-static int
-can_connect(const char *path)
+int
+ith_can_connect(const char *path)
 {
 	struct sockaddr_un sun;
 	int fd, ok;
@@ -215,7 +215,7 @@ it_wait_ready(const char *sockdir)
 	int backoff = 2, st;
 
 	for (;;) {
-		if (can_connect(v) && can_connect(a))
+		if (ith_can_connect(v) && ith_can_connect(a))
 			return;
 		st = it_proc_wait(daemon_pid, 0);
 		if (st != -1) {
@@ -373,16 +373,7 @@ it_daemon_kb(const char *field)
 const char *
 ith_log_tail(size_t n)
 {
-	const char *log = it_log(), *p;
-	size_t len = strlen(log);
-
-	if (len <= n)
-		return log;
-	p = log + len - n;
-	/* From the next line start, when there is one. */
-	if (strchr(p, '\n') != NULL && strchr(p, '\n')[1] != '\0')
-		p = strchr(p, '\n') + 1;
-	return p;
+	return it_text_tail(it_log(), n);
 }
 
 void

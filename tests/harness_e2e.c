@@ -31,7 +31,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -367,16 +366,6 @@ mentions_root(const char *dir)
 	return found;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
 /*
  * pam_wrapper copies the PAM files into /tmp/pam.X (X one of 62
  * characters) for each process and removes the copy only when the
@@ -405,7 +394,7 @@ clean_pwrap_dirs(void)
 		dir = it_printf("/tmp/%s", de->d_name);
 		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
 		    st.st_uid == getuid() && mentions_root(dir))
-			nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+			it_rm_tree(dir);
 	}
 	closedir(d);
 }
@@ -491,16 +480,9 @@ ite_home(const char *user)
 const char *
 ite_module(void)
 {
-	const char *b = getenv("APIKEY_BUILD");
-	char dir[PATH_MAX];
-
 	if (ite.module != NULL)
 		return ite.module;
-	if (b == NULL || *b == '\0')
-		b = "build";
-	cr_assert_not_null(realpath(b, dir), "build directory %s: %s "
-	    "(set APIKEY_BUILD)", b, strerror(errno));
-	ite.module = it_printf("%s/pam_apikey.so", dir);
+	ite.module = it_printf("%s/pam_apikey.so", it_build_dir());
 	cr_assert(access(ite.module, R_OK) == 0, "%s: %s", ite.module,
 	    strerror(errno));
 	return ite.module;

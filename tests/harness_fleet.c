@@ -9,14 +9,11 @@
  * removed), each writing its own log. A host's pid is a plain static:
  * Criterion runs each test in a process of its own.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -99,19 +96,11 @@ fleet_app_name(int i)
 	return it_printf("host%d", i);
 }
 
-/* The end of host i's log, from a line start, for failure messages. */
+/* The end of host i's log, for failure messages. */
 static const char *
 log_tail(int i)
 {
-	const char *log = fleet_log(i), *p;
-	size_t len = strlen(log);
-
-	if (len <= ITH_LOG_TAIL)
-		return log;
-	p = log + len - ITH_LOG_TAIL;
-	if (strchr(p, '\n') != NULL && strchr(p, '\n')[1] != '\0')
-		p = strchr(p, '\n') + 1;
-	return p;
+	return it_text_tail(fleet_log(i), ITH_LOG_TAIL);
 }
 
 size_t
@@ -346,24 +335,6 @@ fleet_expect(int i, const char *as, int status, const char *errsub, ...)
 
 /* --- hosts ---------------------------------------------------------------- */
 
-static int
-can_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd, ok;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return 0;
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return ok;
-}
-
 /* it_wait_ready() for a host of this file's. */
 static void
 wait_ready(int i)
@@ -375,7 +346,7 @@ wait_ready(int i)
 	int st;
 
 	for (;;) {
-		if (can_connect(v) && can_connect(a))
+		if (ith_can_connect(v) && ith_can_connect(a))
 			return;
 		if ((st = it_proc_wait(h->pid, 0)) != -1) {
 			h->pid = 0;
@@ -560,16 +531,6 @@ fleet_host_kill(int i)
 
 /* --- the fleet ------------------------------------------------------------ */
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
 /* The fleet lines of host i's config. */
 static const char *
 fleet_conf(const struct fleet_opt *o, int i)
@@ -601,7 +562,7 @@ fleet_start_opt(const struct fleet_opt *o)
 		/* A daemon started on a single host (ite_setup()): fleet mode
 		 * starts from an empty state directory. */
 		it_stop();
-		nftw(it_state_dir(), rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		it_rm_tree(it_state_dir());
 	}
 	pg_start(NULL);
 	memset(&fl, 0, sizeof(fl));

@@ -41,15 +41,17 @@ void	ith_close_clients(void);
 
 /* Whether the daemon the harness started is still running (not reaped). */
 int	ith_daemon_alive(void);
+/* Whether a connection to the Unix socket at path is accepted (it is
+ * closed at once). Never asserts. */
+int	ith_can_connect(const char *path);
 /*
  * Stops the daemon with sig: what went wrong (no clean exit within
  * IT_DEADLINE_MS, then killed; a nonzero exit status; sockets left
  * behind), harness-owned, or NULL. Asserts only when out of memory.
  */
 const char *ith_stop_daemon(int sig);
-/* The end of the daemon's log (at most n bytes, from a line start), for
- * failure messages: one of several megabytes makes Criterion's runner die
- * before it prints the failure. Harness-owned. */
+/* it_text_tail() of the daemon's log, for failure messages.
+ * Harness-owned. */
 const char *ith_log_tail(size_t n);
 #define ITH_LOG_TAIL	8192
 
@@ -62,6 +64,15 @@ const char *ith_log_tail(size_t n);
  * Returns the number of arguments written.
  */
 size_t	ith_setpriv_argv(const char **argv, uid_t uid, gid_t gid, int setuid);
+/*
+ * Runs argv with envp, stdin data in (NULL: none; small inputs only),
+ * capturing its standard output and error into *r (harness-owned), within
+ * timeout_ms; fails the test, showing what it printed, when it does not
+ * finish in time (it is killed then). For apikeyctl and the PostgreSQL
+ * programs of harness_pg.c.
+ */
+void	ith_run_capture(const char *const *argv, char **envp, const char *in,
+	    int timeout_ms, struct it_run *r);
 /* "apikeyctl ARGS", shortened, for messages; harness-owned. */
 const char *ith_ctl_what(const char *const *args);
 /*

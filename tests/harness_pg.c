@@ -12,14 +12,20 @@
  * Each test runs in a process of its own (Criterion), so the state below
  * is one static struct; pg_teardown() frees it. Nothing sleeps to wait
  * for an event: the server's start is polled with a deadline, its exit
- * waited for on a pidfd (harness_proc.c).
+ * waited for on a pidfd (harness_proc.c). Programs run to their end as
+ * apikeyctl does (ith_run_capture()).
+ *
+ * Strings go to harness.c's pool (it_keep(), it_printf()), which needs
+ * no it_prepare(): a test of this file alone (tests/it_fleet_schema.c)
+ * never calls it_teardown(), so they stay reachable from harness.c's
+ * state until the test's process exits, which LeakSanitizer does not
+ * report; with it_teardown() (the fleet tests) they are freed there.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <signal.h>
@@ -33,6 +39,7 @@
 #include <criterion/logging.h>
 
 #include "harness.h"
+#include "harness_int.h"
 #include "harness_pg.h"
 #include "harness_proc.h"
 
@@ -66,55 +73,19 @@ static struct {
 	char		**env;
 	pid_t		 server;	/* 0: not running */
 	struct pg_session *sessions[PG_MAX_SESSIONS];
-	char		**pool;
-	size_t		 npool;
 } pg;
 
 /* --- small things --------------------------------------------------------- */
 
-static char *
-pg_keep(char *s)
-{
-	char **p;
-
-	cr_assert_not_null(s, "out of memory");
-	p = realloc(pg.pool, (pg.npool + 1) * sizeof(*p));
-	cr_assert_not_null(p, "out of memory");
-	pg.pool = p;
-	pg.pool[pg.npool++] = s;
-	return s;
-}
-
-static char *
-pg_vprintf(const char *fmt, va_list ap)
-{
-	char *s = NULL;
-
-	cr_assert(vasprintf(&s, fmt, ap) >= 0, "out of memory");
-	return s;
-}
-
-const char *
-pg_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = pg_vprintf(fmt, ap);
-	va_end(ap);
-	return pg_keep(s);
-}
-
-/* Drops the newlines at the end of s, in place. */
-static char *
-chomp(char *s)
+/* s without the newlines at its end, harness-owned. */
+static const char *
+chomped(const char *s)
 {
 	size_t n = strlen(s);
 
 	while (n > 0 && s[n - 1] == '\n')
-		s[--n] = '\0';
-	return s;
+		n--;
+	return it_keep(strndup(s, n));
 }
 
 /* The whole file, or "" when it cannot be read; malloc'd. */
@@ -137,16 +108,13 @@ slurp(const char *path)
 const char *
 pg_log(void)
 {
-	return pg_keep(slurp(pg.log));
+	return it_keep(slurp(pg.log));
 }
 
 static const char *
 log_tail(void)
 {
-	const char *s = pg_log();
-	size_t n = strlen(s);
-
-	return n > PG_LOG_TAIL ? s + n - PG_LOG_TAIL : s;
+	return it_text_tail(pg_log(), PG_LOG_TAIL);
 }
 
 const char *
@@ -199,7 +167,7 @@ find_bin(void)
 		snprintf(pg.bin, sizeof(pg.bin), "%s", best);
 		globfree(&g);
 	}
-	cr_assert(access(pg_printf("%s/postgres", pg.bin), X_OK) == 0,
+	cr_assert(access(it_printf("%s/postgres", pg.bin), X_OK) == 0,
 	    "%s/postgres: %s", pg.bin, strerror(errno));
 }
 
@@ -209,15 +177,12 @@ find_bin(void)
 static void
 find_schema(void)
 {
-	const char *b = getenv("APIKEY_BUILD");
 	char build[PATH_MAX], *slash;
 
 	if (realpath("sql/schema.sql", pg.schema) != NULL)
 		return;
-	if (b == NULL || *b == '\0')
-		b = "build";
-	cr_assert_not_null(realpath(b, build), "build directory %s: %s "
-	    "(set APIKEY_BUILD)", b, strerror(errno));
+	/* A realpath(), so it fits. */
+	snprintf(build, sizeof(build), "%s", it_build_dir());
 	slash = strrchr(build, '/');
 	cr_assert(slash != NULL && slash != build, "no parent of %s", build);
 	*slash = '\0';
@@ -256,7 +221,7 @@ make_env(void)
 			n += len;
 		}
 	}
-	preload = n > 0 ? pg_printf("LD_PRELOAD=%s", keep) : "LD_PRELOAD";
+	preload = n > 0 ? it_printf("LD_PRELOAD=%s", keep) : "LD_PRELOAD";
 	free(keep);
 	pg.env = it_make_env((const char *const[]){ preload,
 	    "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP", "NSS_WRAPPER_HOSTS",
@@ -285,72 +250,16 @@ as_owner(const char **argv, size_t n)
 	return n;
 }
 
-/*
- * Runs argv with pg.env, stdin data in (NULL: none), within ms (else
- * kills it and fails the test). Returns its exit status; *out and *err
- * (malloc'd, never NULL) hold what it printed.
- */
-static int
-run(const char *const *argv, const char *in, int ms, char **out, char **err)
-{
-	struct it_out o[2] = { { .fd = -1 }, { .fd = -1 } };
-	int inp[2], outp[2], errp[2], status, r;
-	int64_t end;
-	size_t len;
-	pid_t pid;
-
-	signal(SIGPIPE, SIG_IGN);
-	cr_assert(pipe2(inp, O_CLOEXEC) == 0 && pipe2(outp, O_CLOEXEC) == 0 &&
-	    pipe2(errp, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-	pid = it_proc_spawn(argv, pg.env, (const int[3]){ inp[0], outp[1],
-	    errp[1] }, NULL);
-	close(inp[0]);
-	close(outp[1]);
-	close(errp[1]);
-	if (in != NULL) {
-		/* Small inputs only: they fit in the pipe buffer. */
-		len = strlen(in);
-		cr_assert(write(inp[1], in, len) == (ssize_t)len,
-		    "write to %s: %s", argv[0], strerror(errno));
-	}
-	close(inp[1]);
-	o[0].fd = outp[0];
-	o[1].fd = errp[0];
-	end = it_now_ms() + ms;
-	r = it_proc_read(o, 2, end, NULL, NULL);
-	status = r == 0 ? it_proc_wait(pid, (int)(end - it_now_ms()) + 1000) :
-	    -1;
-	if (status == -1)
-		it_proc_kill(pid);
-	if (o[0].fd != -1)
-		close(o[0].fd);
-	if (o[1].fd != -1)
-		close(o[1].fd);
-	*out = o[0].buf != NULL ? o[0].buf : strdup("");
-	*err = o[1].buf != NULL ? o[1].buf : strdup("");
-	cr_assert_not_null(*out, "out of memory");
-	cr_assert_not_null(*err, "out of memory");
-	if (status == -1) {
-		pg_keep(*out);
-		pg_keep(*err);
-		cr_assert_fail("%s did not finish within %d ms; stdout:\n%s\n"
-		    "stderr:\n%s", argv[0], ms, *out, *err);
-	}
-	return status;
-}
-
-/* run() that asserts exit status 0. */
+/* Runs argv with pg.env within ms (else fails the test) and asserts exit
+ * status 0. */
 static void
 run_ok(const char *what, const char *const *argv, int ms)
 {
-	char *out, *err;
-	int status;
+	struct it_run r;
 
-	status = run(argv, NULL, ms, &out, &err);
-	pg_keep(out);
-	pg_keep(err);
-	cr_assert_eq(status, 0, "%s: exit %d; stdout:\n%s\nstderr:\n%s", what,
-	    status, out, err);
+	ith_run_capture(argv, pg.env, NULL, ms, &r);
+	cr_assert_eq(r.status, 0, "%s: exit %d; stdout:\n%s\nstderr:\n%s",
+	    what, r.status, r.out, r.err);
 }
 
 /* --- the server ----------------------------------------------------------- */
@@ -360,7 +269,7 @@ run_ok(const char *what, const char *const *argv, int ms)
 static int
 server_ready(pid_t pid)
 {
-	char *s = slurp(pg_printf("%s/postmaster.pid", pg.data)), *line;
+	char *s = slurp(it_printf("%s/postmaster.pid", pg.data)), *line;
 	int i, ok = 0;
 
 	if (atol(s) == (long)pid) {
@@ -385,7 +294,7 @@ server_start(void)
 	fd = open(pg.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	cr_assert(fd != -1, "open %s: %s", pg.log, strerror(errno));
 	n = as_owner(argv, 0);
-	argv[n++] = pg_printf("%s/postgres", pg.bin);
+	argv[n++] = it_printf("%s/postgres", pg.bin);
 	argv[n++] = "-D";
 	argv[n++] = pg.data;
 	argv[n++] = "-k";
@@ -453,7 +362,7 @@ pg_start(const char *dir)
 		    "postgres:postgres", pg.data, pg.sock, NULL },
 		    PG_PSQL_MS);
 	n = as_owner(argv, 0);
-	argv[n++] = pg_printf("%s/initdb", pg.bin);
+	argv[n++] = it_printf("%s/initdb", pg.bin);
 	argv[n++] = "-D";
 	argv[n++] = pg.data;
 	argv[n++] = "-A";
@@ -467,7 +376,7 @@ pg_start(const char *dir)
 	argv[n++] = "--locale=C.UTF-8";
 	argv[n] = NULL;
 	run_ok("initdb", argv, PG_INITDB_MS);
-	pg.conninfo = pg_printf("host=%s dbname=postgres user=postgres",
+	pg.conninfo = it_printf("host=%s dbname=postgres user=postgres",
 	    pg.sock);
 	server_start();
 	status = pg_load_schema_try("postgres", &err);
@@ -496,16 +405,6 @@ pg_restart(void)
 	if (pg.server != 0)
 		pg_stop();
 	server_start();
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
 }
 
 static void
@@ -544,15 +443,12 @@ pg_teardown(void)
 	}
 	if (pg.ready) {
 		if (getenv("APIKEY_IT_KEEP") == NULL)
-			nftw(pg.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			it_rm_tree(pg.dir);
 		else
 			fprintf(stderr, "kept %s\n", pg.dir);
 	}
 	if (pg.env != NULL)
 		it_free_env(pg.env);
-	for (i = 0; i < pg.npool; i++)
-		free(pg.pool[i]);
-	free(pg.pool);
 	memset(&pg, 0, sizeof(pg));
 }
 
@@ -565,7 +461,7 @@ psql_argv(const char **argv, const char *db, int stop)
 	size_t n = 0;
 
 	cr_assert(pg.ready, "pg_start first");
-	argv[n++] = pg_printf("%s/psql", pg.bin);
+	argv[n++] = it_printf("%s/psql", pg.bin);
 	argv[n++] = "-X";
 	argv[n++] = "-A";
 	argv[n++] = "-t";
@@ -581,9 +477,9 @@ psql_argv(const char **argv, const char *db, int stop)
 	return n;
 }
 
-/* psql -c sql; out and err malloc'd. */
-static int
-sql_run(const char *sql, char **out, char **err)
+/* psql -c sql, within PG_PSQL_MS (else fails the test). */
+static void
+sql_run(const char *sql, struct it_run *r)
 {
 	const char *argv[PG_MAX_ARGS];
 	size_t n = psql_argv(argv, "postgres", 1);
@@ -591,72 +487,60 @@ sql_run(const char *sql, char **out, char **err)
 	argv[n++] = "-c";
 	argv[n++] = sql;
 	argv[n] = NULL;
-	return run(argv, NULL, PG_PSQL_MS, out, err);
+	ith_run_capture(argv, pg.env, NULL, PG_PSQL_MS, r);
 }
 
 int
 pg_sql_try(const char **out, const char **err, const char *fmt, ...)
 {
-	char *sql, *o, *e;
+	struct it_run r;
 	va_list ap;
-	int status;
 
 	va_start(ap, fmt);
-	sql = pg_keep(pg_vprintf(fmt, ap));
+	sql_run(it_vprintf(fmt, ap), &r);
 	va_end(ap);
-	status = sql_run(sql, &o, &e);
-	pg_keep(o);
-	pg_keep(e);
 	if (out != NULL)
-		*out = chomp(o);
+		*out = chomped(r.out);
 	if (err != NULL)
-		*err = e;
-	return status;
+		*err = r.err;
+	return r.status;
 }
 
 const char *
 pg_sql(const char *fmt, ...)
 {
-	char *sql, *o, *e;
+	struct it_run r;
+	const char *sql;
 	va_list ap;
-	int status;
 
 	va_start(ap, fmt);
-	sql = pg_keep(pg_vprintf(fmt, ap));
+	sql = it_vprintf(fmt, ap);
 	va_end(ap);
-	status = sql_run(sql, &o, &e);
-	pg_keep(o);
-	pg_keep(e);
-	cr_assert_eq(status, 0, "psql -c \"%s\": exit %d:\n%s", sql, status,
-	    e);
-	return chomp(o);
+	sql_run(sql, &r);
+	cr_assert_eq(r.status, 0, "psql -c \"%s\": exit %d:\n%s", sql,
+	    r.status, r.err);
+	return chomped(r.out);
 }
 
 void
 pg_wait_sql(const char *query, const char *want, int ms)
 {
 	int64_t end = it_now_ms() + ms;
-	char *o, *e;
-	int status;
+	struct it_run r;
+	const char *out;
 
 	for (;;) {
-		status = sql_run(query, &o, &e);
-		if (status == 0 && strcmp(chomp(o), want) == 0) {
-			free(o);
-			free(e);
+		sql_run(query, &r);
+		out = chomped(r.out);
+		if (r.status == 0 && strcmp(out, want) == 0)
 			return;
-		}
 		if (it_now_ms() >= end)
 			break;
-		free(o);
-		free(e);
 		/* Poll spacing only. */
 		it_msleep(10);
 	}
-	pg_keep(o);
-	pg_keep(e);
 	cr_assert_fail("\"%s\" did not give \"%s\" within %d ms; last: exit "
-	    "%d, \"%s\"; %s", query, want, ms, status, o, e);
+	    "%d, \"%s\"; %s", query, want, ms, r.status, out, r.err);
 }
 
 int
@@ -664,19 +548,16 @@ pg_load_schema_try(const char *db, const char **err)
 {
 	const char *argv[PG_MAX_ARGS];
 	size_t n = psql_argv(argv, db, 1);
-	char *o, *e;
-	int status;
+	struct it_run r;
 
 	argv[n++] = "-1";
 	argv[n++] = "-f";
 	argv[n++] = pg.schema;
 	argv[n] = NULL;
-	status = run(argv, NULL, PG_PSQL_MS, &o, &e);
-	pg_keep(o);
-	pg_keep(e);
+	ith_run_capture(argv, pg.env, NULL, PG_PSQL_MS, &r);
 	if (err != NULL)
-		*err = e;
-	return status;
+		*err = r.err;
+	return r.status;
 }
 
 /* --- sessions ------------------------------------------------------------- */
@@ -724,19 +605,15 @@ pg_session_backend(const struct pg_session *s)
 void
 pg_session_send(struct pg_session *s, const char *fmt, ...)
 {
-	char *line, *p;
+	const char *line, *p;
 	va_list ap;
 	size_t len;
 	ssize_t w;
 
 	va_start(ap, fmt);
-	line = pg_vprintf(fmt, ap);
+	line = it_printf("%s\n", it_vprintf(fmt, ap));
 	va_end(ap);
 	len = strlen(line);
-	p = realloc(line, len + 2);
-	cr_assert_not_null(p, "out of memory");
-	line = p;
-	memcpy(line + len++, "\n", 2);
 	for (p = line; len > 0; p += w, len -= (size_t)w) {
 		w = write(s->in, p, len);
 		if (w == -1 && errno == EINTR) {
@@ -745,7 +622,6 @@ pg_session_send(struct pg_session *s, const char *fmt, ...)
 		}
 		cr_assert(w > 0, "write to psql: %s", strerror(errno));
 	}
-	free(line);
 }
 
 /* The sync marker's line in s's output since its mark, or NULL. */
@@ -780,11 +656,11 @@ pg_session_sync(struct pg_session *s, int ms)
 {
 	struct sync_arg a = { s, NULL };
 	const char *at;
-	char *before;
+	const char *before;
 	int r;
 
 	/* A meta-command, so it comes back in an aborted transaction too. */
-	a.m = pg_printf("harness-pg-sync-%u\n", ++s->nsync);
+	a.m = it_printf("harness-pg-sync-%u\n", ++s->nsync);
 	pg_session_send(s, "\\echo harness-pg-sync-%u", s->nsync);
 	r = it_proc_read(&s->out, 1, it_now_ms() + ms, synced, &a);
 	cr_assert(r != -1, "psql session did not run its input within %d ms; "
@@ -793,10 +669,10 @@ pg_session_sync(struct pg_session *s, int ms)
 	cr_assert(r != 0, "psql session ended; it printed:\n%s",
 	    s->out.buf != NULL ? s->out.buf + s->mark : "");
 	at = marker(s, a.m);
-	before = strndup(s->out.buf + s->mark,
-	    (size_t)(at - (s->out.buf + s->mark)));
+	before = it_keep(strndup(s->out.buf + s->mark,
+	    (size_t)(at - (s->out.buf + s->mark))));
 	s->mark = (size_t)(at - s->out.buf) + strlen(a.m);
-	return pg_keep(before);
+	return before;
 }
 
 int

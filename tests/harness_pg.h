@@ -15,9 +15,11 @@
  *
  * One cluster per test (Criterion runs each in a process of its own). The
  * functions assert (and so end the test) instead of returning errors;
- * strings they return are owned by the harness and freed by
- * pg_teardown(), which also ends the sessions and the server and removes
- * the directory (kept, and named on stderr, with APIKEY_IT_KEEP=1).
+ * strings they return are the harness's, in the pool of it_keep() and
+ * it_printf() (harness.h), which it_teardown() frees and which a test
+ * without it_teardown() leaves until its process exits. pg_teardown()
+ * ends the sessions and the server and removes the directory (kept, and
+ * named on stderr, with APIKEY_IT_KEEP=1).
  */
 #ifndef APIKEY_TEST_HARNESS_PG_H
 #define APIKEY_TEST_HARNESS_PG_H
@@ -71,9 +73,6 @@ void	pg_wait_sql(const char *query, const char *want, int ms);
 /* psql -1 -v ON_ERROR_STOP=1 -f sql/schema.sql into database db; returns
  * the exit status, psql's standard error in *err (may be NULL). */
 int	pg_load_schema_try(const char *db, const char **err);
-/* asprintf into a string the harness owns. */
-const char *pg_printf(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
 
 /* --- sessions ------------------------------------------------------------- */
 

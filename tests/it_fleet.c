@@ -467,7 +467,7 @@ Test(fleet, concurrent_writers_leave_no_gap)
 	held = it_now_ms();
 	pg_session_send(s2, "INSERT INTO apikeyd.keys (id, record) VALUES "
 	    "('%s', decode('%s', 'hex'));", id2, rec2);
-	pg_wait_sql(pg_printf("SELECT count(*) FROM pg_locks WHERE locktype = "
+	pg_wait_sql(it_printf("SELECT count(*) FROM pg_locks WHERE locktype = "
 	    "'advisory' AND classid = 0 AND objid = %d AND objsubid = 1 AND "
 	    "NOT granted AND pid = %d", PG_WRITER_LOCK,
 	    pg_session_backend(s2)), "1", IT_DEADLINE_MS);
@@ -796,7 +796,7 @@ Test(fleet, a_host_killed_while_applying_a_batch_keeps_seq_and_keys_together)
 	cr_assert_eq(fleet_status(B).last_seq, st.last_seq, "B moved with "
 	    "the database down");
 	pg_restart();
-	want = ids_in_db(pg_printf("WHERE version <= %" PRIu64, st.last_seq));
+	want = ids_in_db(it_printf("WHERE version <= %" PRIu64, st.last_seq));
 	cr_assert_eq(n, st.last_seq - old, "B holds %zu keys at seq %" PRIu64
 	    " (the changes from %" PRIu64 " on are its keys)", n, st.last_seq,
 	    old);
@@ -983,7 +983,7 @@ Test(fleet, a_write_against_a_record_changed_elsewhere_is_a_conflict)
 	/* Through A, the harness's daemon: it_ctl_spawn() runs against it. */
 	pid = it_ctl_spawn(NULL, "key", "disable", it_id(t),
 	    (const char *)NULL);
-	pg_wait_sql(pg_printf("SELECT count(*) FROM pg_locks l JOIN "
+	pg_wait_sql(it_printf("SELECT count(*) FROM pg_locks l JOIN "
 	    "pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND "
 	    "l.objid = %d AND NOT l.granted AND a.application_name = '%s'",
 	    PG_WRITER_LOCK, fleet_app_name(A)), "1", IT_DEADLINE_MS);

@@ -40,6 +40,13 @@ changelog(void)
 	    "'-') FROM apikeyd.changelog ORDER BY seq");
 }
 
+/* The keys, a row a line: id|version, in id order. */
+static const char *
+key_versions(void)
+{
+	return pg_sql("SELECT id, version FROM apikeyd.keys ORDER BY id");
+}
+
 static void
 put_key(const char *id, const char *hex)
 {
@@ -67,10 +74,24 @@ sync_ok(struct pg_session *s)
 static void
 wait_blocked(const struct pg_session *s)
 {
-	pg_wait_sql(pg_printf("SELECT count(*) FROM pg_locks WHERE locktype = "
+	pg_wait_sql(it_printf("SELECT count(*) FROM pg_locks WHERE locktype = "
 	    "'advisory' AND classid = 0 AND objid = %d AND objsubid = 1 AND "
 	    "NOT granted AND pid = %d", PG_WRITER_LOCK,
 	    pg_session_backend(s)), "1", IT_DEADLINE_MS);
+}
+
+/*
+ * Two writers: a inserts key "a" and holds its transaction open, then b
+ * is sent its insert of key "b" and its commit (which may wait for a).
+ */
+static void
+two_writers(struct pg_session *a, struct pg_session *b)
+{
+	pg_session_send(a, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
+	    "VALUES ('a', '\\x0a');");
+	sync_ok(a);
+	pg_session_send(b, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
+	    "VALUES ('b', '\\x0b'); COMMIT;");
 }
 
 /*
@@ -120,8 +141,7 @@ Test(fleet_schema, a_write_appends_its_whole_record_and_version)
 	cr_assert_str_eq(pg_sql("SELECT seq, id, encode(record, 'hex') FROM "
 	    "apikeyd.changelog WHERE seq > 3 ORDER BY seq"),
 	    "4|k1|05\n5|k2|06\n6|k3|07");
-	cr_assert_str_eq(pg_sql("SELECT id, version FROM apikeyd.keys ORDER "
-	    "BY id"), "k1|4\nk2|5\nk3|6");
+	cr_assert_str_eq(key_versions(), "k1|4\nk2|5\nk3|6");
 }
 
 Test(fleet_schema, a_delete_appends_a_tombstone)
@@ -142,7 +162,7 @@ Test(fleet_schema, a_delete_appends_a_tombstone)
 static int
 notified(const char *line, int seq)
 {
-	const char *want = pg_printf("Asynchronous notification \"apikeyd\" "
+	const char *want = it_printf("Asynchronous notification \"apikeyd\" "
 	    "with payload \"%d\" received from server process with PID ",
 	    seq);
 
@@ -212,11 +232,7 @@ Test(fleet_schema, a_reader_never_sees_a_later_seq_first)
 	int64_t end;
 	int i;
 
-	pg_session_send(a, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('a', '\\x0a');");
-	sync_ok(a);
-	pg_session_send(b, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('b', '\\x0b'); COMMIT;");
+	two_writers(a, b);
 	wait_blocked(b);
 	/* While a holds: nothing to apply, however often the reader looks. */
 	for (i = 0; i < 20; i++)
@@ -238,8 +254,7 @@ Test(fleet_schema, a_reader_never_sees_a_later_seq_first)
 	    "pg_xact_commit_timestamp(xmin)), count(DISTINCT "
 	    "pg_xact_commit_timestamp(xmin)) FROM apikeyd.changelog"),
 	    "1,2|2");
-	cr_assert_str_eq(pg_sql("SELECT id, version FROM apikeyd.keys ORDER "
-	    "BY id"), "a|1\nb|2");
+	cr_assert_str_eq(key_versions(), "a|1\nb|2");
 	cr_assert_eq(pg_session_close(a), 0);
 	cr_assert_eq(pg_session_close(b), 0);
 }
@@ -263,11 +278,7 @@ Test(fleet_schema, without_the_lock_a_reader_skips_a_seq)
 	    "END $$", PG_WRITER_LOCK);
 	cr_assert_str_eq(pg_sql("SELECT prosrc LIKE '%%advisory%%' FROM "
 	    "pg_proc WHERE oid = 'apikeyd.log_change'::regproc"), "f");
-	pg_session_send(a, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('a', '\\x0a');");
-	sync_ok(a);
-	pg_session_send(b, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('b', '\\x0b'); COMMIT;");
+	two_writers(a, b);
 	sync_ok(b);
 	cr_assert_eq(poll_changelog(&last, applied, sizeof(applied)), 1);
 	pg_session_send(a, "COMMIT;");
@@ -292,11 +303,7 @@ Test(fleet_schema, a_rolled_back_seq_is_a_hole_readers_pass)
 
 	put_key("k0", "00");
 	cr_assert_eq(poll_changelog(&last, applied, sizeof(applied)), 1);
-	pg_session_send(a, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('a', '\\x0a');");
-	sync_ok(a);
-	pg_session_send(b, "BEGIN; INSERT INTO apikeyd.keys (id, record) "
-	    "VALUES ('b', '\\x0b'); COMMIT;");
+	two_writers(a, b);
 	wait_blocked(b);
 	pg_session_send(a, "ROLLBACK;");
 	sync_ok(a);
@@ -304,8 +311,7 @@ Test(fleet_schema, a_rolled_back_seq_is_a_hole_readers_pass)
 	cr_assert_eq(poll_changelog(&last, applied, sizeof(applied)), 1);
 	cr_assert_str_eq(applied, "1,3,");
 	cr_assert_str_eq(changelog(), "1|k|k0|00\n3|k|b|0b");
-	cr_assert_str_eq(pg_sql("SELECT id, version FROM apikeyd.keys ORDER "
-	    "BY id"), "b|3\nk0|1");
+	cr_assert_str_eq(key_versions(), "b|3\nk0|1");
 	cr_assert_eq(pg_session_close(a), 0);
 	cr_assert_eq(pg_session_close(b), 0);
 }
@@ -379,7 +385,7 @@ Test(fleet_schema, prune_deletes_old_rows_and_moves_the_horizon)
 static const char *
 sha256_hex(const char *text)
 {
-	const char *path = pg_printf("%s/digest-input", pg_dir()), *hex;
+	const char *path = it_printf("%s/digest-input", pg_dir()), *hex;
 	struct it_out o = { .fd = -1 };
 	int fd, p[2], status;
 	size_t len = strlen(text);
@@ -402,7 +408,7 @@ sha256_hex(const char *text)
 	cr_assert(o.buf != NULL && strlen(o.buf) > 64 && o.buf[64] == ' ',
 	    "sha256sum printed %s", o.buf != NULL ? o.buf : "nothing");
 	o.buf[64] = '\0';
-	hex = pg_printf("%s", o.buf);
+	hex = it_printf("%s", o.buf);
 	free(o.buf);
 	return hex;
 }

@@ -287,14 +287,10 @@ expand(const char *path)
 static void
 setup(void)
 {
-	const char *b = getenv("APIKEY_BUILD");
 	char tmpl[] = "/tmp/apikey-install.XXXXXX";
 	size_t n;
 
-	if (b == NULL || *b == '\0')
-		b = "build";
-	cr_assert_not_null(realpath(b, t.build), "build directory %s: %s "
-	    "(set APIKEY_BUILD)", b, strerror(errno));
+	snprintf(t.build, sizeof(t.build), "%s", it_build_dir());
 	/* The source tree: the current directory, as under `make check`,
 	 * else the build directory's parent. */
 	cr_assert_not_null(getcwd(t.src, sizeof(t.src)), "getcwd: %s",
@@ -312,21 +308,11 @@ setup(void)
 	set_dirs();
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	remove(path);
-	return 0;
-}
-
 static void
 teardown(void)
 {
 	if (t.root[0] != '\0' && getenv("APIKEY_IT_KEEP") == NULL)
-		nftw(t.root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		it_rm_tree(t.root);
 	else if (t.root[0] != '\0')
 		fprintf(stderr, "it_install: kept %s\n", t.root);
 }

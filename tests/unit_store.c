@@ -58,32 +58,6 @@ teardown(void)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
-static struct store *
-open_store(const char *dir, size_t map_size)
-{
-	struct store	*s = NULL;
-	int		 rv;
-
-	rv = store_open(dir, map_size, &s);
-	cr_assert_eq(rv, STORE_OK, "store_open: %s", store_strerror(rv));
-	cr_assert_not_null(s);
-	return s;
-}
-
-/* A valid key id derived from n, so tests are repeatable. */
-static void
-mk_id(uint64_t n, char id[TOKEN_ID_LEN + 1])
-{
-	uint8_t	raw[TOKEN_ID_BYTES];
-	int	i;
-
-	for (i = TOKEN_ID_BYTES - 1; i >= 0; i--) {
-		raw[i] = (uint8_t)n;
-		n >>= 8;
-	}
-	token_id_encode(raw, id);
-}
-
 /* Fills every field with a value derived from n. */
 static void
 mk_key(struct store_key *k, uint64_t n, uint8_t kind, uint32_t uid,
@@ -100,7 +74,7 @@ mk_key(struct store_key *k, uint64_t n, uint8_t kind, uint32_t uid,
 	/* Raw hashes may hold NULs; strings may not. */
 	k->hash[3] = 0;
 	k->prev_hash[7] = 0;
-	mk_id(n, i->id);
+	unit_key_id(n, i->id);
 	snprintf(i->prefix, sizeof(i->prefix), "ak%u", (unsigned)(n % 100));
 	snprintf(i->name, sizeof(i->name), "key number %llu",
 	    (unsigned long long)n);
@@ -258,14 +232,14 @@ Test(store, open_close_reopen_keeps_records)
 	struct store_key	 k, got;
 	struct proto_tenant	 tn, tgot;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_tenant(&tn, "acme", 2000);
 	put_tenant(s, &tn);
 	store_close(s);
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
 	assert_key_eq(&got, &k);
@@ -275,7 +249,7 @@ Test(store, open_close_reopen_keeps_records)
 	store_close(s);
 
 	/* A reopen with the default map size sees the same data. */
-	s = open_store(tmpdir, 0);
+	s = unit_store_open(tmpdir, 0);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
 	assert_key_eq(&got, &k);
@@ -299,7 +273,7 @@ Test(store, data_file_mode_0600)
 	struct stat	 st;
 	char		 path[128];
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	snprintf(path, sizeof(path), "%s/data.mdb", tmpdir);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert(S_ISREG(st.st_mode));
@@ -317,7 +291,7 @@ Test(store, key_roundtrip_every_field)
 	struct store_key	 k, got;
 	uint32_t		 j;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 
 	/* User key: all fields come back, owner group and gid included. */
 	mk_key(&k, 7, PROTO_OWNER_USER, 1000, NULL);
@@ -395,7 +369,7 @@ Test(store, key_put_replaces_and_rejects_bad_records)
 	struct store_key	 k, k2, got;
 	uint32_t		 n;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 
@@ -451,7 +425,7 @@ Test(store, key_put_replaces_and_rejects_bad_records)
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
 	cr_assert_eq(got.info.owner.uid, 1000);
-	mk_id(2, k2.info.id);
+	unit_key_id(2, k2.info.id);
 	cr_assert_eq(store_key_get(t, k2.info.id, &got), STORE_ENOTFOUND);
 	store_end(t);
 	store_close(s);
@@ -465,8 +439,8 @@ Test(store, missing_records_are_enotfound)
 	struct proto_tenant	 tgot;
 	char			 id[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
-	mk_id(99, id);
+	s = unit_store_open(tmpdir, MAP_SIZE);
+	unit_key_id(99, id);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&got, 0x5a, sizeof(got));
 	cr_assert_eq(store_key_get(t, id, &got), STORE_ENOTFOUND);
@@ -511,7 +485,7 @@ Test(store, owner_index_lists_and_counts)
 	char			 id[TOKEN_ID_LEN + 1];
 	uint32_t		 n;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	/* Index order is id order: put out of order on purpose. */
 	mk_key(&k, 3, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
@@ -533,20 +507,20 @@ Test(store, owner_index_lists_and_counts)
 	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
 	    collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 3);
-	mk_id(1, id);
+	unit_key_id(1, id);
 	cr_assert_str_eq(l.ids[0], id);
-	mk_id(2, id);
+	unit_key_id(2, id);
 	cr_assert_str_eq(l.ids[1], id);
-	mk_id(3, id);
+	unit_key_id(3, id);
 	cr_assert_str_eq(l.ids[2], id);
 
 	memset(&l, 0, sizeof(l));
 	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_TENANT, 0, "acme",
 	    collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 2);
-	mk_id(5, id);
+	unit_key_id(5, id);
 	cr_assert_str_eq(l.ids[0], id);
-	mk_id(6, id);
+	unit_key_id(6, id);
 	cr_assert_str_eq(l.ids[1], id);
 
 	/* A callback's non-zero return stops the walk and is returned. */
@@ -587,9 +561,9 @@ Test(store, owner_index_lists_and_counts)
 	memset(&l, 0, sizeof(l));
 	cr_assert_eq(store_key_foreach_after(t, NULL, collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 7);
-	mk_id(1, id);
+	unit_key_id(1, id);
 	cr_assert_str_eq(l.ids[0], id);
-	mk_id(7, id);
+	unit_key_id(7, id);
 	cr_assert_str_eq(l.ids[6], id);
 	store_end(t);
 	store_close(s);
@@ -604,15 +578,15 @@ Test(store, key_del_removes_index_entry)
 	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
 	uint32_t		 n;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_key(&k, 3, PROTO_OWNER_TENANT, 0, "acme");
 	put_key(s, &k);
-	mk_id(1, id1);
-	mk_id(3, id2);
+	unit_key_id(1, id1);
+	unit_key_id(3, id2);
 
 	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_del(t, id1), STORE_OK);
@@ -627,7 +601,7 @@ Test(store, key_del_removes_index_entry)
 	cr_assert_eq(store_key_foreach_owner(t, PROTO_OWNER_USER, 1000, NULL,
 	    collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 1);
-	mk_id(2, id1);
+	unit_key_id(2, id1);
 	cr_assert_str_eq(l.ids[0], id1);
 	cr_assert_eq(store_key_count_owner(t, PROTO_OWNER_TENANT, 0, "acme",
 	    &n), STORE_OK);
@@ -670,7 +644,7 @@ Test(store, tenant_put_get_del_foreach)
 	struct store_key	 k;
 	struct tlist		 l;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_tenant(&b, "beta", 3000);
 	b.admin_group[0] = '\0';
 	b.admin_gid = 0;
@@ -778,7 +752,7 @@ Test(store, audit_append_and_walk)
 	struct store_txn	*t;
 	struct alist		 l;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&l, 0, sizeof(l));
 	cr_assert_eq(store_audit_foreach_from(t, 0, collect_audit, &l),
@@ -828,7 +802,7 @@ Test(store, audit_append_and_walk)
 	}
 	/* ...and numbering goes on across a reopen. */
 	store_close(s);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	append(s, "key.rotate", 4);
 	store_close(s);
 }
@@ -842,7 +816,7 @@ Test(store, stat_counts)
 	uint64_t		 nk = 99, nt = 99;
 	int			 i;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_stat(t, &nk, &nt), STORE_OK);
 	cr_assert_eq(nk, 0);
@@ -873,7 +847,7 @@ Test(store, read_txn_is_reused)
 	struct store_key	 k, got;
 	int			 i;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	for (i = 0; i < 10000; i++) {
@@ -907,7 +881,7 @@ Test(store, one_txn_per_thread)
 	struct store		*s;
 	struct store_txn	*t, *t2 = NULL;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_read_begin(s, &t2), STORE_EBUSY);
 	cr_assert_eq(store_write_begin(s, &t2), STORE_EBUSY);
@@ -937,7 +911,7 @@ Test(store, writes_need_a_write_txn)
 	struct store_usage	 u;
 	uint64_t		 nk, nt;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	mk_tenant(&tn, "acme", 1);
 	memset(&a, 0, sizeof(a));
@@ -989,7 +963,7 @@ reader_thread(void *p)
 	struct store_key	 got;
 	char			 id[TOKEN_ID_LEN + 1];
 
-	mk_id(w->n, id);
+	unit_key_id(w->n, id);
 	if ((w->rv = store_read_begin(w->s, &t)) != 0)
 		return NULL;
 	w->rv = store_key_get(t, id, &got);
@@ -1006,8 +980,8 @@ Test(store, threads_have_their_own_txns)
 	pthread_t		 th;
 	char			 id[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
-	mk_id(1, id);
+	s = unit_store_open(tmpdir, MAP_SIZE);
+	unit_key_id(1, id);
 	/* This thread's read txn does not keep another thread from writing,
 	 * and keeps its snapshot until it ends. */
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
@@ -1071,7 +1045,7 @@ Test(store, close_with_idle_thread_cache_then_new_store)
 	pthread_t		 th;
 	char			 dir2[64];
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	cr_assert_eq(pthread_barrier_init(&b, NULL, 2), 0);
@@ -1091,14 +1065,14 @@ Test(store, close_with_idle_thread_cache_then_new_store)
 
 	/* A second store in the same thread starts with a clean cache. */
 	mk_tmp(dir2, sizeof(dir2));
-	s = open_store(dir2, MAP_SIZE);
+	s = unit_store_open(dir2, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ENOTFOUND);
 	store_end(t);
 	store_close(s);
 	rm_tree(dir2);
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_OK);
 	store_end(t);
@@ -1114,7 +1088,7 @@ Test(store, map_full_keeps_committed_records)
 	uint64_t		 nk, nt, n, committed = 0;
 	int			 rv = 0;
 
-	s = open_store(tmpdir, 32 * page);
+	s = unit_store_open(tmpdir, 32 * page);
 	for (n = 1; n <= 1000; n++) {
 		mk_key(&k, n, PROTO_OWNER_USER, 1000, NULL);
 		memset(k.info.metadata, 'm', PROTO_METADATA_MAX);
@@ -1146,7 +1120,7 @@ Test(store, map_full_keeps_committed_records)
 	store_close(s);
 
 	/* And after a reopen with room to grow, writes work again. */
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, committed + 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
@@ -1189,7 +1163,7 @@ Test(store, newer_schema_is_refused)
 	const uint8_t	 v2[] = { BUF_T_U32, 0, 0, 0, 2 };
 	const uint8_t	 v1[] = { BUF_T_U32, 0, 0, 0, 1 };
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	store_close(s);
 	raw_put(tmpdir, "meta", "schema", 6, v2, sizeof(v2));
 	s = NULL;
@@ -1197,7 +1171,7 @@ Test(store, newer_schema_is_refused)
 	cr_assert_null(s);
 	/* Its own schema opens. */
 	raw_put(tmpdir, "meta", "schema", 6, v1, sizeof(v1));
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	store_close(s);
 }
 
@@ -1211,13 +1185,13 @@ Test(store, damaged_key_record)
 	const uint8_t		 v3[] = { BUF_T_U8, 3 };
 	uint32_t		 n;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	store_close(s);
 	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, junk, sizeof(junk));
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
 	memset(&l, 0, sizeof(l));
@@ -1239,7 +1213,7 @@ Test(store, damaged_key_record)
 
 	/* A record version from the future is damage too. */
 	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, v3, sizeof(v3));
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k.info.id, &got), STORE_ECORRUPT);
 	store_end(t);
@@ -1339,7 +1313,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	int			 i;
 
 	/* Through the store first, for the owner index entries. */
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k[0], 1, PROTO_OWNER_USER, 1000, NULL);
 	mk_key(&k[1], 2, PROTO_OWNER_TENANT, 0, "acme");
 	put_key(s, &k[0]);
@@ -1350,7 +1324,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 		raw_put(tmpdir, "keys", k[i].info.id, TOKEN_ID_LEN, buf, len);
 	}
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	for (i = 0; i < 2; i++) {
 		want = k[i];
@@ -1396,7 +1370,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	/* A version 1 body labelled 2 lacks the limits... */
 	len = enc_key_old(&k[0], 1, 2, buf, sizeof(buf));
 	raw_put(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf, len);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_ECORRUPT);
 	store_end(t);
@@ -1406,7 +1380,7 @@ Test(store, version1_key_record_reads_with_no_limits)
 	cr_assert_eq(rec_enc_key(&k[0], buf, sizeof(buf), &len), STORE_OK);
 	buf[1] = 1;
 	raw_put(tmpdir, "keys", k[0].info.id, TOKEN_ID_LEN, buf, len);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_get(t, k[0].info.id, &got), STORE_ECORRUPT);
 	store_end(t);
@@ -1426,7 +1400,7 @@ Test(store, version2_key_record_reads_without_strict_sync)
 	uint8_t			 buf[KEY_REC_MAX + 16];
 	size_t			 len;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
 	cr_assert_eq(k.info.strict_sync, 1);
 	put_key(s, &k);
@@ -1434,7 +1408,7 @@ Test(store, version2_key_record_reads_without_strict_sync)
 	len = enc_key_old(&k, 2, 2, buf, sizeof(buf));
 	raw_put(tmpdir, "keys", k.info.id, TOKEN_ID_LEN, buf, len);
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	want = k;
 	want.info.strict_sync = 0;
@@ -1555,7 +1529,7 @@ Test(store, usage_put_get_round_trip)
 	size_t			 len = 0;
 	uint64_t		 nk, nt;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_usage(&u, 1);
@@ -1618,11 +1592,11 @@ Test(store, usage_missing_is_enotfound)
 	struct store_usage	 got;
 	char			 id[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	/* A key that has no usage record yet. */
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
-	mk_id(2, id);
+	unit_key_id(2, id);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&got, 0x5a, sizeof(got));
 	cr_assert_eq(store_usage_get(t, k.info.id, &got), STORE_ENOTFOUND);
@@ -1647,16 +1621,16 @@ Test(store, key_del_removes_usage)
 	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
 	char			 id3[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	mk_key(&k, 1, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_key(&k, 2, PROTO_OWNER_USER, 1000, NULL);
 	put_key(s, &k);
 	mk_key(&k, 3, PROTO_OWNER_TENANT, 0, "acme");
 	put_key(s, &k);
-	mk_id(1, id1);
-	mk_id(2, id2);
-	mk_id(3, id3);
+	unit_key_id(1, id1);
+	unit_key_id(2, id2);
+	unit_key_id(3, id3);
 	mk_usage(&u, 1);
 	put_usage(s, id1, &u);
 	mk_usage(&u, 2);
@@ -1694,7 +1668,7 @@ Test(store, key_del_removes_usage)
 		raw_put(tmpdir, "keys", id2, TOKEN_ID_LEN, junk,
 		    sizeof(junk));
 	}
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_key_del(t, id2), STORE_OK);
 	cr_assert_eq(store_commit(t), STORE_OK);
@@ -1711,16 +1685,16 @@ Test(store, usage_survives_reopen)
 	struct store_usage	 u1, u2, got;
 	char			 id1[TOKEN_ID_LEN + 1], id2[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
-	mk_id(1, id1);
-	mk_id(2, id2);
+	s = unit_store_open(tmpdir, MAP_SIZE);
+	unit_key_id(1, id1);
+	unit_key_id(2, id2);
 	mk_usage(&u1, 1);
 	mk_usage(&u2, 2);
 	put_usage(s, id1, &u1);
 	put_usage(s, id2, &u2);
 	store_close(s);
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_usage_get(t, id1, &got), STORE_OK);
 	assert_usage_eq(&got, &u1);
@@ -1739,8 +1713,8 @@ Test(store, damaged_usage_record)
 	size_t			 len;
 	char			 id[TOKEN_ID_LEN + 1];
 
-	s = open_store(tmpdir, MAP_SIZE);
-	mk_id(1, id);
+	s = unit_store_open(tmpdir, MAP_SIZE);
+	unit_key_id(1, id);
 	mk_usage(&u, 1);
 	put_usage(s, id, &u);
 	store_close(s);
@@ -1749,7 +1723,7 @@ Test(store, damaged_usage_record)
 
 	/* Short by one byte, one byte too many, a version from the future. */
 	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len - 1);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&got, 0x5a, sizeof(got));
 	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
@@ -1759,7 +1733,7 @@ Test(store, damaged_usage_record)
 
 	buf[len] = BUF_T_U8;
 	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len + 1);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
 	store_end(t);
@@ -1767,7 +1741,7 @@ Test(store, damaged_usage_record)
 
 	buf[1] = 2;
 	raw_put(tmpdir, "usage", id, TOKEN_ID_LEN, buf, len);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_usage_get(t, id, &got), STORE_ECORRUPT);
 	store_end(t);
@@ -1830,7 +1804,7 @@ Test(store, audit_prune_by_count_and_age)
 	struct store_audit_info	 ai;
 	struct store		*s;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	audit_info(s, &ai);
 	cr_assert_eq(ai.entries, 0);
 	cr_assert_eq(ai.first_seq, 0);
@@ -1850,7 +1824,7 @@ Test(store, audit_prune_by_count_and_age)
 	/* The count and the age are each enough. */
 	cr_assert_eq(prune(s, 2, 1700000001ull, 100), 1);
 	store_close(s);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	audit_info(s, &ai);
 	cr_assert_eq(ai.entries, 2);
 	cr_assert_eq(ai.first_seq, 9);
@@ -1879,7 +1853,7 @@ Test(store, walks_resume_after_an_entry)
 	char			 id[TOKEN_ID_LEN + 1];
 	uint64_t		 i;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	for (i = 1; i <= 5; i++) {
 		mk_key(&k, i, PROTO_OWNER_USER, 1000, NULL);
 		put_key(s, &k);
@@ -1896,15 +1870,15 @@ Test(store, walks_resume_after_an_entry)
 
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	memset(&l, 0, sizeof(l));
-	mk_id(2, id);
+	unit_key_id(2, id);
 	cr_assert_eq(store_key_foreach_owner_after(t, PROTO_OWNER_USER, 1000,
 	    NULL, id, collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 3);
-	mk_id(3, id);
+	unit_key_id(3, id);
 	cr_assert_str_eq(l.ids[0], id);
 	/* After an id that is not there: the next one that is. */
 	memset(&l, 0, sizeof(l));
-	mk_id(6, id);
+	unit_key_id(6, id);
 	cr_assert_eq(store_key_foreach_owner_after(t, PROTO_OWNER_USER, 1000,
 	    NULL, id, collect_key, &l), STORE_OK);
 	cr_assert_eq(l.n, 0, "id 6 is uid 1001's");
@@ -1915,9 +1889,9 @@ Test(store, walks_resume_after_an_entry)
 	/* A positive stop comes back as it is. */
 	memset(&l, 0, sizeof(l));
 	l.stop_at = 2;
-	mk_id(1, id);
+	unit_key_id(1, id);
 	cr_assert_eq(store_key_foreach_after(t, id, collect_key, &l), 77);
-	mk_id(2, id);
+	unit_key_id(2, id);
 	cr_assert_str_eq(l.ids[0], id);
 
 	memset(&tl, 0, sizeof(tl));
@@ -1949,7 +1923,7 @@ Test(store, map_usage_counts_free_pages)
 	struct store_key	 k;
 	uint64_t		 size, empty, full, after, i;
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_map_usage(s, &size, &empty), STORE_OK);
 	cr_assert_eq(size, MAP_SIZE);
 	cr_assert_gt(empty, 0);
@@ -1966,7 +1940,7 @@ Test(store, map_usage_counts_free_pages)
 	for (i = 1; i <= 2000; i++) {
 		char id[TOKEN_ID_LEN + 1];
 
-		mk_id(i, id);
+		unit_key_id(i, id);
 		cr_assert_eq(store_key_del(t, id), STORE_OK);
 	}
 	cr_assert_eq(store_commit(t), STORE_OK);
@@ -1988,7 +1962,7 @@ Test(store, version1_tenant_record_is_not_privileged)
 	struct writer		 w;
 	uint8_t			 buf[TENANT_REC_MAX];
 
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	store_close(s);
 	wr_init(&w, buf, sizeof(buf));
 	wr_u8(&w, 1);
@@ -2002,7 +1976,7 @@ Test(store, version1_tenant_record_is_not_privileged)
 	wr_u64(&w, 1700000000ull);
 	cr_assert_eq(wr_error(&w), 0);
 	raw_put(tmpdir, "tenants", "acme", 4, buf, w.len);
-	s = open_store(tmpdir, MAP_SIZE);
+	s = unit_store_open(tmpdir, MAP_SIZE);
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
 	cr_assert_eq(store_tenant_get(t, "acme", &got), STORE_OK);
 	cr_assert_eq(got.gid, 2000);

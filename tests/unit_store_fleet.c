@@ -48,26 +48,7 @@ TestSuite(store_fleet, .init = setup, .fini = teardown);
 static struct store *
 open_store(void)
 {
-	struct store	*s = NULL;
-	int		 rv;
-
-	rv = store_open(tmpdir, MAP_SIZE, &s);
-	cr_assert_eq(rv, STORE_OK, "store_open: %s", store_strerror(rv));
-	return s;
-}
-
-/* A valid key id derived from n: ids sort as their n do. */
-static void
-mk_id(uint64_t n, char id[TOKEN_ID_LEN + 1])
-{
-	uint8_t	raw[TOKEN_ID_BYTES];
-	int	i;
-
-	for (i = TOKEN_ID_BYTES - 1; i >= 0; i--) {
-		raw[i] = (uint8_t)n;
-		n >>= 8;
-	}
-	token_id_encode(raw, id);
+	return unit_store_open(tmpdir, MAP_SIZE);
 }
 
 /* Key n of user uid, or (tenant non-NULL) of that tenant, named name. */
@@ -79,7 +60,7 @@ mk_key(struct store_key *k, uint64_t n, const char *name, uint32_t uid,
 
 	memset(k, 0, sizeof(*k));
 	memset(k->hash, (int)n, sizeof(k->hash));
-	mk_id(n, i->id);
+	unit_key_id(n, i->id);
 	snprintf(i->prefix, sizeof(i->prefix), "ak");
 	snprintf(i->name, sizeof(i->name), "%s", name);
 	if (tenant != NULL) {
@@ -223,6 +204,16 @@ key_name(struct store *s, const char *id, char name[PROTO_NAME_MAX + 1])
 	return rv;
 }
 
+/* Asserts that the store holds key id, named want. */
+static void
+assert_named(struct store *s, const char *id, const char *want)
+{
+	char	name[PROTO_NAME_MAX + 1];
+
+	cr_assert_eq(key_name(s, id, name), STORE_OK);
+	cr_assert_str_eq(name, want);
+}
+
 static int
 tenant_get(struct store *s, const char *name, struct proto_tenant *out)
 {
@@ -267,6 +258,16 @@ lines(struct store *s, uint64_t upto, struct text *x)
 	return rv;
 }
 
+/* Asserts that the digest lines up to upto are want. */
+static void
+assert_lines(struct store *s, uint64_t upto, const char *want)
+{
+	struct text	x;
+
+	cr_assert_eq(lines(s, upto, &x), STORE_OK);
+	cr_assert_str_eq(x.s, want);
+}
+
 Test(store_fleet, journal_off_records_nothing)
 {
 	struct store		*s;
@@ -274,7 +275,6 @@ Test(store_fleet, journal_off_records_nothing)
 	struct store_change	*v = (struct store_change *)0x1;
 	struct store_key	 k;
 	struct proto_tenant	 tn;
-	struct text		 x;
 	char			 name[PROTO_NAME_MAX + 1];
 	size_t			 n = 99;
 
@@ -290,7 +290,7 @@ Test(store_fleet, journal_off_records_nothing)
 	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
 	mk_key(&k, 2, "two", 1000, NULL);
 	cr_assert_eq(store_key_put(t, &k), STORE_OK);
-	mk_id(1, k.info.id);
+	unit_key_id(1, k.info.id);
 	cr_assert_eq(store_key_del(t, k.info.id), STORE_OK);
 	cr_assert_eq(store_tenant_del(t, "acme"), STORE_OK);
 	cr_assert_eq(store_fleet_changes(t, &v, &n), STORE_OK);
@@ -299,15 +299,13 @@ Test(store_fleet, journal_off_records_nothing)
 	/* Nothing recorded, nothing to refuse: commits as before. */
 	cr_assert_eq(store_commit(t), STORE_OK);
 
-	mk_id(1, k.info.id);
+	unit_key_id(1, k.info.id);
 	cr_assert_eq(key_name(s, k.info.id, name), STORE_ENOTFOUND);
-	mk_id(2, k.info.id);
-	cr_assert_eq(key_name(s, k.info.id, name), STORE_OK);
-	cr_assert_str_eq(name, "two");
+	unit_key_id(2, k.info.id);
+	assert_named(s, k.info.id, "two");
 	cr_assert_eq(tenant_get(s, "acme", &tn), STORE_ENOTFOUND);
 	/* No versions were written either. */
-	cr_assert_eq(lines(s, UINT64_MAX, &x), STORE_OK);
-	cr_assert_str_eq(x.s, "");
+	assert_lines(s, UINT64_MAX, "");
 
 	/* A read txn has no changes to hand over. */
 	cr_assert_eq(store_read_begin(s, &t), STORE_OK);
@@ -326,7 +324,6 @@ Test(store_fleet, journal_records_changes_and_versions)
 	struct store_key	 k0, k1;
 	struct proto_tenant	 tn;
 	struct rec		 r;
-	struct text		 x;
 	char			 want[256];
 	size_t			 n;
 
@@ -392,8 +389,7 @@ Test(store_fleet, journal_records_changes_and_versions)
 
 	/* The versions are stored; K0's deletion leaves no line. */
 	snprintf(want, sizeof(want), "k%s:4\nt%s:5\n", k1.info.id, "acme");
-	cr_assert_eq(lines(s, 6, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 6, want);
 
 	/* The next change of each record replaces the version stored. */
 	cr_assert_eq(store_write_begin(s, &t), STORE_OK);
@@ -442,7 +438,7 @@ Test(store_fleet, commit_refuses_untaken_changes)
 	cr_assert_eq(store_key_put(t, &k), STORE_OK);
 	cr_assert_eq(store_commit(t), STORE_EIO);
 	cr_assert_eq(key_name(s, k.info.id, name), STORE_ENOTFOUND);
-	mk_id(1, k.info.id);
+	unit_key_id(1, k.info.id);
 	cr_assert_eq(key_name(s, k.info.id, name), STORE_ENOTFOUND);
 
 	/* Taken (even without versions), the txn commits. */
@@ -538,57 +534,48 @@ Test(store_fleet, apply_orders_by_seq)
 	struct store		*s;
 	struct store_key	 k;
 	struct rec		 r;
-	struct text		 x;
 	char			 id[TOKEN_ID_LEN + 1], name[PROTO_NAME_MAX + 1];
 	char			 want[64];
 
 	s = open_store();
-	mk_id(1, id);
+	unit_key_id(1, id);
 	mk_key(&k, 1, "v5", 1000, NULL);
 	enc_key(&k, &r);
 	cr_assert_eq(apply(s, K, id, &r, 5, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "v5");
+	assert_named(s, id, "v5");
 
 	/* Older than what the store holds: skipped. */
 	mk_key(&k, 1, "v3", 1000, NULL);
 	enc_key(&k, &r);
 	cr_assert_eq(apply(s, K, id, &r, 3, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "v5");
+	assert_named(s, id, "v5");
 
 	mk_key(&k, 1, "v7", 1000, NULL);
 	enc_key(&k, &r);
 	cr_assert_eq(apply(s, K, id, &r, 7, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "v7");
+	assert_named(s, id, "v7");
 	/* The same change again is harmless... */
 	cr_assert_eq(apply(s, K, id, &r, 7, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "v7");
+	assert_named(s, id, "v7");
 	/* ...because a row at the version held is skipped, not re-applied:
 	 * different bytes at seq 7 (which the database never makes) show it. */
 	mk_key(&k, 1, "other", 1000, NULL);
 	enc_key(&k, &r);
 	cr_assert_eq(apply(s, K, id, &r, 7, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "v7");
+	assert_named(s, id, "v7");
 	snprintf(want, sizeof(want), "k%s:7\n", id);
-	cr_assert_eq(lines(s, 7, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 7, want);
 
 	/* A tombstone deletes it and its version; twice is harmless. */
 	cr_assert_eq(apply(s, K, id, NULL, 9, &no_groups), STORE_OK);
 	cr_assert_eq(key_name(s, id, name), STORE_ENOTFOUND);
 	cr_assert_eq(apply(s, K, id, NULL, 9, &no_groups), STORE_OK);
 	cr_assert_eq(key_name(s, id, name), STORE_ENOTFOUND);
-	cr_assert_eq(lines(s, UINT64_MAX, &x), STORE_OK);
-	cr_assert_str_eq(x.s, "");
+	assert_lines(s, UINT64_MAX, "");
 	/* A tombstone of a record never held is nothing to do. */
-	mk_id(2, id);
+	unit_key_id(2, id);
 	cr_assert_eq(apply(s, K, id, NULL, 10, &no_groups), STORE_OK);
-	cr_assert_eq(lines(s, UINT64_MAX, &x), STORE_OK);
-	cr_assert_str_eq(x.s, "");
+	assert_lines(s, UINT64_MAX, "");
 	store_close(s);
 }
 
@@ -624,8 +611,7 @@ Test(store_fleet, own_deletion_marker_blocks_older_puts)
 
 	/* The marker has no digest line, but counts as newer than 11: the
 	 * follow path has not reached this host's own deletion yet. */
-	cr_assert_eq(lines(s, 12, &x), STORE_OK);
-	cr_assert_str_eq(x.s, "");
+	assert_lines(s, 12, "");
 	cr_assert_eq(lines(s, 11, &x), 1);
 
 	/* Made again here, it is new to the database (its row is gone). */
@@ -649,8 +635,7 @@ Test(store_fleet, own_deletion_marker_blocks_older_puts)
 	/* The deletion itself (exactly seq 12) removes the marker. */
 	cr_assert_eq(apply(s, K, k.info.id, NULL, 12, &no_groups), STORE_OK);
 	cr_assert_eq(key_name(s, k.info.id, name), STORE_ENOTFOUND);
-	cr_assert_eq(lines(s, 11, &x), STORE_OK);
-	cr_assert_str_eq(x.s, "");
+	assert_lines(s, 11, "");
 	cr_assert_eq(lines(s, 0, &x), STORE_OK, "no version is left");
 
 	/*
@@ -660,11 +645,9 @@ Test(store_fleet, own_deletion_marker_blocks_older_puts)
 	 * seqs past the last it applied (12 by now).
 	 */
 	cr_assert_eq(apply(s, K, k.info.id, &r, 11, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, k.info.id, name), STORE_OK);
-	cr_assert_str_eq(name, "kept");
+	assert_named(s, k.info.id, "kept");
 	snprintf(want, sizeof(want), "k%s:11\n", k.info.id);
-	cr_assert_eq(lines(s, 11, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 11, want);
 	store_close(s);
 }
 
@@ -763,7 +746,7 @@ Test(store_fleet, undecodable_record_fails_closed)
 	char			 want[64];
 
 	s = open_store();
-	mk_id(1, id);
+	unit_key_id(1, id);
 	mk_key(&k, 1, "held", 1000, NULL);
 	enc_key(&k, &r);
 	cr_assert_eq(apply(s, K, id, &r, 2, &no_groups), STORE_OK);
@@ -795,11 +778,9 @@ Test(store_fleet, undecodable_record_fails_closed)
 
 	/* A later good record applies again. */
 	cr_assert_eq(apply(s, K, id, &r, 8, &no_groups), STORE_OK);
-	cr_assert_eq(key_name(s, id, name), STORE_OK);
-	cr_assert_str_eq(name, "held");
+	assert_named(s, id, "held");
 	snprintf(want, sizeof(want), "k%s:8\n", id);
-	cr_assert_eq(lines(s, 8, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 8, want);
 	store_close(s);
 }
 
@@ -886,8 +867,7 @@ Test(store_fleet, wipe_and_sweep_usage)
 	cr_assert_eq(store_tenant_get(t, "acme", &tn), STORE_ENOTFOUND);
 	store_end(t);
 	snprintf(want, sizeof(want), "k%s:1\n", id[1]);
-	cr_assert_eq(lines(s, 1, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 1, want);
 	store_close(s);
 }
 
@@ -960,10 +940,8 @@ Test(store_fleet, digest_lines)
 	/* Keys in id order, then tenants: byte order of 'k'/'t' + id, as
 	 * apikeyd.digest() orders them. */
 	snprintf(want, sizeof(want), "k%s:5\nk%s:3\ntacme:4\n", a, b);
-	cr_assert_eq(lines(s, 5, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
-	cr_assert_eq(lines(s, UINT64_MAX, &x), STORE_OK);
-	cr_assert_str_eq(x.s, want);
+	assert_lines(s, 5, want);
+	assert_lines(s, UINT64_MAX, want);
 
 	/* A record newer than upto: not the lines of any snapshot. */
 	cr_assert_eq(lines(s, 4, &x), 1);

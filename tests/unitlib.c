@@ -13,6 +13,7 @@
 
 #include "../daemon/clock.h"
 #include "../daemon/store.h"
+#include "../proto/token.h"
 #include "unitlib.h"
 
 static pthread_mutex_t	 wake_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +65,31 @@ void
 unit_rmtree(const char *dir)
 {
 	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+struct store *
+unit_store_open(const char *dir, size_t map_size)
+{
+	struct store	*s = NULL;
+	int		 rv;
+
+	rv = store_open(dir, map_size, &s);
+	cr_assert_eq(rv, STORE_OK, "store_open: %s", store_strerror(rv));
+	cr_assert_not_null(s);
+	return s;
+}
+
+void
+unit_key_id(uint64_t n, char id[TOKEN_ID_LEN + 1])
+{
+	uint8_t	raw[TOKEN_ID_BYTES];
+	int	i;
+
+	for (i = TOKEN_ID_BYTES - 1; i >= 0; i--) {
+		raw[i] = (uint8_t)n;
+		n >>= 8;
+	}
+	token_id_encode(raw, id);
 }
 
 void

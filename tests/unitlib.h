@@ -6,13 +6,21 @@
 #ifndef APIKEY_TEST_UNITLIB_H
 #define APIKEY_TEST_UNITLIB_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "../proto/token.h"
 
 struct store;
 
 /* Removes dir and everything below it, links not followed; best effort,
  * for teardowns. */
 void	unit_rmtree(const char *dir);
+/* store_open(dir, map_size); asserts that it opened. */
+struct store *unit_store_open(const char *dir, size_t map_size);
+/* A valid key id derived from n, so tests are repeatable: ids sort as
+ * their n do. */
+void	unit_key_id(uint64_t n, char id[TOKEN_ID_LEN + 1]);
 /*
  * The ledger's wake function for tests (ledger_open's wake; arg unused):
  * it counts wakes under a mutex. unit_wake_wait() returns once a wake came
