@@ -224,7 +224,8 @@ fleet_first(struct areq *r, struct store_txn *txn, int *sent)
 	}
 	if (n == 0)
 		return 0;	/* the audit log is this host's own */
-	switch (fleet_write(r->a->fleet, v, n, err, sizeof(err))) {
+	switch (fleet_write(r->a->fleet, v, n, r->who.admin, err,
+	    sizeof(err))) {
 	case FLEET_OK:
 		*sent = 1;
 		rc = store_fleet_versions(txn, v, n);

@@ -81,7 +81,7 @@ fleet_set_error(struct fleet *f, const char *err)
 }
 
 /* libpq's messages end in a newline and may span lines: the first. */
-static void
+void
 pq_message(const char *what, const char *msg, char *err, size_t errsz)
 {
 	size_t	n;
@@ -190,6 +190,11 @@ fleet_connect(struct fleet *f, int stopping, char *err, size_t errsz)
 	}
 	/* libpq would print the server's notices on stderr. */
 	PQsetNoticeProcessor(c, notice, NULL);
+	if (PQsetnonblocking(c, 1) != 0) {
+		pq_message("the database", PQerrorMessage(c), err, errsz);
+		PQfinish(c);
+		return NULL;
+	}
 	if ((r = fleet_exec(f, c, stopping, "SELECT max(version)::int8 "
 	    "FROM apikeyd.schema_version", 0, NULL, NULL, err,
 	    errsz)) == NULL) {
@@ -212,42 +217,99 @@ fleet_connect(struct fleet *f, int stopping, char *err, size_t errsz)
 	return c;
 }
 
+int
+fleet_send(struct fleet *f, PGconn *c, int stopping, uint64_t deadline,
+    const char *sql, int n, const char *const *vals, const int *lens,
+    char *err, size_t errsz)
+{
+	int	fmts[8] = { 0 }, i;
+
+	if (n > 8) {
+		snprintf(err, errsz, "too many parameters");
+		return -1;
+	}
+	for (i = 0; lens != NULL && i < n; i++)
+		fmts[i] = lens[i] >= 0;
+	if (!PQsendQueryParams(c, sql, n, NULL, vals, lens, fmts, 1)) {
+		pq_message("the database", PQerrorMessage(c), err, errsz);
+		return -1;
+	}
+	/* In a pipeline, statements queue until the sync's flush. */
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF)
+		return 0;
+	return fleet_flush(f, c, stopping, deadline, err, errsz);
+}
+
+int
+fleet_flush(struct fleet *f, PGconn *c, int stopping, uint64_t deadline,
+    char *err, size_t errsz)
+{
+	int	rc;
+
+	/* Non-blocking: what does not fit the socket waits in libpq until
+	 * the socket takes it, within the deadline. */
+	while ((rc = PQflush(c)) == 1) {
+		if (wait_fd(f, PQsocket(c), POLLIN | POLLOUT, stopping,
+		    deadline, err, errsz) != 0)
+			return -1;
+		if (!PQconsumeInput(c))
+			break;
+	}
+	if (rc != 0) {
+		pq_message("the database", PQerrorMessage(c), err, errsz);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fleet_recv(struct fleet *f, PGconn *c, int stopping, uint64_t deadline,
+    PGresult **out, char *err, size_t errsz)
+{
+	while (PQisBusy(c)) {
+		if (wait_fd(f, PQsocket(c), POLLIN, stopping, deadline, err,
+		    errsz) != 0)
+			return -1;
+		if (!PQconsumeInput(c)) {
+			pq_message("the database", PQerrorMessage(c), err,
+			    errsz);
+			return -1;
+		}
+	}
+	*out = PQgetResult(c);
+	return 0;
+}
+
+uint64_t
+fleet_deadline(const struct fleet *f, int stopping)
+{
+	uint64_t	ms = f->cfg->fleet_timeout_ms;
+
+	/* The follow thread's statements may read a whole table's worth;
+	 * a stop still ends their wait at once. */
+	if (stopping && ms < FLEET_FOLLOW_TIMEOUT_MS)
+		ms = FLEET_FOLLOW_TIMEOUT_MS;
+	return clock_now_ms() + ms;
+}
+
 PGresult *
 fleet_exec(struct fleet *f, PGconn *c, int stopping, const char *sql,
     int n, const char *const *vals, const int *lens, char *err,
     size_t errsz)
 {
 	PGresult	*r, *last = NULL;
-	int		 fmts[8] = { 0 }, i;
-	uint64_t	 deadline;
+	uint64_t	 deadline = fleet_deadline(f, stopping);
 	ExecStatusType	 st;
 
-	if (n > 8) {
-		snprintf(err, errsz, "too many parameters");
+	if (fleet_send(f, c, stopping, deadline, sql, n, vals, lens, err,
+	    errsz) != 0)
 		return NULL;
-	}
-	for (i = 0; lens != NULL && i < n; i++)
-		fmts[i] = lens[i] >= 0;
-	if (!PQsendQueryParams(c, sql, n, NULL, vals, lens, fmts, 1)) {
-		pq_message("the database", PQerrorMessage(c), err, errsz);
-		return NULL;
-	}
-	deadline = clock_now_ms() + f->cfg->fleet_timeout_ms;
 	for (;;) {
-		while (PQisBusy(c)) {
-			if (wait_fd(f, PQsocket(c), POLLIN, stopping, deadline,
-			    err, errsz) != 0) {
-				PQclear(last);
-				return NULL;
-			}
-			if (!PQconsumeInput(c)) {
-				pq_message("the database", PQerrorMessage(c),
-				    err, errsz);
-				PQclear(last);
-				return NULL;
-			}
+		if (fleet_recv(f, c, stopping, deadline, &r, err, errsz) != 0) {
+			PQclear(last);
+			return NULL;
 		}
-		if ((r = PQgetResult(c)) == NULL)
+		if (r == NULL)
 			break;
 		PQclear(last);
 		last = r;
@@ -425,12 +487,13 @@ fleet_open(const struct config *cfg, struct store *store,
 {
 	struct store_txn *txn;
 	struct fleet	*f;
-	uint64_t	 seq, keys, tenants;
+	uint64_t	 seq, keys, tenants, unreadable = 0;
 	int		 loaded, rc;
 
 	if ((rc = store_read_begin(store, &txn)) == 0) {
-		if ((rc = store_fleet_seq(txn, &seq, &loaded)) == 0)
-			rc = store_stat(txn, &keys, &tenants);
+		if ((rc = store_fleet_seq(txn, &seq, &loaded)) == 0 &&
+		    (rc = store_stat(txn, &keys, &tenants)) == 0)
+			rc = store_fleet_unreadable(txn, &unreadable);
 		store_end(txn);
 	}
 	if (rc != 0) {
@@ -452,7 +515,11 @@ fleet_open(const struct config *cfg, struct store *store,
 	f->cfg = cfg;
 	f->store = store;
 	f->pepper = pepper;
-	f->need_snapshot = !loaded;
+	f->need_snapshot = !loaded || unreadable > 0;
+	if (loaded && unreadable > 0)
+		log_info("fleet: %" PRIu64 " records could not be read here "
+		    "before: loading a snapshot, which this apikeyd may read",
+		    unreadable);
 	atomic_store(&f->last_seq, seq);
 	f->last_digest_ms = clock_now_ms() - cfg->fleet_digest_ms;
 	f->last_regroup_ms = clock_now_ms();

@@ -1,8 +1,9 @@
 /*
  * fleet.h - fleet mode: many hosts share one key set through PostgreSQL
- * (sql/schema.sql; docs/decisions.md, "Fleet mode"). fleet.c and
- * fleet_write.c, sharing fleet_int.h, are the only files that include
- * libpq; nothing here is called on a verify loop but fleet_synced_ms.
+ * (sql/schema.sql; docs/decisions.md, "Fleet mode"). fleet.c,
+ * fleet_sync.c and fleet_write.c, sharing fleet_int.h, are the only files
+ * that include libpq; nothing here is called on a verify loop but
+ * fleet_synced_ms.
  *
  * A thread of its own follows the database's changelog into the store:
  * it loads a snapshot into an empty store, then applies each change with
@@ -61,12 +62,13 @@ int	fleet_open(const struct config *, struct store *,
 void	fleet_close(struct fleet *);
 /*
  * Admin thread: writes the changes of one management transaction to the
- * database in one transaction, each against the version the store held,
- * and sets their new_version. FLEET_OK, or an error with a message for
- * the log in err.
+ * database in one transaction, each against the version the store held
+ * (but an administrator's deletions: admin), and sets their new_version.
+ * FLEET_OK, or an error with a message for the log in err. At most
+ * fleet_timeout from the first statement to the commit.
  */
 int	fleet_write(struct fleet *, struct store_change *, size_t n,
-	    char *err, size_t errsz);
+	    int admin, char *err, size_t errsz);
 /* Asks the follow thread to look at the changelog now. */
 void	fleet_kick(struct fleet *);
 void	fleet_status(struct fleet *, struct fleet_status *out);

@@ -18,12 +18,19 @@
 #define FLEET_SCHEMA	1
 /* The changelog writers' advisory lock, as in sql/schema.sql. */
 #define FLEET_LOCK	"1634757497"
+/* The database's head: the highest seq, even once pruned away. */
+#define FLEET_HEAD_SQL "SELECT greatest(coalesce((SELECT max(seq) FROM " \
+	"apikeyd.changelog), 0), (SELECT pruned_through FROM " \
+	"apikeyd.horizon))::int8"
 /* Changelog rows per fetch, and snapshot rows per cursor fetch. */
 #define FLEET_BATCH	1000
 #define FLEET_SNAP_BATCH 10000
 /* How often tenants' groups are looked up again (a group made on this
  * host after its tenant arrived). */
 #define FLEET_REGROUP_MS (60 * 1000)
+/* The least time a follow-thread statement may take (a snapshot's fetch,
+ * the digest over every row). */
+#define FLEET_FOLLOW_TIMEOUT_MS (60 * 1000)
 
 struct fleet {
 	const struct config	*cfg;
@@ -68,10 +75,29 @@ struct fleet {
  */
 PGconn	*fleet_connect(struct fleet *, int stopping, char *err,
 	    size_t errsz);
+/* The deadline of a statement begun now: fleet_timeout, or on the follow
+ * thread (stopping) at least FLEET_FOLLOW_TIMEOUT_MS. */
+uint64_t fleet_deadline(const struct fleet *, int stopping);
+/* Sends one statement (parameters as fleet_exec) and flushes it, within
+ * deadline: 0, or -1 with err. */
+int	fleet_send(struct fleet *, PGconn *, int stopping, uint64_t deadline,
+	    const char *sql, int n, const char *const *vals, const int *lens,
+	    char *err, size_t errsz);
+/* Sends what libpq holds for the socket, within deadline (a pipeline's
+ * statements, after PQpipelineSync): 0, or -1 with err. */
+int	fleet_flush(struct fleet *, PGconn *, int stopping, uint64_t deadline,
+	    char *err, size_t errsz);
+/* The next result (NULL at the end of a statement's), within deadline:
+ * 0, or -1 with err. The caller clears it. */
+int	fleet_recv(struct fleet *, PGconn *, int stopping, uint64_t deadline,
+	    PGresult **out, char *err, size_t errsz);
+/* libpq's message msg (its first line), after what, into err. */
+void	pq_message(const char *what, const char *msg, char *err,
+	    size_t errsz);
 /*
  * Runs one statement with parameters (text, but for bytea ones given a
- * length in lens) and binary results, within fleet_timeout; a stop ends
- * the follow thread's wait (stopping). The result, or NULL with a
+ * length in lens) and binary results, within fleet_deadline(); a stop
+ * ends the follow thread's wait (stopping). The result, or NULL with a
  * message in err; a result that is not a success is cleared and NULL.
  */
 PGresult *fleet_exec(struct fleet *, PGconn *, int stopping,

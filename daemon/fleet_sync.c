@@ -134,10 +134,6 @@ apply_rows(struct store_txn *txn, const PGresult *r,
 	return 0;
 }
 
-/* The database's head: the highest seq, even once pruned away. */
-#define HEAD_SQL "SELECT greatest(coalesce((SELECT max(seq) FROM " \
-	"apikeyd.changelog), 0), (SELECT pruned_through FROM " \
-	"apikeyd.horizon))::int8"
 
 /* Begins a read-only snapshot of the database and reads its head in it:
  * whatever else the transaction reads is of that head, and no other. */
@@ -148,7 +144,7 @@ begin_snapshot(struct fleet *f, uint64_t *head, char *err, size_t errsz)
 
 	if (fleet_cmd(f, f->conn, 1, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY", err, errsz) != 0 ||
-	    (r = fleet_exec(f, f->conn, 1, HEAD_SQL, 0, NULL, NULL, err,
+	    (r = fleet_exec(f, f->conn, 1, FLEET_HEAD_SQL, 0, NULL, NULL, err,
 	    errsz)) == NULL)
 		return -1;
 	*head = fleet_u64(r, 0, 0);

@@ -8,6 +8,12 @@
  * against the version this host read: a row another host changed
  * meanwhile matches nothing, and the whole transaction is rolled back as
  * a conflict. The triggers append the changelog rows and notify.
+ *
+ * The changes go in one pipeline (libpq's pipeline mode): a turn of
+ * KEY_CREATE_MANY's 512 keys is one round trip, not 512, so the writers'
+ * lock, which every host's writes wait for, is held for one round trip
+ * and the database's work. The whole write, from BEGIN to COMMIT, is
+ * bounded by fleet_timeout.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,8 +23,9 @@
 #include "fleet_int.h"
 #include "log.h"
 
-/* Statements by kind of record and of change: $1 id, then what each
- * needs. Each returns the version the change gave the record. */
+/* Statements by kind of record (keys, tenants) and change: $1 id, then
+ * what each needs. Each returns the version the change gave the record,
+ * or no row (NULL for a deletion) when the record was not as read. */
 static const char *const sql_insert[2] = {
 	"INSERT INTO apikeyd.keys (id, record) VALUES ($1, $2) "
 	"ON CONFLICT (id) DO NOTHING RETURNING version",
@@ -31,60 +38,126 @@ static const char *const sql_update[2] = {
 	"UPDATE apikeyd.tenants SET record = $2, group_name = $4 "
 	"WHERE id = $1 AND version = $3::int8 RETURNING version",
 };
-/* A deletion's seq is drawn by the AFTER trigger, once the row is gone:
- * currval() in this session is then the tombstone's. */
-static const char *const sql_delete[2] = {
-	"WITH d AS (DELETE FROM apikeyd.keys WHERE id = $1 AND "
-	"version = $2::int8 RETURNING 1) SELECT count(*)::int8 FROM d",
-	"WITH d AS (DELETE FROM apikeyd.tenants WHERE id = $1 AND "
-	"version = $2::int8 RETURNING 1) SELECT count(*)::int8 FROM d",
-};
+static const char sql_delete[] =
+	"SELECT apikeyd.delete_record($2::\"char\", $1, $3::int8)";
 
 /*
- * Writes one change. 1 when the record is not as this host read it
- * (a conflict), 0 with c->new_version set, -1 with err.
+ * Sends the statement for change c. A deletion by an administrator
+ * matches the row whatever its version (want NULL): a revocation must not
+ * fail because another host changed the key meanwhile, or because this
+ * host is behind, and a key's owner changing it in a loop through another
+ * host must not keep root's revoke out. Others' deletions are checked
+ * like any write, against the record their rights were decided on.
  */
 static int
-write_one(struct fleet *f, struct store_change *c, char *err, size_t errsz)
+send_change(struct fleet *f, const struct store_change *c, int admin,
+    uint64_t deadline, char *err, size_t errsz)
 {
-	char		 ver[24];
+	char		 ver[24], kind[2] = { c->kind, '\0' };
 	const char	*vals[4];
 	int		 lens[4] = { -1, -1, -1, -1 };
 	int		 t = c->kind == STORE_FLEET_TENANT, n;
-	PGresult	*r;
 
 	snprintf(ver, sizeof(ver), "%" PRIu64, c->version);
 	vals[0] = c->id;
 	if (c->rec == NULL) {
-		vals[1] = ver;
-		if ((r = fleet_exec(f, f->wconn, 0, sql_delete[t], 2, vals,
-		    lens, err, errsz)) == NULL)
-			return -1;
-		n = (int)fleet_u64(r, 0, 0);
-		PQclear(r);
-		if (n != 1)
-			return 1;
-		if ((r = fleet_exec(f, f->wconn, 0, "SELECT currval('apikeyd."
-		    "changelog_seq')", 0, NULL, NULL, err, errsz)) == NULL)
-			return -1;
-	} else {
-		vals[1] = (const char *)c->rec;
-		lens[1] = (int)c->len;
-		vals[2] = c->version == 0 ? c->group : ver;
-		vals[3] = c->group;
-		n = c->version == 0 ? 2 + t : 3 + t;
-		if ((r = fleet_exec(f, f->wconn, 0, c->version == 0 ?
-		    sql_insert[t] : sql_update[t], n, vals, lens, err,
-		    errsz)) == NULL)
-			return -1;
-		if (PQntuples(r) != 1) {
-			PQclear(r);
-			return 1;
-		}
+		vals[1] = kind;
+		vals[2] = admin || c->version == 0 ? NULL : ver;
+		return fleet_send(f, f->wconn, 0, deadline, sql_delete, 3, vals,
+		    lens, err, errsz);
 	}
-	c->new_version = fleet_u64(r, 0, 0);
+	vals[1] = (const char *)c->rec;
+	lens[1] = (int)c->len;
+	vals[2] = c->version == 0 ? c->group : ver;
+	vals[3] = c->group;
+	n = c->version == 0 ? 2 + t : 3 + t;
+	return fleet_send(f, f->wconn, 0, deadline, c->version == 0 ?
+	    sql_insert[t] : sql_update[t], n, vals, lens, err, errsz);
+}
+
+/*
+ * Reads the result of one change's statement: 0 with c->new_version set,
+ * 1 when the record was not as read (a conflict), -1 with err.
+ */
+static int
+read_change(struct fleet *f, struct store_change *c, uint64_t deadline,
+    char *err, size_t errsz)
+{
+	PGresult	*r, *end;
+	int		 rc;
+
+	if (fleet_recv(f, f->wconn, 0, deadline, &r, err, errsz) != 0)
+		return -1;
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pq_message("the database", r != NULL ?
+		    PQresultErrorMessage(r) : PQerrorMessage(f->wconn), err,
+		    errsz);
+		rc = -1;
+	} else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+		rc = 1;
+	else {
+		c->new_version = fleet_u64(r, 0, 0);
+		rc = 0;
+	}
 	PQclear(r);
-	return 0;
+	/* Each statement's results end with a NULL. */
+	if (fleet_recv(f, f->wconn, 0, deadline, &end, err, errsz) != 0)
+		return -1;
+	PQclear(end);
+	return rc;
+}
+
+/* A deletion that matched no row: the record is gone already (another
+ * host's revoke). Its tombstone is at or below the head, which then marks
+ * it here (store_fleet_versions). */
+static int
+gone_already(struct fleet *f, struct store_change *c, uint64_t deadline,
+    char *err, size_t errsz)
+{
+	PGresult	*r;
+	int		 rc = -1;
+
+	if (fleet_send(f, f->wconn, 0, deadline, FLEET_HEAD_SQL, 0, NULL,
+	    NULL, err, errsz) != 0 ||
+	    fleet_recv(f, f->wconn, 0, deadline, &r, err, errsz) != 0)
+		return -1;
+	if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		c->new_version = fleet_u64(r, 0, 0);
+		rc = 0;
+	} else
+		pq_message("the database", r != NULL ?
+		    PQresultErrorMessage(r) : PQerrorMessage(f->wconn), err,
+		    errsz);
+	PQclear(r);
+	while (fleet_recv(f, f->wconn, 0, deadline, &r, err, errsz) == 0 &&
+	    r != NULL)
+		PQclear(r);
+	return rc;
+}
+
+/* Runs one statement without rows on the write connection. */
+static int
+wcmd(struct fleet *f, const char *sql, uint64_t deadline, char *err,
+    size_t errsz)
+{
+	PGresult	*r;
+	int		 rc = -1;
+
+	if (fleet_send(f, f->wconn, 0, deadline, sql, 0, NULL, NULL, err,
+	    errsz) != 0)
+		return -1;
+	while (fleet_recv(f, f->wconn, 0, deadline, &r, err, errsz) == 0) {
+		if (r == NULL)
+			return rc;
+		if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+		    PQresultStatus(r) == PGRES_TUPLES_OK)
+			rc = 0;
+		else
+			pq_message("the database", PQresultErrorMessage(r),
+			    err, errsz);
+		PQclear(r);
+	}
+	return -1;
 }
 
 /*
@@ -131,7 +204,7 @@ drop_write(struct fleet *f)
  * connection may try again.
  */
 static int
-begin(struct fleet *f, char *err, size_t errsz)
+begin(struct fleet *f, uint64_t deadline, char *err, size_t errsz)
 {
 	int	tries;
 
@@ -139,40 +212,99 @@ begin(struct fleet *f, char *err, size_t errsz)
 		if (f->wconn == NULL &&
 		    (f->wconn = fleet_connect(f, 0, err, errsz)) == NULL)
 			return -1;
-		if (fleet_cmd(f, f->wconn, 0, "BEGIN", err, errsz) == 0)
-			return fleet_cmd(f, f->wconn, 0, "SELECT "
-			    "pg_advisory_xact_lock(" FLEET_LOCK ")", err, errsz);
+		if (wcmd(f, "BEGIN", deadline, err, errsz) == 0)
+			return wcmd(f, "SELECT pg_advisory_xact_lock("
+			    FLEET_LOCK ")", deadline, err, errsz);
 		drop_write(f);
 	}
 	return -1;
 }
 
-int
-fleet_write(struct fleet *f, struct store_change *v, size_t n, char *err,
-    size_t errsz)
+/*
+ * Sends every change in one pipeline, then reads their results: 0, or the
+ * index + 1 of the first change that was not as read (a conflict), or -1
+ * with err. The pipeline ends idle either way.
+ */
+static long
+pipeline(struct fleet *f, struct store_change *v, size_t n, int admin,
+    uint64_t deadline, char *err, size_t errsz)
 {
+	PGresult	*r;
 	size_t		 i;
+	long		 conflict = 0;
+	int		 rc, failed = 0;
+
+	if (!PQenterPipelineMode(f->wconn)) {
+		pq_message("the database", PQerrorMessage(f->wconn), err,
+		    errsz);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (send_change(f, &v[i], admin, deadline, err, errsz) != 0)
+			return -1;
+	if (!PQpipelineSync(f->wconn) ||
+	    fleet_flush(f, f->wconn, 0, deadline, err, errsz) != 0)
+		return -1;
+	for (i = 0; i < n && !failed; i++) {
+		rc = read_change(f, &v[i], deadline, err, errsz);
+		if (rc == 1 && v[i].rec == NULL && conflict == 0 &&
+		    (admin || v[i].version == 0)) {
+			/* Nothing to delete: the record is gone already. */
+			v[i].new_version = 0;
+			continue;
+		}
+		if (rc == 1 && conflict == 0)
+			conflict = (long)i + 1;
+		failed = rc < 0;
+	}
+	if (failed)
+		return -1;
+	/* The sync's own result, then out of pipeline mode. */
+	if (fleet_recv(f, f->wconn, 0, deadline, &r, err, errsz) != 0)
+		return -1;
+	rc = r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+	PQclear(r);
+	if (!rc || !PQexitPipelineMode(f->wconn)) {
+		pq_message("the database", PQerrorMessage(f->wconn), err,
+		    errsz);
+		return -1;
+	}
+	/* Deletions of what was gone already: marked at the head. */
+	for (i = 0; conflict == 0 && i < n; i++)
+		if (v[i].rec == NULL && v[i].new_version == 0 &&
+		    gone_already(f, &v[i], deadline, err, errsz) != 0)
+			return -1;
+	return conflict;
+}
+
+int
+fleet_write(struct fleet *f, struct store_change *v, size_t n, int admin,
+    char *err, size_t errsz)
+{
+	uint64_t	 deadline;
+	long		 conflict;
 	int		 rc;
 
 	if (wait_ready(f, err, errsz) != 0)
 		return FLEET_EUNAVAIL;
-	if (begin(f, err, errsz) != 0)
-		goto unavail;
-	for (i = 0; i < n; i++) {
-		if ((rc = write_one(f, &v[i], err, errsz)) < 0)
-			goto unavail;
-		if (rc > 0) {
-			snprintf(err, errsz, "%s %s changed meanwhile through "
-			    "another host", v[i].kind == STORE_FLEET_KEY ?
-			    "key" : "tenant", v[i].id);
-			if (fleet_cmd(f, f->wconn, 0, "ROLLBACK", err,
-			    errsz) != 0)
-				drop_write(f);
-			fleet_kick(f);	/* bring the newer record here */
-			return FLEET_ECONFLICT;
-		}
+	deadline = clock_now_ms() + f->cfg->fleet_timeout_ms;
+	if (begin(f, deadline, err, errsz) != 0 ||
+	    (conflict = pipeline(f, v, n, admin, deadline, err, errsz)) < 0) {
+		/* Nothing was committed: the connection goes, and the
+		 * transaction with it. */
+		drop_write(f);
+		return FLEET_EUNAVAIL;
 	}
-	if (fleet_cmd(f, f->wconn, 0, "COMMIT", err, errsz) != 0) {
+	if (conflict > 0) {
+		snprintf(err, errsz, "%s %s changed meanwhile through another "
+		    "host", v[conflict - 1].kind == STORE_FLEET_KEY ? "key" :
+		    "tenant", v[conflict - 1].id);
+		if (wcmd(f, "ROLLBACK", deadline, err, errsz) != 0)
+			drop_write(f);
+		fleet_kick(f);	/* bring the newer record here */
+		return FLEET_ECONFLICT;
+	}
+	if (wcmd(f, "COMMIT", deadline, err, errsz) != 0) {
 		/* An error reply means a rollback; silence, that the commit
 		 * may or may not have happened. */
 		rc = PQstatus(f->wconn) == CONNECTION_OK &&
@@ -183,9 +315,4 @@ fleet_write(struct fleet *f, struct store_change *v, size_t n, char *err,
 	}
 	fleet_kick(f);
 	return FLEET_OK;
-unavail:
-	/* Nothing was committed: the connection goes, and the transaction
-	 * with it. */
-	drop_write(f);
-	return FLEET_EUNAVAIL;
 }

@@ -25,9 +25,19 @@
  * echoed it back) cannot bring a revoked key back meanwhile.
  */
 #define DEAD		(UINT64_C(1) << 63)
+/*
+ * A version with this bit is a record this host could not read (a newer
+ * format, say): it has no copy, fails closed, and counts the record as
+ * held for the digest, which would otherwise differ for ever. Each is
+ * counted in meta "fleet_unreadable", so that a restart (perhaps of a
+ * newer apikeyd) loads a snapshot and tries again.
+ */
+#define BAD		(UINT64_C(1) << 62)
+#define VERSION(v)	((v) & ~(DEAD | BAD))
 #define LINE_MAX_LEN	(VKEY_MAX + 1 + 20 + 1)
 
 static const char seq_name[] = "fleet_seq";
+static const char unreadable_name[] = "fleet_unreadable";
 
 /* The version key of a record: kind then id. */
 static int
@@ -167,6 +177,7 @@ journal_note(struct store_txn *t, char kind, const char *id,
 	}
 	if (c->version & DEAD)
 		c->version = 0;	/* deleted: the database has no row */
+	c->version = VERSION(c->version);
 	c->rec = copy;
 	c->len = len;
 	t->nchg++;
@@ -375,7 +386,7 @@ store_fleet_apply(struct store_txn *t, char kind, const char *id,
 		return STORE_EIO;
 	if ((rv = version_get(t, kind, id, &have)) != 0)
 		return rv;
-	if ((have & ~DEAD) >= seq) {
+	if (VERSION(have) >= seq) {
 		/* Our own deletion, echoed: the marker has done its work. */
 		if (have == (seq | DEAD))
 			return version_put(t, kind, id, 0);
@@ -389,8 +400,10 @@ store_fleet_apply(struct store_txn *t, char kind, const char *id,
 			(void)apply_key(t, id, NULL, 0);
 		else
 			(void)apply_tenant(t, id, NULL, 0, fn, arg);
-		(void)version_put(t, kind, id, 0);
-		return STORE_ECORRUPT;
+		if ((rv = version_put(t, kind, id, seq | BAD)) == 0 &&
+		    (rv = meta_get(t, unreadable_name, &have)) == 0)
+			rv = meta_put(t, unreadable_name, have + 1);
+		return rv != 0 ? rv : STORE_ECORRUPT;
 	}
 	if (rv != 0)
 		return rv;
@@ -411,7 +424,7 @@ store_fleet_wipe(struct store_txn *t)
 	    (rc = mdb_drop(t->txn, s->tenants, 0)) != 0 ||
 	    (rc = mdb_drop(t->txn, s->fleet, 0)) != 0)
 		return map_err(rc);
-	return STORE_OK;
+	return meta_put(t, unreadable_name, 0);
 }
 
 int
@@ -455,6 +468,14 @@ store_fleet_seq(struct store_txn *t, uint64_t *seq, int *loaded)
 }
 
 int
+store_fleet_unreadable(struct store_txn *t, uint64_t *n)
+{
+	if (!txn_ok(t))
+		return STORE_EIO;
+	return meta_get(t, unreadable_name, n);
+}
+
+int
 store_fleet_set_seq(struct store_txn *t, uint64_t seq)
 {
 	if (!txn_writable(t))
@@ -483,7 +504,7 @@ store_fleet_lines(struct store_txn *t, uint64_t upto, store_line_fn fn,
 			rv = STORE_ECORRUPT;
 			break;
 		}
-		if ((ver & ~DEAD) > upto) {
+		if (VERSION(ver) > upto) {
 			rv = 1;
 			break;
 		}
@@ -491,7 +512,7 @@ store_fleet_lines(struct store_txn *t, uint64_t upto, store_line_fn fn,
 			continue;	/* no record: the database has no row */
 		n = snprintf(line, sizeof(line), "%.*s:%llu\n",
 		    (int)k.mv_size, (const char *)k.mv_data,
-		    (unsigned long long)ver);
+		    (unsigned long long)VERSION(ver));
 		if (n < 0 || (size_t)n >= sizeof(line)) {
 			rv = STORE_ECORRUPT;
 			break;

@@ -67,6 +67,8 @@ typedef int (*store_gid_fn)(const char *group, uint32_t *gid, void *arg);
  * in, and one NSS failed to look up keeps the gid the store held.
  * A record that does not decode is STORE_ECORRUPT, and the store's copy
  * is deleted: a change it cannot read must not leave an older key working.
+ * Its version is kept, marked unreadable, so that the digest still matches
+ * (store_fleet_unreadable counts them until the next wipe).
  */
 int	store_fleet_apply(struct store_txn *, char kind, const char *id,
 	    const void *rec, size_t len, uint64_t seq, store_gid_fn fn,
@@ -86,6 +88,9 @@ int	store_fleet_sweep_usage(struct store_txn *);
  * loaded a snapshot (a single-host store, or a new one). */
 int	store_fleet_seq(struct store_txn *, uint64_t *seq, int *loaded);
 int	store_fleet_set_seq(struct store_txn *, uint64_t seq);
+/* Records marked unreadable since the last wipe: a snapshot may read them
+ * (an apikeyd upgraded since). */
+int	store_fleet_unreadable(struct store_txn *, uint64_t *n);
 /*
  * The digest lines of the records held, in order: kind, id, ':', version,
  * newline, as apikeyd.digest() in sql/schema.sql makes them. 1 when a

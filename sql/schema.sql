@@ -146,6 +146,29 @@ CREATE TRIGGER keys_no_truncate BEFORE TRUNCATE ON apikeyd.keys
 CREATE TRIGGER tenants_no_truncate BEFORE TRUNCATE ON apikeyd.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION apikeyd.no_truncate();
 
+-- A deletion as apikeyd makes it: the row of kind ('k' or 't') and id,
+-- only if its version is still want (NULL: whatever it is). Returns the
+-- tombstone's seq, drawn by the AFTER trigger once the row is gone, or
+-- NULL when no row matched. One statement, so that a host can send many
+-- in a pipeline.
+CREATE FUNCTION apikeyd.delete_record(kind "char", rid text, want bigint)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF kind = 'k' THEN
+		DELETE FROM apikeyd.keys
+		    WHERE id = rid AND (want IS NULL OR version = want);
+	ELSE
+		DELETE FROM apikeyd.tenants
+		    WHERE id = rid AND (want IS NULL OR version = want);
+	END IF;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN currval('apikeyd.changelog_seq');
+END
+$$;
+
 -- Retention: deletes changelog rows older than keep, and moves the horizon
 -- past them, in one transaction. Run it from cron or a systemd timer, for
 -- example daily with '7 days': a host offline for longer loads a snapshot
