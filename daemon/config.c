@@ -48,7 +48,7 @@ config_defaults(struct config *c)
 	c->log_lines = 20;
 	c->log_window_ms = 60 * 1000;
 	c->fleet_poll_ms = 2 * 1000;
-	c->fleet_timeout_ms = 5 * 1000;
+	c->fleet_timeout_ms = 1500;	/* under apikeyctl's 2 s */
 	c->fleet_digest_ms = 5 * 60 * 1000;
 }
 

@@ -443,6 +443,20 @@ session(struct fleet *f, char *err, size_t errsz)
 }
 
 /*
+ * A wait of about ms, give or take a quarter: a database that comes back
+ * is not met by every host of the fleet in the same millisecond.
+ */
+static uint64_t
+jitter(uint64_t ms)
+{
+	static _Thread_local unsigned	seed;
+
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)clock_now_ms();
+	return ms < 4 ? ms : ms * 3 / 4 + (uint64_t)rand_r(&seed) % (ms / 2);
+}
+
+/*
  * The follow thread. A session that fails is dropped and tried again at
  * once (a restarted server, a killed backend: a connection that worked
  * is likely to work again), then every fleet_poll_interval.
@@ -463,8 +477,8 @@ run(void *arg)
 			fleet_set_error(f, err);
 			drop(f);
 			if (failures++ > 0)
-				(void)idle(f, f->cfg->fleet_poll_ms, err,
-				    sizeof(err));
+				(void)idle(f, jitter(f->cfg->fleet_poll_ms),
+				    err, sizeof(err));
 			continue;
 		}
 		failures = 0;

@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/account.h"
@@ -77,6 +78,13 @@ fleet_check_pepper(struct fleet *f, char *err, size_t errsz)
 	}
 	return 0;
 }
+
+/*
+ * A record as fetched: one longer than any record apikeyd writes (a key's
+ * is at most about 15 KB, store_record.h) is cut, so it fails to decode
+ * (and fails closed) instead of a batch of them taking the memory.
+ */
+#define RECORD_SQL	"substring(c.record from 1 for 65536)"
 
 /* A text or bytea column into id: 0, or -1 when it does not fit. */
 static int
@@ -161,7 +169,8 @@ snapshot_table(struct fleet *f, struct store_txn *txn, const char *table,
 	int		 rows;
 
 	snprintf(sql, sizeof(sql), "DECLARE snap NO SCROLL CURSOR FOR "
-	    "SELECT NULL, id, record, version FROM apikeyd.%s", table);
+	    "SELECT NULL, id, %s, version FROM apikeyd.%s c", RECORD_SQL,
+	    table);
 	if (fleet_cmd(f, f->conn, 1, sql, err, errsz) != 0)
 		return -1;
 	do {
@@ -262,7 +271,7 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 		snprintf(last, sizeof(last), "%" PRIu64, seq);
 		if ((r = fleet_exec(f, f->conn, 1, "SELECT h.pruned_through, "
 		    "coalesce((SELECT max(seq) FROM apikeyd.changelog), 0), "
-		    "c.kind, c.id, c.record, c.seq FROM apikeyd.horizon h "
+		    "c.kind, c.id, " RECORD_SQL ", c.seq FROM apikeyd.horizon h "
 		    "LEFT JOIN LATERAL (SELECT seq, kind, id, record FROM "
 		    "apikeyd.changelog WHERE seq > $1::int8 ORDER BY seq "
 		    "LIMIT $2::int4) c ON true", 2, vals, NULL, err,
@@ -299,6 +308,15 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 		if ((rv = store_fleet_begin(f->store, &txn)) != 0) {
 			PQclear(r);
 			store_failed(rv, err, errsz);
+			return -1;
+		}
+		/* A seq that does not move on (a column of another type
+		 * reads as 0) would be fetched again for ever. */
+		if (fleet_u64(r, rows - 1, 5) <= seq) {
+			PQclear(r);
+			snprintf(err, errsz, "the changelog's seq did not move "
+			    "past %" PRIu64 ": is apikeyd.changelog as "
+			    "sql/schema.sql makes it?", seq);
 			return -1;
 		}
 		seq = fleet_u64(r, rows - 1, 5);
@@ -395,19 +413,92 @@ fleet_compare(struct fleet *f, char *err, size_t errsz)
 	return 0;
 }
 
+/* Groups looked up ahead of a write transaction. */
+struct gidmap {
+	struct gidname {
+		char		 name[PROTO_ACCOUNT_MAX + 1];
+		int		 rc;
+		uint32_t	 gid;
+	}		*v;
+	size_t		 n, cap;
+};
+
+static int
+gidmap_add(struct gidmap *m, const char *name)
+{
+	struct gidname	*v;
+
+	if (name[0] == '\0')
+		return 0;
+	if (m->n == m->cap) {
+		m->cap = m->cap == 0 ? 32 : m->cap * 2;
+		if ((v = realloc(m->v, m->cap * sizeof(*v))) == NULL)
+			return STORE_EIO;
+		m->v = v;
+	}
+	snprintf(m->v[m->n].name, sizeof(m->v[m->n].name), "%s", name);
+	m->v[m->n].rc = gid_of(name, &m->v[m->n].gid, NULL);
+	m->n++;
+	return 0;
+}
+
+static int
+collect_groups(const struct proto_tenant *tn, void *arg)
+{
+	int	rv;
+
+	if ((rv = gidmap_add(arg, tn->group)) == 0)
+		rv = gidmap_add(arg, tn->admin_group);
+	return rv;
+}
+
+/* A group of the map; one not looked up (a tenant new since) keeps what
+ * the store holds. */
+static int
+gid_in(const char *group, uint32_t *gid, void *arg)
+{
+	const struct gidmap	*m = arg;
+	size_t			 i;
+
+	for (i = 0; i < m->n; i++) {
+		if (strcmp(m->v[i].name, group) != 0)
+			continue;
+		if (m->v[i].rc == 0)
+			*gid = m->v[i].gid;
+		return m->v[i].rc;
+	}
+	return -1;
+}
+
+/*
+ * Looks every tenant's groups up again (a group made on this host after
+ * its tenant arrived, or given another gid). NSS runs before the write
+ * transaction, which then only compares: a slow directory must not hold
+ * the store's writer, which management and the ledger wait for. (A
+ * snapshot or a tenant's change still looks its groups up inside its
+ * transaction: they are rare, and a tenant's gid must be right when it
+ * lands.)
+ */
 void
 fleet_regroup(struct fleet *f)
 {
 	struct store_txn	*txn = NULL;
+	struct gidmap		 m = { NULL, 0, 0 };
 	unsigned		 changed = 0;
 	int			 rv;
 
-	if ((rv = store_fleet_begin(f->store, &txn)) == 0 &&
-	    (rv = store_fleet_regroup(txn, gid_of, NULL, &changed)) == 0 &&
+	if ((rv = store_read_begin(f->store, &txn)) == 0) {
+		rv = store_tenant_foreach(txn, collect_groups, &m);
+		store_end(txn);
+		txn = NULL;
+	}
+	if (rv == 0 && (rv = store_fleet_begin(f->store, &txn)) == 0 &&
+	    (rv = store_fleet_regroup(txn, gid_in, &m, &changed)) == 0 &&
 	    changed > 0)
 		rv = store_commit(txn);
 	else
 		store_end(txn);
+	free(m.v);
 	if (rv != 0)
 		log_warnx("fleet: looking up tenants' groups again: %s",
 		    store_strerror(rv));

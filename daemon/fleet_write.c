@@ -176,8 +176,17 @@ wait_ready(struct fleet *f, char *err, size_t errsz)
 	struct timespec	ts;
 	int		rc = 0;
 
-	if (atomic_load(&f->ready))
-		return 0;
+	if (atomic_load(&f->ready)) {
+		/* The follow thread lost the database and waits to try
+		 * again: no use waiting fleet_timeout to learn the same. */
+		pthread_mutex_lock(&f->mu);
+		if (!atomic_load(&f->connected) && f->error[0] != '\0') {
+			snprintf(err, errsz, "%s", f->error);
+			rc = -1;
+		}
+		pthread_mutex_unlock(&f->mu);
+		return rc;
+	}
 	clock_deadline(&ts, f->cfg->fleet_timeout_ms < READY_WAIT_MS ?
 	    f->cfg->fleet_timeout_ms : READY_WAIT_MS);
 	pthread_mutex_lock(&f->mu);

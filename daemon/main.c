@@ -420,9 +420,11 @@ main(int argc, char **argv)
 		log_warnx("shutdown incomplete; exiting");
 		exit(1);
 	}
+	/* The follow thread first: a snapshot it is loading holds the
+	 * store's writer, which the ledger's last write waits for. */
+	fleet_close(fleet);
 	/* Before the sockets go: committed replies and last uses. */
 	ledger_close(ledger);
-	fleet_close(fleet);
 	server_close(srv);
 	for (i = 0; i < cfg.verify_threads; i++)
 		secret_free(verifiers[i].ctx);

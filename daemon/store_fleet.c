@@ -289,16 +289,17 @@ resolve(struct proto_tenant *tn, const struct proto_tenant *old,
 	uint32_t	gid, agid;
 	int		rc;
 
-	gid = old != NULL ? old->gid : STORE_GID_NONE;
-	agid = old != NULL ? old->admin_gid : STORE_GID_NONE;
-	if ((rc = fn(tn->group, &gid, arg)) > 0)
-		gid = STORE_GID_NONE;
-	else if (rc < 0 && old == NULL)
+	/* What was held counts only for the same group name: a tenant
+	 * moved to another group must not keep the old one's members. */
+	gid = old != NULL && strcmp(old->group, tn->group) == 0 ? old->gid :
+	    STORE_GID_NONE;
+	agid = old != NULL && strcmp(old->admin_group, tn->admin_group) == 0 ?
+	    old->admin_gid : STORE_GID_NONE;
+	if (fn(tn->group, &gid, arg) > 0)
 		gid = STORE_GID_NONE;
 	if (tn->admin_group[0] == '\0')
 		agid = 0;
-	else if ((rc = fn(tn->admin_group, &agid, arg)) > 0 ||
-	    (rc < 0 && old == NULL))
+	else if (fn(tn->admin_group, &agid, arg) > 0)
 		agid = STORE_GID_NONE;
 	rc = gid != tn->gid || agid != tn->admin_gid;
 	tn->gid = gid;

@@ -58,7 +58,8 @@ int	store_fleet_versions(struct store_txn *, const struct store_change *,
 /* A write transaction for the follow path: it records nothing. */
 int	store_fleet_begin(struct store *, struct store_txn **out);
 /* Resolves a group name on this host: 0 (*gid set), 1 when the host has
- * no such group, -1 when the lookup failed (NSS down). */
+ * no such group, -1 when the lookup failed (NSS down); *gid is written
+ * only on 0. */
 typedef int (*store_gid_fn)(const char *group, uint32_t *gid, void *arg);
 /*
  * Applies one changelog row (rec NULL: a deletion) unless the store holds

@@ -716,8 +716,18 @@ Test(store_fleet, tenant_gids_resolved_on_this_host)
 	cr_assert_eq(got.gid, 1001);
 	cr_assert_eq(got.admin_gid, 2001);
 
+	/* NSS down while the tenant moves to other groups: the old groups'
+	 * gids must not stay with it (their members would keep access). */
+	mk_tenant(&tn, "delta", "g-alpha", "a-alpha");
+	enc_tenant(&tn, &r);
+	cr_assert_eq(apply(s, T, "delta", &r, 6, &gd), STORE_OK);
+	cr_assert_eq(tenant_get(s, "delta", &got), STORE_OK);
+	cr_assert_str_eq(got.group, "g-alpha");
+	cr_assert_eq(got.gid, NONE);
+	cr_assert_eq(got.admin_gid, NONE);
+
 	/* The groups gone from this host (1): NONE, even for one held. */
-	tn.enabled = 1;
+	mk_tenant(&tn, "alpha", "g-alpha", "a-alpha");
 	enc_tenant(&tn, &r);
 	cr_assert_eq(apply(s, T, "alpha", &r, 6, &no_groups), STORE_OK);
 	cr_assert_eq(tenant_get(s, "alpha", &got), STORE_OK);
