@@ -49,7 +49,7 @@ config_defaults(struct config *c)
 	c->log_window_ms = 60 * 1000;
 	c->fleet_poll_ms = 2 * 1000;
 	c->fleet_timeout_ms = 1500;	/* under apikeyctl's 2 s */
-	c->fleet_digest_ms = 5 * 60 * 1000;
+	c->fleet_digest_ms = 60 * 60 * 1000;
 }
 
 /* The CPUs this process may run on (its affinity: a unit's CPUAffinity=

@@ -431,8 +431,7 @@ session(struct fleet *f, char *err, size_t errsz)
 	if (!atomic_load(&f->ready))
 		fleet_set_ready(f);
 	now = clock_now_ms();
-	if (f->cfg->fleet_digest_ms != 0 &&
-	    now - f->last_digest_ms >= f->cfg->fleet_digest_ms &&
+	if (f->cfg->fleet_digest_ms != 0 && now >= f->next_digest_ms &&
 	    fleet_compare(f, err, errsz) != 0)
 		return -1;
 	if (now - f->last_regroup_ms >= FLEET_REGROUP_MS) {
@@ -442,12 +441,8 @@ session(struct fleet *f, char *err, size_t errsz)
 	return 0;
 }
 
-/*
- * A wait of about ms, give or take a quarter: a database that comes back
- * is not met by every host of the fleet in the same millisecond.
- */
-static uint64_t
-jitter(uint64_t ms)
+uint64_t
+fleet_jitter(uint64_t ms)
 {
 	static _Thread_local unsigned	seed;
 
@@ -477,7 +472,7 @@ run(void *arg)
 			fleet_set_error(f, err);
 			drop(f);
 			if (failures++ > 0)
-				(void)idle(f, jitter(f->cfg->fleet_poll_ms),
+				(void)idle(f, fleet_jitter(f->cfg->fleet_poll_ms),
 				    err, sizeof(err));
 			continue;
 		}
@@ -535,7 +530,7 @@ fleet_open(const struct config *cfg, struct store *store,
 		    "before: loading a snapshot, which this apikeyd may read",
 		    unreadable);
 	atomic_store(&f->last_seq, seq);
-	f->last_digest_ms = clock_now_ms() - cfg->fleet_digest_ms;
+	f->next_digest_ms = clock_now_ms();	/* once in step */
 	f->last_regroup_ms = clock_now_ms();
 	if ((f->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
 		snprintf(err, errsz, "eventfd: %s", strerror(errno));

@@ -44,7 +44,7 @@ struct fleet {
 
 	/* The follow thread's own; cancel is shared with fleet_close. */
 	PGconn			*conn;
-	uint64_t		 last_digest_ms;
+	uint64_t		 next_digest_ms;
 	uint64_t		 last_regroup_ms;
 	int			 need_snapshot;
 	int			 pepper_ok;
@@ -69,6 +69,9 @@ struct fleet {
 };
 
 /* fleet.c */
+/* About ms, give or take a quarter: the fleet's hosts do not all meet
+ * the database in the same millisecond. Thread-safe. */
+uint64_t fleet_jitter(uint64_t ms);
 /*
  * Opens a connection (the follow thread's with stopping set, which a
  * stop interrupts): NULL with a message in err.

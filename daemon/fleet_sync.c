@@ -402,7 +402,10 @@ fleet_compare(struct fleet *f, char *err, size_t errsz)
 	same = PQgetlength(r, 0, 1) == KEYS_DIGEST_LEN &&
 	    memcmp(PQgetvalue(r, 0, 1), mine, sizeof(mine)) == 0;
 	PQclear(r);
-	f->last_digest_ms = clock_now_ms();
+	/* Each comparison reads every row in the database: spread the
+	 * fleet's over the interval. */
+	f->next_digest_ms = clock_now_ms() +
+	    fleet_jitter(f->cfg->fleet_digest_ms);
 	atomic_store(&f->digest, same ? FLEET_DIGEST_MATCH :
 	    FLEET_DIGEST_MISMATCH);
 	if (!same) {

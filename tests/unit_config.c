@@ -785,7 +785,7 @@ Test(config, fleet_defaults_and_keys)
 	cr_expect_str_eq(c->fleet_url, "");
 	cr_expect_eq(c->fleet_poll_ms, 2000);
 	cr_expect_eq(c->fleet_timeout_ms, 1500);
-	cr_expect_eq(c->fleet_digest_ms, 5 * 60 * 1000);
+	cr_expect_eq(c->fleet_digest_ms, 60 * 60 * 1000);
 	cr_expect_eq(c->max_staleness_ms, 0);
 	load_ok("fleet_url = postgresql://apikeyd@db.example.org/apikeyd?"
 	    "sslmode=verify-full&passfile=/etc/apikeyd/pgpass\n"
