@@ -11,6 +11,7 @@
 #include "admin_int.h"
 #include "clock.h"
 #include "fleet.h"
+#include "limits.h"
 #include "log.h"
 #include "reply.h"
 
@@ -130,6 +131,17 @@ admin_store_fail(struct areq *r, int rc, const char *what)
 		    "through another host: nothing was changed; try again");
 		return 0;
 	}
+	if (rc == ADMIN_EWRITES) {
+		log_debug("admin: %s: uid %u reached fleet_writes_per_uid (%u "
+		    "changes a minute)", what, (unsigned)r->who.uid,
+		    r->a->cfg->fleet_writes_per_uid);
+		reply_error(r->c, r->h, PROTO_ELIMIT, "too many changes through "
+		    "the fleet database: fleet_writes_per_uid allows %u a minute "
+		    "for each user; nothing was changed; try again in %llu s",
+		    r->a->cfg->fleet_writes_per_uid,
+		    (unsigned long long)((r->retry_ms + 999) / 1000));
+		return 0;
+	}
 	log_warnx("admin: %s: %s", what, store_strerror(rc));
 	reply_error(r->c, r->h, PROTO_EINTERNAL, "key store failure during "
 	    "%s; see the apikeyd log", what);
@@ -224,6 +236,17 @@ fleet_first(struct areq *r, struct store_txn *txn, int *sent)
 	}
 	if (n == 0)
 		return 0;	/* the audit log is this host's own */
+	/* Every host applies each change: one host's user must not keep the
+	 * fleet busy. Root and admin_group answer for their own. */
+	if (!r->who.admin && r->a->limits != NULL &&
+	    r->a->cfg->fleet_writes_per_uid != 0 &&
+	    limits_writes_take(r->a->limits, r->who.uid, n > UINT32_MAX ?
+	    UINT32_MAX : (uint32_t)n, r->a->cfg->fleet_writes_per_uid,
+	    clock_now_ms(), &r->retry_ms) != 0) {
+		store_changes_free(v, n);
+		store_end(txn);
+		return ADMIN_EWRITES;
+	}
 	switch (fleet_write(r->a->fleet, v, n, r->who.admin, err,
 	    sizeof(err))) {
 	case FLEET_OK:
@@ -293,6 +316,7 @@ admin_commit(struct areq *r, struct store_txn *txn)
 		    rc == ADMIN_EFLEET ? "fleet database unreachable" :
 		    rc == ADMIN_ECONFLICT ? "changed through another host" :
 		    rc == ADMIN_EUNKNOWN ? "fleet database commit unconfirmed" :
+		    rc == ADMIN_EWRITES ? "fleet_writes_per_uid reached" :
 		    store_strerror(rc), r->logs[0], r->nlogs + r->lostlogs > 1 ?
 		    " (and the rest of the request)" : "");
 	admin_drop_logs(r);

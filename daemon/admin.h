@@ -34,6 +34,9 @@ struct admin {
 	/* Fleet mode: management writes go to its database first; NULL on
 	 * a single host. Borrowed. */
 	struct fleet		*fleet;
+	/* Fleet mode: each uid's changes a minute (fleet_writes_per_uid).
+	 * Borrowed, shared with verify. */
+	struct limits		*limits;
 	/* Maintenance: where the scan for expired keys goes on next time. */
 	char			 purge_after[TOKEN_ID_LEN + 1];
 };

@@ -41,6 +41,7 @@ struct areq {
 						   admin_space_check */
 	int			 quiet;		/* akey_create_one: the
 						   caller audits */
+	uint64_t		 retry_ms;	/* with ADMIN_EWRITES */
 };
 
 /* authz.c: the DESIGN's authorization table. authz_* functions that take
@@ -62,6 +63,8 @@ int	authz_key(struct areq *, const struct store_key *,
 #define ADMIN_EFLEET	(-100)	/* the fleet database is unreachable */
 #define ADMIN_ECONFLICT	(-101)	/* changed meanwhile through another host */
 #define ADMIN_EUNKNOWN	(-102)	/* the database's commit is unconfirmed */
+#define ADMIN_EWRITES	(-103)	/* fleet_writes_per_uid reached; retry_ms
+				   says when the caller may write again */
 
 /* admin.c: replies and bookkeeping shared by the handlers. */
 int	admin_bad_request(struct areq *, int rc);

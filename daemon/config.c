@@ -50,6 +50,7 @@ config_defaults(struct config *c)
 	c->fleet_poll_ms = 2 * 1000;
 	c->fleet_timeout_ms = 1500;	/* under apikeyctl's 2 s */
 	c->fleet_digest_ms = 60 * 60 * 1000;
+	c->fleet_writes_per_uid = 2000;
 }
 
 /* The CPUs this process may run on (its affinity: a unit's CPUAffinity=
@@ -212,6 +213,8 @@ static const struct count_opt {
 	{ "throttle_failures", 0, 1000000,
 	    offsetof(struct config, throttle_failures),
 	    " (0 turns throttling off)" },
+	{ "fleet_writes_per_uid", 0, 1000000,
+	    offsetof(struct config, fleet_writes_per_uid), " (0: no limit)" },
 	{ "max_keys_per_user", 0, 1000000,
 	    offsetof(struct config, max_keys_per_user), " (0: no limit)" },
 	{ "max_keys_per_tenant", 0, 1000000,

@@ -61,6 +61,8 @@ struct config {
 	uint64_t fleet_timeout_ms;	/* connecting, and each statement */
 	uint64_t fleet_digest_ms;	/* digest comparison; 0: never */
 	uint64_t max_staleness_ms;	/* strict keys fail past it; 0: off */
+	unsigned fleet_writes_per_uid;	/* records a minute; 0: no limit;
+					   root, admins exempt */
 };
 
 void	config_defaults(struct config *);

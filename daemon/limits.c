@@ -97,7 +97,8 @@ limits_owner(const struct proto_owner *o, char buf[LIMITS_OWNER_MAX])
 
 static int
 rate_take(struct limits *l, const char *key_id, const char *owner,
-    uint32_t max, uint32_t window_ms, uint64_t now_ms, uint64_t *retry_ms)
+    uint32_t n, uint32_t max, uint32_t window_ms, uint64_t now_ms,
+    uint64_t *retry_ms)
 {
 	struct window	*w;
 	void		*v;
@@ -117,11 +118,11 @@ rate_take(struct limits *l, const char *key_id, const char *owner,
 		w->count = 0;
 		ttable_set_expiry(l->rate, w, add_sat(now_ms, window_ms));
 	}
-	if (w->count >= max) {
+	if (w->count >= max || max - w->count < n) {
 		*retry_ms = add_sat(w->start_ms, w->len_ms) - now_ms;
 		return PROTO_RATE_LIMITED;
 	}
-	w->count++;
+	w->count += n;
 	return 0;
 }
 
@@ -152,7 +153,24 @@ limits_rate_take(struct limits *l, const char *key_id, const char *owner,
 	int	 rc;
 
 	pthread_mutex_lock(&l->mu);
-	rc = rate_take(l, key_id, owner, max, window_ms, now_ms, retry_ms);
+	rc = rate_take(l, key_id, owner, 1, max, window_ms, now_ms, retry_ms);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int
+limits_writes_take(struct limits *l, uid_t uid, uint32_t n, uint32_t max,
+    uint64_t now_ms, uint64_t *retry_ms)
+{
+	char	 key[LIMITS_OWNER_MAX + 2], owner[LIMITS_OWNER_MAX];
+	int	 rc;
+
+	/* "w:" keys cannot meet a key id (base62) in the shared table. */
+	snprintf(owner, sizeof(owner), "u:%u", (unsigned)uid);
+	snprintf(key, sizeof(key), "w:%u", (unsigned)uid);
+	pthread_mutex_lock(&l->mu);
+	rc = rate_take(l, key, owner, n, max, LIMITS_WRITES_WINDOW_MS, now_ms,
+	    retry_ms);
 	pthread_mutex_unlock(&l->mu);
 	return rc;
 }

@@ -61,6 +61,17 @@ int	limits_rate_take(struct limits *, const char *key_id,
 	    uint64_t now_ms, uint64_t *retry_ms);
 
 /*
+ * Fleet mode: n changes by uid through the fleet database, at most max a
+ * minute (a window starting at the first). Every host applies each one,
+ * so one host's user could otherwise keep the whole fleet busy. The window
+ * is a rate window of the uid's own ("u:<uid>"). Returns as
+ * limits_rate_take(); nothing is counted when refused.
+ */
+#define LIMITS_WRITES_WINDOW_MS	(60 * 1000)
+int	limits_writes_take(struct limits *, uid_t uid, uint32_t n,
+	    uint32_t max, uint64_t now_ms, uint64_t *retry_ms);
+
+/*
  * Failure throttling. A source is the pair of the peer uid and the remote
  * host the request names (empty when it names none), so a service failing
  * for one remote host never throttles itself for others. Root is counted

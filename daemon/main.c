@@ -378,6 +378,7 @@ main(int argc, char **argv)
 	admin.started_at = clock_now();
 	admin.admin_gid = &admin_gid;
 	admin.fleet = fleet;
+	admin.limits = fleet != NULL ? limits : NULL;
 	admin_refresh_gid(&admin);
 	if (cfg.admin_group[0] != '\0' && atomic_load(&admin_gid) == 0)
 		log_warnx("admin_group '%s' is unknown to NSS; only root may "

@@ -92,3 +92,35 @@ Test(fleet_start, a_database_made_anew_is_loaded_again, .fini = fleet_teardown)
 	fleet_wait_applied(0, 1, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_status(0).tenants, 1);
 }
+
+/*
+ * Every host applies each change: one host's user may make at most
+ * fleet_writes_per_uid of them a minute. A refused request changes
+ * nothing anywhere; root is not counted.
+ */
+Test(fleet_start, a_users_changes_through_the_fleet_are_bounded,
+    .fini = fleet_teardown)
+{
+	const char	*msg = "apikeyctl: too many changes through the fleet "
+			    "database: fleet_writes_per_uid allows 3 a minute "
+			    "for each user; nothing was changed; try again in ";
+	struct it_run	 r;
+	int		 i;
+
+	fleet_start(1, "fleet_writes_per_uid = 3\n");
+	for (i = 0; i < 3; i++)
+		fleet_expect(0, "alice", 0, NULL, "key", "create", "--name",
+		    it_printf("k%d", i), (const char *)NULL);
+	cr_assert_eq(fleet_ctl(0, &r, "alice", "key", "create", "--name", "k3",
+	    (const char *)NULL), 7);
+	cr_assert(strncmp(r.err, msg, strlen(msg)) == 0, "stderr: %s", r.err);
+	/* Nothing of it reached the database, and no host has it. */
+	cr_assert_str_eq(pg_sql("SELECT count(*) FROM apikeyd.keys"), "3");
+	cr_assert_eq(fleet_status(0).keys, 3);
+	/* Root answers for its own: not counted. */
+	for (i = 0; i < 4; i++)
+		fleet_expect(0, NULL, 0, NULL, "tenant", "add",
+		    it_printf("t%d", i), "--group", "acme", (const char *)NULL);
+	/* bob has a window of his own. */
+	fleet_expect(0, "bob", 0, NULL, "key", "create", (const char *)NULL);
+}

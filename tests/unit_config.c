@@ -787,18 +787,21 @@ Test(config, fleet_defaults_and_keys)
 	cr_expect_eq(c->fleet_timeout_ms, 1500);
 	cr_expect_eq(c->fleet_digest_ms, 60 * 60 * 1000);
 	cr_expect_eq(c->max_staleness_ms, 0);
+	cr_expect_eq(c->fleet_writes_per_uid, 2000);
 	load_ok("fleet_url = postgresql://apikeyd@db.example.org/apikeyd?"
 	    "sslmode=verify-full&passfile=/etc/apikeyd/pgpass\n"
 	    "fleet_poll_interval = 500ms\n"
 	    "fleet_timeout = 3s\n"
 	    "fleet_digest_interval = 0\n"
-	    "max_staleness = 10s\n");
+	    "max_staleness = 10s\n"
+	    "fleet_writes_per_uid = 0\n");
 	cr_expect_str_eq(c->fleet_url, "postgresql://apikeyd@db.example.org/"
 	    "apikeyd?sslmode=verify-full&passfile=/etc/apikeyd/pgpass");
 	cr_expect_eq(c->fleet_poll_ms, 500);
 	cr_expect_eq(c->fleet_timeout_ms, 3000);
 	cr_expect_eq(c->fleet_digest_ms, 0);
 	cr_expect_eq(c->max_staleness_ms, 10000);
+	cr_expect_eq(c->fleet_writes_per_uid, 0);
 	cr_assert_eq(config_finish(c, msg, sizeof(msg)), 0, "%s", msg);
 	/* key=value form and a service name are libpq's too. */
 	load_ok("fleet_url = host=/run/postgresql dbname=apikeyd\n");

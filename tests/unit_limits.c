@@ -98,6 +98,31 @@ Test(rate, max_per_window_then_limited)
 	take_limited("key1", 3, 1000, T0 + 500, 500);
 }
 
+/* Fleet writes: n records at once against a uid's minute. */
+Test(rate, fleet_writes_count_records_per_uid)
+{
+	uint64_t	 retry = 0;
+
+	cr_assert_eq(limits_writes_take(l, 1000, 3, 5, T0, &retry), 0);
+	/* Three more would pass 5: refused whole, nothing counted. */
+	cr_assert_eq(limits_writes_take(l, 1000, 3, 5, T0 + 100, &retry),
+	    PROTO_RATE_LIMITED);
+	cr_assert_eq(retry, LIMITS_WRITES_WINDOW_MS - 100);
+	cr_assert_eq(limits_writes_take(l, 1000, 2, 5, T0 + 200, &retry), 0);
+	cr_assert_eq(limits_writes_take(l, 1000, 1, 5, T0 + 300, &retry),
+	    PROTO_RATE_LIMITED);
+	/* Another uid has a window of its own; a key's rate window of the
+	 * same owner is another entry. */
+	cr_assert_eq(limits_writes_take(l, 1001, 5, 5, T0 + 300, &retry), 0);
+	take_ok("key1", 1, 1000, T0 + 300);
+	/* More than the limit at once never passes. */
+	cr_assert_eq(limits_writes_take(l, 1002, 6, 5, T0, &retry),
+	    PROTO_RATE_LIMITED);
+	/* The next minute starts afresh. */
+	cr_assert_eq(limits_writes_take(l, 1000, 5, 5,
+	    T0 + LIMITS_WRITES_WINDOW_MS, &retry), 0);
+}
+
 Test(rate, window_resets_at_its_end)
 {
 	take_ok("key1", 3, 1000, T0);
