@@ -212,6 +212,35 @@ drop_write(struct fleet *f)
  * when used: nothing was sent in a transaction yet, so one new
  * connection may try again.
  */
+/*
+ * A write this host gave up on must not go on waiting in the server,
+ * holding the writers' lock that every host's writes wait for: its
+ * server process is told to give up on locks and statements a second
+ * after this host does (not before: the host's own deadline says why),
+ * and (PostgreSQL 14 and later) to notice a closed connection within a
+ * second while it waits.
+ */
+static int
+write_session(struct fleet *f, uint64_t deadline, char *err, size_t errsz)
+{
+	static const char *const what[] = { "lock_timeout",
+	    "statement_timeout" };
+	char	sql[80];
+	size_t	i;
+
+	for (i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		snprintf(sql, sizeof(sql), "SET %s = %llu", what[i],
+		    (unsigned long long)f->cfg->fleet_timeout_ms + 1000);
+		if (wcmd(f, sql, deadline, err, errsz) != 0)
+			return -1;
+	}
+	if (PQserverVersion(f->wconn) >= 140000 && wcmd(f,
+	    "SET client_connection_check_interval = 1000", deadline, err,
+	    errsz) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 begin(struct fleet *f, uint64_t deadline, char *err, size_t errsz)
 {
@@ -219,7 +248,8 @@ begin(struct fleet *f, uint64_t deadline, char *err, size_t errsz)
 
 	for (tries = f->wconn != NULL ? 2 : 1; tries > 0; tries--) {
 		if (f->wconn == NULL &&
-		    (f->wconn = fleet_connect(f, 0, err, errsz)) == NULL)
+		    ((f->wconn = fleet_connect(f, 0, err, errsz)) == NULL ||
+		    write_session(f, deadline, err, errsz) != 0))
 			return -1;
 		if (wcmd(f, "BEGIN", deadline, err, errsz) == 0)
 			return wcmd(f, "SELECT pg_advisory_xact_lock("

@@ -635,3 +635,46 @@ fleet_teardown(void)
 	fleet_teardown_hosts();
 	it_teardown();
 }
+
+/* What fleet_create_many() collects. */
+struct made {
+	const char	**tokens;
+	size_t		  n, cap;
+};
+
+static void
+collect(void *arg, const struct apikey_key *k, const char *token)
+{
+	struct made *m = arg;
+
+	(void)k;
+	if (m->n < m->cap)
+		m->tokens[m->n] = it_printf("%s", token);
+	m->n++;
+}
+
+const char **
+fleet_create_many(int i, const char *tenant, size_t n, int ms)
+{
+	struct made m = { 0 };
+	struct apikey_client *c = NULL;
+	struct apikey_key_spec *spec = apikey_key_spec_new();
+	uint32_t made = 0;
+	int rc;
+
+	cr_assert_not_null(spec, "out of memory");
+	m.tokens = calloc(n, sizeof(*m.tokens));
+	cr_assert_not_null(m.tokens, "out of memory");
+	it_keep((char *)m.tokens);
+	m.cap = n;
+	rc = apikey_open_admin(fleet_sockdir(i), ms, &c);
+	cr_assert_eq(rc, 0, "apikey_open_admin: %s", apikey_strerror(rc));
+	rc = apikey_key_create_many(c, APIKEY_OWNER_TENANT, tenant, spec,
+	    (uint32_t)n, collect, &m, &made);
+	cr_assert_eq(rc, 0, "create-many of %zu keys on host %d: %s (%s); %u "
+	    "made", n, i, apikey_strerror(rc), apikey_last_error(c), made);
+	cr_assert_eq(m.n, n, "create-many gave %zu keys, not %zu", m.n, n);
+	apikey_close(c);
+	apikey_key_spec_free(spec);
+	return m.tokens;
+}

@@ -142,6 +142,10 @@ const char *fleet_expect(int i, const char *as, int status,
 /* Clients of host i as root, opened on first use (timeout 5 s). */
 struct apikey_client *fleet_vclient(int i);
 struct apikey_client *fleet_aclient(int i);
+/* Creates n keys of tenant through host i in one KEY_CREATE_MANY, on a
+ * client of its own with timeout ms (a loaded machine): the tokens, in
+ * order, harness-owned. */
+const char **fleet_create_many(int i, const char *tenant, size_t n, int ms);
 /* The code host i answers for token (ctx as it_req()). */
 enum apikey_code fleet_code(int i, const char *token, const char *ctx);
 /* Polls host i (every ms or so) until it answers want, within ms;

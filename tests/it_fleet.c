@@ -97,51 +97,6 @@ revoke_on(int i, const char *token)
 	    (const char *)NULL);
 }
 
-/* What create_many() collects. */
-struct made {
-	const char	**tokens;
-	size_t		  n, cap;
-};
-
-static void
-collect(void *arg, const struct apikey_key *k, const char *token)
-{
-	struct made *m = arg;
-
-	(void)k;
-	if (m->n < m->cap)
-		m->tokens[m->n] = it_printf("%s", token);
-	m->n++;
-}
-
-/* Creates n tenant keys of acme through host i in one create-many, on a
- * client of its own with a timeout for a loaded machine: the tokens. */
-static const char **
-create_many(int i, size_t n)
-{
-	struct made m = { 0 };
-	struct apikey_client *c = NULL;
-	struct apikey_key_spec *spec = apikey_key_spec_new();
-	uint32_t made = 0;
-	int rc;
-
-	cr_assert_not_null(spec, "out of memory");
-	m.tokens = calloc(n, sizeof(*m.tokens));
-	cr_assert_not_null(m.tokens, "out of memory");
-	it_keep((char *)m.tokens);
-	m.cap = n;
-	rc = apikey_open_admin(fleet_sockdir(i), BULK_MS, &c);
-	cr_assert_eq(rc, 0, "apikey_open_admin: %s", apikey_strerror(rc));
-	rc = apikey_key_create_many(c, APIKEY_OWNER_TENANT, "acme", spec,
-	    (uint32_t)n, collect, &m, &made);
-	cr_assert_eq(rc, 0, "create-many of %zu keys on host %d: %s (%s); %u "
-	    "made", n, i, apikey_strerror(rc), apikey_last_error(c), made);
-	cr_assert_eq(m.n, n, "create-many gave %zu keys, not %zu", m.n, n);
-	apikey_close(c);
-	apikey_key_spec_free(spec);
-	return m.tokens;
-}
-
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -273,7 +228,7 @@ Test(fleet, bootstrap_a_fresh_host_loads_10000_keys)
 
 	fleet_start_opt(&o);
 	tenant_acme(A);
-	tok = create_many(A, BOOT_KEYS);
+	tok = fleet_create_many(A, "acme", BOOT_KEYS, BULK_MS);
 	head = fleet_head();
 	/* One tenant row and a row per key, each a change. */
 	cr_assert_eq(head, BOOT_KEYS + 1);
@@ -760,7 +715,7 @@ Test(fleet, a_host_killed_while_applying_a_batch_keeps_seq_and_keys_together)
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	old = fleet_status(B).last_seq;
 	fleet_host_stop(B);
-	(void)create_many(A, CRASH_KEYS);
+	(void)fleet_create_many(A, "acme", CRASH_KEYS, BULK_MS);
 	head = fleet_head();
 	cr_assert_eq(head, old + CRASH_KEYS);
 
