@@ -1,11 +1,13 @@
 /*
  * fleet.c - fleet mode's thread, connections and status (fleet.h).
  *
- * libpq is used asynchronously (PQconnectStartParams, PQsendQueryParams)
- * so that every wait is a poll() this file bounds: by fleet_timeout, and
- * on the follow thread also by the eventfd a stop writes to. A database
- * that hangs can then delay a management reply by fleet_timeout at most,
- * and never a stop; the verify loops never wait on it at all.
+ * libpq is used asynchronously (PQconnectStartParams, PQsendQueryParams,
+ * non-blocking connections) so that every wait is a poll() this file
+ * bounds: by a deadline (fleet_timeout, or fleet_deadline() for the follow
+ * thread's statements), and on the follow thread also by the eventfd a
+ * stop writes to. A database that hangs can then delay a management reply
+ * by fleet_timeout at most, and never a stop; the verify loops never wait
+ * on it at all.
  */
 #include <sys/eventfd.h>
 
@@ -121,6 +123,11 @@ wait_fd(struct fleet *f, int fd, short events, int stopping,
 			return -1;
 		}
 		now = clock_now_ms();
+		if (now >= deadline && stopping) {
+			snprintf(err, errsz, "no answer from the database in "
+			    "time");
+			return -1;
+		}
 		if (now >= deadline) {
 			snprintf(err, errsz, "no answer from the database "
 			    "within fleet_timeout (%" PRIu64 " ms)",

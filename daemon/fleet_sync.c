@@ -8,6 +8,7 @@
  * order is the commit order (sql/schema.sql), so "seq > last" never skips
  * a row that could still commit.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,15 +87,24 @@ fleet_check_pepper(struct fleet *f, char *err, size_t errsz)
  */
 #define RECORD_SQL	"substring(c.record from 1 for 65536)"
 
-/* A text or bytea column into id: 0, or -1 when it does not fit. */
+/*
+ * A text column into id: 0, or -1 when it does not fit or is no key id
+ * or tenant name (base62; [a-z0-9._-]), which then never reaches the
+ * store or, unescaped, the log.
+ */
 static int
 column_id(const PGresult *r, int row, int col, char *id, size_t size)
 {
-	int	n = PQgetlength(r, row, col);
+	const char	*v = PQgetvalue(r, row, col);
+	int		 n = PQgetlength(r, row, col), i;
 
 	if (PQgetisnull(r, row, col) || n <= 0 || (size_t)n >= size)
 		return -1;
-	memcpy(id, PQgetvalue(r, row, col), (size_t)n);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '.' &&
+		    v[i] != '_' && v[i] != '-')
+			return -1;
+	memcpy(id, v, (size_t)n);
 	id[n] = '\0';
 	return 0;
 }
@@ -141,7 +151,6 @@ apply_rows(struct store_txn *txn, const PGresult *r,
 	}
 	return 0;
 }
-
 
 /* Begins a read-only snapshot of the database and reads its head in it:
  * whatever else the transaction reads is of that head, and no other. */
@@ -304,12 +313,6 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 			PQclear(r);
 			break;
 		}
-		n = 0;
-		if ((rv = store_fleet_begin(f->store, &txn)) != 0) {
-			PQclear(r);
-			store_failed(rv, err, errsz);
-			return -1;
-		}
 		/* A seq that does not move on (a column of another type
 		 * reads as 0) would be fetched again for ever. */
 		if (fleet_u64(r, rows - 1, 5) <= seq) {
@@ -320,6 +323,12 @@ fleet_follow(struct fleet *f, char *err, size_t errsz)
 			return -1;
 		}
 		seq = fleet_u64(r, rows - 1, 5);
+		n = 0;
+		if ((rv = store_fleet_begin(f->store, &txn)) != 0) {
+			PQclear(r);
+			store_failed(rv, err, errsz);
+			return -1;
+		}
 		if (apply_rows(txn, r, 2, 0, &n, err, errsz) != 0) {
 			store_end(txn);
 			PQclear(r);
