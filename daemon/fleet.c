@@ -23,32 +23,6 @@
 #include "fleet_int.h"
 #include "log.h"
 
-int
-fleet_check_url(const char *url, char *err, size_t errsz)
-{
-	PQconninfoOption	*opts, *o;
-	char			*msg = NULL;
-	int			 rc = 0;
-
-	if ((opts = PQconninfoParse(url, &msg)) == NULL) {
-		snprintf(err, errsz, "fleet_url: %s", msg != NULL ?
-		    strtok(msg, "\n") : "out of memory");
-		PQfreemem(msg);
-		return -1;
-	}
-	for (o = opts; o->keyword != NULL; o++) {
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
-		    o->val[0] != '\0') {
-			snprintf(err, errsz, "fleet_url must not hold a "
-			    "password: put it in a password file (passfile= "
-			    "in fleet_url, mode 0600; see README, Fleet)");
-			rc = -1;
-		}
-	}
-	PQconninfoFree(opts);
-	return rc;
-}
-
 void
 fleet_set_ready(struct fleet *f)
 {

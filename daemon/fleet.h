@@ -1,9 +1,9 @@
 /*
  * fleet.h - fleet mode: many hosts share one key set through PostgreSQL
  * (sql/schema.sql; docs/decisions.md, "Fleet mode"). fleet.c,
- * fleet_sync.c and fleet_write.c, sharing fleet_int.h, are the only files
- * that include libpq; nothing here is called on a verify loop but
- * fleet_synced_ms.
+ * fleet_sync.c and fleet_write.c, sharing fleet_int.h, and fleet_url.c
+ * are the only files that include libpq; nothing here is called on a
+ * verify loop but fleet_synced_ms.
  *
  * A thread of its own follows the database's changelog into the store:
  * it loads a snapshot into an empty store, then applies each change with

@@ -1,7 +1,8 @@
 /*
  * fleet_int.h - what fleet.c (the thread, connections, status),
  * fleet_sync.c (snapshot, follow, digest) and fleet_write.c (management
- * writes) share. The only files that include <libpq-fe.h>.
+ * writes) share. With fleet_url.c (the check of fleet_url), the only
+ * files that include <libpq-fe.h>.
  */
 #ifndef APIKEY_FLEET_INT_H
 #define APIKEY_FLEET_INT_H

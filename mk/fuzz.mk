@@ -58,10 +58,11 @@ $(FZ)/fuzz_token: $(call fzobj,tests/fuzz/fuzz_token.c) $(FUZZ_PROTO_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ \
 	    $(call pc_libs,zlib)
 
-$(FZ)/fuzz_config: $(call fzobj,tests/fuzz/fuzz_config.c daemon/config.c) \
-    $(FUZZ_PROTO_OBJ)
+# config.c checks fleet_url through libpq (daemon/fleet_url.c).
+$(FZ)/fuzz_config: $(call fzobj,tests/fuzz/fuzz_config.c daemon/config.c \
+    daemon/fleet_url.c) $(FUZZ_PROTO_OBJ)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ \
-	    $(call pc_libs,zlib)
+	    $(call pc_libs,zlib libpq)
 
 $(FZ)/fuzz_metadata: $(call fzobj,tests/fuzz/fuzz_metadata.c \
     daemon/metadata.c) $(FUZZ_PROTO_OBJ)
