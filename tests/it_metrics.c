@@ -540,6 +540,28 @@ Test(metrics, exposition_format)
 	    "metrics", "-o", NULL);
 }
 
+/* Waits until the daemon is connected, has synced and applied seq. */
+static void
+fleet_status_until(json_int_t seq)
+{
+	json_t	*st, *fl;
+	int64_t	 deadline = it_now_ms() + IT_DEADLINE_MS;
+
+	for (;;) {
+		st = it_json(it_expect(NULL, 0, NULL, "--json", "status",
+		    NULL));
+		fl = json_object_get(st, "fleet");
+		cr_assert(json_is_object(fl), "no fleet object in status");
+		if (json_is_true(json_object_get(fl, "connected")) &&
+		    json_is_integer(json_object_get(fl, "synced_at")) &&
+		    jint(fl, "last_seq") == seq)
+			return;
+		cr_assert_lt(it_now_ms(), deadline, "the host never reached "
+		    "seq %lld in step", (long long)seq);
+		it_msleep(20);
+	}
+}
+
 static void
 fleet_fini(void)
 {
@@ -551,30 +573,18 @@ fleet_fini(void)
 Test(metrics, fleet_families_in_fleet_mode, .fini = fleet_fini)
 {
 	const char		*out, *p;
-	json_t			*st, *fl;
 	unsigned long long	 synced;
-	int64_t			 deadline;
 
 	pg_start(NULL);
 	it_prepare(it_printf("fleet_url = %s\nfleet_poll_interval = 300ms\n",
 	    pg_conninfo()));
 	it_start();
+	/* In step first (writes wait for that only briefly), then the tenant
+	 * comes back through the follow path as seq 1. */
+	fleet_status_until(0);
 	it_expect(NULL, 0, NULL, "tenant", "add", "acme", "--group", "acme",
 	    NULL);
-	/* The tenant comes back through the follow path as seq 1. */
-	deadline = it_now_ms() + IT_DEADLINE_MS;
-	for (;;) {
-		st = it_json(it_expect(NULL, 0, NULL, "--json", "status",
-		    NULL));
-		fl = json_object_get(st, "fleet");
-		cr_assert(json_is_object(fl), "no fleet object in status");
-		if (json_is_true(json_object_get(fl, "connected")) &&
-		    jint(fl, "last_seq") == 1)
-			break;
-		cr_assert_lt(it_now_ms(), deadline, "the host never applied "
-		    "seq 1");
-		it_msleep(20);
-	}
+	fleet_status_until(1);
 	out = it_expect(NULL, 0, NULL, "metrics", NULL);
 	check_exposition(out, 1);
 	assert_line(out, "apikeyd_fleet_connected 1");
