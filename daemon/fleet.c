@@ -536,7 +536,6 @@ fleet_open(const struct config *cfg, struct store *store,
 		free(f);
 		return -1;
 	}
-	f->started = 1;
 	*out = f;
 	return 0;
 }
@@ -558,8 +557,7 @@ fleet_close(struct fleet *f)
 		return;
 	atomic_store(&f->stop, 1);
 	fleet_kick(f);
-	if (f->started)
-		pthread_join(f->thread, NULL);
+	pthread_join(f->thread, NULL);	/* a fleet exists once it runs */
 	PQfinish(f->wconn);
 	close(f->wakefd);
 	pthread_cond_destroy(&f->ready_cv);

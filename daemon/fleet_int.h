@@ -39,7 +39,6 @@ struct fleet {
 	const struct pepper	*pepper;
 
 	pthread_t		 thread;
-	int			 started;
 	int			 wakefd;	/* eventfd: stop, or look now */
 	atomic_int		 stop;
 
@@ -48,7 +47,6 @@ struct fleet {
 	uint64_t		 next_digest_ms;
 	uint64_t		 last_regroup_ms;
 	int			 need_snapshot;
-	int			 pepper_ok;
 
 	/* The admin thread's own. */
 	PGconn			*wconn;

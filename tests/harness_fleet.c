@@ -240,9 +240,9 @@ fleet_status_json(int i, const char *as)
 uint64_t
 fleet_head(void)
 {
-	return strtoull(pg_sql("SELECT greatest(coalesce((SELECT max(seq) "
+	return pg_u64(pg_sql("SELECT greatest(coalesce((SELECT max(seq) "
 	    "FROM apikeyd.changelog), 0), (SELECT pruned_through FROM "
-	    "apikeyd.horizon))"), NULL, 10);
+	    "apikeyd.horizon))"));
 }
 
 void
@@ -677,4 +677,46 @@ fleet_create_many(int i, const char *tenant, size_t n, int ms)
 	apikey_close(c);
 	apikey_key_spec_free(spec);
 	return m.tokens;
+}
+
+void
+fleet_tenant(int i, const char *name, const char *group)
+{
+	fleet_expect(i, NULL, 0, NULL, "tenant", "add", name, "--group",
+	    group, (const char *)NULL);
+}
+
+const char *
+fleet_token(const char *out)
+{
+	size_t n = strlen(out);
+
+	cr_assert(n > 1 && out[n - 1] == '\n' && it_line_count(out) == 1,
+	    "key create -q printed more than a token line:\n%s", out);
+	return it_printf("%.*s", (int)(n - 1), out);
+}
+
+const char *
+fleet_key_acme(int i, const char *arg1, const char *arg2)
+{
+	return fleet_token(fleet_expect(i, NULL, 0, NULL, "key", "create",
+	    "-q", "--tenant", "acme", arg1, arg2, (const char *)NULL));
+}
+
+void
+fleet_wait_digest_match(int i)
+{
+	int64_t end = it_now_ms() + 3 * IT_DEADLINE_MS;
+	struct fleet_st st;
+
+	for (;;) {
+		st = fleet_status(i);
+		if (st.digest == APIKEY_FLEET_DIGEST_MATCH &&
+		    st.last_seq == fleet_head())
+			return;
+		cr_assert(it_now_ms() < end, "host %d: digest %d at seq %"
+		    PRIu64 " (head %" PRIu64 "), not a match at the head",
+		    i, st.digest, st.last_seq, fleet_head());
+		it_msleep(50);
+	}
 }

@@ -142,6 +142,16 @@ const char *fleet_expect(int i, const char *as, int status,
 /* Clients of host i as root, opened on first use (timeout 5 s). */
 struct apikey_client *fleet_vclient(int i);
 struct apikey_client *fleet_aclient(int i);
+/* `tenant add name --group group` through host i as root. */
+void	fleet_tenant(int i, const char *name, const char *group);
+/* The token of `key create -q`'s output (asserted to be one line). */
+const char *fleet_token(const char *out);
+/* `key create -q --tenant acme [arg1 [arg2]]` through host i as root (an
+ * argument may be NULL): the token. */
+const char *fleet_key_acme(int i, const char *arg1, const char *arg2);
+/* Waits until host i has compared digests at the database's head, and
+ * asserts they matched. */
+void	fleet_wait_digest_match(int i);
 /* Creates n keys of tenant through host i in one KEY_CREATE_MANY, on a
  * client of its own with timeout ms (a loaded machine): the tokens, in
  * order, harness-owned. */

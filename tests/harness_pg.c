@@ -692,3 +692,24 @@ pg_session_close(struct pg_session *s)
 	    PG_PSQL_MS);
 	return status;
 }
+
+uint64_t
+pg_u64(const char *text)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	cr_assert(errno == 0 && end != text && *end == '\0', "not a number: "
+	    "\"%s\"", text);
+	return v;
+}
+
+void
+pg_session_quiet(struct pg_session *s)
+{
+	const char *out = pg_session_sync(s, IT_DEADLINE_MS);
+
+	cr_assert_str_eq(out, "", "session printed:\n%s", out);
+}

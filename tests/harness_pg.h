@@ -25,6 +25,7 @@
 #define APIKEY_TEST_HARNESS_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The advisory lock every changelog writer holds (sql/schema.sql). */
 #define PG_WRITER_LOCK	1634757497
@@ -70,6 +71,8 @@ int	pg_sql_try(const char **out, const char **err, const char *fmt, ...)
 /* Polls query until it succeeds with output equal to want, or fails the
  * test after ms, showing the last output. */
 void	pg_wait_sql(const char *query, const char *want, int ms);
+/* A count or seq pg_sql() printed, asserted to be one. */
+uint64_t pg_u64(const char *text);
 /* psql -1 -v ON_ERROR_STOP=1 -f sql/schema.sql into database db; returns
  * the exit status, psql's standard error in *err (may be NULL). */
 int	pg_load_schema_try(const char *db, const char **err);
@@ -100,5 +103,7 @@ const char *pg_session_sync(struct pg_session *, int ms);
 /* Closes its input and waits for psql to exit; returns its exit status.
  * Frees the handle. */
 int	pg_session_close(struct pg_session *);
+/* Runs what was sent to s and asserts it printed nothing. */
+void	pg_session_quiet(struct pg_session *);
 
 #endif

@@ -21,7 +21,6 @@
  * the daemons' failure throttling answer RATE_LIMITED instead of
  * NOT_FOUND: every host runs with throttle_failures = 0.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
@@ -67,27 +66,6 @@ now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The tenant acme (group acme), through host i. */
-static void
-tenant_acme(int i)
-{
-	fleet_expect(i, NULL, 0, NULL, "tenant", "add", "acme", "--group",
-	    "acme", (const char *)NULL);
-}
-
-/* `key create -q --tenant acme ARGS` through host i: the token. */
-static const char *
-key_on(int i, const char *arg1, const char *arg2)
-{
-	const char *out = fleet_expect(i, NULL, 0, NULL, "key", "create", "-q",
-	    "--tenant", "acme", arg1, arg2, (const char *)NULL);
-	size_t n = strlen(out);
-
-	cr_assert(n > 1 && out[n - 1] == '\n' && it_line_count(out) == 1,
-	    "key create -q printed more than a token line:\n%s", out);
-	return it_printf("%.*s", (int)(n - 1), out);
 }
 
 static void
@@ -171,39 +149,6 @@ assert_same_ids(const char *host, const char *db, const char *what)
 	    "first difference at %s", what, first_difference(host, db));
 }
 
-/* Waits until host i has compared digests at the database's head, and
- * asserts they matched. */
-static void
-wait_digest_match(int i)
-{
-	int64_t end = it_now_ms() + 3 * IT_DEADLINE_MS;
-	struct fleet_st st;
-
-	for (;;) {
-		st = fleet_status(i);
-		if (st.digest == APIKEY_FLEET_DIGEST_MATCH &&
-		    st.last_seq == fleet_head())
-			return;
-		cr_assert(it_now_ms() < end, "host %d: digest %d at seq %"
-		    PRIu64 " (head %" PRIu64 "), not a match at the head",
-		    i, st.digest, st.last_seq, fleet_head());
-		it_msleep(50);
-	}
-}
-
-static uint64_t
-u64(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	cr_assert(errno == 0 && end != s && *end == '\0', "not a number: "
-	    "\"%s\"", s);
-	return v;
-}
-
 /* --- 1. bootstrap --------------------------------------------------------- */
 
 #define BOOT_KEYS	10000
@@ -227,7 +172,7 @@ Test(fleet, bootstrap_a_fresh_host_loads_10000_keys)
 	size_t n, i, k, from;
 
 	fleet_start_opt(&o);
-	tenant_acme(A);
+	fleet_tenant(A, "acme", "acme");
 	tok = fleet_create_many(A, "acme", BOOT_KEYS, BULK_MS);
 	head = fleet_head();
 	/* One tenant row and a row per key, each a change. */
@@ -242,7 +187,7 @@ Test(fleet, bootstrap_a_fresh_host_loads_10000_keys)
 	st = fleet_status(B);
 	cr_assert_eq(st.keys, BOOT_KEYS);
 	cr_assert_eq(st.tenants, 1);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	f = fleet_status_json(B, NULL);
 	cr_assert_str_eq(json_string_value(json_object_get(f, "digest")),
 	    "match");
@@ -281,7 +226,7 @@ Test(fleet, bootstrap_a_fresh_host_loads_10000_keys)
 	    BOOT_KEYS - 1), IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, gone, NULL), APIKEY_NOT_FOUND);
 	cr_assert_eq(fleet_code(B, tok[0], NULL), APIKEY_VALID);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	assert_same_ids(ids_on(B, NULL), ids_in_db(NULL), "host B after the "
 	    "drift was repaired");
 }
@@ -317,7 +262,7 @@ Test(fleet, a_revocation_reaches_another_host_within_a_second)
 	int i, rc;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
+	fleet_tenant(A, "acme", "acme");
 	rc = apikey_open_admin(fleet_sockdir(A), IT_DEADLINE_MS, &c);
 	cr_assert_eq(rc, 0, "apikey_open_admin: %s", apikey_strerror(rc));
 	for (i = 0; i < REVOCATIONS; i++) {
@@ -366,15 +311,6 @@ Test(fleet, a_revocation_reaches_another_host_within_a_second)
 
 /* --- 3. no gap ------------------------------------------------------------ */
 
-/* Runs what was sent to s and asserts it printed nothing. */
-static void
-sync_quiet(struct pg_session *s)
-{
-	const char *out = pg_session_sync(s, IT_DEADLINE_MS);
-
-	cr_assert_str_eq(out, "", "session printed:\n%s", out);
-}
-
 /*
  * Two writers in the database at once: the first holds its transaction
  * open for 2 s with its key row written (so its seq is drawn), the
@@ -392,9 +328,9 @@ Test(fleet, concurrent_writers_leave_no_gap)
 	int64_t held;
 
 	fleet_start(2, CONF "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
-	t1 = key_on(A, NULL, NULL);
-	t2 = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t1 = fleet_key_acme(A, NULL, NULL);
+	t2 = fleet_key_acme(A, NULL, NULL);
 	id1 = it_id(t1);
 	id2 = it_id(t2);
 	rec1 = pg_sql("SELECT encode(record, 'hex') FROM apikeyd.keys WHERE "
@@ -436,9 +372,9 @@ Test(fleet, concurrent_writers_leave_no_gap)
 		it_msleep(50);
 	}
 	pg_session_send(s1, "COMMIT;");
-	sync_quiet(s1);
-	sync_quiet(s2);
-	seq2 = u64(pg_sql("SELECT version FROM apikeyd.keys WHERE id = '%s'",
+	pg_session_quiet(s1);
+	pg_session_quiet(s2);
+	seq2 = pg_u64(pg_sql("SELECT version FROM apikeyd.keys WHERE id = '%s'",
 	    id2));
 	cr_assert_gt(seq2, seq1);
 	cr_assert_str_eq(pg_sql("SELECT string_agg(id, ',' ORDER BY seq) FROM "
@@ -451,7 +387,7 @@ Test(fleet, concurrent_writers_leave_no_gap)
 	fleet_wait_applied(A, seq2, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(A, t1, NULL), APIKEY_VALID);
 	cr_assert_eq(fleet_code(A, t2, NULL), APIKEY_VALID);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	assert_same_ids(ids_on(B, NULL), ids_in_db(NULL), "host B");
 	cr_assert_eq(pg_session_close(s1), 0);
 	cr_assert_eq(pg_session_close(s2), 0);
@@ -492,11 +428,11 @@ Test(fleet, database_down_verifies_go_on_and_writes_fail_cleanly)
 	int h;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
-	ta = key_on(A, NULL, NULL);
-	tb = key_on(B, NULL, NULL);
-	tc = key_on(A, NULL, NULL);
-	td = key_on(B, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	ta = fleet_key_acme(A, NULL, NULL);
+	tb = fleet_key_acme(B, NULL, NULL);
+	tc = fleet_key_acme(A, NULL, NULL);
+	td = fleet_key_acme(B, NULL, NULL);
 	fleet_wait_synced(A, IT_DEADLINE_MS);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 
@@ -556,7 +492,7 @@ Test(fleet, database_down_verifies_go_on_and_writes_fail_cleanly)
 	cr_assert_eq(fleet_code(A, td, NULL), APIKEY_NOT_FOUND);
 	cr_assert_eq(fleet_code(B, ta, NULL), APIKEY_VALID);
 	/* Writes go again, through either host. */
-	(void)fleet_wait_code(A, key_on(B, NULL, NULL), NULL, APIKEY_VALID,
+	(void)fleet_wait_code(A, fleet_key_acme(B, NULL, NULL), NULL, APIKEY_VALID,
 	    IT_DEADLINE_MS);
 	revoke_on(A, ta);
 	(void)fleet_wait_code(B, ta, NULL, APIKEY_NOT_FOUND, IT_DEADLINE_MS);
@@ -588,10 +524,10 @@ Test(fleet, a_lost_notification_is_covered_by_the_poll)
 	int64_t ms, end;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
-	t1 = key_on(A, NULL, NULL);
-	t2 = key_on(A, NULL, NULL);
-	t3 = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t1 = fleet_key_acme(A, NULL, NULL);
+	t2 = fleet_key_acme(A, NULL, NULL);
+	t3 = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 
 	old = backends(B);
@@ -618,7 +554,7 @@ Test(fleet, a_lost_notification_is_covered_by_the_poll)
 	/* A notification that never comes. */
 	s = pg_session_open();
 	pg_session_send(s, "LISTEN apikeyd;");
-	sync_quiet(s);
+	pg_session_quiet(s);
 	pg_sql("CREATE FUNCTION apikeyd.pg_notify(text, text) RETURNS void "
 	    "LANGUAGE sql AS 'SELECT'");
 	pg_sql("SET search_path TO apikeyd, pg_catalog; DELETE FROM "
@@ -658,18 +594,18 @@ Test(fleet, a_host_behind_the_retention_horizon_loads_a_snapshot)
 	size_t from;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
-	kept = key_on(A, NULL, NULL);
-	gone = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	kept = fleet_key_acme(A, NULL, NULL);
+	gone = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	bseq = fleet_status(B).last_seq;
 	fleet_host_stop(B);
 
-	fresh = key_on(A, NULL, NULL);
+	fresh = fleet_key_acme(A, NULL, NULL);
 	revoke_on(A, gone);
-	cr_assert_gt(u64(pg_sql("SELECT apikeyd.prune_changelog('0 "
+	cr_assert_gt(pg_u64(pg_sql("SELECT apikeyd.prune_changelog('0 "
 	    "seconds')")), 0);
-	horizon = u64(pg_sql("SELECT pruned_through FROM apikeyd.horizon"));
+	horizon = pg_u64(pg_sql("SELECT pruned_through FROM apikeyd.horizon"));
 	cr_assert_gt(horizon, bseq);
 	cr_assert_str_eq(pg_sql("SELECT count(*) FROM apikeyd.changelog WHERE "
 	    "seq <= %" PRIu64, horizon), "0");
@@ -711,7 +647,7 @@ Test(fleet, a_host_killed_while_applying_a_batch_keeps_seq_and_keys_together)
 	size_t n;
 
 	fleet_start(2, CONF "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
+	fleet_tenant(A, "acme", "acme");
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	old = fleet_status(B).last_seq;
 	fleet_host_stop(B);
@@ -760,7 +696,7 @@ Test(fleet, a_host_killed_while_applying_a_batch_keeps_seq_and_keys_together)
 	    "at seq %" PRIu64 "\n", n, st.last_seq);
 
 	fleet_wait_synced(B, BULK_MS);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	assert_same_ids(ids_on(B, &n), ids_in_db(NULL), "host B caught up");
 	cr_assert_eq(n, CRASH_KEYS);
 }
@@ -785,9 +721,9 @@ Test(fleet, strict_sync_keys_fail_closed_on_a_stale_host)
 	enum apikey_code c;
 
 	fleet_start(2, CONF "max_staleness = 5s\n");
-	tenant_acme(A);
-	strict = key_on(A, "--strict-sync", NULL);
-	normal = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	strict = fleet_key_acme(A, "--strict-sync", NULL);
+	normal = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, strict, NULL), APIKEY_VALID);
 	f = fleet_status_json(B, NULL);
@@ -844,8 +780,8 @@ Test(fleet, credits_are_refused)
 	uint64_t head;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
-	t = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t = fleet_key_acme(A, NULL, NULL);
 	head = fleet_head();
 	fleet_expect(A, NULL, 7, CREDITS_MSG, "key", "create", "-q",
 	    "--tenant", "acme", "--remaining", "10", (const char *)NULL);
@@ -876,8 +812,8 @@ Test(fleet, a_host_with_another_pepper_refuses_to_follow)
 	size_t i;
 
 	fleet_start_opt(&o);
-	tenant_acme(A);
-	t = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t = fleet_key_acme(A, NULL, NULL);
 	for (i = 0; i < sizeof(pep); i++)
 		pep[i] = (unsigned char)(0xa5 ^ i);
 	fleet_host_pepper(B, pep);
@@ -910,7 +846,7 @@ Test(fleet, a_host_with_another_pepper_refuses_to_follow)
 	/* The fleet's check value is host A's still; A goes on. */
 	cr_assert_str_eq(pg_sql("SELECT count(*) FROM apikeyd.pepper"), "1");
 	cr_assert_str_eq(pg_sql("SELECT count(*) FROM apikeyd.tenants"), "1");
-	cr_assert_eq(fleet_code(A, key_on(A, NULL, NULL), NULL), APIKEY_VALID);
+	cr_assert_eq(fleet_code(A, fleet_key_acme(A, NULL, NULL), NULL), APIKEY_VALID);
 }
 
 /*
@@ -927,14 +863,14 @@ Test(fleet, a_write_against_a_record_changed_elsewhere_is_a_conflict)
 	pid_t pid;
 
 	fleet_start(2, CONF);
-	tenant_acme(A);
-	t = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	s = pg_session_open();
 	pg_session_send(s, "BEGIN;");
 	pg_session_send(s, "UPDATE apikeyd.keys SET record = record WHERE id = "
 	    "'%s';", it_id(t));
-	sync_quiet(s);
+	pg_session_quiet(s);
 	/* Through A, the harness's daemon: it_ctl_spawn() runs against it. */
 	pid = it_ctl_spawn(NULL, "key", "disable", it_id(t),
 	    (const char *)NULL);
@@ -943,7 +879,7 @@ Test(fleet, a_write_against_a_record_changed_elsewhere_is_a_conflict)
 	    "l.objid = %d AND NOT l.granted AND a.application_name = '%s'",
 	    PG_WRITER_LOCK, fleet_app_name(A)), "1", IT_DEADLINE_MS);
 	pg_session_send(s, "COMMIT;");
-	sync_quiet(s);
+	pg_session_quiet(s);
 	cr_assert_eq(it_ctl_reap(pid, IT_DEADLINE_MS), 9);
 	err = it_read_file(it_path("bg-0.err"), NULL);
 	it_assert_has(err, CONFLICT_MSG);
@@ -978,8 +914,8 @@ Test(fleet, the_harness_daemon_may_be_host_b)
 	    fleet_state_dir(A)), &len), it_read_file(it_printf("%s/pepper",
 	    it_state_dir()), NULL), 32), 0);
 	cr_assert_eq(len, 32);
-	tenant_acme(A);
-	t = key_on(A, NULL, NULL);
+	fleet_tenant(A, "acme", "acme");
+	t = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(it_code(t, NULL), APIKEY_VALID);
 	it_expect(NULL, 0, NULL, "key", "revoke", it_id(t), (const char *)NULL);

@@ -37,7 +37,6 @@
 #include <sys/types.h>
 
 #include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,55 +69,6 @@ TestSuite(fleet_review, .fini = fleet_teardown, .timeout = 240);
 
 /* --- helpers -------------------------------------------------------------- */
 
-/* The tenant acme (group acme), through host i. */
-static void
-tenant_acme(int i)
-{
-	fleet_expect(i, NULL, 0, NULL, "tenant", "add", "acme", "--group",
-	    "acme", (const char *)NULL);
-}
-
-/* The token of `key create -q`'s output. */
-static const char *
-token_of(const char *out)
-{
-	size_t n = strlen(out);
-
-	cr_assert(n > 1 && out[n - 1] == '\n' && it_line_count(out) == 1,
-	    "key create -q printed more than a token line:\n%s", out);
-	return it_printf("%.*s", (int)(n - 1), out);
-}
-
-/* A key of acme through host i, as root: its token. */
-static const char *
-key_on(int i)
-{
-	return token_of(fleet_expect(i, NULL, 0, NULL, "key", "create", "-q",
-	    "--tenant", "acme", (const char *)NULL));
-}
-
-static uint64_t
-u64(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	cr_assert(errno == 0 && end != s && *end == '\0', "not a number: "
-	    "\"%s\"", s);
-	return v;
-}
-
-/* Runs what was sent to s and asserts it printed nothing. */
-static void
-sync_quiet(struct pg_session *s)
-{
-	const char *out = pg_session_sync(s, IT_DEADLINE_MS);
-
-	cr_assert_str_eq(out, "", "session printed:\n%s", out);
-}
-
 /* A session holding the changelog writers' lock in an open transaction. */
 static struct pg_session *
 hold_writers_lock(void)
@@ -135,7 +85,7 @@ static void
 commit(struct pg_session *s)
 {
 	pg_session_send(s, "COMMIT;");
-	sync_quiet(s);
+	pg_session_quiet(s);
 }
 
 /* An apikeyctl run in the background (it_ctl_spawn(), whose output files
@@ -189,7 +139,7 @@ wait_writer_queued(int i)
 	    fleet_app_name(i));
 
 	pg_wait_sql(it_printf("SELECT count(*) %s", q), "1", IT_DEADLINE_MS);
-	return (int)u64(pg_sql("SELECT l.pid %s", q));
+	return (int)pg_u64(pg_sql("SELECT l.pid %s", q));
 }
 
 /* The changelog's last seq, without apikeyd.horizon (fleet_head() reads
@@ -197,7 +147,7 @@ wait_writer_queued(int i)
 static uint64_t
 changelog_top(void)
 {
-	return u64(pg_sql("SELECT coalesce(max(seq), 0) FROM "
+	return pg_u64(pg_sql("SELECT coalesce(max(seq), 0) FROM "
 	    "apikeyd.changelog"));
 }
 
@@ -205,26 +155,6 @@ static const char *
 rows_of(const char *id)
 {
 	return pg_sql("SELECT count(*) FROM apikeyd.keys WHERE id = '%s'", id);
-}
-
-/* Waits until host i has compared digests at the database's head, and
- * asserts they matched. */
-static void
-wait_digest_match(int i)
-{
-	int64_t end = it_now_ms() + 3 * IT_DEADLINE_MS;
-	struct fleet_st st;
-
-	for (;;) {
-		st = fleet_status(i);
-		if (st.digest == APIKEY_FLEET_DIGEST_MATCH &&
-		    st.last_seq == fleet_head())
-			return;
-		cr_assert(it_now_ms() < end, "host %d: digest %d at seq %"
-		    PRIu64 " (head %" PRIu64 "), not a match at the head",
-		    i, st.digest, st.last_seq, fleet_head());
-		it_msleep(50);
-	}
 }
 
 /* --- 1. a snapshot and a revoke at once ----------------------------------- */
@@ -351,10 +281,10 @@ Test(fleet_review, snapshot_never_wipes_a_committed_revoke)
 	size_t from;
 
 	fleet_start(2, CONF_PATIENT "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
-	k = key_on(A);
-	x = key_on(A);
-	y = key_on(A);
+	fleet_tenant(A, "acme", "acme");
+	k = fleet_key_acme(A, NULL, NULL);
+	x = fleet_key_acme(A, NULL, NULL);
+	y = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_VALID);
 	head = fleet_head();
@@ -432,7 +362,7 @@ Test(fleet_review, snapshot_never_wipes_a_committed_revoke)
 	cr_assert_eq(fleet_code(B, y, NULL), APIKEY_VALID);
 	(void)fleet_wait_code(A, k, NULL, APIKEY_NOT_FOUND, IT_DEADLINE_MS);
 	cr_assert_str_eq(rows_of(it_id(k)), "0");
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	cr_assert_eq(pg_session_close(s), 0);
 	cr_assert_eq(pg_session_close(t), 0);
 }
@@ -459,10 +389,10 @@ Test(fleet_review, admins_revoke_whatever_the_version)
 	uint64_t before;
 
 	fleet_start(2, CONF_PATIENT "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
-	k = key_on(A);
+	fleet_tenant(A, "acme", "acme");
+	k = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
-	before = u64(pg_sql("SELECT version FROM apikeyd.keys WHERE id = '%s'",
+	before = pg_u64(pg_sql("SELECT version FROM apikeyd.keys WHERE id = '%s'",
 	    it_id(k)));
 
 	s = hold_writers_lock();
@@ -470,9 +400,9 @@ Test(fleet_review, admins_revoke_whatever_the_version)
 	(void)wait_writer_queued(B);
 	pg_session_send(s, "UPDATE apikeyd.keys SET record = record WHERE id = "
 	    "'%s';", it_id(k));
-	sync_quiet(s);
+	pg_session_quiet(s);
 	commit(s);
-	cr_assert_gt(u64(pg_sql("SELECT max(seq) FROM apikeyd.changelog WHERE "
+	cr_assert_gt(pg_u64(pg_sql("SELECT max(seq) FROM apikeyd.changelog WHERE "
 	    "id = '%s' AND record IS NOT NULL", it_id(k))), before);
 
 	cr_assert_eq(reap(rv, IT_DEADLINE_MS), 0, "root's revoke through B: "
@@ -487,8 +417,8 @@ Test(fleet_review, admins_revoke_whatever_the_version)
 	/* B applied the update after its own deletion and kept K gone. */
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_NOT_FOUND);
-	wait_digest_match(B);
-	wait_digest_match(A);
+	fleet_wait_digest_match(B);
+	fleet_wait_digest_match(A);
 	cr_assert_eq(pg_session_close(s), 0);
 }
 
@@ -509,7 +439,7 @@ Test(fleet_review, an_owners_revoke_is_checked_against_the_version)
 	struct bg rv;
 
 	fleet_start(2, CONF_PATIENT "fleet_digest_interval = 1s\n");
-	k = token_of(fleet_expect(B, "alice", 0, NULL, "key", "create", "-q",
+	k = fleet_token(fleet_expect(B, "alice", 0, NULL, "key", "create", "-q",
 	    (const char *)NULL));
 	fleet_wait_synced(A, IT_DEADLINE_MS);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
@@ -520,7 +450,7 @@ Test(fleet_review, an_owners_revoke_is_checked_against_the_version)
 	(void)wait_writer_queued(B);
 	pg_session_send(s, "UPDATE apikeyd.keys SET record = record WHERE id = "
 	    "'%s';", it_id(k));
-	sync_quiet(s);
+	pg_session_quiet(s);
 	commit(s);
 	cr_assert_eq(reap(rv, IT_DEADLINE_MS), 9, "alice's revoke through B: "
 	    "%s", bg_err(rv));
@@ -538,7 +468,7 @@ Test(fleet_review, an_owners_revoke_is_checked_against_the_version)
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_NOT_FOUND);
 	(void)fleet_wait_code(A, k, NULL, APIKEY_NOT_FOUND, IT_DEADLINE_MS);
 	cr_assert_str_eq(rows_of(it_id(k)), "0");
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	cr_assert_eq(pg_session_close(s), 0);
 }
 
@@ -561,8 +491,8 @@ Test(fleet_review, a_revoke_of_a_key_gone_already_is_done)
 	struct bg ra, rb;
 
 	fleet_start(2, CONF_PATIENT "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
-	k = key_on(A);
+	fleet_tenant(A, "acme", "acme");
+	k = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_VALID);
 
@@ -585,9 +515,9 @@ Test(fleet_review, a_revoke_of_a_key_gone_already_is_done)
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_NOT_FOUND);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
 	cr_assert_eq(fleet_code(B, k, NULL), APIKEY_NOT_FOUND);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	/* B writes on as before. */
-	(void)fleet_wait_code(A, key_on(B), NULL, APIKEY_VALID,
+	(void)fleet_wait_code(A, fleet_key_acme(B, NULL, NULL), NULL, APIKEY_VALID,
 	    IT_DEADLINE_MS);
 	cr_assert_eq(pg_session_close(s), 0);
 }
@@ -631,13 +561,13 @@ Test(fleet_review, an_unreadable_record_is_not_a_drift)
 	json_t *f;
 
 	fleet_start(2, CONF "fleet_digest_interval = 1s\n");
-	tenant_acme(A);
-	t = key_on(A);
+	fleet_tenant(A, "acme", "acme");
+	t = fleet_key_acme(A, NULL, NULL);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 
 	from = strlen(fleet_log(B));
-	seq = u64(pg_sql("INSERT INTO apikeyd.keys (id, record) VALUES ('%s', "
+	seq = pg_u64(pg_sql("INSERT INTO apikeyd.keys (id, record) VALUES ('%s', "
 	    "'\\x0102') RETURNING version", BAD_ID));
 	cr_assert_eq(seq, fleet_head());
 	bad = it_printf("fleet: the key %s of change %" PRIu64 " does not "
@@ -663,7 +593,7 @@ Test(fleet_review, an_unreadable_record_is_not_a_drift)
 	cr_assert_eq(fleet_code(B, t, NULL), APIKEY_VALID);
 	/* A, which reads it no better, agrees. */
 	fleet_log_wait(A, 0, bad, IT_DEADLINE_MS);
-	wait_digest_match(A);
+	fleet_wait_digest_match(A);
 
 	/* A restart tries the record again, through a snapshot. */
 	fleet_host_stop(B);
@@ -676,7 +606,7 @@ Test(fleet_review, an_unreadable_record_is_not_a_drift)
 	fleet_log_wait(B, at, it_printf("fleet: loaded the database's snapshot "
 	    "at seq %" PRIu64 ": 1 tenants, 1 keys", seq), IT_DEADLINE_MS);
 	fleet_wait_synced(B, IT_DEADLINE_MS);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	cr_assert_eq(fleet_code(B, t, NULL), APIKEY_VALID);
 	/* One snapshot, not one a digest round. */
 	end = it_now_ms() + 3000;
@@ -761,13 +691,13 @@ Test(fleet_review, a_many_key_write_is_one_round_trip_bounded)
 	size_t i, k, from;
 
 	fleet_start(2, CONF "fleet_timeout = 2s\nfleet_digest_interval = 1s\n");
-	tenant_acme(A);
+	fleet_tenant(A, "acme", "acme");
 	from = strlen(fleet_log(A));
 	tok = fleet_create_many(A, "acme", MANY, BULK_MS);
 	head = fleet_head();
 	/* The tenant, then one change per key. */
 	cr_assert_eq(head, MANY + 1);
-	cr_assert_eq(u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
+	cr_assert_eq(pg_u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
 	/* A stored the version the database gave each key, as the pipeline's
 	 * results came back: its digests (at least two in three intervals)
 	 * match the database's. */
@@ -779,10 +709,10 @@ Test(fleet_review, a_many_key_write_is_one_round_trip_bounded)
 		    it_text_tail(fleet_log(A), 4000));
 		it_msleep(50);
 	}
-	wait_digest_match(A);
+	fleet_wait_digest_match(A);
 	fleet_wait_applied(B, head, BULK_MS);
 	cr_assert_eq(fleet_status(B).keys, MANY);
-	wait_digest_match(B);
+	fleet_wait_digest_match(B);
 	cr_assert_eq(fleet_code(B, tok[0], NULL), APIKEY_VALID);
 	cr_assert_eq(fleet_code(B, tok[MANY - 1], NULL), APIKEY_VALID);
 	srand((unsigned)time(NULL));
@@ -812,7 +742,7 @@ Test(fleet_review, a_many_key_write_is_one_round_trip_bounded)
 	pids = waiting(A, ADVISORY);
 	commit(p);
 	wait_gone(pids);
-	cr_assert_eq(u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
+	cr_assert_eq(pg_u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
 	cr_assert_eq(changelog_top(), head);
 	cr_assert_eq(fleet_status(A).keys, MANY);
 
@@ -820,7 +750,7 @@ Test(fleet_review, a_many_key_write_is_one_round_trip_bounded)
 	q = pg_session_open();
 	pg_session_send(q, "BEGIN;");
 	pg_session_send(q, "LOCK TABLE apikeyd.keys IN EXCLUSIVE MODE;");
-	sync_quiet(q);
+	pg_session_quiet(q);
 	p = hold_writers_lock();
 	t0 = it_now_ms();
 	cr = spawn_on(A, NULL, "key", "create", "-q", "--tenant", "acme");
@@ -846,13 +776,13 @@ Test(fleet_review, a_many_key_write_is_one_round_trip_bounded)
 	pids = waiting(A, KEYS_TABLE);
 	commit(q);
 	wait_gone(pids);
-	cr_assert_eq(u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
+	cr_assert_eq(pg_u64(pg_sql("SELECT count(*) FROM apikeyd.keys")), MANY);
 	cr_assert_eq(changelog_top(), head);
 	cr_assert_eq(fleet_status(A).keys, MANY);
 	cr_assert_eq(fleet_status(B).keys, MANY);
 
 	/* A writes again. */
-	out = key_on(A);
+	out = fleet_key_acme(A, NULL, NULL);
 	(void)fleet_wait_code(B, out, NULL, APIKEY_VALID, IT_DEADLINE_MS);
 	cr_assert_eq(pg_session_close(p), 0);
 	cr_assert_eq(pg_session_close(q), 0);

@@ -43,22 +43,6 @@
 #define HOST_B	0
 #define HOST_A	1
 
-/* `key create -q --tenant acme [OPT]` on host A as root; returns the
- * token (noted, as every token apikeyctl prints). */
-static const char *
-a_key(const char *opt)
-{
-	const char *out;
-	size_t n;
-
-	out = fleet_expect(HOST_A, NULL, 0, NULL, "key", "create", "-q",
-	    "--tenant", "acme", opt, (const char *)NULL);
-	n = strlen(out);
-	cr_assert(n > 1 && out[n - 1] == '\n' && it_line_count(out) == 1,
-	    "key create -q printed more than a token line:\n%s", out);
-	return it_keep(strndup(out, n - 1));
-}
-
 /* --- suite fleet_sshd: a tenant key made on A, sshd asking B -------------- */
 
 /*
@@ -109,9 +93,8 @@ Test(fleet_sshd, tenant_key_from_a_logs_in_through_b)
 	struct ite_run r;
 	const char *token;
 
-	fleet_expect(HOST_A, NULL, 0, NULL, "tenant", "add", "acme", "--group",
-	    "acme", NULL);
-	token = a_key(NULL);
+	fleet_tenant(HOST_A, "acme", "acme");
+	token = fleet_key_acme(HOST_A, NULL, NULL);
 	/* B has it through the fleet alone: nothing was made on B. */
 	it_wait_code(token, NULL, APIKEY_VALID);
 	fleet_wait_synced(HOST_B, IT_DEADLINE_MS);
@@ -189,16 +172,15 @@ Test(fleet_pam, strict_key_stale_is_authinfo_unavail)
 	struct itp_run r;
 	json_t *f;
 
-	fleet_expect(HOST_A, NULL, 0, NULL, "tenant", "add", "acme", "--group",
-	    "acme", NULL);
-	strict = a_key("--strict-sync");
+	fleet_tenant(HOST_A, "acme", "acme");
+	strict = fleet_key_acme(HOST_A, "--strict-sync", NULL);
 	/*
 	 * B's last sync before the database stops is no earlier than the
 	 * one that applied the last change, which committed after low: so
 	 * B may not answer STALE before low + max_staleness.
 	 */
 	low = it_now_ms();
-	plain = a_key(NULL);
+	plain = fleet_key_acme(HOST_A, NULL, NULL);
 	it_wait_code(plain, NULL, APIKEY_VALID);
 	it_wait_code(strict, NULL, APIKEY_VALID);
 	fleet_wait_synced(HOST_B, IT_DEADLINE_MS);

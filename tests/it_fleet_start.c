@@ -71,8 +71,7 @@ Test(fleet_start, a_database_made_anew_is_loaded_again, .fini = fleet_teardown)
 	uint64_t	 seq;
 
 	fleet_start(1, NULL);
-	fleet_expect(0, NULL, 0, NULL, "tenant", "add", "acme", "--group",
-	    "acme", (const char *)NULL);
+	fleet_tenant(0, "acme", "acme");
 	token = it_key(NULL, "--tenant", "acme", NULL);
 	seq = fleet_head();
 	fleet_wait_applied(0, seq, IT_DEADLINE_MS);
