@@ -39,8 +39,8 @@ void	itl_daemon_nofile(unsigned long soft);
  * A thread with a libapikey client of its own (root, as sshd's PAM stack
  * is), opened before it starts and kept: with a token, it verifies it on
  * verify.sock over and over and expects VALID; with NULL, it asks
- * admin.sock for the status. Each call has the library's default timeout
- * (APIKEY_DEFAULT_TIMEOUT_MS, what pam_apikey uses), and is timed.
+ * admin.sock for the status. Each call has timeout_ms as its timeout
+ * (APIKEY_DEFAULT_TIMEOUT_MS is what pam_apikey uses), and is timed.
  */
 struct itl_prober;
 
@@ -48,10 +48,11 @@ struct itl_probe_stats {
 	unsigned long	 calls;		/* calls that succeeded */
 	unsigned long	 failed;	/* failed, or not VALID */
 	int64_t		 max_ms;	/* the slowest call */
+	unsigned long	 over_default;	/* calls over APIKEY_DEFAULT_TIMEOUT_MS */
 	char		 first_error[256];
 };
 
-struct itl_prober *itl_prober_start(const char *token);
+struct itl_prober *itl_prober_start(const char *token, int timeout_ms);
 /* Ends the thread, closes its client and frees p; *st gets the record. */
 void	itl_prober_stop(struct itl_prober *p, struct itl_probe_stats *st);
 /*

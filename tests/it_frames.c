@@ -352,8 +352,8 @@ Test(frames, malformed_frames_get_their_documented_answer)
 	size_t		 i;
 	int		 pass;
 
-	pv = itl_prober_start(tok);
-	pa = itl_prober_start(NULL);
+	pv = itl_prober_start(tok, APIKEY_DEFAULT_TIMEOUT_MS);
+	pa = itl_prober_start(NULL, APIKEY_DEFAULT_TIMEOUT_MS);
 	for (pass = 0; pass < PASSES; pass++) {
 		for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 			try_both(&table[i], 0);

@@ -154,7 +154,7 @@ Test(load, thousand_idle_and_slow_clients)
 	/* The module's defaults: timeout 2000 ms. */
 	itp_probe("sshd", NULL);
 	tok = it_key(NULL, "--user", "alice", NULL);
-	pr = itl_prober_start(tok);
+	pr = itl_prober_start(tok, APIKEY_DEFAULT_TIMEOUT_MS);
 
 	for (i = 0; i < 4; i++)
 		h[i] = idle(idlers[i], PER_UID + 1);
@@ -250,7 +250,7 @@ Test(load, idle_timeout_closes_a_thousand_connections)
 	it_prepare(LOAD_CONF "idle_timeout = 2s\n");
 	it_start();
 	tok = it_key(NULL, "--user", "alice", NULL);
-	pr = itl_prober_start(tok);
+	pr = itl_prober_start(tok, APIKEY_DEFAULT_TIMEOUT_MS);
 	for (i = 0; i < 4; i++)
 		h[i] = idle(idlers[i], PER_UID);
 	for (i = 0; i < 4; i++)
