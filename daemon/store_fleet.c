@@ -462,10 +462,11 @@ store_fleet_seq(struct store_txn *t, uint64_t *seq, int *loaded)
 		return STORE_EIO;
 	set_val(&k, seq_name, sizeof(seq_name) - 1);
 	rc = mdb_get(t->txn, t->slot->s->meta, &k, &v);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return map_err(rc);
 	*loaded = rc == 0;
-	return meta_get(t, seq_name, seq);
+	*seq = 0;
+	if (rc != 0)
+		return rc == MDB_NOTFOUND ? STORE_OK : map_err(rc);
+	return rec_dec_counter(v.mv_data, v.mv_size, seq);
 }
 
 int
